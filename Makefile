@@ -1,0 +1,24 @@
+# The README's commands. Each target installs what it needs first (infra/setup.sh).
+.PHONY: setup up test test-unit test-integration lint bench
+
+setup:
+	@infra/setup.sh
+
+up: setup
+	.venv/bin/dorpspomp up
+
+test:
+	@infra/setup.sh --test
+	.venv/bin/python -m pytest -m "not integration" -q
+	.venv/bin/python -m pytest -m integration -q
+
+test-unit:
+	@infra/setup.sh --test
+	.venv/bin/python -m pytest -m "not integration" -q
+
+test-integration: setup
+	.venv/bin/python -m pytest -m integration -q
+
+lint: setup
+	.venv/bin/ruff check pipelines dashboard schemas tests infra
+	.venv/bin/mypy

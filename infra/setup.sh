@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Installs everything dorpspomp needs on a fresh Debian machine, once:
+# system packages (Java 17 and Maven for the Kafka broker, docker-compose for
+# checking docker-compose.yml), the virtualenv with the project and its dev
+# tools, and the Kafka broker jars. Safe to run again: it skips what is there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python3}
+want_apt=()
+command -v java >/dev/null 2>&1 || want_apt+=(openjdk-17-jre-headless)
+command -v mvn >/dev/null 2>&1 || want_apt+=(maven)
+if [[ "${1:-}" == "--test" ]]; then
+  command -v docker-compose >/dev/null 2>&1 || want_apt+=(docker-compose)
+fi
+if ((${#want_apt[@]})); then
+  if [[ $(id -u) -ne 0 ]]; then
+    echo "dorpspomp needs these Debian packages: ${want_apt[*]} — run: sudo apt-get install -y ${want_apt[*]}" >&2
+    exit 1
+  fi
+  echo "installing ${want_apt[*]} …"
+  apt-get update -qq >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${want_apt[@]}" >/dev/null
+fi
+if [[ ! -x .venv/bin/python ]]; then
+  echo "creating .venv …"
+  "$PY" -m venv .venv
+fi
+stamp=.venv/.dorpspomp-installed
+if [[ ! -f $stamp || pyproject.toml -nt $stamp ]]; then
+  echo "installing dorpspomp and its dependencies into .venv (a few minutes the first time) …"
+  .venv/bin/python -m pip install -q --upgrade pip
+  .venv/bin/python -m pip install -q -e ".[dev]"
+  touch "$stamp"
+fi
+.venv/bin/python infra/broker.py fetch

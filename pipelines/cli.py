@@ -1,0 +1,244 @@
+"""The `dorpspomp` command (CONTRACT.md §4).
+
+Each sub-command reads the settings once, does its work through the modules
+that own it, and turns expected failures into one readable line on stderr and
+exit code 2 (1 for a failed run). Tracebacks are for bugs only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import sys
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pyarrow as pa
+
+from pipelines.settings import Settings, SettingsError
+
+EXPECTED_ERRORS: tuple[type[BaseException], ...] = (SettingsError,)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "command", None):
+        parser.print_help()
+        return 2
+    try:
+        settings = Settings.from_env()
+        code: int = args.run(settings, args)
+        return code
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:
+        if _expected(exc):
+            print(f"dorpspomp {args.command}: {exc}", file=sys.stderr)
+            return 2
+        raise
+
+
+def _expected(exc: BaseException) -> bool:
+    from pipelines.replay import BrokerUnavailable
+    from pipelines.sqlguard import ForbiddenQuery
+    from pipelines.stack import StackError
+    from pipelines.warehouse import WarehouseError
+
+    return isinstance(exc, (*EXPECTED_ERRORS, BrokerUnavailable, ForbiddenQuery, StackError,
+                            WarehouseError, FileNotFoundError))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="dorpspomp",
+        description="Social-media monitoring for agencies: Kafka → faust → ClickHouse → Streamlit. "
+        "Settings come from DORPSPOMP_* environment variables (see README).",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("up", help="run broker, worker and dashboard in the foreground")
+    p.add_argument("--no-dashboard", action="store_true", help="do not start the dashboard")
+    p.set_defaults(run=cmd_up)
+
+    p = sub.add_parser("worker", help="run one stream worker (what `up` starts)")
+    p.add_argument("--loglevel", default="info")
+    p.set_defaults(run=cmd_worker)
+
+    p = sub.add_parser("replay", help="send a .jsonl file of events into Kafka")
+    p.add_argument("file", type=Path)
+    p.add_argument("--rate", type=float, default=None, help="events per second (default: max)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(run=cmd_replay)
+
+    p = sub.add_parser("sql", help="read-only SQL against the warehouse")
+    p.add_argument("query")
+    p.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    p.add_argument("--max-rows", type=int, default=None)
+    p.set_defaults(run=cmd_sql)
+
+    p = sub.add_parser("status", help="broker, worker, consumer lag, warehouse row counts")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(run=cmd_status)
+
+    p = sub.add_parser("migrate", help="apply pending warehouse migrations")
+    p.set_defaults(run=cmd_migrate)
+
+    p = sub.add_parser("dashboard", help="run only the Streamlit dashboard")
+    p.add_argument("--address", default="127.0.0.1",
+                   help="address to listen on (default: this machine only)")
+    p.set_defaults(run=cmd_dashboard)
+
+    p = sub.add_parser("broker", help="start or stop only the local Kafka broker")
+    p.add_argument("action", choices=("start", "stop", "status"))
+    p.set_defaults(run=cmd_broker)
+    return parser
+
+
+def cmd_up(settings: Settings, args: argparse.Namespace) -> int:
+    from pipelines.stack import up
+
+    return up(settings, dashboard=not args.no_dashboard)
+
+
+def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
+    from pipelines.worker import run_worker
+
+    run_worker(settings, loglevel=args.loglevel)
+    return 0
+
+
+def cmd_replay(settings: Settings, args: argparse.Namespace) -> int:
+    from pipelines.replay import replay
+    from pipelines.roster import load_roster
+
+    if args.rate is not None and args.rate <= 0:
+        raise SettingsError("--rate must be a positive number of events per second")
+    report = replay(
+        args.file, bootstrap=settings.kafka, topic=settings.events_topic,
+        roster=load_roster(settings.roster), rate=args.rate, progress=not args.quiet,
+    )
+    print(report.summary(args.file, settings.events_topic))
+    return 0
+
+
+def cmd_sql(settings: Settings, args: argparse.Namespace) -> int:
+    from pipelines.readapi import WarehouseReader
+
+    reader = WarehouseReader(settings)
+    try:
+        table = reader.query(args.query, max_rows=args.max_rows)
+    finally:
+        reader.close()
+    sys.stdout.write(render(table, args.format))
+    return 0
+
+
+def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
+    from pipelines.readapi import running_worker
+    from pipelines.warehouse import Warehouse
+
+    worker = running_worker(settings)
+    if settings.embedded and worker is not None:
+        print(f"the worker (pid {worker.pid}) owns the embedded warehouse and applied "
+              "every migration when it started; nothing to do")
+        return 0
+    warehouse = Warehouse(settings)
+    try:
+        applied = warehouse.migrate()
+    finally:
+        warehouse.close()
+    print(f"applied {', '.join(applied)}" if applied else "the warehouse is up to date")
+    return 0
+
+
+def cmd_broker(settings: Settings, args: argparse.Namespace) -> int:
+    import subprocess
+
+    from pipelines.stack import broker_cmd, local_broker_port, start_broker
+
+    if args.action == "start":
+        if local_broker_port(settings) is None:
+            raise SettingsError(f"DORPSPOMP_KAFKA={settings.kafka} is not a local address")
+        start_broker(settings)
+        return 0
+    return subprocess.run(broker_cmd(settings, args.action), check=False).returncode
+
+
+def cmd_dashboard(settings: Settings, args: argparse.Namespace) -> int:
+    import subprocess
+
+    from pipelines.stack import DASHBOARD_APP, StackError, dashboard_cmd
+
+    if not DASHBOARD_APP.is_file():
+        raise StackError(f"the dashboard is not part of this build ({DASHBOARD_APP} is missing)")
+    return subprocess.run(dashboard_cmd(settings, args.address), check=False).returncode
+
+
+def cmd_status(settings: Settings, args: argparse.Namespace) -> int:
+    from pipelines.status import collect_status, format_status
+
+    report = collect_status(settings)
+    if args.json:
+        print(json.dumps(report, indent=2, default=str))
+    else:
+        print(format_status(report))
+    return 0 if report["broker"]["reachable"] else 1
+
+
+# -- output ------------------------------------------------------------------
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+def render(table: pa.Table, fmt: str) -> str:
+    rows = [{k: _plain(v) for k, v in row.items()} for row in table.to_pylist()]
+    names = table.column_names
+    if fmt == "json":
+        return orjson.dumps(rows).decode() + "\n"
+    if fmt == "csv":
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(names)
+        for row in rows:
+            writer.writerow(["" if row[n] is None else _cell(row[n]) for n in names])
+        return out.getvalue()
+    cells = [[_cell(row[n]) for n in names] for row in rows]
+    widths = [max([len(n), *(len(r[i]) for r in cells)]) for i, n in enumerate(names)]
+    lines = ["  ".join(n.ljust(w) for n, w in zip(names, widths, strict=True)),
+             "  ".join("-" * w for w in widths)]
+    lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in cells]
+    lines.append(f"({len(rows)} row{'s' if len(rows) != 1 else ''})")
+    return "\n".join(lines) + "\n"
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "NULL"
+    if isinstance(value, (list, dict)):
+        return orjson.dumps(value).decode()
+    text = str(value)
+    return text if len(text) <= 120 else text[:119] + "…"
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,177 @@
+"""One frozen settings object, read once from the environment at start-up.
+
+Every field names the environment variable it comes from, so the README table
+and the code cannot drift apart (`tests/unit/test_settings.py` checks that the
+README documents each variable). Nothing deeper in the code reads `os.environ`:
+commands build a `Settings` and pass it down.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+
+class SettingsError(ValueError):
+    """A setting has a value dorpspomp cannot use; the message says which and why."""
+
+
+def _env(name: str, default: str | None, doc: str) -> Any:
+    return field(metadata={"env": name, "default": default, "doc": doc})
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a dorpspomp process needs to know about its surroundings."""
+
+    home: Path = _env(
+        "DORPSPOMP_HOME", "./.dorpspomp",
+        "where local state lives (broker data, embedded warehouse, logs)",
+    )
+    kafka: str = _env("DORPSPOMP_KAFKA", "localhost:9092", "Kafka bootstrap servers")
+    warehouse: str = _env(
+        "DORPSPOMP_WAREHOUSE", "chdb://$DORPSPOMP_HOME/warehouse",
+        "ClickHouse DSN: `chdb://PATH` embedded, `http(s)://user:pass@host:port/db` server",
+    )
+    warehouse_reader: str | None = _env(
+        "DORPSPOMP_WAREHOUSE_READER", None,
+        "server mode only: DSN of a read-only ClickHouse user for `dorpspomp sql` and the "
+        "dashboard (default: the writer DSN, with readonly=1 on every query)",
+    )
+    roster: Path | None = _env(
+        "DORPSPOMP_ROSTER", None, "path to the roster YAML (none: everyone gets `defaults`)",
+    )
+    database: str = _env(
+        "DORPSPOMP_DATABASE", "dorpspomp",
+        "ClickHouse database name (a database in an http DSN's path wins)",
+    )
+    events_topic: str = _env(
+        "DORPSPOMP_EVENTS_TOPIC", "dorpspomp.events", "Kafka topic of mention and post events",
+    )
+    alerts_topic: str = _env("DORPSPOMP_ALERTS_TOPIC", "dorpspomp.alerts", "Kafka topic of alerts")
+    topic_partitions: int = _env(
+        "DORPSPOMP_TOPIC_PARTITIONS", "6",
+        "partitions of the events topic when dorpspomp creates it (keyed by org_id)",
+    )
+    consumer_group: str = _env(
+        "DORPSPOMP_GROUP", "dorpspomp-worker", "Kafka consumer group of the stream workers",
+    )
+    session_timeout: float = _env(
+        "DORPSPOMP_SESSION_TIMEOUT", "10",
+        "seconds after which Kafka gives a silent worker's partitions to another (or to its "
+        "restarted self)",
+    )
+    worker_port: int = _env(
+        "DORPSPOMP_WORKER_PORT", "6066",
+        "port of the worker's web server (health, read-only query endpoint)",
+    )
+    dashboard_port: int = _env("DORPSPOMP_DASHBOARD_PORT", "8501", "port of the dashboard")
+    batch_size: int = _env(
+        "DORPSPOMP_BATCH_SIZE", "20000", "most events a worker writes to the warehouse at once",
+    )
+    batch_seconds: float = _env(
+        "DORPSPOMP_BATCH_SECONDS", "0.5",
+        "longest a worker waits to fill a batch before it writes what it has",
+    )
+    query_timeout: float = _env(
+        "DORPSPOMP_QUERY_TIMEOUT", "30", "time limit in seconds of a read-only query",
+    )
+    query_max_rows: int = _env(
+        "DORPSPOMP_QUERY_MAX_ROWS", "1000000", "most rows a read-only query may return",
+    )
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Build settings from `environ` (default: the process environment).
+
+        Keyword overrides win over the environment; they are how tests and
+        sub-commands with flags pass values without touching `os.environ`.
+        """
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            if f.name in overrides:
+                values[f.name] = overrides[f.name]
+                continue
+            name, default = f.metadata["env"], f.metadata["default"]
+            raw = env.get(name) or default
+            values[f.name] = raw
+        home = Path(os.path.expanduser(str(values["home"]))).resolve()
+        values["home"] = home
+        if values["warehouse"] == "chdb://$DORPSPOMP_HOME/warehouse":
+            values["warehouse"] = f"chdb://{home / 'warehouse'}"
+        if values["roster"] is not None:
+            values["roster"] = Path(os.path.expanduser(str(values["roster"])))
+        return cls(**{k: _coerce(cls, k, v) for k, v in values.items()}).validated()
+
+    def validated(self) -> Settings:
+        scheme = urlparse(self.warehouse).scheme
+        if scheme not in ("chdb", "http", "https"):
+            raise SettingsError(
+                f"DORPSPOMP_WAREHOUSE={self.warehouse!r}: use chdb://PATH for the embedded "
+                "warehouse or http(s)://user:pass@host:port/db for a ClickHouse server"
+            )
+        if self.roster is not None and not self.roster.is_file():
+            raise SettingsError(
+                f"DORPSPOMP_ROSTER={self.roster}: no such file; point it at your roster YAML "
+                "or unset it to give every organisation the defaults"
+            )
+        for name in ("batch_size", "worker_port", "dashboard_port", "topic_partitions"):
+            if getattr(self, name) <= 0:
+                raise SettingsError(f"{_env_name(name)} must be a positive number")
+        return self
+
+    @property
+    def embedded(self) -> bool:
+        """True when the warehouse is chDB inside the worker process."""
+        return self.warehouse.startswith("chdb:")
+
+    @property
+    def warehouse_path(self) -> Path | None:
+        if not self.embedded:
+            return None
+        parsed = urlparse(self.warehouse)
+        return Path(parsed.netloc + parsed.path) if parsed.netloc else Path(parsed.path)
+
+    @property
+    def database_name(self) -> str:
+        if not self.embedded:
+            path = urlparse(self.warehouse).path.strip("/")
+            if path:
+                return path.split("/")[0]
+        return self.database
+
+    @property
+    def worker_file(self) -> Path:
+        """Where a running worker announces its pid and web port."""
+        return self.home / "worker.json"
+
+
+def _env_name(field_name: str) -> str:
+    for f in fields(Settings):
+        if f.name == field_name:
+            return str(f.metadata["env"])
+    raise KeyError(field_name)
+
+
+def _coerce(cls: type[Settings], name: str, value: Any) -> Any:
+    if value is None:
+        return None
+    kind = {f.name: f.type for f in fields(cls)}[name]
+    try:
+        if kind == "int":
+            return int(value)
+        if kind == "float":
+            return float(value)
+    except (TypeError, ValueError):
+        raise SettingsError(f"{_env_name(name)}={value!r} is not a number") from None
+    return value
+
+
+def documented_variables() -> list[tuple[str, str | None, str]]:
+    """(variable, default, meaning) for every setting, in declaration order."""
+    return [(f.metadata["env"], f.metadata["default"], f.metadata["doc"]) for f in fields(Settings)]

@@ -1,0 +1,193 @@
+"""`dorpspomp up`: the whole local stack in the foreground.
+
+Starts the Kafka broker (infra/broker.py), the stream worker and — once the
+dashboard package has an app — the dashboard, each as a child process with its
+log under DORPSPOMP_HOME/logs. Ctrl-C (or SIGTERM) stops them in reverse order
+and waits until each one is gone: nothing is left running.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlparse
+
+from pipelines.readapi import RunningWorker, running_worker, worker_health
+from pipelines.settings import Settings
+
+REPO = Path(__file__).resolve().parents[1]
+BROKER_SCRIPT = REPO / "infra" / "broker.py"
+DASHBOARD_APP = REPO / "dashboard" / "app.py"
+
+
+class StackError(RuntimeError):
+    """The stack could not start; the message says what to do."""
+
+
+@dataclass
+class Child:
+    name: str
+    process: subprocess.Popen[bytes]
+    log: Path
+
+
+def broker_cmd(settings: Settings, command: str, *extra: str) -> list[str]:
+    if not BROKER_SCRIPT.is_file():
+        raise StackError(
+            f"{BROKER_SCRIPT} is missing; `dorpspomp up` runs from a checkout of dorpspomp "
+            "(pip install -e .). With Docker, use docker-compose instead."
+        )
+    return [sys.executable, str(BROKER_SCRIPT), command, "--home", str(settings.home), *extra]
+
+
+def local_broker_port(settings: Settings) -> int | None:
+    """The port of DORPSPOMP_KAFKA when it names this machine, else None."""
+    first = settings.kafka.split(",")[0].strip()
+    parsed = urlparse(f"//{first}")
+    if parsed.hostname in ("localhost", "127.0.0.1", "::1") and parsed.port:
+        return parsed.port
+    return None
+
+
+def start_broker(settings: Settings) -> bool:
+    """Start the local broker; False when one of ours was already running."""
+    port = local_broker_port(settings)
+    if port is None or kafka_answers(settings.kafka):
+        return False
+    topics = (
+        f"{settings.events_topic}:{settings.topic_partitions},"
+        f"{settings.alerts_topic}:{max(1, settings.topic_partitions // 2)}"
+    )
+    result = subprocess.run(
+        broker_cmd(settings, "start", "--port", str(port), "--topics", topics),
+        check=False,
+    )
+    if result.returncode == 3:
+        return False
+    if result.returncode != 0:
+        raise StackError("the Kafka broker did not start (see the messages above)")
+    return True
+
+
+def kafka_answers(bootstrap: str) -> bool:
+    """True when a Kafka broker (ours or the user's own) already listens there."""
+    from kafka import KafkaConsumer
+    from kafka.errors import KafkaError
+
+    try:
+        KafkaConsumer(bootstrap_servers=bootstrap.split(","), request_timeout_ms=3000,
+                      bootstrap_timeout_ms=3000).close()
+        return True
+    except (KafkaError, ValueError, OSError):
+        return False
+
+
+def stop_broker(settings: Settings) -> None:
+    subprocess.run(broker_cmd(settings, "stop"), check=False)
+
+
+def dashboard_cmd(settings: Settings, address: str = "127.0.0.1") -> list[str]:
+    return [
+        sys.executable, "-m", "streamlit", "run", str(DASHBOARD_APP),
+        "--server.port", str(settings.dashboard_port), "--server.headless", "true",
+        "--server.address", address, "--browser.gatherUsageStats", "false",
+    ]
+
+
+def spawn(name: str, args: list[str], settings: Settings) -> Child:
+    logs = settings.home / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    log = logs / f"{name}.log"
+    handle = log.open("ab")
+    env = dict(os.environ, DORPSPOMP_HOME=str(settings.home), DORPSPOMP_KAFKA=settings.kafka,
+               DORPSPOMP_WAREHOUSE=settings.warehouse)
+    process = subprocess.Popen(args, stdout=handle, stderr=subprocess.STDOUT, env=env,
+                               start_new_session=True)
+    return Child(name, process, log)
+
+
+def wait_for_worker(settings: Settings, child: Child, timeout: float = 120) -> RunningWorker:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if child.process.poll() is not None:
+            raise StackError(f"the worker exited (code {child.process.returncode}); "
+                             f"its log: {child.log}\n{tail(child.log)}")
+        worker = running_worker(settings)
+        if worker is not None and worker.pid == child.process.pid and worker_health(worker):
+            return worker
+        time.sleep(0.5)
+    raise StackError(f"the worker did not become ready within {timeout:.0f} s; see {child.log}")
+
+
+def stop_child(child: Child, timeout: float = 30) -> None:
+    if child.process.poll() is not None:
+        return
+    child.process.send_signal(signal.SIGTERM)
+    try:
+        child.process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        child.process.kill()
+        child.process.wait()
+
+
+def tail(path: Path, lines: int = 20) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""
+
+
+def up(settings: Settings, *, dashboard: bool = True, say: object = print) -> int:
+    """Run broker, worker and dashboard until Ctrl-C; returns an exit code."""
+    echo = say if callable(say) else print
+    existing = running_worker(settings)
+    if existing is not None:
+        raise StackError(
+            f"a dorpspomp worker is already running (pid {existing.pid}) for {settings.home}; "
+            "stop it first, or use that stack"
+        )
+    stopping = False
+
+    def on_signal(signum: int, frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    started_broker = False
+    children: list[Child] = []
+    try:
+        started_broker = start_broker(settings)
+        if not started_broker and local_broker_port(settings) is not None:
+            echo(f"using the broker already running at {settings.kafka}")
+        worker = spawn("worker", [sys.executable, "-m", "pipelines.cli", "worker"], settings)
+        children.append(worker)
+        echo(f"worker starting (log: {worker.log}) …")
+        ready = wait_for_worker(settings, worker)
+        echo(f"worker ready at {ready.url} (pid {ready.pid})")
+        if dashboard and DASHBOARD_APP.is_file():
+            board = spawn("dashboard", dashboard_cmd(settings), settings)
+            children.append(board)
+            echo(f"dashboard at http://127.0.0.1:{settings.dashboard_port} (log: {board.log})")
+        echo("dorpspomp is up — replay events with `dorpspomp replay FILE.jsonl`; "
+             "Ctrl-C stops everything")
+        while not stopping:
+            for child in children:
+                if child.process.poll() is not None:
+                    echo(f"{child.name} exited (code {child.process.returncode}); stopping. "
+                         f"Last lines of {child.log}:\n{tail(child.log)}")
+                    return 1
+            time.sleep(0.5)
+        echo("stopping …")
+        return 0
+    finally:
+        for child in reversed(children):
+            stop_child(child)
+        if started_broker:
+            stop_broker(settings)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

@@ -1,0 +1,271 @@
+"""The one door to ClickHouse: clients, migrations, read-only queries.
+
+Everything goes through clickhouse-connect with the DSN from
+DORPSPOMP_WAREHOUSE, so the embedded warehouse (chDB, `chdb://PATH`) and a
+ClickHouse server (`http(s)://...`) share one code path. chDB allows one
+process per data directory: in embedded mode the worker owns it and serves
+reads to everyone else (see `pipelines.readapi`).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import clickhouse_connect
+import pyarrow as pa
+from clickhouse_connect.driver.binding import bind_query
+from clickhouse_connect.driver.client import Client
+
+from pipelines.settings import Settings
+from pipelines.sqlguard import ForbiddenQuery, check_read_only, read_only_statement
+from schemas.migrations import Migration, all_migrations
+
+log = logging.getLogger(__name__)
+
+__all__ = [
+    "ForbiddenQuery",
+    "Warehouse",
+    "WarehouseBusy",
+    "WarehouseError",
+    "connect",
+]
+
+
+class WarehouseError(RuntimeError):
+    """The warehouse could not be reached or refused a statement."""
+
+
+class WarehouseBusy(WarehouseError):
+    """Another process owns the embedded warehouse (chDB's one-process rule)."""
+
+
+def connect(settings: Settings, *, reader: bool = False) -> Client:
+    """A clickhouse-connect client for the warehouse of `settings`.
+
+    `reader=True` picks DORPSPOMP_WAREHOUSE_READER when it is set (server mode).
+    """
+    dsn = settings.warehouse_reader if reader and settings.warehouse_reader else settings.warehouse
+    # Readers start in the dorpspomp database, so that `FROM mentions` works and
+    # never in chDB's `default` database, whose engine maps table names to files.
+    # The writer starts in `default`, because its migrations create the database.
+    database = settings.database_name if reader else "default"
+    try:
+        if settings.embedded:
+            path = settings.warehouse_path
+            assert path is not None
+            path.mkdir(parents=True, exist_ok=True)
+            return clickhouse_connect.get_client(dsn=f"chdb://{path}", database=database)
+        return clickhouse_connect.get_client(dsn=dsn, database=database, connect_timeout=5)
+    except Exception as exc:
+        text = str(exc)
+        if reader and "UNKNOWN_DATABASE" in text:
+            raise WarehouseError(
+                f"the warehouse has no database {database!r} yet — start the worker "
+                "(`dorpspomp up`) or run `dorpspomp migrate`"
+            ) from exc
+        if "lock" in text.lower() and settings.embedded:
+            raise WarehouseBusy(
+                f"the embedded warehouse at {settings.warehouse_path} is in use by another "
+                "process (chDB allows one process per directory); with `dorpspomp up` running, "
+                "`dorpspomp sql` goes through the worker — is the worker's web port "
+                f"{settings.worker_port} reachable?"
+            ) from exc
+        raise WarehouseError(f"cannot open the warehouse {_redact(dsn)}: {text}") from exc
+
+
+class Warehouse:
+    """Typed access to the dorpspomp database for one process.
+
+    Holds one client per thread (clickhouse-connect clients are not meant to be
+    shared between threads; chDB clients in one process share the engine).
+    """
+
+    def __init__(self, settings: Settings, *, reader: bool = False) -> None:
+        self.settings = settings
+        self.database = settings.database_name
+        self._reader = reader
+        self._local = threading.local()
+        self._clients: list[Client] = []
+        self._lock = threading.Lock()
+
+    @property
+    def client(self) -> Client:
+        client: Client | None = getattr(self._local, "client", None)
+        if client is None:
+            client = connect(self.settings, reader=self._reader)
+            self._local.client = client
+            with self._lock:
+                self._clients.append(client)
+        return client
+
+    def close(self) -> None:
+        with self._lock:
+            for client in self._clients:
+                try:
+                    client.close()
+                except Exception:  # pragma: no cover - closing is best effort
+                    log.debug("closing a warehouse client failed", exc_info=True)
+            self._clients.clear()
+        self._local = threading.local()
+
+    def table(self, name: str) -> str:
+        return f"`{self.database}`.`{name}`"
+
+    # -- migrations -----------------------------------------------------------
+
+    def applied_migrations(self) -> set[str]:
+        exists = self.client.query(
+            "SELECT count() FROM system.tables WHERE database = {db:String} "
+            "AND name = 'schema_migrations'",
+            parameters={"db": self.database},
+        ).result_rows[0][0]
+        if not exists:
+            return set()
+        rows = self.client.query(f"SELECT migration FROM {self.table('schema_migrations')}")
+        return {r[0] for r in rows.result_rows}
+
+    def migrate(self, migrations: Sequence[Migration] | None = None) -> list[str]:
+        """Apply the migrations not yet applied, oldest first; return their names."""
+        done = self.applied_migrations()
+        applied = []
+        for migration in migrations if migrations is not None else all_migrations():
+            if migration.name in done:
+                continue
+            for statement in migration.render(self.database):
+                self.client.command(statement)
+            self.client.insert(
+                self.table("schema_migrations"),
+                [[migration.name, datetime.now(UTC)]],
+                column_names=["migration", "applied_at"],
+            )
+            applied.append(migration.name)
+            log.info("applied migration %s", migration.name)
+        return applied
+
+    def pending_migrations(self) -> list[str]:
+        done = self.applied_migrations()
+        return [m.name for m in all_migrations() if m.name not in done]
+
+    # -- writing --------------------------------------------------------------
+
+    def insert_arrow(self, table: str, data: pa.Table) -> None:
+        if data.num_rows:
+            self.client.insert_arrow(self.table(table), data)
+
+    def existing_event_ids(self, event_ids: Iterable[str]) -> set[str]:
+        """Which of these event ids are already stored, as a mention or as a post."""
+        ids = list(set(event_ids))
+        if not ids:
+            return set()
+        result = self.client.query(
+            f"SELECT event_id FROM {self.table('mentions')} "
+            "WHERE event_id IN {ids:Array(String)} "
+            f"UNION ALL SELECT event_id FROM {self.table('posts')} "
+            "WHERE event_id IN {ids:Array(String)}",
+            parameters={"ids": ids},
+        )
+        return {r[0] for r in result.result_rows}
+
+    def existing_dead_letters(
+        self, topic: str, offsets: dict[int, list[int]]
+    ) -> set[tuple[int, int]]:
+        """Which (partition, offset) pairs of `topic` already have a dead letter."""
+        found: set[tuple[int, int]] = set()
+        for partition, offs in offsets.items():
+            if not offs:
+                continue
+            result = self.client.query(
+                f"SELECT partition, offset FROM {self.table('dead_letters')} "
+                "WHERE topic = {topic:String} AND partition = {p:UInt32} "
+                "AND offset BETWEEN {lo:UInt64} AND {hi:UInt64}",
+                parameters={"topic": topic, "p": partition, "lo": min(offs), "hi": max(offs)},
+            )
+            found.update((int(p), int(o)) for p, o in result.result_rows)
+        return found
+
+    def written_offsets(self, group: str, topic: str) -> dict[int, int]:
+        """The next offset to read per partition, as recorded after each write."""
+        result = self.client.query(
+            f"SELECT partition, max(next_offset) FROM {self.table('ingest_offsets')} "
+            "WHERE consumer_group = {g:String} AND topic = {t:String} GROUP BY partition",
+            parameters={"g": group, "t": topic},
+        )
+        return {int(p): int(o) for p, o in result.result_rows}
+
+    def record_offsets(self, group: str, topic: str, next_offsets: dict[int, int]) -> None:
+        if not next_offsets:
+            return
+        now = datetime.now(UTC)
+        rows = [[group, topic, p, o, now] for p, o in sorted(next_offsets.items())]
+        self.client.insert(
+            self.table("ingest_offsets"),
+            rows,
+            column_names=["consumer_group", "topic", "partition", "next_offset", "written_at"],
+        )
+
+    # -- reading --------------------------------------------------------------
+
+    def read_only_query(
+        self,
+        sql: str,
+        parameters: dict[str, Any] | None = None,
+        *,
+        max_rows: int | None = None,
+        time_limit: float | None = None,
+    ) -> pa.Table:
+        """Run user SQL that may only read; refuse anything else with a clear message.
+
+        Client-side `%(name)s` parameters are bound first and the bound text is
+        checked, so a parameter value cannot smuggle in a table function.
+        Server-side `{name:Type}` parameters stay typed values. The limits
+        travel in the statement's own SETTINGS clause (per-call settings would
+        stick to a chDB session once readonly=1 is set), except for a server's
+        read-only user, whose profile carries them and who may not send any.
+        """
+        final, server_params = bind_query(sql, parameters) if parameters else (sql, {})
+        if isinstance(final, bytes):
+            raise ForbiddenQuery("refused: binary parameters are not supported in ad-hoc SQL")
+        if self._reader and self.settings.warehouse_reader:
+            statement = check_read_only(final)
+        else:
+            statement = read_only_statement(
+                final,
+                time_limit_s=time_limit or self.settings.query_timeout,
+                max_rows=max_rows or self.settings.query_max_rows,
+            )
+        typed = {k: v for k, v in (parameters or {}).items() if f"param_{k}" in server_params}
+        try:
+            return self.client.query_arrow(statement, parameters=typed or None)
+        except Exception as exc:
+            raise WarehouseError(_clean_error(str(exc))) from exc
+
+    def row_counts(self, tables: Iterable[str]) -> dict[str, int]:
+        counts = {}
+        for name in tables:
+            try:
+                counts[name] = int(
+                    self.client.query(f"SELECT count() FROM {self.table(name)}").result_rows[0][0]
+                )
+            except Exception:
+                counts[name] = -1
+        return counts
+
+
+def _clean_error(text: str) -> str:
+    """ClickHouse errors carry a stack trace and version trailer; keep the sentence."""
+    first = text.strip().splitlines()[0] if text.strip() else text
+    for marker in (" (version ", "Stack trace"):
+        if marker in first:
+            first = first.split(marker)[0]
+    return first.strip()
+
+
+def _redact(dsn: str) -> str:
+    if "@" in dsn and "://" in dsn:
+        scheme, rest = dsn.split("://", 1)
+        return f"{scheme}://***@{rest.split('@', 1)[1]}"
+    return dsn

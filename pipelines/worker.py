@@ -1,0 +1,381 @@
+"""The stream worker: a faust-streaming app that owns the ingest path.
+
+Per batch of Kafka messages (`stream.take_events`): decode and validate,
+label, write to the warehouse idempotently, record the written offsets — all
+in one warehouse thread so the event loop stays free for heartbeats and the
+web server. In embedded mode this process owns the chDB warehouse and serves
+read-only queries to the CLI and the dashboard on its web port (`/query`).
+
+Offsets: faust commits the offsets of events after our loop body has finished
+with them, i.e. after the write. As a second line against faust's known commit
+bugs (#606), the worker records in the warehouse, after each write, the next
+offset per partition, and on start-up moves the consumer group's committed
+offsets to those positions before faust starts consuming. Whatever happens —
+SIGKILL, a crash mid-write — the worker resumes at or before the first event
+that is not in the warehouse, and the sink's look-up drops what was already written.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, cast
+
+import faust
+import faust.web
+import orjson
+import pyarrow as pa
+from faust.types import EventT
+
+from pipelines.classify import TextClassifier, load_classifier
+from pipelines.decode import DeadLetter, Mention, Source, decode
+from pipelines.enrich import label_mentions
+from pipelines.roster import Roster, load_roster
+from pipelines.settings import Settings
+from pipelines.sink import IngestBatch, WarehouseSink, WriteResult
+from pipelines.sqlguard import ForbiddenQuery
+from pipelines.warehouse import Warehouse, WarehouseError
+
+log = logging.getLogger("dorpspomp.worker")
+
+ARROW_STREAM = "application/vnd.apache.arrow.stream"
+WRITE_RETRY_SECONDS = (0.5, 1, 2, 5, 10, 30)
+
+
+@dataclass
+class WorkerStats:
+    """Counters the worker reports on /health and in `dorpspomp status`."""
+
+    started_at: float = field(default_factory=time.time)
+    batches: int = 0
+    events: int = 0
+    mentions: int = 0
+    posts: int = 0
+    dead_letters: int = 0
+    duplicates: int = 0
+    last_batch_at: float | None = None
+    last_error: str | None = None
+    write_failures: int = 0
+
+    def add(self, consumed: int, result: WriteResult) -> None:
+        self.batches += 1
+        self.events += consumed
+        self.mentions += len(result.mentions)
+        self.posts += len(result.posts)
+        self.dead_letters += result.dead_letters
+        self.duplicates += result.duplicates
+        self.last_batch_at = time.time()
+
+
+class IngestProcessor:
+    """Decode → label → write, for one batch of raw messages. No asyncio inside."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        warehouse: Warehouse,
+        roster: Roster,
+        classifier: TextClassifier,
+    ) -> None:
+        self.settings = settings
+        self.roster = roster
+        self.classifier = classifier
+        self.sink = WarehouseSink(warehouse, settings.consumer_group)
+
+    def build_batch(
+        self, topic: str, messages: Sequence[tuple[int, int, bytes | None]]
+    ) -> IngestBatch:
+        batch = IngestBatch(topic=topic)
+        roster = self.roster
+        for partition, offset, value in messages:
+            item = decode(value, Source(topic, partition, offset), roster)
+            if isinstance(item, Mention):
+                batch.mentions.append(item)
+            elif isinstance(item, DeadLetter):
+                batch.dead_letters.append(item)
+            else:
+                batch.posts.append(item)
+            nxt = offset + 1
+            if batch.next_offsets.get(partition, -1) < nxt:
+                batch.next_offsets[partition] = nxt
+        label_mentions(batch.mentions, self.classifier)
+        return batch
+
+    def process(self, topic: str, messages: Sequence[tuple[int, int, bytes | None]]) -> WriteResult:
+        return self.sink.write(self.build_batch(topic, messages))
+
+
+def faust_brokers(bootstrap: str) -> list[str]:
+    return [f"kafka://{server.strip()}" for server in bootstrap.split(",") if server.strip()]
+
+
+def reconcile_offsets(settings: Settings, warehouse: Warehouse) -> dict[int, int]:
+    """Point the consumer group at the offsets the warehouse says were written.
+
+    Runs before faust joins the group. The broker only takes the commit from
+    outside the group while the group is empty, so after a crash this waits for
+    the dead worker's session to expire. If other workers stay active, their
+    commits stand (they only cover written batches) and we say so in the log.
+    """
+    written = warehouse.written_offsets(settings.consumer_group, settings.events_topic)
+    if not written:
+        return {}
+    from kafka import KafkaConsumer, TopicPartition
+    from kafka.errors import KafkaError
+    from kafka.structs import OffsetAndMetadata
+
+    consumer = KafkaConsumer(
+        bootstrap_servers=settings.kafka.split(","),
+        group_id=settings.consumer_group,
+        enable_auto_commit=False,
+        request_timeout_ms=15000,
+    )
+    deadline = time.monotonic() + settings.session_timeout + 10
+    try:
+        partitions = consumer.partitions_for_topic(settings.events_topic) or set()
+        offsets = {
+            TopicPartition(settings.events_topic, p): OffsetAndMetadata(o, "", -1)
+            for p, o in written.items()
+            if p in partitions
+        }
+        consumer.assign(list(offsets))
+        while True:
+            try:
+                consumer.commit(offsets)
+                log.info("resuming from warehouse offsets %s", dict(sorted(written.items())))
+                break
+            except KafkaError as exc:
+                if time.monotonic() > deadline:
+                    log.warning("left the group's committed offsets as they are: %s", exc)
+                    break
+                log.info("waiting for the consumer group to empty before resuming (%s)", exc)
+                time.sleep(1)
+    finally:
+        consumer.close(autocommit=False)
+    return written
+
+
+def create_app(
+    settings: Settings,
+    *,
+    warehouse: Warehouse | None = None,
+    roster: Roster | None = None,
+    classifier: TextClassifier | None = None,
+) -> faust.App:
+    """Build the faust app for `settings`: topics, the ingest agent, web views."""
+    warehouse = warehouse or Warehouse(settings)
+    roster = roster if roster is not None else load_roster(settings.roster)
+    classifier = classifier or load_classifier()
+    processor = IngestProcessor(settings, warehouse, roster, classifier)
+    writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="warehouse-writer")
+    readers = ThreadPoolExecutor(max_workers=2, thread_name_prefix="warehouse-reader")
+    reader_warehouse = Warehouse(settings, reader=True)
+    stats = WorkerStats()
+
+    app = faust.App(
+        settings.consumer_group,
+        broker=faust_brokers(settings.kafka),
+        store="memory://",
+        value_serializer="raw",
+        key_serializer="raw",
+        topic_partitions=settings.topic_partitions,
+        topic_replication_factor=1,
+        web_port=settings.worker_port,
+        web_bind="127.0.0.1",
+        web_in_thread=False,
+        consumer_auto_offset_reset="earliest",
+        stream_buffer_maxsize=max(4096, settings.batch_size),
+        broker_commit_every=max(10_000, settings.batch_size),
+        broker_max_poll_records=max(1000, min(settings.batch_size, 50_000)),
+        producer_linger_ms=5,
+        broker_session_timeout=settings.session_timeout,
+        broker_heartbeat_interval=min(3.0, settings.session_timeout / 4),
+        autodiscover=False,
+    )
+    app.dorpspomp_settings = settings  # type: ignore[attr-defined]
+    app.dorpspomp_stats = stats  # type: ignore[attr-defined]
+    events_topic = app.topic(
+        settings.events_topic, value_serializer="raw", key_serializer="raw",
+        partitions=settings.topic_partitions,
+    )
+
+    async def write_batch(events: Sequence[EventT]) -> None:
+        messages = [(e.message.partition, e.message.offset, e.message.value) for e in events]
+        loop = asyncio.get_running_loop()
+        attempt = 0
+        while True:
+            task = loop.run_in_executor(writer, processor.process, settings.events_topic, messages)
+            try:
+                # A stop request must not cut a write in half: the events of this
+                # batch are acked as soon as this function returns or raises.
+                result = await asyncio.shield(task)
+            except asyncio.CancelledError:
+                try:
+                    result = await asyncio.wait_for(asyncio.shield(task), timeout=60)
+                except Exception:
+                    log.error("stopped while a batch was being written; it will be re-read")
+                    _exit_without_commit()
+                stats.add(len(messages), result)
+                raise
+            except Exception as exc:
+                stats.write_failures += 1
+                stats.last_error = str(exc).splitlines()[0][:500]
+                delay = WRITE_RETRY_SECONDS[min(attempt, len(WRITE_RETRY_SECONDS) - 1)]
+                log.error("writing a batch of %d events failed (%s); retrying in %ss",
+                          len(messages), stats.last_error, delay)
+                attempt += 1
+                await asyncio.sleep(delay)
+                continue
+            stats.add(len(messages), result)
+            return
+
+    @app.agent(events_topic, name="ingest")
+    async def ingest(stream: faust.StreamT) -> None:
+        # take_events is on faust.Stream, which StreamT (the agent's type) does not declare.
+        batches = cast(faust.Stream, stream).take_events(
+            settings.batch_size, within=settings.batch_seconds
+        )
+        async for events in batches:
+            await write_batch(events)
+
+    @app.page("/health")
+    async def health(web: Any, request: Any) -> Any:
+        return web.json(health_report(settings, stats))
+
+    @app.page("/query")
+    class QueryView(faust.web.View):
+        """POST {"sql": ..., "parameters": {...}, "max_rows": N} → Arrow IPC stream."""
+
+        async def post(self, request: faust.web.Request) -> faust.web.Response:
+            try:
+                body = orjson.loads(await request.read())
+                sql = body["sql"]
+                if not isinstance(sql, str):
+                    raise TypeError
+            except Exception:
+                return self.json({"error": "expected a JSON body {\"sql\": \"SELECT ...\"}"},
+                                 status=400)
+            loop = asyncio.get_running_loop()
+            try:
+                table = await loop.run_in_executor(
+                    readers, lambda: reader_warehouse.read_only_query(
+                        sql, body.get("parameters") or None, max_rows=body.get("max_rows"),
+                    ),
+                )
+            except ForbiddenQuery as exc:
+                return self.json({"error": str(exc), "kind": "forbidden"}, status=403)
+            except WarehouseError as exc:
+                return self.json({"error": str(exc), "kind": "query"}, status=400)
+            return self.bytes(arrow_stream_bytes(table), content_type=ARROW_STREAM)
+
+    @app.task
+    async def announce() -> None:
+        write_worker_file(settings)
+
+    return app
+
+
+def _exit_without_commit() -> None:
+    """Leave at once so that no offset of an unwritten batch gets committed."""
+    logging.shutdown()
+    os._exit(70)
+
+
+def arrow_stream_bytes(table: pa.Table) -> bytes:
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    return sink.getvalue().to_pybytes()
+
+
+def health_report(settings: Settings, stats: WorkerStats) -> dict[str, Any]:
+    return {
+        "status": "ok",
+        "pid": os.getpid(),
+        "consumer_group": settings.consumer_group,
+        "topic": settings.events_topic,
+        "embedded_warehouse": settings.embedded,
+        "uptime_s": round(time.time() - stats.started_at, 1),
+        "batches": stats.batches,
+        "events": stats.events,
+        "mentions_written": stats.mentions,
+        "posts_written": stats.posts,
+        "dead_letters_written": stats.dead_letters,
+        "duplicates_dropped": stats.duplicates,
+        "write_failures": stats.write_failures,
+        "last_error": stats.last_error,
+        "last_batch_at": (
+            datetime.fromtimestamp(stats.last_batch_at, UTC).isoformat()
+            if stats.last_batch_at else None
+        ),
+    }
+
+
+def write_worker_file(settings: Settings) -> None:
+    settings.home.mkdir(parents=True, exist_ok=True)
+    info = {"pid": os.getpid(), "port": settings.worker_port, "started_at": time.time(),
+            "warehouse": settings.warehouse if settings.embedded else "server"}
+    tmp = settings.worker_file.with_suffix(".tmp")
+    tmp.write_text(json.dumps(info))
+    tmp.replace(settings.worker_file)
+
+
+def remove_worker_file(settings: Settings) -> None:
+    try:
+        info = json.loads(settings.worker_file.read_text())
+        if info.get("pid") == os.getpid():
+            settings.worker_file.unlink()
+    except (OSError, ValueError):
+        pass
+
+
+def run_worker(settings: Settings, loglevel: str = "info", logfile: Path | None = None) -> None:
+    """Migrate, reconcile offsets, then run the faust worker until stopped."""
+    logging.basicConfig(level=loglevel.upper(), format="[%(asctime)s] [%(process)d] "
+                        "[%(levelname)s] %(name)s: %(message)s")
+    for noisy in ("kafka", "aiokafka", "faust.transport", "mode"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    warehouse = Warehouse(settings)
+    applied = warehouse.migrate()
+    if applied:
+        log.info("applied migrations: %s", ", ".join(applied))
+    ensure_topics(settings)
+    reconcile_offsets(settings, warehouse)
+    app = create_app(settings, warehouse=warehouse)
+    worker = faust.Worker(
+        app, loglevel=loglevel, logfile=str(logfile) if logfile else None,
+        quiet=True, override_logging=True,
+    )
+    try:
+        worker.execute_from_commandline()
+    finally:
+        remove_worker_file(settings)
+
+
+def ensure_topics(settings: Settings) -> None:
+    """Create the events and alerts topics when they do not exist yet."""
+    from kafka.admin import KafkaAdminClient, NewTopic
+    from kafka.errors import TopicAlreadyExistsError
+
+    admin = KafkaAdminClient(bootstrap_servers=settings.kafka.split(","), request_timeout_ms=15000)
+    try:
+        existing = set(admin.list_topics())
+        wanted = [
+            NewTopic(settings.events_topic, settings.topic_partitions, 1),
+            NewTopic(settings.alerts_topic, max(1, settings.topic_partitions // 2), 1),
+        ]
+        missing = [t for t in wanted if t.name not in existing]
+        if missing:
+            with contextlib.suppress(TopicAlreadyExistsError):
+                admin.create_topics(missing)
+    finally:
+        admin.close()

@@ -1,0 +1,170 @@
+"""The warehouse's column lists, written once.
+
+Migrations render their CREATE statements from these lists, the sink inserts in
+this column order, and a test compares them with the public tables of
+CONTRACT.md §3. Public columns come first; columns after them are dorpspomp's
+own additions (allowed by the contract: tables may gain columns, never lose them).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+TIME = "DateTime64(3, 'UTC')"
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: str
+    comment: str = ""
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str
+    columns: tuple[Column, ...]
+
+    @property
+    def names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+    def column_ddl(self) -> str:
+        lines = []
+        for c in self.columns:
+            quoted = c.comment.replace("\\", "\\\\").replace("'", "\\'")
+            comment = f" COMMENT '{quoted}'" if c.comment else ""
+            lines.append(f"    `{c.name}` {c.type}{comment}")
+        return ",\n".join(lines)
+
+
+def _table(name: str, columns: Sequence[tuple[str, str] | tuple[str, str, str]]) -> Table:
+    return Table(name, tuple(Column(*c) for c in columns))
+
+
+SOURCE_COLUMNS = (
+    ("ingested_at", TIME, "when the worker wrote the row"),
+    ("source_partition", "UInt32", "Kafka partition the event came from"),
+    ("source_offset", "UInt64", "Kafka offset the event came from"),
+)
+
+MENTIONS = _table("mentions", (
+    ("org_id", "LowCardinality(String)"),
+    ("event_id", "String"),
+    ("platform", "LowCardinality(String)"),
+    ("created_at", TIME),
+    ("author_id", "String"),
+    ("author_handle", "String"),
+    ("author_followers", "UInt64"),
+    ("kind", "LowCardinality(String)"),
+    ("text", "String"),
+    ("lang", "LowCardinality(Nullable(String))"),
+    ("in_reply_to", "Nullable(String)"),
+    ("shared_from", "Nullable(String)"),
+    ("sentiment", "Nullable(Float32)", "upstream score, else the pipeline's own"),
+    ("complaint", "Nullable(Bool)", "upstream label, else the pipeline's own"),
+    ("author_verified", "Bool"),
+    ("labels_source", "LowCardinality(String)",
+     "upstream, model, or mixed: who set sentiment and complaint"),
+    *SOURCE_COLUMNS,
+))
+
+POSTS = _table("posts", (
+    ("org_id", "LowCardinality(String)"),
+    ("event_id", "String"),
+    ("platform", "LowCardinality(String)"),
+    ("created_at", TIME),
+    ("account_id", "String"),
+    ("account_handle", "String"),
+    ("account_role", "LowCardinality(String)", "official or employee; the roster wins"),
+    ("account_followers", "UInt64"),
+    ("kind", "LowCardinality(String)"),
+    ("in_reply_to", "Nullable(String)"),
+    ("text", "String"),
+    ("org_source", "LowCardinality(String)", "event (org_id given) or roster (from the account)"),
+    *SOURCE_COLUMNS,
+))
+
+DEAD_LETTERS = _table("dead_letters", (
+    ("received_at", TIME),
+    ("source", "String", "where it came from: kafka topic[partition]@offset"),
+    ("error", "String", "what is wrong and what to do about it"),
+    ("payload", "String", "the raw bytes as received"),
+    ("error_code", "LowCardinality(String)", "machine-readable reason, e.g. bad_json"),
+    ("topic", "LowCardinality(String)"),
+    ("partition", "UInt32"),
+    ("offset", "UInt64"),
+))
+
+MENTION_RESPONSES = _table("mention_responses", (
+    ("org_id", "LowCardinality(String)"),
+    ("mention_id", "String"),
+    ("platform", "LowCardinality(String)"),
+    ("created_at", TIME),
+    ("status", "LowCardinality(String)", "answered, pending or unanswered"),
+    ("first_response_id", "Nullable(String)"),
+    ("first_response_at", f"Nullable({TIME})"),
+    ("responder_handle", "Nullable(String)"),
+    ("responder_role", "LowCardinality(Nullable(String))"),
+    ("response_seconds", "Nullable(Float64)"),
+    ("business_response_seconds", "Nullable(Float64)"),
+    ("sla_seconds", "Float64"),
+    ("sla_breached", "Bool"),
+    ("author_id", "String"),
+    ("author_handle", "String"),
+    ("kind", "LowCardinality(String)"),
+    ("complaint", "Bool"),
+    ("business_seconds_open", "Nullable(Float64)", "for open mentions: business seconds elapsed"),
+    ("updated_at", TIME, "event-time watermark when this state was computed"),
+    ("version", "UInt64", "state version; the highest wins"),
+))
+
+ALERTS = _table("alerts", (
+    ("alert_id", "String"),
+    ("org_id", "LowCardinality(String)"),
+    ("kind", "LowCardinality(String)", "complaint_surge, sla_breach, ..."),
+    ("status", "LowCardinality(String)", "open or resolved"),
+    ("opened_at", TIME),
+    ("resolved_at", f"Nullable({TIME})"),
+    ("severity", "Float64"),
+    ("observed", "Float64"),
+    ("expected", "Float64"),
+    ("summary", "String"),
+    ("sample_event_ids", "Array(String)"),
+    ("updated_at", TIME),
+    ("version", "UInt64", "state version; the highest wins"),
+))
+
+INGEST_OFFSETS = _table("ingest_offsets", (
+    ("consumer_group", "String"),
+    ("topic", "String"),
+    ("partition", "UInt32"),
+    ("next_offset", "UInt64", "first offset not yet written to the warehouse"),
+    ("written_at", TIME),
+))
+
+SCHEMA_MIGRATIONS = _table("schema_migrations", (
+    ("migration", "String"),
+    ("applied_at", TIME),
+))
+
+# The public tables of CONTRACT.md §3, with the columns the contract promises.
+CONTRACT_COLUMNS: dict[str, tuple[str, ...]] = {
+    "mentions": ("org_id", "event_id", "platform", "created_at", "author_id", "author_handle",
+                 "author_followers", "kind", "text", "lang", "in_reply_to", "shared_from",
+                 "sentiment", "complaint"),
+    "posts": ("org_id", "event_id", "platform", "created_at", "account_id", "account_handle",
+              "account_role", "account_followers", "kind", "in_reply_to", "text"),
+    "mention_responses": ("org_id", "mention_id", "platform", "created_at", "status",
+                          "first_response_id", "first_response_at", "responder_handle",
+                          "responder_role", "response_seconds", "business_response_seconds",
+                          "sla_seconds", "sla_breached"),
+    "org_activity_1m": ("org_id", "minute", "mentions", "complaints", "shares", "posts",
+                        "replies", "unique_authors", "potential_reach"),
+    "alerts": ("alert_id", "org_id", "kind", "status", "opened_at", "resolved_at", "severity",
+               "observed", "expected", "summary", "sample_event_ids"),
+    "dead_letters": ("received_at", "source", "error", "payload"),
+}
+
+PUBLIC_TABLES = tuple(CONTRACT_COLUMNS)
