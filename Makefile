@@ -4,8 +4,9 @@
 setup:
 	@infra/setup.sh
 
+# The example roster unless DORPSPOMP_ROSTER names your own.
 up: setup
-	.venv/bin/dorpspomp up
+	DORPSPOMP_ROSTER="$${DORPSPOMP_ROSTER:-examples/roster.yaml}" .venv/bin/dorpspomp up
 
 test:
 	@infra/setup.sh --test

@@ -77,6 +77,15 @@ class Settings:
         "DORPSPOMP_BATCH_SECONDS", "0.5",
         "longest a worker waits to fill a batch before it writes what it has",
     )
+    lateness: int = _env(
+        "DORPSPOMP_LATENESS", "86400",
+        "seconds an open mention or an early reply is kept beyond its answer window, so that "
+        "late data still pairs up; state older than that is dropped",
+    )
+    alert_webhook: str | None = _env(
+        "DORPSPOMP_ALERT_WEBHOOK", None,
+        "URL that receives every alert state as a Slack-compatible JSON POST (none: no webhook)",
+    )
     query_timeout: float = _env(
         "DORPSPOMP_QUERY_TIMEOUT", "30", "time limit in seconds of a read-only query",
     )
@@ -119,6 +128,11 @@ class Settings:
             raise SettingsError(
                 f"DORPSPOMP_ROSTER={self.roster}: no such file; point it at your roster YAML "
                 "or unset it to give every organisation the defaults"
+            )
+        if self.alert_webhook and urlparse(self.alert_webhook).scheme not in ("http", "https"):
+            raise SettingsError(
+                "DORPSPOMP_ALERT_WEBHOOK must be an http(s):// URL, "
+                "e.g. a Slack incoming-webhook URL"
             )
         for name in ("batch_size", "worker_port", "dashboard_port", "topic_partitions"):
             if getattr(self, name) <= 0:

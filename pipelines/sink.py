@@ -17,9 +17,19 @@ from datetime import UTC, datetime
 
 import pyarrow as pa
 
+from pipelines.alerts import Alert
 from pipelines.decode import DeadLetter, Mention, Post
+from pipelines.responses import ResponseRow
 from pipelines.warehouse import Warehouse
-from schemas.tables import DEAD_LETTERS, MENTIONS, POSTS, Table
+from schemas.tables import (
+    ALERTS_STATE,
+    DEAD_LETTERS,
+    MENTION_RESPONSES_STATE,
+    MENTIONS,
+    POSTS,
+    WATERMARKS,
+    Table,
+)
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +68,13 @@ class WarehouseSink:
         self.consumer_group = consumer_group
 
     def write(self, batch: IngestBatch, received_at: datetime | None = None) -> WriteResult:
+        """Events, then offsets: the whole ingest step for a batch without processors."""
+        result = self.write_events(batch, received_at)
+        self.record_offsets(batch)
+        return result
+
+    def write_events(self, batch: IngestBatch, received_at: datetime | None = None) -> WriteResult:
+        """Insert the batch's events that are not stored yet; return those."""
         now = received_at or datetime.now(UTC)
         mentions, posts, in_batch_dupes = _first_copies(batch.mentions, batch.posts)
         stored = self.warehouse.existing_event_ids(
@@ -71,11 +88,34 @@ class WarehouseSink:
         self.warehouse.insert_arrow(MENTIONS.name, mentions_table(mentions, now))
         self.warehouse.insert_arrow(POSTS.name, posts_table(posts, now))
         self.warehouse.insert_arrow(DEAD_LETTERS.name, dead_letters_table(dead, now))
-        self.warehouse.record_offsets(self.consumer_group, batch.topic, batch.next_offsets)
         duplicates = in_batch_dupes + len(stored)
         if duplicates:
             log.debug("dropped %d duplicate events", duplicates)
         return WriteResult(mentions, posts, len(dead), duplicates)
+
+
+    def write_derived(self, derived: Derived) -> None:
+        """What the stream processors made of the batch: response states, alerts, watermark."""
+        self.warehouse.insert_arrow(MENTION_RESPONSES_STATE.name, responses_table(derived.rows))
+        self.warehouse.insert_arrow(ALERTS_STATE.name, alerts_table(derived.alerts))
+        if derived.watermark is not None:
+            self.warehouse.insert_arrow(WATERMARKS.name, pa.table({
+                "name": pa.array(["events"], pa.string()),
+                "value": pa.array([derived.watermark], MS_UTC),
+            }))
+
+    def record_offsets(self, batch: IngestBatch) -> None:
+        """Last: from here on a restart resumes after this batch."""
+        self.warehouse.record_offsets(self.consumer_group, batch.topic, batch.next_offsets)
+
+
+@dataclass
+class Derived:
+    """The processors' output for one batch."""
+
+    rows: list[ResponseRow] = field(default_factory=list)
+    alerts: list[Alert] = field(default_factory=list)
+    watermark: datetime | None = None
 
 
 def _first_copies(
@@ -181,4 +221,45 @@ def dead_letters_table(rows: Sequence[DeadLetter], now: datetime) -> pa.Table:
         "topic": pa.array([d.source.topic for d in rows], pa.string()),
         "partition": pa.array([d.source.partition for d in rows], pa.uint32()),
         "offset": pa.array([d.source.offset for d in rows], pa.uint64()),
+    })
+
+
+def _times(values: Sequence[datetime | None]) -> pa.Array:
+    return pa.array(values, MS_UTC)
+
+
+def responses_table(rows: Sequence[ResponseRow]) -> pa.Table:
+    columns: dict[str, pa.Array] = {}
+    for column in MENTION_RESPONSES_STATE.columns:
+        values = [getattr(r, column.name) for r in rows]
+        if "DateTime64" in column.type:
+            columns[column.name] = _times(values)
+        elif column.name == "version":
+            columns[column.name] = pa.array(values, pa.uint64())
+        elif "Float64" in column.type:
+            columns[column.name] = pa.array(values, pa.float64())
+        elif column.type == "Bool":
+            columns[column.name] = pa.array(values, pa.bool_())
+        else:
+            columns[column.name] = pa.array(values, pa.string())
+    return _table(MENTION_RESPONSES_STATE, columns)
+
+
+def alerts_table(alerts: Sequence[Alert]) -> pa.Table:
+    return _table(ALERTS_STATE, {
+        "alert_id": pa.array([a.alert_id for a in alerts], pa.string()),
+        "org_id": pa.array([a.org_id for a in alerts], pa.string()),
+        "kind": pa.array([a.kind for a in alerts], pa.string()),
+        "status": pa.array([a.status for a in alerts], pa.string()),
+        "opened_at": _times([a.opened_at for a in alerts]),
+        "resolved_at": _times([a.resolved_at for a in alerts]),
+        "severity": pa.array([a.severity for a in alerts], pa.float64()),
+        "observed": pa.array([a.observed for a in alerts], pa.float64()),
+        "expected": pa.array([a.expected for a in alerts], pa.float64()),
+        "summary": pa.array([a.summary for a in alerts], pa.string()),
+        "sample_event_ids": pa.array([list(a.sample_event_ids) for a in alerts],
+                                     pa.list_(pa.string())),
+        "updated_at": _times([a.updated_at for a in alerts]),
+        "version": pa.array([a.version for a in alerts], pa.uint64()),
+        "is_deleted": pa.array([1 if a.retracted else 0 for a in alerts], pa.uint8()),
     })

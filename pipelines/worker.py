@@ -36,12 +36,15 @@ import orjson
 import pyarrow as pa
 from faust.types import EventT
 
+from pipelines.alerts import Alert
 from pipelines.classify import TextClassifier, load_classifier
 from pipelines.decode import DeadLetter, Mention, Source, decode
 from pipelines.enrich import label_mentions
+from pipelines.notify import WebhookNotifier
+from pipelines.processors import StreamProcessors
 from pipelines.roster import Roster, load_roster
 from pipelines.settings import Settings
-from pipelines.sink import IngestBatch, WarehouseSink, WriteResult
+from pipelines.sink import Derived, IngestBatch, WarehouseSink, WriteResult
 from pipelines.sqlguard import ForbiddenQuery
 from pipelines.warehouse import Warehouse, WarehouseError
 
@@ -65,6 +68,7 @@ class WorkerStats:
     last_batch_at: float | None = None
     last_error: str | None = None
     write_failures: int = 0
+    alerts: int = 0
 
     def add(self, consumed: int, result: WriteResult) -> None:
         self.batches += 1
@@ -77,7 +81,8 @@ class WorkerStats:
 
 
 class IngestProcessor:
-    """Decode → label → write, for one batch of raw messages. No asyncio inside."""
+    """Decode → label → write events → process → write derived → record offsets,
+    for one batch of raw messages. No asyncio inside: it runs in the writer thread."""
 
     def __init__(
         self,
@@ -87,9 +92,11 @@ class IngestProcessor:
         classifier: TextClassifier,
     ) -> None:
         self.settings = settings
+        self.warehouse = warehouse
         self.roster = roster
         self.classifier = classifier
         self.sink = WarehouseSink(warehouse, settings.consumer_group)
+        self.processors = StreamProcessors(roster, settings.lateness)
 
     def build_batch(
         self, topic: str, messages: Sequence[tuple[int, int, bytes | None]]
@@ -110,8 +117,21 @@ class IngestProcessor:
         label_mentions(batch.mentions, self.classifier)
         return batch
 
-    def process(self, topic: str, messages: Sequence[tuple[int, int, bytes | None]]) -> WriteResult:
-        return self.sink.write(self.build_batch(topic, messages))
+    def process(
+        self, topic: str, messages: Sequence[tuple[int, int, bytes | None]]
+    ) -> tuple[WriteResult, Derived]:
+        batch = self.build_batch(topic, messages)
+        result = self.sink.write_events(batch)
+        derived = self.processors.process(batch, result)
+        self.sink.write_derived(derived)
+        self.sink.record_offsets(batch)
+        return result, derived
+
+    def restore(self) -> Derived:
+        """Rebuild the processors' state after a (re)start and write what it re-emits."""
+        derived = self.processors.restore(self.warehouse, self.settings.events_topic)
+        self.sink.write_derived(derived)
+        return derived
 
 
 def faust_brokers(bootstrap: str) -> list[str]:
@@ -207,6 +227,23 @@ def create_app(
         settings.events_topic, value_serializer="raw", key_serializer="raw",
         partitions=settings.topic_partitions,
     )
+    alerts_topic = app.topic(settings.alerts_topic, value_serializer="raw", key_serializer="raw")
+    notifier = (
+        WebhookNotifier(settings.alert_webhook, WarehouseLedger(warehouse))
+        if settings.alert_webhook else None
+    )
+    app.dorpspomp_notifier = notifier  # type: ignore[attr-defined]
+    restored = processor.restore()
+
+    async def publish(alerts: Sequence[Alert]) -> None:
+        """Every alert state to the alerts topic (keyed by organisation) and the webhook."""
+        for alert in alerts:
+            await alerts_topic.send(
+                key=alert.org_id.encode(), value=orjson.dumps(alert.to_json()),
+                headers={"delivery_key": alert.delivery_key.encode()},
+            )
+        if notifier is not None and alerts:
+            notifier.submit(alerts)
 
     async def write_batch(events: Sequence[EventT]) -> None:
         messages = [(e.message.partition, e.message.offset, e.message.value) for e in events]
@@ -217,10 +254,10 @@ def create_app(
             try:
                 # A stop request must not cut a write in half: the events of this
                 # batch are acked as soon as this function returns or raises.
-                result = await asyncio.shield(task)
+                result, derived = await asyncio.shield(task)
             except asyncio.CancelledError:
                 try:
-                    result = await asyncio.wait_for(asyncio.shield(task), timeout=60)
+                    result, derived = await asyncio.wait_for(asyncio.shield(task), timeout=60)
                 except Exception:
                     log.error("stopped while a batch was being written; it will be re-read")
                     _exit_without_commit()
@@ -236,6 +273,8 @@ def create_app(
                 await asyncio.sleep(delay)
                 continue
             stats.add(len(messages), result)
+            stats.alerts += len(derived.alerts)
+            await publish(derived.alerts)
             return
 
     @app.agent(events_topic, name="ingest")
@@ -280,8 +319,33 @@ def create_app(
     @app.task
     async def announce() -> None:
         write_worker_file(settings)
+        await publish(restored.alerts)
 
     return app
+
+
+class WarehouseLedger:
+    """Which alert states the webhook already received, kept in the warehouse."""
+
+    def __init__(self, warehouse: Warehouse) -> None:
+        self.warehouse = warehouse
+
+    def delivered(self, keys: Sequence[str]) -> set[str]:
+        if not keys:
+            return set()
+        result = self.warehouse.client.query(
+            f"SELECT delivery_key FROM {self.warehouse.table('alert_deliveries')} "
+            "WHERE delivery_key IN {keys:Array(String)}",
+            parameters={"keys": list(keys)},
+        )
+        return {r[0] for r in result.result_rows}
+
+    def record(self, keys: Sequence[str]) -> None:
+        now = datetime.now(UTC)
+        self.warehouse.client.insert(
+            self.warehouse.table("alert_deliveries"), [[k, now] for k in keys],
+            column_names=["delivery_key", "delivered_at"],
+        )
 
 
 def _exit_without_commit() -> None:
@@ -311,6 +375,7 @@ def health_report(settings: Settings, stats: WorkerStats) -> dict[str, Any]:
         "posts_written": stats.posts,
         "dead_letters_written": stats.dead_letters,
         "duplicates_dropped": stats.duplicates,
+        "alert_states": stats.alerts,
         "write_failures": stats.write_failures,
         "last_error": stats.last_error,
         "last_batch_at": (
@@ -359,6 +424,9 @@ def run_worker(settings: Settings, loglevel: str = "info", logfile: Path | None 
         worker.execute_from_commandline()
     finally:
         remove_worker_file(settings)
+        notifier = getattr(app, "dorpspomp_notifier", None)
+        if notifier is not None:
+            notifier.close(timeout=10)
 
 
 def ensure_topics(settings: Settings) -> None:

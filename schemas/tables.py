@@ -97,43 +97,64 @@ DEAD_LETTERS = _table("dead_letters", (
     ("offset", "UInt64"),
 ))
 
-MENTION_RESPONSES = _table("mention_responses", (
+# The state the response tracker writes; the `mention_responses` view adds the
+# watermark-dependent columns (status, and sla_breached for open mentions).
+MENTION_RESPONSES_STATE = _table("mention_responses_state", (
     ("org_id", "LowCardinality(String)"),
     ("mention_id", "String"),
     ("platform", "LowCardinality(String)"),
     ("created_at", TIME),
-    ("status", "LowCardinality(String)", "answered, pending or unanswered"),
     ("first_response_id", "Nullable(String)"),
     ("first_response_at", f"Nullable({TIME})"),
     ("responder_handle", "Nullable(String)"),
-    ("responder_role", "LowCardinality(Nullable(String))"),
-    ("response_seconds", "Nullable(Float64)"),
-    ("business_response_seconds", "Nullable(Float64)"),
-    ("sla_seconds", "Float64"),
-    ("sla_breached", "Bool"),
+    ("responder_role", "LowCardinality(Nullable(String))", "official or employee"),
+    ("response_seconds", "Nullable(Float64)", "calendar seconds to the first response"),
+    ("business_response_seconds", "Nullable(Float64)",
+     "seconds to the first response inside the org's business hours"),
+    ("sla_seconds", "Float64", "the org's first_response_sla"),
+    ("sla_breached", "Bool", "for answered mentions; the view decides for open ones"),
     ("author_id", "String"),
     ("author_handle", "String"),
     ("kind", "LowCardinality(String)"),
     ("complaint", "Bool"),
-    ("business_seconds_open", "Nullable(Float64)", "for open mentions: business seconds elapsed"),
-    ("updated_at", TIME, "event-time watermark when this state was computed"),
-    ("version", "UInt64", "state version; the highest wins"),
+    ("answer_deadline", TIME, "created_at + answer_window: unanswered after it"),
+    ("sla_breach_at", TIME, "first instant at which business time exceeds the SLA"),
+    ("version", "UInt64", "0 unanswered; answered: higher for an earlier response"),
 ))
 
-ALERTS = _table("alerts", (
+# Column order of the `mention_responses` view: the contract's first.
+MENTION_RESPONSES_VIEW = (
+    "org_id", "mention_id", "platform", "created_at", "status", "first_response_id",
+    "first_response_at", "responder_handle", "responder_role", "response_seconds",
+    "business_response_seconds", "sla_seconds", "sla_breached", "author_id", "author_handle",
+    "kind", "complaint", "answer_deadline", "sla_breach_at",
+)
+
+ALERTS_STATE = _table("alerts_state", (
     ("alert_id", "String"),
     ("org_id", "LowCardinality(String)"),
     ("kind", "LowCardinality(String)", "complaint_surge, sla_breach, ..."),
     ("status", "LowCardinality(String)", "open or resolved"),
     ("opened_at", TIME),
     ("resolved_at", f"Nullable({TIME})"),
-    ("severity", "Float64"),
+    ("severity", "Float64", "0-10"),
     ("observed", "Float64"),
     ("expected", "Float64"),
     ("summary", "String"),
     ("sample_event_ids", "Array(String)"),
-    ("updated_at", TIME),
+    ("updated_at", TIME, "event time of this state"),
     ("version", "UInt64", "state version; the highest wins"),
+    ("is_deleted", "UInt8", "1: late data showed the alert was wrong; hidden by the view"),
+))
+
+WATERMARKS = _table("watermarks", (
+    ("name", "String", "events: the highest event time read"),
+    ("value", TIME),
+))
+
+ALERT_DELIVERIES = _table("alert_deliveries", (
+    ("delivery_key", "String", "alert_id#version"),
+    ("delivered_at", TIME),
 ))
 
 INGEST_OFFSETS = _table("ingest_offsets", (

@@ -159,3 +159,62 @@ def build(n_events: int, *, seed: int = 1, duplicate_share: float = 0.1,
     out.blank = 2
     out.lines = merged
     return out
+
+
+# -- conversations: mentions, the organisations' answers, shares -------------
+
+ACCOUNTS = {  # org -> (official handle, employee handles), as in examples/roster.yaml
+    "gemeente-zutphen": ("gemeentezutphen", ("marieke_zutphen",)),
+}
+
+
+def conversations(n_mentions: int, *, seed: int = 7, days: int = 10,
+                  start: datetime | None = None) -> list[bytes]:
+    """Mentions spread over `days`, about 70 % answered by the organisation
+    (official or employee account, minutes to days later, some replies sent
+    before their mention), some answered by another organisation's account,
+    shares of earlier mentions, and complaints. Lines in roughly event order."""
+    rng = random.Random(seed)
+    t0 = start or datetime(2026, 3, 23, 6, 0, tzinfo=UTC)  # a Monday, spans the DST change
+    timed: list[tuple[datetime, bytes]] = []
+    texts = ("Waarom is het loket al de hele week dicht?!", "Bedankt voor de snelle hulp!",
+             "My flight got cancelled and nobody answers the phone", "Wanneer komt de nieuwe "
+             "bibliotheekpas?", "Great article, thanks", "Al drie weken geen reactie op mijn "
+             "klacht. Schandalig.", "Is the museum open on Sunday?", "Storing bij het "
+             "parkeerloket, niemand neemt op")
+    mention_ids: list[tuple[str, str, datetime]] = []
+    for i in range(n_mentions):
+        t = t0 + timedelta(seconds=rng.uniform(0, days * 86400))
+        org = rng.choice(ORGS)
+        event_id = f"c{seed}-m{i}"
+        kind = rng.choice(("mention", "reply", "comment", "direct", "review", "share"))
+        doc = {
+            "type": "mention", "event_id": event_id, "org_id": org, "platform": "twitter",
+            "created_at": _ts(t), "kind": kind, "text": rng.choice(texts),
+            "author": {"id": f"a{rng.randrange(300)}", "handle": f"fan{rng.randrange(300)}",
+                       "followers": int(rng.paretovariate(1.2) * 50)},
+        }
+        if kind == "share" and mention_ids:
+            doc["shared_from"] = rng.choice(mention_ids)[0]
+        timed.append((t, orjson.dumps(doc)))
+        mention_ids.append((event_id, org, t))
+        if kind == "share" or rng.random() > 0.75:
+            continue
+        for r in range(rng.choice((1, 1, 1, 2))):
+            delay = timedelta(minutes=rng.choice((3, 20, 45, 90, 400, 1500, 4000, 9000, 12000)))
+            replier = org if rng.random() > 0.08 else rng.choice([o for o in ORGS if o != org])
+            official, employees = ACCOUNTS.get(replier, (f"{replier}-official", ()))
+            handle = rng.choice((official, *employees))
+            reply = {
+                "type": "post", "event_id": f"{event_id}-r{r}", "platform": "twitter",
+                "created_at": _ts(t + delay), "kind": "reply", "in_reply_to": event_id,
+                "account": {"id": f"acct-{handle}", "handle": handle, "followers": 4000},
+                "text": "Dank voor uw bericht.",
+            }
+            if replier not in ACCOUNTS:
+                reply["org_id"] = replier
+            # Now and then the reply is read before the mention it answers.
+            when = t - timedelta(seconds=1) if rng.random() < 0.1 else t + delay
+            timed.append((when, orjson.dumps(reply)))
+    timed.sort(key=lambda pair: pair[0])
+    return [line for _, line in timed]
