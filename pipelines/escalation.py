@@ -13,44 +13,53 @@ The usual rate (complaints per minute) for a local hour of the organisation's ow
 - otherwise the same hour of day on earlier days (up to 10 of the same kind, weekdays
   and weekend days apart when there are at least 2 of that kind, else up to 7 days of
   any kind); with exactly one earlier week, the higher of that and the hour-of-week;
-- shrunk towards the organisation's overall rate (as if one more hour at the overall
-  rate had been seen), and never below a floor (`min_rate`, 3 per hour by default), so
-  that two complaints at a quiet organisation are not a storm.
+- shrunk as if 3 more complaints had come at a prior rate (the hour-of-week towards the
+  hour-of-day rate, that one towards the organisation's overall rate), which matters
+  only while there are few complaints to go by, and never below a floor (`min_rate`,
+  3 per hour by default), so that two complaints at a quiet organisation are no storm.
 
 A minute's expected count is the higher of the rates of the hours within ±30 min of it,
 so that a usual peak that starts a little before the hour is not a surprise. Minutes
 that belong to a surge are left out of the history, so a storm does not raise the bar
 for the next one (for at most `MAX_EXCLUDED`, so that a lasting new level is learnt).
 
-The rule, checked once per organisation-minute (m) on every trailing span of 1 up to
+The rule, checked once per organisation-minute on every trailing span of 1 up to
 `window` minutes (a sharp surge shows in a minute or two, a slower one in the window):
 
-    complaints in the window               >= min_complaints        (volume), and for a span
-    observed                               >= ratio × expected      (size), and
-    P(X >= observed), X ~ Poisson(expected) <= p_value               (not chance)
+    complaints in the whole window          >= min_complaints   (volume), and for a span:
+    observed                                >= ratio × expected  (size), and
+    P(X >= observed), X ~ Poisson(expected) <= p_value           (not chance)
 
 The Poisson tail is bounded from above by pmf(k)·(k+1)/(k+1-λ) (k > λ), so the test is
 never looser than stated. The alert opens at the end of the first minute where the rule
-holds (after `warmup` of history and outside `cooldown` after the previous one), reports
-the longest span that satisfies it, is updated when the count or the severity changes
-materially, and is resolved once the last `resolve_after` minutes are calm: below
-`resolve_ratio` × expected, or below half the minimum volume (hysteresis).
+holds (after `warmup` of history, and not within `cooldown` after the previous one was
+resolved) and reports the longest span that satisfies it; it is updated when the count
+(×1.5 or ÷1.5) or the severity (±1) changed since the last state sent, and resolved once
+the last `resolve_after` minutes are calm: below `resolve_ratio` × expected, or below
+half the minimum volume (hysteresis). The resolved state reports the peak.
 
-Severity, 0-10, one decimal (see `severity`): grows with the excess and with the reach of
-the complaining authors:
+Defaults (`SurgeSettings`; per organisation from the roster's `surge:` mapping, over the
+roster defaults' one): window 10m, min_complaints 8, ratio 3, p_value 1e-5, cooldown 1h,
+warmup 3d, resolve_ratio 1.5, resolve_after 5m, min_rate 3 (per hour).
+
+Severity, 0-10 with one decimal (`severity`), grows with the excess and with the reach
+of the complaining authors:
 
     min(6, 2·log2(observed / expected)) + min(4, 4/7·log10(1 + reach))
 
 where reach is the sum, over the span's minutes, of the followers of each minute's
-distinct complaining authors: a 3× surge of nobodies is about 3-4, a 5× one about 5-6,
-with 100 000 followers behind it about 7-8, and 8× with 10 million followers is 10.
+distinct complaining authors: a 3× surge of nobodies is about 3, a 5× one with 100 000
+followers behind it about 7.5, and 8× with 10 million followers is 10.
 
 Event time only: a minute is evaluated once the clock of its organisation's partition
 (the highest `created_at` read from it) has passed the minute's end plus `lateness`.
 The clock advances with every mention in the order of its partition, and with the
 `clocks` passed at the end of a batch; so the alerts are a function of each partition's
-event order, not of batch boundaries or of how partitions interleave. A complaint that
-arrives after its minute was evaluated still counts for later minutes and the history.
+event order, not of batch boundaries or of how partitions interleave. (Exactly so when
+the clocks are those of the mentions; a clock moved on by events the detector does not
+see, such as posts, can only make a straggling mention late for its own minute.) A
+complaint that arrives after its minute was judged still counts for later minutes and
+for the history.
 
 Pure and deterministic: no I/O, no wall clock. Cost: O(1) per mention; per organisation
 and minute with complaints in the window O(window); quiet stretches are skipped in bulk.
@@ -80,8 +89,8 @@ MAX_EXCLUDED = 6 * 3600
 
 SAMPLE_SIZE = 10
 _WEEK_HOURS = 168
-_RING_HOURS = 5 * _WEEK_HOURS  # per-hour history kept per organisation
 _WEEKS_BACK = 4
+_RING_HOURS = _WEEKS_BACK * _WEEK_HOURS + 48  # per-hour history kept per organisation
 _SAME_KIND_DAYS = 10
 _ANY_DAYS = 7
 _DAYS_BACK = 28
@@ -107,7 +116,7 @@ class SurgeSettings:
     window: int = 600
     min_complaints: int = 8
     ratio: float = 3.0
-    p_value: float = 1e-6
+    p_value: float = 1e-5
     cooldown: int = 3600
     warmup: int = 3 * 86_400
     resolve_ratio: float = 1.5
@@ -197,9 +206,16 @@ def _problems(s: SurgeSettings) -> list[str]:
 
 
 def _number(value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+    number = value
+    if isinstance(value, str):  # YAML reads 1e-5 (no dot) as a string
+        try:
+            number = float(value)
+        except ValueError:
+            number = None
+    if isinstance(number, bool) or not isinstance(number, int | float) or not math.isfinite(
+            number):
         raise ValueError(f"{value!r} is not a number")
-    return float(value)
+    return float(number)
 
 
 def _whole(value: Any) -> int:
@@ -296,12 +312,15 @@ class _OrgState:
         self.cursor = 0  # the first minute not judged yet
         self.committed = 0  # minutes before this one are in the history
         self.recent: dict[int, _Minute] = {}
-        self.hist_hour = array("q", [-1]) * _RING_HOURS
-        self.hist_count = array("d", [0.0]) * _RING_HOURS
-        self.hist_minutes = array("q", [0]) * _RING_HOURS
+        # Per local hour (hours since 1970-01-01 on the organisation's clock) in a ring:
+        # which hour a slot holds, its complaints, and how many of its minutes were seen.
+        self.hist_hour = array("i", [-1]) * _RING_HOURS
+        self.hist_count = array("f", [0.0]) * _RING_HOURS
+        self.hist_minutes = array("H", [0]) * _RING_HOURS
         self.total_count = 0.0
         self.total_minutes = 0
-        self.estimates: dict[int, float] = {}
+        self.estimates: dict[int, float] = {}  # local hour -> usual rate
+        self.minute_rates: dict[int, float] = {}  # UTC minute -> usual rate
         self.offsets: dict[int, int] = {}
         self.excluded: list[list[int]] = []  # [first, last] minutes kept out of the history
         self.surge: _Surge | None = None
@@ -486,8 +505,17 @@ class _OrgState:
         return rate
 
     def expected(self, minute: int) -> float:
-        local = minute + self.offset(minute)
-        return max(self.hour_rate((local - _EDGE) // 60), self.hour_rate((local + _EDGE) // 60))
+        """The usual complaints in a (UTC) minute."""
+        cached = self.minute_rates.get(minute)
+        if cached is None:
+            local = minute + self.offset(minute)
+            cached = max(self.hour_rate((local - _EDGE) // 60),
+                         self.hour_rate((local + _EDGE) // 60))
+            if len(self.minute_rates) >= 4 * self.span:
+                self.minute_rates = {m: r for m, r in self.minute_rates.items()
+                                     if m > minute - 2 * self.span}
+            self.minute_rates[minute] = cached
+        return cached
 
 
 # -- the detector ----------------------------------------------------------------------------
@@ -575,7 +603,8 @@ class SurgeDetector:
         The minutes are judged as if they had been processed (the same baseline, surge
         and cooldown state) but no alert is emitted. The history is taken as complete up
         to `through` (default: the end of the latest minute given); mentions before it are
-        not counted again.
+        not counted again. An organisation's minutes after that are judged once one of
+        its mentions has shown which partition it is on.
         """
         self._out = None
         last = -1
@@ -589,15 +618,16 @@ class SurgeDetector:
             state.add_counts(minute, complaints, reach)
             last = max(last, minute)
         if through is not None:
-            end = math.ceil(_seconds(through, "through") / 60)
+            history_end = _seconds(through, "through")
         elif last >= 0:
-            end = last + 1
+            history_end = (last + 1) * 60.0
         else:
             return
+        end = math.floor(history_end / 60)  # the minutes before this one are complete
         for state in self._orgs.values():
-            if state.first_minute >= 0:
+            if state.first_minute >= 0 and state.cursor < end:
                 self._advance(state, end)
-        self._history_end = max(self._history_end, end * 60.0)
+        self._history_end = max(self._history_end, history_end)
 
     # bookkeeping -------------------------------------------------------------------------
 
@@ -639,21 +669,25 @@ class SurgeDetector:
     def _judge(self, state: _OrgState, minute: int) -> None:
         s = state.s
         span = state.span
+        window = state.window
         observed = [0] * (span + 1)
-        expected = [0.0] * (span + 1)
         reach = [0] * (span + 1)
         o = r = 0
-        e = 0.0
         recent = state.recent
         for length in range(1, span + 1):
-            m = minute - length + 1
-            bucket = recent.get(m)
+            bucket = recent.get(minute - length + 1)
             if bucket is not None:
                 o += bucket.complaints
                 r += bucket.reach
-            e += state.expected(m)
-            observed[length], expected[length], reach[length] = o, e, r
-        window = state.window
+            observed[length], reach[length] = o, r
+        surge = state.surge
+        if surge is None and (not s.enabled or observed[window] < s.min_complaints):
+            return  # too few to matter: the usual rate is not even needed
+        expected = [0.0] * (span + 1)
+        e = 0.0
+        for length in range(1, span + 1):
+            e += state.expected(minute - length + 1)
+            expected[length] = e
         trigger = 0
         if s.enabled and observed[window] >= s.min_complaints:
             for length in range(window, 0, -1):
@@ -661,7 +695,6 @@ class SurgeDetector:
                 if k >= s.ratio * lam and log_poisson_tail(k, lam) <= state.log_p:
                     trigger = length
                     break
-        surge = state.surge
         if surge is None:
             warmed = (minute + 1 - state.first_minute) * 60 >= s.warmup
             if not (trigger and warmed):

@@ -22,9 +22,10 @@ from typing import Any
 
 import pyarrow as pa
 
+from pipelines.alerts import Alert
 from pipelines.decode import Mention, Post, Source
 from pipelines.escalation import SurgeDetector
-from pipelines.responses import ResponseTracker
+from pipelines.responses import ResponseRow, ResponseTracker
 from pipelines.roster import Roster
 from pipelines.sink import Derived, IngestBatch, WriteResult
 from pipelines.warehouse import Warehouse
@@ -32,6 +33,7 @@ from pipelines.warehouse import Warehouse
 log = logging.getLogger(__name__)
 
 HISTORY_FOR_BASELINES = timedelta(weeks=5)
+REPLAY_CHUNK = 2000
 
 
 class StreamProcessors:
@@ -74,25 +76,97 @@ class StreamProcessors:
 
     # -- restart ----------------------------------------------------------------
 
-    def restore(self, warehouse: Warehouse, topic: str) -> Derived:
-        """Rebuild the state from the warehouse; returns what it re-emits."""
-        clocks = partition_clocks(warehouse)
-        if not clocks:
+    def restore(self, warehouse: Warehouse, topic: str, group: str) -> Derived:
+        """Rebuild the state from the warehouse; returns what it re-emits.
+
+        The events after the *cut* — the event time each partition had reached
+        at its last recorded offset — may not have been through the processors
+        yet (a crash or a failed write), so they are replayed in partition and
+        offset order, with the partition's clock advancing as it did the first
+        time. Mentions up to one answer window (plus lateness) before the cut
+        come along so that replies can pair with them; the complaint history
+        before the cut only feeds the surge baselines.
+        """
+        self.tracker = ResponseTracker(self.roster, self.lateness)
+        self.detector = SurgeDetector(self.roster)
+        self.clocks, self.watermark = {}, None
+        final = partition_clocks(warehouse)
+        if not final:
             return Derived()
-        self.clocks = dict(clocks)
-        self.watermark = max(clocks.values())
+        recorded = warehouse.written_offsets(group, topic)
+        cut_clocks = clocks_before(warehouse, recorded)
+        starts = [cut_clocks.get(p) for p in final]
+        cut = min((t for t in starts if t is not None), default=None)
+        if cut is None or any(t is None for t in starts):
+            cut = earliest_event(warehouse)
         window = max([self.roster.defaults.answer_window,
                       *(org.answer_window for org in self.roster.orgs.values())])
-        horizon = min(clocks.values()) - timedelta(seconds=window + self.lateness)
+        horizon = cut - timedelta(seconds=window + self.lateness)
+        history = complaint_history(warehouse, max(final.values()) - HISTORY_FOR_BASELINES, cut)
+        self.detector.load_history(history, through=cut)
+
         mentions = load_mentions(warehouse, topic, horizon)
         posts = load_posts(warehouse, topic, horizon - timedelta(seconds=self.lateness))
-        tracked = self.tracker.process(mentions, posts, self.clocks)
-        history = complaint_history(warehouse, self.watermark - HISTORY_FOR_BASELINES)
-        self.detector.load_history(history)
-        log.info("restored state: %d open mentions, %d early replies, %d organisations with "
-                 "complaint history", self.tracker.open_mentions, self.tracker.orphan_posts,
-                 self.detector.tracked_orgs)
-        return Derived(rows=tracked.rows, alerts=tracked.alerts, watermark=self.watermark)
+        rows: list[ResponseRow] = []
+        alerts: list[Alert] = []
+        for partition, events in sorted(_by_partition(mentions, posts).items()):
+            clock: datetime | None = None
+            for start in range(0, len(events), REPLAY_CHUNK):
+                chunk = events[start:start + REPLAY_CHUNK]
+                newest = max(e.created_at for e in chunk)
+                clock = newest if clock is None or newest > clock else clock
+                self.clocks[partition] = clock
+                chunk_mentions = [e for e in chunk if isinstance(e, Mention)]
+                chunk_posts = [e for e in chunk if isinstance(e, Post)]
+                tracked = self.tracker.process(chunk_mentions, chunk_posts, self.clocks)
+                rows += tracked.rows
+                alerts += tracked.alerts
+                alerts += self.detector.process(
+                    [m for m in chunk_mentions if m.created_at >= cut], self.clocks)
+        self.clocks = dict(final)
+        self.watermark = max(final.values())
+        tracked = self.tracker.process([], [], self.clocks)
+        rows += tracked.rows
+        alerts += tracked.alerts + self.detector.process([], self.clocks)
+        log.info("restored state from %s: %d open mentions, %d early replies, %d organisations "
+                 "with complaint history", cut.isoformat(), self.tracker.open_mentions,
+                 self.tracker.orphan_posts, self.detector.tracked_orgs)
+        return Derived(rows=rows, alerts=alerts, watermark=self.watermark)
+
+
+def _by_partition(mentions: Sequence[Mention],
+                  posts: Sequence[Post]) -> dict[int, list[Mention | Post]]:
+    grouped: dict[int, list[Mention | Post]] = {}
+    for event in [*mentions, *posts]:
+        grouped.setdefault(event.source.partition, []).append(event)
+    for events in grouped.values():
+        events.sort(key=lambda e: e.source.offset)
+    return grouped
+
+
+def clocks_before(warehouse: Warehouse, offsets: dict[int, int]) -> dict[int, datetime]:
+    """Per partition, the newest event time among the events before `offsets`."""
+    if not offsets:
+        return {}
+    table = warehouse.client.query_arrow(
+        "SELECT source_partition AS p, max(created_at) AS t FROM ("
+        f"SELECT source_partition, source_offset, created_at FROM {warehouse.table('mentions')} "
+        "UNION ALL "
+        f"SELECT source_partition, source_offset, created_at FROM {warehouse.table('posts')}) "
+        "WHERE source_offset < {offsets:Array(UInt64)}[indexOf({partitions:Array(UInt32)}, "
+        "source_partition)] GROUP BY p",
+        parameters={"partitions": list(offsets), "offsets": [offsets[p] for p in offsets]},
+    )
+    return {int(p): _utc(t) for p, t in zip(table.column("p").to_pylist(),
+                                             table.column("t").to_pylist(), strict=True)}
+
+
+def earliest_event(warehouse: Warehouse) -> datetime:
+    table = warehouse.client.query_arrow(
+        f"SELECT least(min(m.created_at), (SELECT min(created_at) FROM "
+        f"{warehouse.table('posts')})) AS t FROM {warehouse.table('mentions')} AS m")
+    value = table.column("t")[0].as_py()
+    return _utc(value) if value is not None else datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def partition_clocks(warehouse: Warehouse) -> dict[int, datetime]:
@@ -118,7 +192,7 @@ def _rows(table: pa.Table) -> Iterable[dict[str, Any]]:
 def load_mentions(warehouse: Warehouse, topic: str, since: datetime) -> list[Mention]:
     table = warehouse.client.query_arrow(
         f"SELECT * FROM {warehouse.table('mentions')} WHERE created_at >= {{since:DateTime64(3)}} "
-        "AND kind != 'share' ORDER BY source_partition, source_offset",
+        "ORDER BY source_partition, source_offset",
         parameters={"since": since},
     )
     return [
@@ -156,7 +230,7 @@ def load_posts(warehouse: Warehouse, topic: str, since: datetime) -> list[Post]:
 
 
 def complaint_history(
-    warehouse: Warehouse, since: datetime
+    warehouse: Warehouse, since: datetime, until: datetime
 ) -> Sequence[tuple[str, datetime, int, int]]:
     """(org_id, minute, complaints, summed followers of the distinct complaining authors)."""
     table = warehouse.client.query_arrow(
@@ -165,8 +239,9 @@ def complaint_history(
         "author_id, count() AS n, "
         f"max(author_followers) AS followers FROM {warehouse.table('mentions')} "
         "WHERE complaint AND created_at >= {since:DateTime64(3)} "
+        "AND created_at < {until:DateTime64(3)} "
         "GROUP BY org_id, minute, author_id) GROUP BY org_id, minute ORDER BY minute, org_id",
-        parameters={"since": since},
+        parameters={"since": since, "until": until},
     )
     return [
         (org, _utc(minute), int(n), int(reach))

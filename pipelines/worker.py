@@ -97,6 +97,11 @@ class IngestProcessor:
         self.classifier = classifier
         self.sink = WarehouseSink(warehouse, settings.consumer_group)
         self.processors = StreamProcessors(roster, settings.lateness)
+        # Set while a batch is being processed: if it is still set when the next
+        # call comes, the previous one failed part-way (some rows may be written,
+        # the processors' memory may be ahead of the warehouse), so the state is
+        # rebuilt from the warehouse before the batch is tried again.
+        self._interrupted = False
 
     def build_batch(
         self, topic: str, messages: Sequence[tuple[int, int, bytes | None]]
@@ -120,16 +125,24 @@ class IngestProcessor:
     def process(
         self, topic: str, messages: Sequence[tuple[int, int, bytes | None]]
     ) -> tuple[WriteResult, Derived]:
+        recovered: list[Alert] = []
+        if self._interrupted:
+            recovered = self.restore().alerts
+        self._interrupted = True
         batch = self.build_batch(topic, messages)
         result = self.sink.write_events(batch)
         derived = self.processors.process(batch, result)
         self.sink.write_derived(derived)
         self.sink.record_offsets(batch)
+        self._interrupted = False
+        if recovered:
+            derived.alerts[:0] = recovered
         return result, derived
 
     def restore(self) -> Derived:
         """Rebuild the processors' state after a (re)start and write what it re-emits."""
-        derived = self.processors.restore(self.warehouse, self.settings.events_topic)
+        derived = self.processors.restore(
+            self.warehouse, self.settings.events_topic, self.settings.consumer_group)
         self.sink.write_derived(derived)
         return derived
 
