@@ -1,5 +1,5 @@
 # The README's commands. Each target installs what it needs first (infra/setup.sh).
-.PHONY: setup up test test-unit test-integration lint bench
+.PHONY: setup up demo test test-unit test-integration lint bench
 
 setup:
 	@infra/setup.sh
@@ -7,6 +7,10 @@ setup:
 # The example roster unless DORPSPOMP_ROSTER names your own.
 up: setup
 	DORPSPOMP_ROSTER="$${DORPSPOMP_ROSTER:-examples/roster.yaml}" .venv/bin/dorpspomp up
+
+# The stack plus a live simulated world of 60 organisations, with its own roster.
+demo: setup
+	.venv/bin/dorpspomp up --simulate
 
 test:
 	@infra/setup.sh --test

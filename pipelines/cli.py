@@ -12,7 +12,7 @@ import csv
 import io
 import json
 import sys
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -64,6 +64,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("up", help="run broker, worker and dashboard in the foreground")
     p.add_argument("--no-dashboard", action="store_true", help="do not start the dashboard")
+    p.add_argument("--simulate", action="store_true",
+                   help="also run `dorpspomp simulate` live, with its roster, so the dashboard "
+                        "fills with believable data")
+    p.add_argument("--rate", type=float, default=200.0,
+                   help="with --simulate: events per second (default 200)")
+    p.add_argument("--speedup", type=float, default=60.0,
+                   help="with --simulate: simulated seconds per real second (default 60)")
     p.set_defaults(run=cmd_up)
 
     p = sub.add_parser("worker", help="run one stream worker (what `up` starts)")
@@ -75,6 +82,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rate", type=float, default=None, help="events per second (default: max)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(run=cmd_replay)
+
+    p = sub.add_parser("simulate", help="a synthetic world of organisations: to Kafka or a file")
+    p.add_argument("--out", type=Path, default=None,
+                   help="write a .jsonl file (plus .roster.yaml and .surges.jsonl beside it) "
+                        "instead of sending to Kafka")
+    p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--orgs", type=int, default=60, help="number of organisations (≥ 50 gives "
+                   "every kind)")
+    p.add_argument("--days", type=float, default=7.0, help="simulated days (file mode)")
+    p.add_argument("--start", type=_date, default=None,
+                   help="simulated start, e.g. 2026-03-02 (file default 2026-03-02, live: now)")
+    p.add_argument("--scale", type=float, default=1.0, help="traffic volume factor")
+    p.add_argument("--rate", type=float, default=None,
+                   help="live: average events per second (the daily rhythm goes above and below)")
+    p.add_argument("--speedup", type=float, default=1.0,
+                   help="live: simulated seconds per real second")
+    p.add_argument("--duration", type=float, default=None, help="live: stop after N seconds")
+    p.add_argument("--quiet", action="store_true", help="no progress output")
+    p.set_defaults(run=cmd_simulate)
 
     p = sub.add_parser("sql", help="read-only SQL against the warehouse")
     p.add_argument("query")
@@ -103,7 +129,19 @@ def build_parser() -> argparse.ArgumentParser:
 def cmd_up(settings: Settings, args: argparse.Namespace) -> int:
     from pipelines.stack import up
 
-    return up(settings, dashboard=not args.no_dashboard)
+    simulation: list[str] | None = None
+    if args.simulate:
+        from dataclasses import replace
+
+        from pipelines.simulate import world
+
+        roster = settings.home / "simulated.roster.yaml"
+        settings.home.mkdir(parents=True, exist_ok=True)
+        roster.write_text(world(7, 60).roster_yaml())
+        settings = replace(settings, roster=roster)
+        simulation = ["simulate", "--rate", str(args.rate), "--speedup", str(args.speedup),
+                      "--quiet"]
+    return up(settings, dashboard=not args.no_dashboard, simulation=simulation)
 
 
 def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
@@ -124,6 +162,35 @@ def cmd_replay(settings: Settings, args: argparse.Namespace) -> int:
         roster=load_roster(settings.roster), rate=args.rate, progress=not args.quiet,
     )
     print(report.summary(args.file, settings.events_topic))
+    return 0
+
+
+def _date(text: str) -> datetime:
+    try:
+        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date like 2026-03-02") from None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def cmd_simulate(settings: Settings, args: argparse.Namespace) -> int:
+    from pipelines import simulate
+
+    if args.out is not None:
+        report = simulate.simulate_to_file(
+            args.out, seed=args.seed, orgs=args.orgs, days=args.days,
+            start=args.start or datetime(2026, 3, 2, tzinfo=UTC), scale=args.scale,
+            progress=not args.quiet,
+        )
+    else:
+        roster_out = settings.home / "simulated.roster.yaml"
+        settings.home.mkdir(parents=True, exist_ok=True)
+        report = simulate.simulate_live(
+            settings.kafka, settings.events_topic, seed=args.seed, orgs=args.orgs,
+            start=args.start, rate=args.rate, speedup=args.speedup, roster_out=roster_out,
+            duration=args.duration, progress=not args.quiet,
+        )
+    print(report.summary())
     return 0
 
 

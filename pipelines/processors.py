@@ -137,7 +137,8 @@ class StreamProcessors:
 def _by_partition(mentions: Sequence[Mention],
                   posts: Sequence[Post]) -> dict[int, list[Mention | Post]]:
     grouped: dict[int, list[Mention | Post]] = {}
-    for event in [*mentions, *posts]:
+    events: list[Mention | Post] = [*mentions, *posts]
+    for event in events:
         grouped.setdefault(event.source.partition, []).append(event)
     for events in grouped.values():
         events.sort(key=lambda e: e.source.offset)

@@ -106,6 +106,8 @@ def spawn(name: str, args: list[str], settings: Settings) -> Child:
     handle = log.open("ab")
     env = dict(os.environ, DORPSPOMP_HOME=str(settings.home), DORPSPOMP_KAFKA=settings.kafka,
                DORPSPOMP_WAREHOUSE=settings.warehouse)
+    if settings.roster is not None:
+        env["DORPSPOMP_ROSTER"] = str(settings.roster)
     process = subprocess.Popen(args, stdout=handle, stderr=subprocess.STDOUT, env=env,
                                start_new_session=True)
     return Child(name, process, log)
@@ -142,7 +144,8 @@ def tail(path: Path, lines: int = 20) -> str:
         return ""
 
 
-def up(settings: Settings, *, dashboard: bool = True, say: object = print) -> int:
+def up(settings: Settings, *, dashboard: bool = True, simulation: list[str] | None = None,
+       say: object = print) -> int:
     """Run broker, worker and dashboard until Ctrl-C; returns an exit code."""
     echo = say if callable(say) else print
     existing = running_worker(settings)
@@ -173,14 +176,27 @@ def up(settings: Settings, *, dashboard: bool = True, say: object = print) -> in
             board = spawn("dashboard", dashboard_cmd(settings), settings)
             children.append(board)
             echo(f"dashboard at http://127.0.0.1:{settings.dashboard_port} (log: {board.log})")
+        if simulation is not None:
+            sim = spawn("simulate", [sys.executable, "-m", "pipelines.cli", *simulation],
+                        settings)
+            children.append(sim)
+            echo(f"simulated organisations are talking (log: {sim.log}; "
+                 f"roster: {settings.roster})")
         echo("dorpspomp is up — replay events with `dorpspomp replay FILE.jsonl`; "
              "Ctrl-C stops everything")
+        reported: set[str] = set()
         while not stopping:
             for child in children:
-                if child.process.poll() is not None:
-                    echo(f"{child.name} exited (code {child.process.returncode}); stopping. "
+                if child.process.poll() is None or child.name in reported:
+                    continue
+                if child.name == "worker":
+                    echo(f"the worker exited (code {child.process.returncode}); stopping. "
                          f"Last lines of {child.log}:\n{tail(child.log)}")
                     return 1
+                # The dashboard or the simulation: the pipeline itself goes on.
+                reported.add(child.name)
+                echo(f"{child.name} exited (code {child.process.returncode}); broker and "
+                     f"worker keep running. Last lines of {child.log}:\n{tail(child.log)}")
             time.sleep(0.5)
         echo("stopping …")
         return 0
