@@ -218,6 +218,7 @@ def create_app(
         settings.consumer_group,
         broker=faust_brokers(settings.kafka),
         store="memory://",
+        datadir=str(settings.home / "faust"),
         value_serializer="raw",
         key_serializer="raw",
         topic_partitions=settings.topic_partitions,

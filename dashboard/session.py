@@ -1,0 +1,97 @@
+"""What every page needs from Streamlit: its data layer, the clock, and how to say "no data".
+
+The data layer is built from the session: a test (or, later, a login) puts a
+reader, roster or scope into `st.session_state` under the keys below; otherwise
+the dashboard reads the settings from the environment, like every dorpspomp
+command, and talks to the warehouse through `DashboardReader`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+import streamlit as st
+
+from dashboard.data import Clock, DashboardData, DataUnavailable, Scope, dashboard_reader
+from pipelines.roster import Roster, RosterError, load_roster
+from pipelines.settings import Settings, SettingsError
+
+READER_KEY = "dorpspomp.reader"
+ROSTER_KEY = "dorpspomp.roster"
+SCOPE_KEY = "dorpspomp.scope"
+
+# How often the live parts of a page ask the warehouse again.
+REFRESH_SECONDS = 5
+
+EMPTY_HINT = (
+    "The warehouse holds no mentions or posts yet. Send events with "
+    "`dorpspomp replay FILE.jsonl` (try `examples/sample-events.jsonl`) or point your "
+    "collectors at the events topic; this page fills in as they arrive."
+)
+
+
+@st.cache_resource(show_spinner=False)
+def _roster_file(path: str, modified: float) -> Roster:
+    return load_roster(path)
+
+
+def dashboard_data() -> DashboardData | None:
+    """The data layer for this session, or None after telling the user why there is none."""
+    state = st.session_state
+    reader = state.get(READER_KEY)
+    roster = state.get(ROSTER_KEY)
+    scope = state.get(SCOPE_KEY) or Scope()
+    lateness = 86400
+    if reader is None or roster is None:
+        try:
+            settings = Settings.from_env()
+            if roster is None:
+                roster = _load_roster(settings.roster)
+        except (SettingsError, RosterError, OSError) as exc:
+            st.error(f"The dashboard cannot start: {exc}")
+            return None
+        if reader is None:
+            reader = dashboard_reader(settings)
+        lateness = settings.lateness
+    return DashboardData(reader, roster, scope, lateness_seconds=lateness)
+
+
+def _load_roster(path: Path | None) -> Roster:
+    if path is None:
+        return Roster.empty()
+    return _roster_file(str(path), path.stat().st_mtime)
+
+
+def read_clock(data: DashboardData) -> Clock | None:
+    """The watermark, or None after showing why the warehouse cannot be read or is empty."""
+    try:
+        clock = data.clock()
+    except DataUnavailable as exc:
+        unavailable(exc)
+        return None
+    if clock.empty:
+        st.info(EMPTY_HINT)
+        return None
+    return clock
+
+
+def unavailable(exc: DataUnavailable) -> None:
+    st.warning(
+        f"The warehouse cannot be read right now: {exc}\n\n"
+        "`dorpspomp status` shows the broker, the worker and the warehouse; once it "
+        "answers, this page fills in again (reload it, or wait for its next refresh)."
+    )
+
+
+def show_time(t: datetime | None) -> str:
+    if t is None:
+        return "–"
+    return t.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def now_caption(clock: Clock) -> str:
+    return (
+        f"Now = newest event time in the warehouse: **{show_time(clock.now)}** "
+        f"({clock.mentions:,} mentions, {clock.posts:,} posts)"
+    )
