@@ -28,10 +28,11 @@ What it does, and the choices it makes where the contract leaves room:
 - Rows: one per mention and call, its latest state: when it first appears, and whenever its
   first response is set or improved. An open row has version 0; an answered one has
   version 2**62 - first_response_at in epoch ms, so an earlier response wins in the
-  ReplacingMergeTree whatever order rows are written in. `pending` versus `unanswered`
-  (and `sla_breached` of an open mention) depend on the watermark and are decided by the
-  `mention_responses` view from `answer_deadline` and `sla_breach_at`; a mention is not
-  written again when its window passes.
+  ReplacingMergeTree whatever order rows are written in (two responses in the same
+  millisecond tie, and the row written last, the better one, wins). `pending` versus
+  `unanswered` (and `sla_breached` of an open mention) depend on the watermark and are
+  decided by the `mention_responses` view from `answer_deadline` and `sla_breach_at`; a
+  mention is not written again when its window passes.
 - SLA: `sla_breach_at` is the first instant at which more than `first_response_sla`
   business seconds have passed (`add_business_seconds(created_at, sla + 1 ms)`; times have
   millisecond precision, so "more than" is "at least 1 ms more"). When a mention's clock
@@ -49,12 +50,13 @@ What it does, and the choices it makes where the contract leaves room:
   0 for a retraction.
 - Bounded state: a mention leaves once its clock passes created_at + answer_window +
   lateness; an orphan reply once its clock passes its created_at + lateness + the longest
-  answer window in the roster. A reply that arrives after its mention left is ignored (the
-  row keeps its last state); a mention that arrives after it would have left gets its row,
-  paired with a waiting reply if there is one, but no state and no alert. A mention whose
-  SLA would run out only after it leaves (an SLA longer than the window) gets no alert.
-  Memory is returned an hour of event time later at most (expiry is kept in hourly buckets;
-  the checks themselves are exact).
+  answer window in the roster (the best orphan per mention id and organisation is kept).
+  A reply that arrives after its mention left is ignored (the row keeps its last state); a
+  mention that arrives after it would have left gets its row, paired with a waiting reply
+  if there is one, but no state and no alert. A mention whose SLA would run out only after
+  it leaves (an SLA longer than the window) gets no alert. These checks are exact; the
+  memory goes at the end of the hour of event time in which it expired (state is kept on
+  hourly shelves, see `_Shelves`).
 - Restart: the caller rebuilds the state by handing in the mentions and replies of the last
   answer window + lateness with the partitions' clocks. Rows and alert states re-emitted
   then are the same as the ones emitted before (same content, same version), because
@@ -75,7 +77,7 @@ from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from heapq import heappop, heappush, heapreplace
 from operator import attrgetter
-from typing import Any, Final
+from typing import Any, Final, Generic, TypeVar
 from zoneinfo import ZoneInfo
 
 from pipelines.alerts import Alert
@@ -93,11 +95,14 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _US = 1_000_000
 _ONE_US = timedelta(microseconds=1)
 _ONE_MS = timedelta(milliseconds=1)
+_HOUR = timedelta(hours=1)
+_PARTITION_BITS = 20  # shelf label: hour since the epoch, then the partition
 _DAY_US = 86_400 * _US
 _WEEK_US = 7 * _DAY_US
 # 1970-01-01 was a Thursday: three days on, week positions start on a Monday.
 _MONDAY_SHIFT_US = 3 * _DAY_US
 _SPAN_WEEKS = 3
+_CHUNK = 256
 _SPANS_KEPT = 16
 
 _OFFSET_ORDER = attrgetter("source.offset")
@@ -141,14 +146,13 @@ class TrackerOutput:
 # object per mention made every full collection walk them all (most of the run time).
 #
 # A reply: ordered the way first responses are, by created_at and then event_id.
-# (created_at, event_id, account_handle, account_role, org_id, in_reply_to)
-_Reply = tuple[datetime, str, str, str, str, str]
+# (created_at, event_id, account_handle, account_role, partition it was read from)
+_Reply = tuple[datetime, str, str, str, int]
 _AT: Final = 0
 _POST_ID: Final = 1
 _HANDLE: Final = 2
 _ROLE: Final = 3
-_POST_ORG: Final = 4
-_TARGET: Final = 5
+_READ_FROM: Final = 4
 # A tracked mention, keyed by its event id; replaced when its response or alert moves on.
 # (org_id, platform, created_at, author_id, author_handle, kind, complaint, partition,
 #  sla_breach_at, first response or None, its business_response_seconds or None,
@@ -186,25 +190,21 @@ class ResponseTracker:
         self._orphan_keep = timedelta(seconds=longest + lateness_seconds)
         self._terms: dict[str, _Terms] = {}
         self._calendars: dict[tuple[Any, str], _Calendar] = {}
-        self._mentions: dict[str, _State] = {}
-        self._orphans: dict[str, _Reply | list[_Reply]] = {}
-        self._orphan_count = 0
+        self._mentions: _Shelves[_State] = _Shelves()
+        # Replies waiting for their mention: the best yet per mention id and organisation,
+        # each on its own partition's shelves (another organisation's never counts).
+        self._orphans: _Shelves[_Reply] = _Shelves()
         self._partitions: dict[int, _Partition] = {}
 
     @property
     def open_mentions(self) -> int:
         """Mentions held in state (answered ones too: an earlier reply may still come)."""
-        return len(self._mentions)
+        return len(self._mentions.index)
 
     @property
     def orphan_posts(self) -> int:
         """Replies waiting for a mention that has not arrived."""
-        return self._orphan_count
-
-    def clock(self, partition: int) -> datetime | None:
-        """The event-time clock of a partition, None before its first event."""
-        part = self._partitions.get(partition)
-        return part.clock if part is not None else None
+        return len(self._orphans.index)
 
     # -- the batch ---------------------------------------------------------------------
 
@@ -237,7 +237,7 @@ class ResponseTracker:
                     part.clock = clock = created
                 if part.next_timer is not None and part.next_timer <= clock:
                     self._fire(part, clock, alerts)
-                if part.next_drop is not None and clock > part.next_drop:
+                if part.next_drop is not None and clock >= part.next_drop:
                     self._drop(part, clock)
         for number, moved in clocks.items():
             part = self._partition(number)
@@ -246,7 +246,7 @@ class ResponseTracker:
             clock = part.clock
             if part.next_timer is not None and part.next_timer <= clock:
                 self._fire(part, clock, alerts)
-            if part.next_drop is not None and clock > part.next_drop:
+            if part.next_drop is not None and clock >= part.next_drop:
                 self._drop(part, clock)
         rows = [self._row(mention_id, state) for mention_id, state in changed.items()]
         return TrackerOutput(rows, alerts)
@@ -254,7 +254,7 @@ class ResponseTracker:
     def _partition(self, number: int) -> _Partition:
         part = self._partitions.get(number)
         if part is None:
-            part = self._partitions[number] = _Partition()
+            part = self._partitions[number] = _Partition(number)
         return part
 
     def _terms_of(self, org_id: str) -> _Terms:
@@ -277,23 +277,19 @@ class ResponseTracker:
     def _take_mention(self, mention: Mention, part: _Partition,
                       changed: dict[str, _State]) -> None:
         mention_id = mention.event_id
-        if mention_id in self._mentions:
+        if mention_id in self._mentions.index:
             return  # a copy of one already tracked
-        terms = self._terms_of(mention.org_id)
+        terms = self._terms.get(mention.org_id) or self._terms_of(mention.org_id)
         created = mention.created_at
         breach_at = terms.breach_at(created)
         clock = part.clock
-        response: _Reply | None = None
-        if self._orphans:
-            waiting = self._orphans.pop(mention_id, None)
-            if waiting is not None:
-                candidates = waiting if isinstance(waiting, list) else [waiting]
-                self._orphan_count -= len(candidates)
-                keep = self._orphan_keep
-                for reply in candidates:
-                    if reply[_POST_ORG] == terms.org_id and (clock is None
-                                                            or clock <= reply[_AT] + keep):
-                        response = reply
+        response = None
+        if self._orphans.index:
+            response = self._orphans.pop(_orphan_key(mention_id, terms.org_id))
+            if response is not None:
+                read_at = self._partitions[response[_READ_FROM]].clock
+                if read_at is not None and read_at > response[_AT] + self._orphan_keep:
+                    response = None  # it had left the state already
         state: _State = (
             terms.org_id, _intern(mention.platform), created, _intern(mention.author_id),
             _intern(mention.author_handle), _intern(mention.kind), bool(mention.complaint),
@@ -304,20 +300,16 @@ class ResponseTracker:
         expires = created + terms.keep
         if clock is not None and clock > expires:
             return  # its state would be gone already: the row, nothing more
-        self._mentions[mention_id] = state
-        queue = part.mentions.get(terms.keep)
-        if queue is None:
-            queue = part.mentions[terms.keep] = deque()
-        if not queue and (part.next_drop is None or expires < part.next_drop):
-            part.next_drop = expires
-        queue.append(mention_id)
+        label = part.label(expires)
+        if self._mentions.put_new(mention_id, state, label):
+            part.add_shelf(label)
         if breach_at <= expires:
             part.set_timer(terms.org_id, breach_at, mention_id)
 
     def _take_reply(self, post: Post, target: str, part: _Partition,
                     changed: dict[str, _State], alerts: list[Alert]) -> None:
         reply: _Reply = (post.created_at, post.event_id, post.account_handle,
-                         post.account_role, post.org_id, target)
+                         post.account_role, part.number)
         state = self._mentions.get(target)
         if state is not None:
             if post.org_id != state[_ORG]:
@@ -331,114 +323,72 @@ class ResponseTracker:
             version = state[_ALERT] + 1 if state[_ALERT] else 0
             business = self._terms[state[_ORG]].seconds_between(state[_CREATED], reply[_AT])
             state = (*state[:_RESPONSE], reply, business, version)
-            self._mentions[target] = changed[target] = state
+            self._mentions.replace(target, state)
+            changed[target] = state
             if version:
                 alerts.append(self._settled_alert(target, state))
             return
         keep_until = post.created_at + self._orphan_keep
         if part.clock is not None and part.clock > keep_until:
             return
-        waiting = self._orphans.get(target)
-        if waiting is None:
-            self._orphans[target] = reply
-            self._orphan_count += 1
-        elif type(waiting) is tuple:
-            if waiting[_POST_ORG] == reply[_POST_ORG]:
-                if not reply < waiting:
-                    return
-                self._orphans[target] = reply
-            else:
-                self._orphans[target] = [waiting, reply]
-                self._orphan_count += 1
-        else:
-            assert isinstance(waiting, list)
-            for i, other in enumerate(waiting):
-                if other[_POST_ORG] == reply[_POST_ORG]:
-                    if not reply < other:
-                        return
-                    waiting[i] = reply
-                    break
-            else:
-                waiting.append(reply)
-                self._orphan_count += 1
-        if not part.orphans and (part.next_drop is None or keep_until < part.next_drop):
-            part.next_drop = keep_until
-        part.orphans.append(reply)
+        key = _orphan_key(target, post.org_id)
+        waiting = self._orphans.get(key)
+        if waiting is not None and not reply < waiting:
+            return
+        label = part.label(keep_until)
+        if self._orphans.put(key, reply, label):
+            part.add_shelf(label)
 
     # -- the clock ----------------------------------------------------------------------
 
     def _fire(self, part: _Partition, clock: datetime, alerts: list[Alert]) -> None:
         """Every SLA of the partition that has run out by `clock`."""
-        mentions = self._mentions
+        get = self._mentions.get
         heads = part.timer_heads
         while heads and heads[0][0] <= clock:
             org_id = heads[0][1]
             queue = part.timers[org_id]
-            self._breach(queue.popleft(), alerts)
-            if queue:
-                head = mentions.get(queue[0])
-                heapreplace(heads, (head[_BREACH] if head is not None else clock, org_id))
-            else:
-                heappop(heads)
+            while True:  # the organisation's queue, in deadline order, up to the clock
+                mention_id = queue.first()
+                state = get(mention_id)
+                if state is not None and state[_BREACH] > clock:
+                    heapreplace(heads, (state[_BREACH], org_id))
+                    break
+                queue.popleft()
+                if state is not None and not state[_ALERT]:
+                    self._breach(mention_id, state, alerts)
+                if not queue.size:
+                    heappop(heads)
+                    break
         stragglers = part.stragglers
         while stragglers and stragglers[0][0] <= clock:
-            self._breach(heappop(stragglers)[1], alerts)
+            mention_id = heappop(stragglers)[1]
+            state = get(mention_id)
+            if state is not None and not state[_ALERT]:
+                self._breach(mention_id, state, alerts)
         part.next_timer = min(heads[0][0] if heads else NEVER,
                               stragglers[0][0] if stragglers else NEVER)
 
-    def _breach(self, mention_id: str, alerts: list[Alert]) -> None:
+    def _breach(self, mention_id: str, state: _State, alerts: list[Alert]) -> None:
         """The mention's SLA has run out: open its alert, or give it its resolved state."""
-        state = self._mentions.get(mention_id)
-        if state is None or state[_ALERT]:
-            return
         business = state[_BUSINESS]
         if business is None:
             state = (*state[:_ALERT], 1)
-            self._mentions[mention_id] = state
+            self._mentions.replace(mention_id, state)
             alerts.append(self._open_alert(mention_id, state))
         elif business > self._terms[state[_ORG]].sla_seconds:
             state = (*state[:_ALERT], 2)
-            self._mentions[mention_id] = state
+            self._mentions.replace(mention_id, state)
             alerts.append(self._settled_alert(mention_id, state))
 
     def _drop(self, part: _Partition, clock: datetime) -> None:
-        """Forget the mentions and orphans whose time is up, oldest first."""
-        mentions, orphans = self._mentions, self._orphans
-        next_drop = None
-        for keep, queue in part.mentions.items():
-            while queue:
-                state = mentions.get(queue[0])
-                if state is not None:
-                    expires = state[_CREATED] + keep
-                    if clock <= expires:
-                        if next_drop is None or expires < next_drop:
-                            next_drop = expires
-                        break
-                    del mentions[queue[0]]
-                queue.popleft()
-        queue_of_replies, keep = part.orphans, self._orphan_keep
-        while queue_of_replies:
-            reply = queue_of_replies[0]
-            expires = reply[_AT] + keep
-            if clock <= expires:
-                if next_drop is None or expires < next_drop:
-                    next_drop = expires
-                break
-            queue_of_replies.popleft()
-            target = reply[_TARGET]
-            waiting = orphans.get(target)
-            if waiting is reply:
-                del orphans[target]
-                self._orphan_count -= 1
-            elif isinstance(waiting, list):
-                for i, other in enumerate(waiting):
-                    if other is reply:
-                        del waiting[i]
-                        self._orphan_count -= 1
-                        if not waiting:
-                            del orphans[target]
-                        break
-        part.next_drop = next_drop
+        """Forget the mentions and orphans of every hour of expiry that the clock has passed.
+
+        Exact to the hour: the checks when a reply or a mention arrives are exact.
+        """
+        for label in part.passed(clock):
+            self._mentions.drop(label)
+            self._orphans.drop(label)
 
     # -- output -------------------------------------------------------------------------
 
@@ -502,6 +452,11 @@ class ResponseTracker:
             details={"first_response_id": reply[_POST_ID], "responder_handle": reply[_HANDLE],
                      "responder_role": reply[_ROLE]},
         )
+
+
+def _orphan_key(mention_id: str, org_id: str) -> str:
+    # Org ids never hold a unit separator, so the key names one (mention, org) pair.
+    return mention_id + "\x1f" + org_id
 
 
 def _who(state: _State) -> str:
@@ -636,36 +591,34 @@ class _Terms:
 
 
 class _Partition:
-    """A partition's clock, its SLA timers, and its state in the order it expires.
+    """A partition's clock, its SLA timers, and the hourly shelves its state expires by.
 
     An organisation's SLA deadlines grow with created_at, and mentions arrive about in
     created_at order, so its timers are a FIFO (with a heap over the FIFOs' heads) rather
     than one big heap: O(1) instead of O(log n) per mention. A mention whose deadline is
     earlier than the last one queued for its organisation (it arrived late) goes to a heap
-    of stragglers. Mentions expire in arrival order per retention (window + lateness),
-    replies in arrival order: a FIFO each too. One that arrived late leaves memory when the
-    ones before it do (it stops counting at its own time all the same).
+    of stragglers.
     """
 
-    __slots__ = ("clock", "last_timer", "mentions", "next_drop", "next_timer", "orphans",
+    __slots__ = ("clock", "last_timer", "next_drop", "next_timer", "number", "shelves",
                  "stragglers", "timer_heads", "timers")
 
-    def __init__(self) -> None:
+    def __init__(self, number: int) -> None:
+        self.number = number
         self.clock: datetime | None = None
-        self.timers: dict[str, deque[str]] = {}  # mention ids by org_id, deadline order
+        self.timers: dict[str, _Queue] = {}  # mention ids by org_id, deadline order
         self.last_timer: dict[str, datetime] = {}  # the deadline at the end of each FIFO
         self.timer_heads: list[tuple[datetime, str]] = []  # heap: (head's deadline, org_id)
         self.stragglers: list[tuple[datetime, str]] = []  # heap: (deadline, mention_id)
         self.next_timer: datetime | None = None  # the earliest deadline of all
-        self.mentions: dict[timedelta, deque[str]] = {}  # mention ids by retention
-        self.orphans: deque[_Reply] = deque()
-        self.next_drop: datetime | None = None  # the first queue's head leaves after this
+        self.shelves: list[int] = []  # heap of the labels of this partition's shelves
+        self.next_drop: datetime | None = None  # the end of the earliest shelf's hour
 
     def set_timer(self, org_id: str, deadline: datetime, mention_id: str) -> None:
         queue = self.timers.get(org_id)
         if queue is None:
-            queue = self.timers[org_id] = deque()
-        if not queue:
+            queue = self.timers[org_id] = _Queue()
+        if not queue.size:
             queue.append(mention_id)
             self.last_timer[org_id] = deadline
             heappush(self.timer_heads, (deadline, org_id))
@@ -676,6 +629,140 @@ class _Partition:
             heappush(self.stragglers, (deadline, mention_id))
         if self.next_timer is None or deadline < self.next_timer:
             self.next_timer = deadline
+
+    def label(self, expires: datetime) -> int:
+        """The label of this partition's shelf for things that expire at `expires`."""
+        return (expires - _EPOCH) // _HOUR << _PARTITION_BITS | self.number
+
+    def add_shelf(self, label: int) -> None:
+        heappush(self.shelves, label)
+        if self.shelves[0] == label:
+            self.next_drop = _shelf_end(label)
+
+    def passed(self, clock: datetime) -> list[int]:
+        """Take out the labels of the shelves whose hour ended at or before `clock`."""
+        gone = []
+        shelves = self.shelves
+        while shelves and _shelf_end(shelves[0]) <= clock:
+            gone.append(heappop(shelves))
+        self.next_drop = _shelf_end(shelves[0]) if shelves else None
+        return gone
+
+
+class _Queue:
+    """A FIFO of ids, kept in tuples of `_CHUNK`: the collector stops tracking a full tuple
+    of strings, so a long queue (a weekend's mentions waiting for Monday) costs a full
+    collection one reference per chunk instead of one per id."""
+
+    __slots__ = ("chunks", "head", "size", "tail")
+
+    def __init__(self) -> None:
+        self.chunks: deque[tuple[str, ...]] = deque()
+        self.tail: list[str] = []
+        self.head = 0  # position of the first id in chunks[0], or in tail without chunks
+        self.size = 0
+
+    def append(self, item: str) -> None:
+        tail = self.tail
+        tail.append(item)
+        self.size += 1
+        if len(tail) == _CHUNK:
+            self.chunks.append(tuple(tail))
+            tail.clear()
+
+    def first(self) -> str:
+        return self.chunks[0][self.head] if self.chunks else self.tail[self.head]
+
+    def popleft(self) -> str:
+        self.size -= 1
+        if self.chunks:
+            chunk = self.chunks[0]
+            item = chunk[self.head]
+            self.head += 1
+            if self.head == len(chunk):
+                self.chunks.popleft()
+                self.head = 0
+        else:
+            item = self.tail[self.head]
+            self.head += 1
+            if self.head == len(self.tail):
+                self.tail.clear()
+                self.head = 0
+        return item
+
+
+def _shelf_end(label: int) -> datetime:
+    return _EPOCH + ((label >> _PARTITION_BITS) + 1) * _HOUR
+
+
+_V = TypeVar("_V")
+
+
+class _Shelves(Generic[_V]):
+    """Values by id, on shelves labelled by partition and hour of expiry.
+
+    Why not one dict: with a million entries, every full garbage collection would walk a
+    million references. A shelf that no longer changes holds only tuples the collector has
+    stopped tracking, so the collector stops tracking the shelf as well and never walks it
+    again; the index from id to shelf holds shared ints, which it never walks either. A
+    whole shelf goes at once when its hour has passed.
+    """
+
+    __slots__ = ("index", "labels", "shelves")
+
+    def __init__(self) -> None:
+        self.index: dict[str, int] = {}  # id -> label of its shelf
+        self.shelves: dict[int, dict[str, _V]] = {}
+        self.labels: dict[int, int] = {}  # one int object per label, shared by the index
+
+    def get(self, key: str) -> _V | None:
+        label = self.index.get(key)
+        return None if label is None else self.shelves[label][key]
+
+    def put(self, key: str, value: _V, label: int) -> bool:
+        """Keep `value` on shelf `label` (moving it there); True when the shelf is new."""
+        old = self.index.get(key)
+        if old is not None and old != label:
+            del self.shelves[old][key]
+        shelf = self.shelves.get(label)
+        if shelf is None:
+            shelf = self.shelves[label] = {}
+            self.labels[label] = label
+            new = True
+        else:
+            label = self.labels[label]
+            new = False
+        shelf[key] = value
+        self.index[key] = label
+        return new
+
+    def put_new(self, key: str, value: _V, label: int) -> bool:
+        """`put` for an id not held yet."""
+        shelf = self.shelves.get(label)
+        if shelf is not None:
+            shelf[key] = value
+            self.index[key] = self.labels[label]
+            return False
+        self.shelves[label] = {key: value}
+        self.labels[label] = self.index[key] = label
+        return True
+
+    def replace(self, key: str, value: _V) -> None:
+        self.shelves[self.index[key]][key] = value
+
+    def pop(self, key: str) -> _V | None:
+        label = self.index.pop(key, None)
+        return None if label is None else self.shelves[label].pop(key)
+
+    def drop(self, label: int) -> None:
+        """Take the shelf away, with all it holds."""
+        shelf = self.shelves.pop(label, None)
+        if shelf is None:
+            return
+        del self.labels[label]
+        index = self.index
+        for key in shelf:
+            del index[key]
 
 
 # -- business time, fast ----------------------------------------------------------------

@@ -30,7 +30,7 @@ from pipelines.responses import (
     _Calendar,
     _Terms,
 )
-from pipelines.roster import DAYS, BusinessHours, Roster, parse_roster
+from pipelines.roster import DAYS, BusinessHours, parse_roster
 
 AMS = ZoneInfo("Europe/Amsterdam")
 ZUTPHEN, BAKKERIJ = "gemeente-zutphen", "bakkerij-oost"
@@ -287,9 +287,11 @@ def test_a_late_answer_after_the_window_but_within_lateness_still_counts() -> No
     # After window + lateness (Tue 10 March 10:00) the mention has left: an even earlier
     # reply that turns up now is ignored.
     tick(tracker, ams(3, 10, 10, 0, 0, 1))
-    assert tracker.open_mentions == 0
     too_late = feed(tracker, events.reply("r0", ams(3, 2, 10, 5), to="m1"))
     assert too_late.rows == [] and too_late.alerts == []
+    # Its memory goes at the end of that hour (10:00-11:00 CET).
+    tick(tracker, ams(3, 10, 11, 0))
+    assert tracker.open_mentions == 0
 
 
 def test_a_later_arriving_earlier_reply_replaces_the_first_response() -> None:
@@ -353,19 +355,27 @@ def test_state_is_dropped_once_the_clock_passes_window_and_lateness() -> None:
     keep_orphan = ams(3, 2, 10, 1) + timedelta(days=7, hours=1)
     tick(tracker, keep_mention)
     assert tracker.open_mentions == 1
-    # Right at the edge a reply still counts.
+    # Right at the edge a reply still counts; a millisecond later an even better one
+    # does not: the mention has left.
     edge = only(feed(tracker, events.reply("r1", keep_mention, to="m1")).rows)
     assert edge.first_response_id == "r1"
     tick(tracker, keep_mention + timedelta(milliseconds=1))
-    assert (tracker.open_mentions, tracker.orphan_posts) == (0, 1)
-    tick(tracker, keep_orphan + timedelta(milliseconds=1))
+    assert feed(tracker, events.reply("r0", ams(3, 2, 10, 30), to="m1")).rows == []
+    # Memory is returned when the hour in which it expired is over: Mon 9 March 10:00Z.
+    assert keep_mention == datetime(2026, 3, 9, 10, 0, tzinfo=UTC)
+    tick(tracker, datetime(2026, 3, 9, 11, 0, tzinfo=UTC))
+    assert tracker.open_mentions == 0
+    # The orphan (10:01 CET + 7 d 1 h = Mon 9 March 10:01Z) went with that hour as well.
+    assert keep_orphan == datetime(2026, 3, 9, 10, 1, tzinfo=UTC)
     assert tracker.orphan_posts == 0
-    # A thousand mentions and as many stray replies over three weeks leave nothing behind.
+    # A thousand mentions and as many stray replies over three weeks leave nothing behind;
+    # meanwhile at most 7 d 1 h of them (every 30 min), plus an hour, are held.
     start = ams(3, 10)
     for i in range(1000):
         at = start + timedelta(minutes=30 * i)
         feed(tracker, events.mention(f"n{i}", at), events.reply(f"x{i}", at, to=f"gone{i}"))
-        assert tracker.open_mentions <= 7 * 48 + 2 + 1
+        assert tracker.open_mentions <= (7 * 24 + 2) * 2 + 1
+        assert tracker.orphan_posts <= (7 * 24 + 2) * 2 + 1
     tick(tracker, start + timedelta(minutes=30 * 999, days=8))
     assert (tracker.open_mentions, tracker.orphan_posts) == (0, 0)
 
@@ -380,7 +390,7 @@ def test_a_mention_read_out_of_order_stops_counting_at_its_own_time() -> None:
     late = feed(tracker, events.reply("r1", ams(3, 9, 11, 30), to="m-ten"),
                 events.reply("r2", ams(3, 9, 11, 30), to="m-noon"))
     assert [row.mention_id for row in late.rows] == ["m-noon"]
-    tick(tracker, ams(3, 9, 13, 0, 0, 1))
+    tick(tracker, ams(3, 9, 14, 0))  # the end of the hour in which m-noon expired
     assert tracker.open_mentions == 0
 
 
@@ -640,10 +650,8 @@ def test_the_roster_of_the_tests_is_what_the_comments_say() -> None:
     assert (zutphen.first_response_sla, zutphen.answer_window) == (1800, 7 * DAY)
     assert (bakkerij.first_response_sla, bakkerij.answer_window) == (HOUR, 2 * DAY)
     assert ams(3, 29, 3) == datetime(2026, 3, 29, 1, tzinfo=UTC)  # CEST from 02:00 CET
-    assert isinstance(ROSTER, Roster)
 
 
-@pytest.mark.parametrize("lateness", [-1])
-def test_lateness_cannot_be_negative(lateness: int) -> None:
+def test_lateness_cannot_be_negative() -> None:
     with pytest.raises(ValueError, match="lateness"):
-        ResponseTracker(ROSTER, lateness_seconds=lateness)
+        ResponseTracker(ROSTER, lateness_seconds=-1)
