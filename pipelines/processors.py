@@ -149,17 +149,12 @@ def clocks_before(warehouse: Warehouse, offsets: dict[int, int]) -> dict[int, da
     """Per partition, the newest event time among the events before `offsets`."""
     if not offsets:
         return {}
-    table = warehouse.client.query_arrow(
-        "SELECT source_partition AS p, max(created_at) AS t FROM ("
-        f"SELECT source_partition, source_offset, created_at FROM {warehouse.table('mentions')} "
-        "UNION ALL "
-        f"SELECT source_partition, source_offset, created_at FROM {warehouse.table('posts')}) "
+    return _newest_per_partition(
+        warehouse,
         "WHERE source_offset < {offsets:Array(UInt64)}[indexOf({partitions:Array(UInt32)}, "
-        "source_partition)] GROUP BY p",
-        parameters={"partitions": list(offsets), "offsets": [offsets[p] for p in offsets]},
+        "source_partition)]",
+        {"partitions": list(offsets), "offsets": [offsets[p] for p in offsets]},
     )
-    return {int(p): _utc(t) for p, t in zip(table.column("p").to_pylist(),
-                                             table.column("t").to_pylist(), strict=True)}
 
 
 def earliest_event(warehouse: Warehouse) -> datetime:
@@ -171,10 +166,20 @@ def earliest_event(warehouse: Warehouse) -> datetime:
 
 
 def partition_clocks(warehouse: Warehouse) -> dict[int, datetime]:
+    """Per partition, the newest event time of all stored events."""
+    return _newest_per_partition(warehouse, "", {})
+
+
+def _newest_per_partition(
+    warehouse: Warehouse, where: str, parameters: dict[str, Any]
+) -> dict[int, datetime]:
     table = warehouse.client.query_arrow(
-        f"SELECT source_partition AS p, max(created_at) AS t FROM ("
-        f"SELECT source_partition, created_at FROM {warehouse.table('mentions')} UNION ALL "
-        f"SELECT source_partition, created_at FROM {warehouse.table('posts')}) GROUP BY p"
+        "SELECT source_partition AS p, max(created_at) AS t FROM ("
+        f"SELECT source_partition, source_offset, created_at FROM {warehouse.table('mentions')} "
+        "UNION ALL "
+        f"SELECT source_partition, source_offset, created_at FROM {warehouse.table('posts')}) "
+        f"{where} GROUP BY p",
+        parameters=parameters or None,
     )
     return {int(p): _utc(t) for p, t in zip(table.column("p").to_pylist(),
                                              table.column("t").to_pylist(), strict=True)}
