@@ -12,10 +12,16 @@ up: setup
 demo: setup
 	.venv/bin/dorpspomp up --simulate
 
+# Unit tests, integration tests, then every benchmark phase at a small size.
 test:
 	@infra/setup.sh --test
 	.venv/bin/python -m pytest -m "not integration" -q
 	.venv/bin/python -m pytest -m integration -q
+	.venv/bin/dorpspomp bench --quick
+
+# The full measurement (about 10 minutes): bench/results.json and a table.
+bench: setup
+	.venv/bin/dorpspomp bench
 
 test-unit:
 	@infra/setup.sh --test

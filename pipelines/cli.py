@@ -123,6 +123,20 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("broker", help="start or stop only the local Kafka broker")
     p.add_argument("action", choices=("start", "stop", "status"))
     p.set_defaults(run=cmd_broker)
+
+    p = sub.add_parser("bench", help="measure throughput, freshness, alerts, memory and "
+                       "dashboard speed on this machine (README: Benchmark)")
+    p.add_argument("--quick", action="store_true",
+                   help="a small run of every phase (under 2 minutes; what CI runs)")
+    p.add_argument("--out", type=Path, default=None,
+                   help="where the figures go (default bench/results.json, "
+                   "--quick: bench/results-quick.json)")
+    p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--workdir", type=Path, default=None,
+                   help="folder for the run's broker, workers and warehouses "
+                   "(default: a new temporary folder, removed afterwards)")
+    p.add_argument("--keep", action="store_true", help="keep the work folder afterwards")
+    p.set_defaults(run=cmd_bench)
     return parser
 
 
@@ -235,6 +249,13 @@ def cmd_broker(settings: Settings, args: argparse.Namespace) -> int:
         start_broker(settings)
         return 0
     return subprocess.run(broker_cmd(settings, args.action), check=False).returncode
+
+
+def cmd_bench(settings: Settings, args: argparse.Namespace) -> int:
+    from pipelines.bench.run import main as bench
+
+    return bench(quick=args.quick, out=args.out, seed=args.seed, workdir=args.workdir,
+                 keep=args.keep)
 
 
 def cmd_dashboard(settings: Settings, args: argparse.Namespace) -> int:

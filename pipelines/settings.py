@@ -164,6 +164,16 @@ class Settings:
         """Where a running worker announces its pid and web port."""
         return self.home / "worker.json"
 
+    def environment(self) -> dict[str, str]:
+        """These settings as the environment variables that give them back (unset ones left out),
+        for a child process that must see exactly this configuration."""
+        env = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if value is not None:
+                env[f.metadata["env"]] = str(value)
+        return env
+
 
 def _env_name(field_name: str) -> str:
     for f in fields(Settings):
