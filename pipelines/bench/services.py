@@ -19,6 +19,7 @@ from typing import Any
 
 import orjson
 
+from pipelines.readapi import running_worker
 from pipelines.settings import Settings
 from pipelines.stack import BROKER_SCRIPT, tail
 
@@ -125,7 +126,9 @@ class WorkerProcess:
             if self.process.poll() is not None:
                 raise BenchError(f"the {self.name} exited with {self.process.returncode}; "
                                  f"its log {self.log}:\n{tail(self.log, 30)}")
-            if self.health() is not None:
+            announced = running_worker(self.settings)
+            if announced is not None and announced.pid == self.process.pid \
+                    and self.health() is not None:
                 self.ready = time.perf_counter()
                 return
             time.sleep(0.2)
@@ -165,5 +168,6 @@ def bench_settings(home: Path, bootstrap: str, topic: str, roster: Path | None,
     base = Settings.from_env({}, home=home, roster=roster)
     return replace(
         base, kafka=bootstrap, events_topic=topic, alerts_topic=f"{topic}.alerts",
-        consumer_group=f"bench-{topic}", worker_port=free_ports(1)[0], **overrides,
+        consumer_group=f"bench-{topic}", worker_port=free_ports(1)[0],
+        query_max_rows=20_000_000, **overrides,
     )

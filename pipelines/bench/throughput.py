@@ -1,11 +1,13 @@
 """Throughput: the pipeline on pre-loaded events, next to the limits of its parts.
 
-Three figures on the same events, measured one after another on the same machine:
-a bare aiokafka consumer that reads the topic to the end and does nothing (what
-one Python consumer can do here at most), a bare clickhouse-connect Arrow insert
-of the rows the pipeline writes (what the warehouse takes at most), and the
-pipeline itself: a real worker that starts on the full topic, from its first
-event to the moment every event is written with its derived rows and recorded.
+Figures on the same events, measured one after another on the same machine: a bare
+aiokafka consumer that reads the topic to the end and does nothing (what one Python
+consumer can do here at most), a bare faust agent that takes batches the way the
+worker does and does nothing (what any faust worker can do here at most), the pipeline
+itself (a real worker that starts on the full topic, timed from its readiness to the
+moment every event is written with its derived rows and recorded), and a bare
+clickhouse-connect Arrow insert of the rows the pipeline wrote (what the warehouse
+takes at most).
 """
 
 from __future__ import annotations
@@ -16,21 +18,14 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Iterable, Iterator, Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import orjson
-import pyarrow as pa
 
 from pipelines.bench.services import ROOT, BenchError, Broker, WorkerProcess
-from pipelines.classify import load_classifier
-from pipelines.decode import DeadLetter, Mention, Post, Source, decode
-from pipelines.enrich import label_mentions
-from pipelines.roster import Roster
+from pipelines.readapi import WarehouseReader
 from pipelines.settings import Settings
-from pipelines.sink import mentions_table, posts_table
 from pipelines.warehouse import Warehouse
 
 
@@ -72,43 +67,26 @@ async def _drain(bootstrap: str, topic: str, ends: dict[int, int]) -> dict[str, 
             "events_per_second": round(count / seconds), "megabytes": round(payload / 2**20, 1)}
 
 
-def decoded_tables(lines: Iterable[bytes], roster: Roster, topic: str,
-                   batch_size: int) -> Iterator[tuple[pa.Table, pa.Table]]:
-    """The mentions and posts tables the worker would write, batch by batch."""
-    classifier = load_classifier()
-    received = datetime.now(UTC)
-    mentions: list[Mention] = []
-    posts: list[Post] = []
-    for offset, line in enumerate(lines):
-        item = decode(line, Source(topic, 0, offset), roster)
-        if isinstance(item, Mention):
-            mentions.append(item)
-        elif not isinstance(item, DeadLetter):
-            posts.append(item)
-        if len(mentions) + len(posts) >= batch_size:
-            label_mentions(mentions, classifier)
-            yield mentions_table(mentions, received), posts_table(posts, received)
-            mentions, posts = [], []
-    if mentions or posts:
-        label_mentions(mentions, classifier)
-        yield mentions_table(mentions, received), posts_table(posts, received)
-
-
-def bare_insert(settings: Settings, lines: Sequence[bytes], roster: Roster) -> dict[str, Any]:
-    """Insert the pipeline's rows with clickhouse-connect's Arrow insert, batch by batch,
-    into a warehouse of their own; only the inserts are timed."""
+def bare_insert(settings: Settings, source: WarehouseReader) -> dict[str, Any]:
+    """Insert the rows the pipeline wrote (read back through its worker) again, with
+    clickhouse-connect's Arrow insert in batches of the worker's size, into a warehouse
+    of their own; only the inserts are timed."""
+    tables = {name: source.query(f"SELECT * FROM {name}",
+                                 max_rows=10_000_000)
+              for name in ("mentions", "posts")}
     warehouse = Warehouse(settings)
     try:
         warehouse.migrate()
         rows = 0
         seconds = 0.0
-        for mentions, posts in decoded_tables(lines, roster, settings.events_topic,
-                                              settings.batch_size):
-            started = time.perf_counter()
-            warehouse.client.insert_arrow(warehouse.table("mentions"), mentions)
-            warehouse.client.insert_arrow(warehouse.table("posts"), posts)
-            seconds += time.perf_counter() - started
-            rows += mentions.num_rows + posts.num_rows
+        for name, table in tables.items():
+            target = warehouse.table(name)
+            for batch in range(0, table.num_rows, settings.batch_size):
+                chunk = table.slice(batch, settings.batch_size)
+                started = time.perf_counter()
+                warehouse.client.insert_arrow(target, chunk)
+                seconds += time.perf_counter() - started
+                rows += chunk.num_rows
     finally:
         warehouse.close()
     path = settings.warehouse_path
@@ -154,7 +132,8 @@ def pipeline(worker: WorkerProcess, total: int, timeout: float = 900) -> dict[st
 def bare_faust_agent(broker: Broker, topic: str, total: int, batch_size: int,
                      workdir: Path, timeout: float = 900) -> dict[str, Any]:
     """A faust agent that takes batches like the worker and does nothing with them
-    (pipelines/bench/faust_probe.py, its own process and consumer group)."""
+    (pipelines/bench/faust_probe.py, its own process and consumer group), over the first
+    `total` events of the topic."""
     result = workdir / "faust-probe.json"
     probe = subprocess.run(
         [sys.executable, "-m", "pipelines.bench.faust_probe", broker.bootstrap, topic,
