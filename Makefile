@@ -27,7 +27,8 @@ test-unit:
 	@infra/setup.sh --test
 	.venv/bin/python -m pytest -m "not integration" -q
 
-test-integration: setup
+test-integration:
+	@infra/setup.sh --test
 	.venv/bin/python -m pytest -m integration -q
 
 lint: setup

@@ -13,6 +13,10 @@ import polars as pl
 
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 ALERT_COLOURS = alt.Scale(domain=["complaint_surge", "sla_breach"], range=["#d62728", "#ff7f0e"])
+# For charts whose height grows with their rows: the height is the plotting area's. Streamlit
+# otherwise fits axes and titles into it as well, which squashes a few bars until their
+# labels no longer fit and are left out.
+HEIGHT_PER_ROW = alt.AutoSizeParams(type="fit-x", contains="padding")
 
 
 def activity_chart(activity: pl.DataFrame, alerts: pl.DataFrame) -> alt.LayerChart:
@@ -119,7 +123,7 @@ def responders_chart(responders: pl.DataFrame) -> alt.Chart:
                                             range=["#1f77b4", "#2ca02c", "#7f7f7f"])),
             tooltip=["who:N", "role:N", "answers:Q"],
         )
-        .properties(height=max(120, 26 * frame.height))
+        .properties(height=max(120, 26 * frame.height), autosize=HEIGHT_PER_ROW)
     )
 
 
@@ -136,7 +140,7 @@ def share_of_voice_chart(totals: pl.DataFrame, selected: str) -> alt.Chart:
             tooltip=["name:N", alt.Tooltip("share:Q", format=".1%"), "mentions:Q",
                      "complaints:Q"],
         )
-        .properties(height=max(100, 30 * frame.height))
+        .properties(height=max(100, 30 * frame.height), autosize=HEIGHT_PER_ROW)
     )
 
 
@@ -174,5 +178,5 @@ def alerts_timeline_chart(alerts: pl.DataFrame, now: datetime) -> alt.Chart:
                      alt.Tooltip("opened_at:T", format="%Y-%m-%d %H:%M"),
                      alt.Tooltip("until:T", format="%Y-%m-%d %H:%M"), "summary:N"],
         )
-        .properties(height=max(120, 34 * frame["name"].n_unique()))
+        .properties(height=max(120, 34 * frame["name"].n_unique()), autosize=HEIGHT_PER_ROW)
     )

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything dorpspomp needs on a fresh Debian machine, once:
-# system packages (Java 17 and Maven for the Kafka broker, docker-compose for
-# checking docker-compose.yml), the virtualenv with the project and its dev
+# system packages (Java 17 and Maven for the Kafka broker; for tests also
+# docker-compose, to check docker-compose.yml, and Chromium with chromedriver,
+# for the dashboard's end-to-end test), the virtualenv with the project and its dev
 # tools, and the Kafka broker jars. Safe to run again: it skips what is there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,6 +12,9 @@ command -v java >/dev/null 2>&1 || want_apt+=(openjdk-17-jre-headless)
 command -v mvn >/dev/null 2>&1 || want_apt+=(maven)
 if [[ "${1:-}" == "--test" ]]; then
   command -v docker-compose >/dev/null 2>&1 || want_apt+=(docker-compose)
+  # Headless Chromium and its WebDriver for the dashboard's end-to-end test.
+  command -v chromium >/dev/null 2>&1 || want_apt+=(chromium)
+  command -v chromedriver >/dev/null 2>&1 || want_apt+=(chromium-driver)
 fi
 if ((${#want_apt[@]})); then
   if [[ $(id -u) -ne 0 ]]; then
