@@ -31,7 +31,9 @@ from dashboard.figures import (
     zero_filled,
 )
 from dashboard.queries import Query
-from pipelines.readapi import WarehouseReader, running_worker
+from pipelines.logins import Login
+from pipelines.orgscope import check_scoped
+from pipelines.readapi import WarehouseReader, client_settings, running_worker
 from pipelines.roster import Org, Roster
 from pipelines.settings import Settings
 from pipelines.sqlguard import ForbiddenQuery, check_read_only
@@ -68,8 +70,9 @@ class QueryFailed(RuntimeError):
 class Scope:
     """Which organisations a viewer may see: `None` is everyone (the agency itself).
 
-    Client logins are a later step; the filter is already in every query, so a
-    login only has to build a `Scope` with its organisations.
+    A client login's scope travels twice: as the `VISIBLE` parameters of every
+    dashboard query, and to the reader, whose engine filters every table to
+    these organisations (so ad-hoc SQL is limited too, `pipelines.orgscope`).
     """
 
     org_ids: frozenset[str] | None = None
@@ -114,8 +117,10 @@ class DashboardData:
         scope: Scope | None = None,
         *,
         lateness_seconds: int = 86400,
+        schema_reader: Reader | None = None,
     ) -> None:
         self.reader = reader
+        self.schema_reader = schema_reader if schema_reader is not None else reader
         self.roster = roster if roster is not None else Roster.empty()
         self.scope = scope if scope is not None else Scope()
         self.lateness_seconds = lateness_seconds
@@ -133,7 +138,11 @@ class DashboardData:
             raise DataUnavailable(str(exc)) from exc
         except OSError as exc:
             raise DataUnavailable(f"the warehouse could not be reached: {exc}") from exc
-        return _frame(table)
+        frame = _frame(table)
+        if self.scope.org_ids is not None and "org_id" in frame.columns:
+            # The query's filter and the engine's already did this; a third time costs little.
+            frame = frame.filter(pl.col("org_id").is_in(sorted(self.scope.org_ids)))
+        return frame
 
     def parameters(self, query: Query, **values: Any) -> dict[str, Any]:
         """Exactly the parameters `query` takes, in the form the reader sends them."""
@@ -340,14 +349,14 @@ class DashboardData:
 
         Refusals raise `ForbiddenQuery` (checked here first, so they are refused even
         when the warehouse is down), everything else that goes wrong `QueryFailed`.
-        Viewers limited to some organisations get no ad-hoc SQL: its text cannot be
-        filtered by parameters.
+        A client login's statement is limited to its organisations by the reader's
+        engine (every table filtered); here it only meets the client's extra refusals
+        early (`check_scoped`: metadata that sizes other clients' rows).
         """
         if self.scope.org_ids is not None:
-            raise ForbiddenQuery(
-                "refused: ad-hoc SQL is only for logins that may see every organisation"
-            )
-        check_read_only(sql)
+            check_scoped(sql)
+        else:
+            check_read_only(sql)
         try:
             return self.reader.query(sql, None)
         except WarehouseError as exc:
@@ -355,8 +364,20 @@ class DashboardData:
         except OSError as exc:
             raise QueryFailed(f"the warehouse could not be reached: {exc}") from exc
 
+    def browsable_tables(self) -> tuple[str, ...]:
+        """The tables a viewer may query: a client's reads of `dead_letters` come back empty
+        (rejected input belongs to no organisation), so it is not offered to them."""
+        if self.scope.org_ids is None:
+            return queries.BROWSABLE_TABLES
+        return tuple(t for t in queries.BROWSABLE_TABLES if t != "dead_letters")
+
     def public_columns(self) -> pl.DataFrame:
-        return self.run(queries.PUBLIC_COLUMNS, tables=list(queries.BROWSABLE_TABLES))
+        parameters = self.parameters(queries.PUBLIC_COLUMNS, tables=list(self.browsable_tables()))
+        try:
+            table = self.schema_reader.query(queries.PUBLIC_COLUMNS.sql, parameters)
+        except (ForbiddenQuery, WarehouseError, OSError) as exc:
+            raise DataUnavailable(str(exc)) from exc
+        return _frame(table)
 
 
 def _parameter(value: Any) -> Any:
@@ -382,16 +403,21 @@ class DashboardReader:
 
     In embedded mode the worker owns the chDB directory; a dashboard that
     opened it while the worker was down would keep the worker from starting.
-    So without a running worker it says so instead.
+    So without a running worker it says so instead. With `org_ids` (a client
+    login) the engine limits every statement to those organisations.
     """
 
     settings: Settings
+    org_ids: frozenset[str] | None = None
+    refusal: str | None = None  # why this login cannot read at all (server set-up missing)
     _reader: WarehouseReader = field(init=False)
 
     def __post_init__(self) -> None:
-        self._reader = WarehouseReader(self.settings)
+        self._reader = WarehouseReader(self.settings, self.org_ids)
 
     def query(self, sql: str, parameters: dict[str, Any] | None = None) -> pa.Table:
+        if self.refusal is not None:
+            raise WarehouseError(self.refusal)
         if self.settings.embedded and running_worker(self.settings) is None:
             raise WarehouseError(
                 f"the stream worker is not running (no live worker announced in "
@@ -401,5 +427,20 @@ class DashboardReader:
         return self._reader.query(sql, parameters)
 
 
-def dashboard_reader(settings: Settings) -> Reader:
-    return DashboardReader(settings)
+def dashboard_reader(settings: Settings, scope: Scope | None = None,
+                     login: Login | None = None) -> Reader:
+    """The reader for a viewer: unscoped for the agency, limited in the engine for a client.
+
+    In server mode a client reads as its own ClickHouse user (row policies), made by
+    `dorpspomp users sync-server`; without that user it cannot read at all.
+    """
+    if scope is None or scope.org_ids is None:
+        return DashboardReader(settings)
+    if settings.embedded:
+        return DashboardReader(settings, scope.org_ids)
+    if login is None or not login.clickhouse_password:
+        who = f"the login {login.name!r}" if login is not None else "this client view"
+        return DashboardReader(settings, scope.org_ids, refusal=(
+            f"{who} has no ClickHouse user of its own yet; in server mode a client reads as "
+            "its own user with row policies: run `dorpspomp users sync-server`"))
+    return DashboardReader(client_settings(settings, login), scope.org_ids)

@@ -1,9 +1,10 @@
 """What every page needs from Streamlit: its data layer, the clock, and how to say "no data".
 
-The data layer is built from the session: a test (or, later, a login) puts a
-reader, roster or scope into `st.session_state` under the keys below; otherwise
-the dashboard reads the settings from the environment, like every dorpspomp
-command, and talks to the warehouse through `DashboardReader`.
+The data layer is built from the session: a login (`dashboard.login`) puts its
+scope into `st.session_state`, and a test may put a reader, roster or scope
+there under the keys below; otherwise the dashboard reads the settings from the
+environment, like every dorpspomp command, and talks to the warehouse through
+`DashboardReader`, limited in the engine to the login's organisations.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from pipelines.settings import Settings, SettingsError
 READER_KEY = "dorpspomp.reader"
 ROSTER_KEY = "dorpspomp.roster"
 SCOPE_KEY = "dorpspomp.scope"
+LOGIN_KEY = "dorpspomp.login"
 
 # How often the live parts of a page ask the warehouse again.
 REFRESH_SECONDS = 5
@@ -38,8 +40,13 @@ def _roster_file(path: str, modified: float) -> Roster:
 
 def dashboard_data() -> DashboardData | None:
     """The data layer for this session, or None after telling the user why there is none."""
+    from dashboard.login import allowed  # it imports this module's keys
+
+    if not allowed():
+        return None
     state = st.session_state
     reader = state.get(READER_KEY)
+    schema_reader = reader
     roster = state.get(ROSTER_KEY)
     scope = state.get(SCOPE_KEY) or Scope()
     lateness = 86400
@@ -52,9 +59,13 @@ def dashboard_data() -> DashboardData | None:
             st.error(f"The dashboard cannot start: {exc}")
             return None
         if reader is None:
-            reader = dashboard_reader(settings)
+            reader = dashboard_reader(settings, scope, state.get(LOGIN_KEY))
+            # The schema browser's one statement (column names and types, no rows) runs
+            # unscoped: a client's own reader may not read system.columns.
+            schema_reader = dashboard_reader(settings)
         lateness = settings.lateness
-    return DashboardData(reader, roster, scope, lateness_seconds=lateness)
+    return DashboardData(reader, roster, scope, lateness_seconds=lateness,
+                         schema_reader=schema_reader)
 
 
 def _load_roster(path: Path | None) -> Roster:

@@ -45,13 +45,14 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _expected(exc: BaseException) -> bool:
+    from pipelines.logins import UsersFileError
     from pipelines.replay import BrokerUnavailable
     from pipelines.sqlguard import ForbiddenQuery
     from pipelines.stack import StackError
     from pipelines.warehouse import WarehouseError
 
     return isinstance(exc, (*EXPECTED_ERRORS, BrokerUnavailable, ForbiddenQuery, StackError,
-                            WarehouseError, FileNotFoundError))
+                            WarehouseError, FileNotFoundError, UsersFileError))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -116,9 +117,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=cmd_migrate)
 
     p = sub.add_parser("dashboard", help="run only the Streamlit dashboard")
-    p.add_argument("--address", default="127.0.0.1",
-                   help="address to listen on (default: this machine only)")
+    p.add_argument("--address", default=None,
+                   help="address to listen on (default: DORPSPOMP_DASHBOARD_ADDRESS with a "
+                   "users file; without one, 127.0.0.1 only)")
+    p.add_argument("--no-login", action="store_true",
+                   help="allow --address without a users file (no logins!): only inside a "
+                   "container whose port is published on the host's 127.0.0.1")
     p.set_defaults(run=cmd_dashboard)
+
+    from pipelines import users
+
+    users.add_parser(sub)
+    sub.choices["users"].set_defaults(run=cmd_users)
 
     p = sub.add_parser("broker", help="start or stop only the local Kafka broker")
     p.add_argument("action", choices=("start", "stop", "status"))
@@ -261,11 +271,21 @@ def cmd_bench(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_dashboard(settings: Settings, args: argparse.Namespace) -> int:
     import subprocess
 
-    from pipelines.stack import DASHBOARD_APP, StackError, dashboard_cmd
+    from pipelines.stack import DASHBOARD_APP, StackError, dashboard_address, dashboard_cmd
 
     if not DASHBOARD_APP.is_file():
         raise StackError(f"the dashboard is not part of this build ({DASHBOARD_APP} is missing)")
-    return subprocess.run(dashboard_cmd(settings, args.address), check=False).returncode
+    address = dashboard_address(settings, args.address, no_login=args.no_login)
+    if settings.dashboard_users is None:
+        print(f"dorpspomp dashboard: no users file (DORPSPOMP_DASHBOARD_USERS), so no logins; "
+              f"listening on {address}", file=sys.stderr)
+    return subprocess.run(dashboard_cmd(settings, address), check=False).returncode
+
+
+def cmd_users(settings: Settings, args: argparse.Namespace) -> int:
+    from pipelines import users
+
+    return users.run(settings, args)
 
 
 def cmd_status(settings: Settings, args: argparse.Namespace) -> int:

@@ -13,12 +13,15 @@ import json
 import os
 import urllib.error
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
+from urllib.parse import quote, urlsplit, urlunsplit
 
 import orjson
 import pyarrow as pa
 
+from pipelines.logins import Login
+from pipelines.orgscope import check_scoped, client_user
 from pipelines.settings import Settings
 from pipelines.sqlguard import ForbiddenQuery, check_read_only
 from pipelines.warehouse import Warehouse, WarehouseError
@@ -59,22 +62,51 @@ def worker_health(worker: RunningWorker, timeout: float = 3.0) -> dict[str, Any]
         return None
 
 
-class WarehouseReader:
-    """Runs read-only SQL wherever the warehouse can be reached from this process."""
+def client_settings(settings: Settings, login: Login) -> Settings:
+    """Server mode: `settings` with the reader DSN naming the client login's own ClickHouse
+    user (made by `dorpspomp users sync-server`) on the same server and database."""
+    if settings.embedded or not login.clickhouse_password or login.org_ids is None:
+        raise ValueError("client_settings is for a client login with a ClickHouse user")
+    base = urlsplit(settings.warehouse_reader or settings.warehouse)
+    host = base.hostname or "localhost"
+    if ":" in host:
+        host = f"[{host}]"
+    netloc = (f"{quote(client_user(login), safe='')}:{quote(login.clickhouse_password, safe='')}"
+              f"@{host}" + (f":{base.port}" if base.port else ""))
+    dsn = urlunsplit((base.scheme, netloc, base.path, base.query, base.fragment))
+    return replace(settings, warehouse_reader=dsn)
 
-    def __init__(self, settings: Settings) -> None:
+
+class WarehouseReader:
+    """Runs read-only SQL wherever the warehouse can be reached from this process.
+
+    With `org_ids` (a client login's organisations) every statement is limited to
+    them by the engine: the worker's `/query` gets the scope and sets the filters
+    (embedded), or — in server mode — `settings` must name that client's own
+    ClickHouse user as the reader (`pipelines.orgscope`, `client_settings`).
+    """
+
+    def __init__(self, settings: Settings, org_ids: frozenset[str] | None = None) -> None:
         self.settings = settings
+        self.org_ids = org_ids
         self._direct: Warehouse | None = None
 
     def query(
         self, sql: str, parameters: dict[str, Any] | None = None, *, max_rows: int | None = None
     ) -> pa.Table:
-        check_read_only(sql)  # refuse early, with the same message everywhere
+        # refuse early, with the same message everywhere
+        if self.org_ids is None:
+            check_read_only(sql)
+        else:
+            check_scoped(sql)
         if self.settings.embedded:
             worker = running_worker(self.settings)
             if worker is not None:
                 return self._via_worker(worker, sql, parameters, max_rows)
-        return self._warehouse().read_only_query(sql, parameters, max_rows=max_rows)
+        return self._warehouse().read_only_query(
+            sql, parameters, max_rows=max_rows,
+            org_ids=sorted(self.org_ids) if self.org_ids is not None else None,
+        )
 
     def via(self) -> str:
         """Where queries go, for `dorpspomp status`."""
@@ -102,7 +134,11 @@ class WarehouseReader:
         parameters: dict[str, Any] | None,
         max_rows: int | None,
     ) -> pa.Table:
-        body = orjson.dumps({"sql": sql, "parameters": parameters or {}, "max_rows": max_rows})
+        request_body: dict[str, Any] = {"sql": sql, "parameters": parameters or {},
+                                        "max_rows": max_rows}
+        if self.org_ids is not None:
+            request_body["scope"] = {"org_ids": sorted(self.org_ids)}
+        body = orjson.dumps(request_body)
         request = urllib.request.Request(
             f"{worker.url}/query", data=body, method="POST",
             headers={"Content-Type": "application/json"},

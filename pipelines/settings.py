@@ -70,6 +70,16 @@ class Settings:
         "port of the worker's web server (health, read-only query endpoint)",
     )
     dashboard_port: int = _env("DORPSPOMP_DASHBOARD_PORT", "8501", "port of the dashboard")
+    dashboard_users: Path | None = _env(
+        "DORPSPOMP_DASHBOARD_USERS", None,
+        "path to the dashboard's users file (`dorpspomp users add`); none: no logins, and the "
+        "dashboard listens on 127.0.0.1 only",
+    )
+    dashboard_address: str = _env(
+        "DORPSPOMP_DASHBOARD_ADDRESS", "127.0.0.1",
+        "address the dashboard listens on when there is a users file (e.g. `0.0.0.0`); "
+        "without one it is always 127.0.0.1",
+    )
     batch_size: int = _env(
         "DORPSPOMP_BATCH_SIZE", "20000", "most events a worker writes to the warehouse at once",
     )
@@ -113,8 +123,9 @@ class Settings:
         values["home"] = home
         if values["warehouse"] == "chdb://$DORPSPOMP_HOME/warehouse":
             values["warehouse"] = f"chdb://{home / 'warehouse'}"
-        if values["roster"] is not None:
-            values["roster"] = Path(os.path.expanduser(str(values["roster"])))
+        for name in ("roster", "dashboard_users"):
+            if values[name] is not None:
+                values[name] = Path(os.path.expanduser(str(values[name])))
         return cls(**{k: _coerce(cls, k, v) for k, v in values.items()}).validated()
 
     def validated(self) -> Settings:

@@ -91,7 +91,29 @@ def stop_broker(settings: Settings) -> None:
     subprocess.run(broker_cmd(settings, "stop"), check=False)
 
 
-def dashboard_cmd(settings: Settings, address: str = "127.0.0.1") -> list[str]:
+LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
+def dashboard_address(settings: Settings, requested: str | None = None, *,
+                      no_login: bool = False) -> str:
+    """Where the dashboard listens: anywhere asked for with a users file (logins), this
+    machine only without one, unless `no_login` says a container publishes it safely."""
+    if settings.dashboard_users is not None:
+        return requested or settings.dashboard_address
+    if requested is None or requested in LOOPBACK or no_login:
+        return requested or "127.0.0.1"
+    raise StackError(
+        f"without a users file the dashboard has no logins and listens on 127.0.0.1 only, "
+        f"not on {requested}: create one with `dorpspomp users add NAME --agency` and set "
+        "DORPSPOMP_DASHBOARD_USERS (or add --no-login inside a container whose port is "
+        "published on the host's 127.0.0.1)"
+    )
+
+
+def dashboard_cmd(settings: Settings, address: str | None = None) -> list[str]:
+    """The dashboard's command line; `address` None: `dashboard_address(settings)`."""
+    if address is None:
+        address = dashboard_address(settings)
     return [
         sys.executable, "-m", "streamlit", "run", str(DASHBOARD_APP),
         "--server.port", str(settings.dashboard_port), "--server.headless", "true",
@@ -108,6 +130,8 @@ def spawn(name: str, args: list[str], settings: Settings) -> Child:
                DORPSPOMP_WAREHOUSE=settings.warehouse)
     if settings.roster is not None:
         env["DORPSPOMP_ROSTER"] = str(settings.roster)
+    if settings.dashboard_users is not None:
+        env["DORPSPOMP_DASHBOARD_USERS"] = str(settings.dashboard_users)
     process = subprocess.Popen(args, stdout=handle, stderr=subprocess.STDOUT, env=env,
                                start_new_session=True)
     return Child(name, process, log)
@@ -173,9 +197,16 @@ def up(settings: Settings, *, dashboard: bool = True, simulation: list[str] | No
         ready = wait_for_worker(settings, worker)
         echo(f"worker ready at {ready.url} (pid {ready.pid})")
         if dashboard and DASHBOARD_APP.is_file():
-            board = spawn("dashboard", dashboard_cmd(settings), settings)
+            address = dashboard_address(settings)
+            board = spawn("dashboard", dashboard_cmd(settings, address), settings)
             children.append(board)
-            echo(f"dashboard at http://127.0.0.1:{settings.dashboard_port} (log: {board.log})")
+            shown = "127.0.0.1" if address in ("0.0.0.0", "::") else address
+            echo(f"dashboard at http://{shown}:{settings.dashboard_port} (log: {board.log})")
+            if settings.dashboard_users is None:
+                echo("  no users file (DORPSPOMP_DASHBOARD_USERS): no logins, so the dashboard "
+                     "listens on 127.0.0.1 only")
+            else:
+                echo(f"  logins from {settings.dashboard_users}, listening on {address}")
         if simulation is not None:
             sim = spawn("simulate", [sys.executable, "-m", "pipelines.cli", *simulation],
                         settings)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -20,6 +20,7 @@ import pyarrow as pa
 from clickhouse_connect.driver.binding import bind_query
 from clickhouse_connect.driver.client import Client
 
+from pipelines.orgscope import check_scoped, scoped_statement, table_filters
 from pipelines.settings import Settings
 from pipelines.sqlguard import ForbiddenQuery, check_read_only, read_only_statement
 from schemas.migrations import Migration, all_migrations
@@ -216,8 +217,14 @@ class Warehouse:
         *,
         max_rows: int | None = None,
         time_limit: float | None = None,
+        org_ids: Collection[str] | None = None,
     ) -> pa.Table:
         """Run user SQL that may only read; refuse anything else with a clear message.
+
+        `org_ids` (a client login's organisations) makes the engine filter every
+        table to those organisations (`pipelines.orgscope`); on a server's
+        read-only user, which may not set that filter, the statement runs only as
+        that client's own ClickHouse user, whose row policies filter it.
 
         Client-side `%(name)s` parameters are bound first and the bound text is
         checked, so a parameter value cannot smuggle in a table function.
@@ -229,7 +236,15 @@ class Warehouse:
         final, server_params = bind_query(sql, parameters) if parameters else (sql, {})
         if isinstance(final, bytes):
             raise ForbiddenQuery("refused: binary parameters are not supported in ad-hoc SQL")
-        if self._reader and self.settings.warehouse_reader:
+        if org_ids is not None and not (self._reader and self.settings.warehouse_reader):
+            statement = scoped_statement(
+                final, table_filters(self.catalog(), self.database, org_ids),
+                time_limit_s=time_limit or self.settings.query_timeout,
+                max_rows=max_rows or self.settings.query_max_rows,
+            )
+        elif org_ids is not None:
+            statement = check_scoped(final)  # the client's own user: its row policies filter
+        elif self._reader and self.settings.warehouse_reader:
             statement = check_read_only(final)
         else:
             statement = read_only_statement(
@@ -242,6 +257,16 @@ class Warehouse:
             return self.client.query_arrow(statement, parameters=typed or None)
         except Exception as exc:
             raise WarehouseError(_clean_error(str(exc))) from exc
+
+    def catalog(self) -> dict[str, bool]:
+        """Every table and view of the database, name → whether it has an org_id column."""
+        result = self.client.query(
+            "SELECT t.name, countIf(c.name = 'org_id') > 0 FROM system.tables AS t "
+            "LEFT JOIN system.columns AS c ON c.database = t.database AND c.table = t.name "
+            "WHERE t.database = {db:String} GROUP BY t.name",
+            parameters={"db": self.database},
+        )
+        return {str(name): bool(has_org) for name, has_org in result.result_rows}
 
     def row_counts(self, tables: Iterable[str]) -> dict[str, int]:
         counts = {}

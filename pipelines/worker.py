@@ -328,7 +328,13 @@ def create_app(
 
     @app.page("/query")
     class QueryView(faust.web.View):
-        """POST {"sql": ..., "parameters": {...}, "max_rows": N} → Arrow IPC stream."""
+        """POST {"sql": ..., "parameters": {...}, "max_rows": N} → Arrow IPC stream.
+
+        With `"scope": {"org_ids": [...]}` (a client login's organisations) the engine
+        filters every table to them (`pipelines.orgscope`). The port listens on
+        127.0.0.1 only: whoever can reach it is trusted to name the scope (README,
+        "Logins and access").
+        """
 
         async def post(self, request: faust.web.Request) -> faust.web.Response:
             try:
@@ -336,14 +342,17 @@ def create_app(
                 sql = body["sql"]
                 if not isinstance(sql, str):
                     raise TypeError
+                org_ids = request_scope(body)
             except Exception:
-                return self.json({"error": "expected a JSON body {\"sql\": \"SELECT ...\"}"},
+                return self.json({"error": "expected a JSON body {\"sql\": \"SELECT ...\"} "
+                                  "with an optional \"scope\": {\"org_ids\": [\"...\"]}"},
                                  status=400)
             loop = asyncio.get_running_loop()
             try:
                 table = await loop.run_in_executor(
                     readers, lambda: reader_warehouse.read_only_query(
                         sql, body.get("parameters") or None, max_rows=body.get("max_rows"),
+                        org_ids=org_ids,
                     ),
                 )
             except ForbiddenQuery as exc:
@@ -416,6 +425,18 @@ def _exit_without_commit() -> None:
     """Leave at once so that no offset of an unwritten batch gets committed."""
     logging.shutdown()
     os._exit(70)
+
+
+def request_scope(body: dict[str, Any]) -> list[str] | None:
+    """The organisations a /query request is limited to; None: all. ValueError when malformed."""
+    scope = body.get("scope")
+    if scope is None:
+        return None
+    org_ids = scope.get("org_ids") if isinstance(scope, dict) else None
+    if (not isinstance(org_ids, list) or not org_ids
+            or not all(isinstance(o, str) and o for o in org_ids)):
+        raise ValueError("scope.org_ids must be a non-empty list of org_ids")
+    return org_ids
 
 
 def arrow_stream_bytes(table: pa.Table) -> bytes:

@@ -3,7 +3,9 @@
 The same guard refuses writes, settings, files, URLs and the like, and the
 same time and row limits apply, because the statement goes through the same
 reader. Results show as a table and, when they have numbers, a chart, and
-download as CSV or Parquet.
+download as CSV or Parquet. For a client login the engine runs every statement
+with each table filtered to that client's organisations (`pipelines.orgscope`):
+whatever the SQL says, it reads no other client's rows.
 """
 
 from __future__ import annotations
@@ -59,11 +61,17 @@ def render() -> None:
     data = session.dashboard_data()
     if data is None:
         return
+    if data.scope.org_ids is not None:
+        st.info("Your queries read only the rows of "
+                + ", ".join(data.org_name(o) for o in sorted(data.scope.org_ids))
+                + ": every table is filtered to them by the warehouse itself.")
     editor, browser = st.columns([3, 2])
     with browser:
         show_schema(data)
     with editor:
-        st.selectbox("Start from an example", [NO_EXAMPLE, *(e.title for e in EXAMPLES)],
+        hidden = set(BROWSABLE_TABLES) - set(data.browsable_tables())
+        offered = [e.title for e in EXAMPLES if not any(t in e.sql for t in hidden)]
+        st.selectbox("Start from an example", [NO_EXAMPLE, *offered],
                      key="sql.example", on_change=_use_example)
         if TEXT_KEY not in st.session_state:
             st.session_state[TEXT_KEY] = DEFAULT_SQL
@@ -144,7 +152,7 @@ def show_schema(data: DashboardData) -> None:
     except DataUnavailable as exc:
         st.caption(f"The schema cannot be read right now: {exc}")
         return
-    for name in BROWSABLE_TABLES:
+    for name in data.browsable_tables():
         mine = columns.filter(pl.col("table") == name) if columns.height else columns
         with st.expander(f"{name} ({mine.height} columns)"):
             if mine.height == 0:

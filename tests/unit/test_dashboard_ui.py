@@ -285,15 +285,22 @@ def test_clients_page_filters_by_name() -> None:
     assert "No client matches" in at.info[0].value
 
 
-def test_a_limited_scope_reaches_every_query_and_hides_sql() -> None:
+def test_a_limited_scope_reaches_every_query_and_the_sql_page_hides_dead_letters() -> None:
     reader = FakeReader()
     at = open_page(app(reader, Scope(frozenset({"gemeente-zutphen"}))), "clients")
     assert reader.calls
     for _sql, parameters in reader.calls:
         assert parameters is not None
         assert parameters["restrict"] == 1 and parameters["org_ids"] == ["gemeente-zutphen"]
-    with pytest.raises(ValueError):
-        at.switch_page("pages/sql.py").run()
+    at.switch_page("pages/sql.py").run()
+    assert not at.exception
+    assert "only the rows of Gemeente Zutphen" in at.info[0].value
+    labels = [e.label for e in at.expander]
+    assert labels and not any(label.startswith("dead_letters") for label in labels)
+    assert "Rejected input by reason" not in at.selectbox(key="sql.example").options
+    at.text_area(key="sql.text").set_value("SELECT table, total_rows FROM system.tables").run()
+    at.button(key="sql.run").click().run()
+    assert "system.tables counts and sizes the rows of every client" in at.error[0].value
 
 
 # -- One client ------------------------------------------------------------------------

@@ -1,0 +1,133 @@
+"""The door of the dashboard: a login form before any page, when there is a users file.
+
+With DORPSPOMP_DASHBOARD_USERS set, nobody sees a page before signing in with
+a name and password from that file (`pipelines.logins`); the login's scope (every
+organisation for the agency, its own for a client) goes into the session, where
+every page and the SQL page's reader take it from. The file is read again when it
+changes: a login removed or changed there is signed out at its next click.
+
+Without a users file there are no logins: `dorpspomp up` and `dorpspomp dashboard`
+then bind the dashboard to 127.0.0.1, and the sidebar says so.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+from dashboard.data import Scope
+from dashboard.session import LOGIN_KEY, READER_KEY, ROSTER_KEY, SCOPE_KEY
+from pipelines.logins import Login, UserBook, UsersFileError, load_users
+from pipelines.settings import Settings, SettingsError
+
+NO_LOGINS = (
+    "No logins: there is no users file (DORPSPOMP_DASHBOARD_USERS), so this dashboard "
+    "listens on 127.0.0.1 only and everyone who opens it sees every client. "
+    "`dorpspomp users add NAME --agency` creates one (README, \"Logins and access\")."
+)
+WRONG = "Wrong name or password."
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _users_file(path: str, modified: float, size: int) -> UserBook:
+    return load_users(path)
+
+
+def user_book(path: Path) -> UserBook:
+    """The users file, read again whenever it changes."""
+    try:
+        info = path.stat()
+    except OSError:
+        return load_users(path)  # raises the file's own message
+    return _users_file(str(path), info.st_mtime, info.st_size)
+
+
+def gate() -> bool:
+    """True when the pages may render for this session; otherwise it drew why not."""
+    try:
+        settings = Settings.from_env()
+    except SettingsError as exc:
+        st.error(f"The dashboard cannot start: {exc}")
+        return False
+    if settings.dashboard_users is None:
+        st.sidebar.caption(":material/lock_open: " + NO_LOGINS)
+        return True
+    try:
+        book = user_book(settings.dashboard_users)
+    except UsersFileError as exc:
+        # Fail closed: a broken users file lets nobody in.
+        st.error(f"Nobody can sign in: the users file cannot be read.\n\n{exc}")
+        return False
+    login: Login | None = st.session_state.get(LOGIN_KEY)
+    if login is not None:
+        current = book.logins.get(login.name)
+        if current is not None and current == login:
+            signed_in(login)
+            return True
+        sign_out()
+        st.info("Your login was changed or removed; sign in again.")
+    login_form(book)
+    return False
+
+
+def allowed() -> bool:
+    """Every page asks this first (through `session.dashboard_data`): a page may be run on its
+    own, without the app's `gate` in front of it (Streamlit runs `pages/*.py` by URL, and
+    so does AppTest after a page switch), so each one checks the session's login itself."""
+    try:
+        settings = Settings.from_env()
+    except SettingsError:
+        return True  # `dashboard_data` reports the settings error itself
+    if settings.dashboard_users is None:
+        return True
+    try:
+        book = user_book(settings.dashboard_users)
+    except UsersFileError as exc:
+        st.error(f"Nobody can sign in: the users file cannot be read.\n\n{exc}")
+        return False
+    login: Login | None = st.session_state.get(LOGIN_KEY)
+    if login is not None and book.logins.get(login.name) == login:
+        return True
+    if login is not None:
+        sign_out()
+        st.info("Your login was changed or removed; sign in again on [the start page](/).")
+    else:
+        st.info("Sign in first, on [the start page](/).")
+    return False
+
+
+def login_form(book: UserBook) -> None:
+    st.title("dorpspomp")
+    with st.form("login"):
+        name = st.text_input("Name", key="login.name", autocomplete="username")
+        password = st.text_input("Password", type="password", autocomplete="current-password")
+        submitted = st.form_submit_button("Sign in", type="primary")
+    if not submitted:
+        return
+    login = book.authenticate(name, password)
+    if login is None:
+        st.error(WRONG)
+        return
+    sign_in(login)
+    st.rerun()
+
+
+def sign_in(login: Login) -> None:
+    sign_out()
+    st.session_state[LOGIN_KEY] = login
+    st.session_state[SCOPE_KEY] = Scope(login.org_ids)
+
+
+def sign_out() -> None:
+    """Forget everything of this session (its scope, filters, SQL results) but what a
+    test put in."""
+    for key in list(st.session_state):
+        if key not in (READER_KEY, ROSTER_KEY):
+            del st.session_state[key]
+
+
+def signed_in(login: Login) -> None:
+    who = "every client" if login.org_ids is None else ", ".join(sorted(login.org_ids))
+    st.sidebar.caption(f"Signed in as **{login.name}** · sees {who}")
+    st.sidebar.button("Log out", key="login.logout", on_click=sign_out)

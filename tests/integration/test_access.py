@@ -1,0 +1,320 @@
+"""Acceptance 3: a client login cannot see another client's data in any page or query.
+
+A real worker fills an embedded warehouse (chDB) from replayed conversations of
+six organisations plus rejected lines; then, as the client login of
+gemeente-zutphen:
+
+- every ad-hoc route to the rows (tables, views, database-qualified names, FINAL,
+  subqueries, CTEs, JOINs, IN, UNION/INTERSECT/EXCEPT, the view() table function)
+  gives only its rows, through the worker's `/query` and so through the engine's
+  own filters, also when the request skips dorpspomp's Python checks;
+- the routes that would leak (merge(), mergeTreeIndex(), system.parts,
+  system.tables, information_schema, EXPLAIN, the _part_offset column, a
+  SETTINGS clause) are refused, and tables without organisations read empty;
+- every dashboard page, after signing in with the form, names no other client.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from pipelines.logins import UserBook, new_login, save_users
+from pipelines.readapi import WarehouseReader
+from pipelines.roster import load_roster
+from pipelines.settings import Settings
+from pipelines.sqlguard import ForbiddenQuery
+from tests import eventgen
+from tests.integration.harness import ROOT, Stack
+
+pytestmark = pytest.mark.integration
+
+APP = ROOT / "dashboard" / "app.py"
+CLIENT = "gemeente-zutphen"
+PASSWORD = "zutphen-aan-de-ijssel"
+START = datetime(2026, 3, 23, 6, 0, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def stack(kafka_broker: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    name = f"a{uuid.uuid4().hex[:10]}"
+    home = tmp_path_factory.mktemp("access")
+    s = Stack(home=home / "home", bootstrap=kafka_broker.bootstrap,
+              topic=f"{name}.events", group=f"{name}-worker")
+    s.start_worker()
+    try:
+        import random
+
+        rng = random.Random(3)
+        lines = list(eventgen.conversations(600, seed=5, days=4, start=START))
+        lines += [eventgen.bad_line(kind, i, START + timedelta(hours=i), rng)
+                  for i, kind in enumerate(("broken_json", "missing_field", "bad_org_id"))]
+        path = home / "events.jsonl"
+        path.write_bytes(b"\n".join(lines) + b"\n")
+        s.cli("replay", str(path), "--quiet")
+        s.wait_caught_up()
+        yield s
+    finally:
+        s.stop_worker()
+
+
+@pytest.fixture
+def env(stack: Stack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """The stack's settings in this process, with a users file: the client and the agency."""
+    for name in [n for n in os.environ if n.startswith("DORPSPOMP_")]:
+        monkeypatch.delenv(name)
+    for name, value in stack.env.items():
+        if name.startswith("DORPSPOMP_"):
+            monkeypatch.setenv(name, value)
+    users = tmp_path / "users.yaml"
+    save_users(users, UserBook({"zutphen": new_login("zutphen", PASSWORD, [CLIENT]),
+                                "anna": new_login("anna", "agency-password", None)}))
+    monkeypatch.setenv("DORPSPOMP_DASHBOARD_USERS", str(users))
+    return Settings.from_env()
+
+
+@pytest.fixture
+def agency(env: Settings) -> Iterator[WarehouseReader]:
+    reader = WarehouseReader(env)
+    yield reader
+    reader.close()
+
+
+@pytest.fixture
+def client(env: Settings) -> Iterator[WarehouseReader]:
+    reader = WarehouseReader(env, frozenset({CLIENT}))
+    yield reader
+    reader.close()
+
+
+def rows(reader: WarehouseReader, sql: str) -> list[dict[str, Any]]:
+    result: list[dict[str, Any]] = reader.query(sql).to_pylist()
+    return result
+
+
+def org_ids(table: pa.Table) -> set[str]:
+    found = set()
+    for name in table.column_names:
+        if name.endswith("org_id"):
+            found |= {v for v in table.column(name).to_pylist() if v is not None}
+    return found
+
+
+# Every way to the rows that the engine takes; each must give the client's rows only.
+ROUTES = {
+    "table": "SELECT org_id FROM mentions",
+    "database-qualified": "SELECT org_id FROM dorpspomp.mentions",
+    "quoted names": "SELECT org_id FROM `dorpspomp`.`posts`",
+    "view mention_responses": "SELECT org_id FROM mention_responses",
+    "view alerts": "SELECT org_id FROM alerts",
+    "view org_activity_1m": "SELECT org_id FROM org_activity_1m",
+    "view influencers": "SELECT org_id FROM influencers",
+    "view post_reach": "SELECT org_id FROM post_reach",
+    "state table FINAL": "SELECT org_id FROM mention_responses_state FINAL",
+    "alerts_state FINAL": "SELECT org_id FROM alerts_state FINAL",
+    "subquery": "SELECT org_id FROM (SELECT * FROM mentions WHERE 1)",
+    "CTE": "WITH m AS (SELECT org_id FROM mentions) SELECT org_id FROM m",
+    "scalar subquery": "SELECT arrayJoin((SELECT groupUniqArray(org_id) FROM posts)) AS org_id",
+    "join": "SELECT m.org_id AS m_org_id, p.org_id AS p_org_id FROM mentions AS m "
+            "FULL OUTER JOIN posts AS p ON m.event_id = p.in_reply_to",
+    "comma join": "SELECT a.org_id AS a_org_id, r.org_id AS r_org_id "
+                  "FROM alerts AS a, mention_responses AS r LIMIT 100000",
+    "in subquery": "SELECT DISTINCT org_id FROM mentions WHERE event_id IN "
+                   "(SELECT in_reply_to FROM posts)",
+    "union, table second": "SELECT 'zzz-nobody' AS x, '' AS org_id "
+                           "UNION ALL SELECT 'row', org_id FROM mentions",
+    "union of tables": "SELECT org_id FROM mentions UNION DISTINCT SELECT org_id FROM posts",
+    "intersect": "SELECT org_id FROM mentions INTERSECT SELECT org_id FROM posts",
+    "except": "SELECT org_id FROM mentions EXCEPT SELECT 'zzz-nobody'",
+    "view() table function": "SELECT org_id FROM view(SELECT org_id FROM mentions)",
+    "group by with totals": "SELECT org_id, count() AS n FROM mentions GROUP BY org_id "
+                            "WITH TOTALS",
+}
+
+
+@pytest.mark.parametrize("sql", list(ROUTES.values()), ids=list(ROUTES))
+def test_every_route_to_the_rows_gives_the_clients_rows_only(
+    agency: WarehouseReader, client: WarehouseReader, sql: str
+) -> None:
+    everyone = org_ids(agency.query(sql))
+    assert len(everyone - {""}) > 1, "the agency should see several organisations here"
+    assert org_ids(client.query(sql)) - {""} == {CLIENT}
+
+
+def test_every_table_with_organisations_is_filtered(
+    agency: WarehouseReader, client: WarehouseReader
+) -> None:
+    tables = [r["table"] for r in rows(agency, "SELECT table FROM system.columns "
+                                       "WHERE database = currentDatabase() AND name = 'org_id'")]
+    assert {"mentions", "posts", "mention_responses", "alerts", "alerts_state"} <= set(tables)
+    for table in tables:
+        seen = {r["org_id"] for r in rows(client, f"SELECT DISTINCT org_id FROM `{table}`")}
+        assert seen <= {CLIENT}, table
+
+
+def test_the_client_sees_the_same_numbers_for_itself_as_the_agency(
+    agency: WarehouseReader, client: WarehouseReader
+) -> None:
+    """Filtering inside the views does not change the client's own figures."""
+    questions = [
+        "SELECT count() AS n, countIf(complaint) AS c, sum(author_followers) AS f "
+        "FROM mentions {where}",
+        "SELECT status, count() AS n, countIf(sla_breached) AS b FROM mention_responses "
+        "{where} GROUP BY status ORDER BY status",
+        "SELECT author_id, mentions, times_shared, round(influence, 6) AS i FROM influencers "
+        "{where} ORDER BY author_id",
+        "SELECT sum(mentions) AS m, sum(replies) AS r, sum(potential_reach) AS p "
+        "FROM org_activity_1m {where}",
+        "SELECT event_id, shares, potential_reach FROM post_reach {where} ORDER BY event_id",
+    ]
+    for question in questions:
+        mine = rows(client, question.format(where=""))
+        theirs = rows(agency, question.format(where=f"WHERE org_id = '{CLIENT}'"))
+        assert mine == theirs and mine, question
+    statuses = {r["status"] for r in rows(client, "SELECT DISTINCT status FROM mention_responses")}
+    assert "unanswered" in statuses  # the shared event clock reaches the view
+
+
+def test_tables_without_organisations_read_empty(
+    agency: WarehouseReader, client: WarehouseReader
+) -> None:
+    for table in ("dead_letters", "ingest_offsets", "schema_migrations", "alert_deliveries"):
+        assert rows(agency, f"SELECT count() AS n FROM {table}")[0]["n"] >= (
+            1 if table != "alert_deliveries" else 0), table
+        assert rows(client, f"SELECT count() AS n FROM {table}")[0]["n"] == 0, table
+
+
+LEAKS = {
+    "merge()": "SELECT org_id FROM merge(currentDatabase(), '^mentions$')",
+    "mergeTreeIndex()": "SELECT * FROM mergeTreeIndex('dorpspomp', 'mentions')",
+    "cluster()": "SELECT org_id FROM cluster('default', dorpspomp.mentions)",
+    "remote()": "SELECT org_id FROM remote('127.0.0.1', dorpspomp.mentions)",
+    "loop()": "SELECT org_id FROM loop('dorpspomp', 'mentions') LIMIT 5",
+    "system.parts": "SELECT table, rows FROM system.parts",
+    "system.query_log": "SELECT query FROM system.query_log",
+    "system.tables": "SELECT name, total_rows FROM system.tables",
+    "system.columns": "SELECT table, data_compressed_bytes FROM system.columns",
+    "information_schema": "SELECT table_name, table_rows FROM information_schema.tables",
+    "EXPLAIN ESTIMATE": "EXPLAIN ESTIMATE SELECT * FROM mentions",
+    "_part_offset": "SELECT _part_offset FROM mentions",
+    "SETTINGS": "SELECT org_id FROM mentions SETTINGS additional_table_filters = {}",
+    "default database": "SELECT * FROM default.mentions",
+}
+
+
+@pytest.mark.parametrize("sql", list(LEAKS.values()), ids=list(LEAKS))
+def test_routes_past_the_filters_are_refused_with_a_reason(
+    client: WarehouseReader, sql: str
+) -> None:
+    with pytest.raises(ForbiddenQuery, match="refused: "):
+        client.query(sql)
+
+
+def raw_query(stack: Stack, body: dict[str, Any]) -> tuple[int, Any]:
+    """POST to the worker's /query as any local program could, without dorpspomp's reader."""
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{stack.port}/query", data=json.dumps(body).encode(), method="POST",
+        headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return response.status, pa.ipc.open_stream(response.read()).read_all()
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
+
+
+def test_the_worker_enforces_the_scope_whatever_the_caller_checked(stack: Stack) -> None:
+    scope = {"org_ids": [CLIENT]}
+    status, table = raw_query(stack, {"sql": "SELECT org_id, count() AS n FROM mentions "
+                                              "GROUP BY org_id", "scope": scope})
+    assert status == 200 and org_ids(table) == {CLIENT}
+    for sql in (LEAKS["system.tables"], LEAKS["merge()"], LEAKS["EXPLAIN ESTIMATE"]):
+        status, answer = raw_query(stack, {"sql": sql, "scope": scope})
+        assert status == 403 and answer["error"].startswith("refused: "), answer
+    status, answer = raw_query(stack, {"sql": "SELECT 1", "scope": {"org_ids": []}})
+    assert status == 400
+
+
+# -- the pages, signed in as the client ----------------------------------------------------
+
+
+def visible_text(at: AppTest) -> str:
+    """Everything a person reads on the page: tables, metrics, texts, choices."""
+    parts: list[str] = []
+    for frame in at.dataframe:
+        parts.append(frame.value.to_csv())
+    for metric in at.metric:
+        parts += [metric.label, str(metric.value)]
+    for kind in ("caption", "markdown", "info", "success", "warning", "title", "subheader",
+                 "text", "expander"):
+        for element in at.get(kind):
+            parts.append(str(getattr(element, "value", "") or getattr(element, "label", "")))
+    for kind in ("selectbox", "multiselect"):
+        for element in at.get(kind):
+            parts += [str(o) for o in element.options]
+    for chart in at.get("vega_lite_chart"):
+        parts.append(json.dumps(chart.proto.spec if hasattr(chart, "proto") else ""))
+        parts.append(str(chart.proto.datasets))
+    return "\n".join(parts)
+
+
+def others(settings: Settings) -> list[str]:
+    roster = load_roster(settings.roster)
+    names = [o.name for o in roster.orgs.values() if o.id != CLIENT and o.name]
+    ids = [o for o in {*eventgen.ORGS, *roster.orgs} if o != CLIENT]
+    return sorted(set(names) | set(ids))
+
+
+def signed_in_app() -> AppTest:
+    at = AppTest.from_file(str(APP), default_timeout=180).run()
+    at.text_input(key="login.name").input("zutphen")
+    at.text_input[1].input(PASSWORD)
+    at.button[0].click()
+    at.run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    return at
+
+
+def test_every_page_shows_the_client_only_its_own_organisation(
+    env: Settings, agency: WarehouseReader
+) -> None:
+    forbidden = others(env)
+    assert rows(agency, "SELECT count(DISTINCT org_id) AS n FROM mentions")[0]["n"] >= 5
+    at = signed_in_app()
+    pages = {"clients": at}
+    shown = visible_text(at)
+    assert "Gemeente Zutphen" in shown
+    for page in ("client", "alerts", "sql"):
+        at.switch_page(f"pages/{page}.py").run()
+        assert not at.exception and not at.error, (page, [e.value for e in at.error])
+        pages[page] = at
+        text = visible_text(at)
+        leaked = [o for o in forbidden if o in text]
+        assert not leaked, (page, leaked)
+    leaked = [o for o in forbidden if o in shown]
+    assert not leaked, ("clients", leaked)
+
+    # The SQL page: an ad-hoc question over every organisation answers for the client only.
+    at.text_area(key="sql.text").set_value(
+        "SELECT org_id, count() AS mentions FROM mentions GROUP BY org_id "
+        "UNION ALL SELECT org_id, count() FROM posts GROUP BY org_id").run()
+    at.button(key="sql.run").click().run()
+    assert not at.error, [e.value for e in at.error]
+    result = next(d.value for d in at.dataframe if list(d.value.columns) == ["org_id",
+                                                                             "mentions"])
+    assert set(result["org_id"]) == {CLIENT} and len(result) == 2
+    assert not [o for o in forbidden if o in visible_text(at)]
+    at.text_area(key="sql.text").set_value("SELECT * FROM merge(currentDatabase(), 'mentions')")
+    at.run()
+    at.button(key="sql.run").click().run()
+    assert "This query was refused" in at.error[0].value
