@@ -118,11 +118,11 @@ KNOWN_ORGS = Query(
 )
 
 # The organisation's own calendar day: `day_orgs[i]` starts its day at `day_starts[i]`
-# (local midnight, in UTC); every other organisation at `default_day_start`.
-_DAY_START = """if(has({day_orgs:Array(String)}, org_id),
-           arrayElement({day_starts:Array(DateTime64(3, 'UTC'))},
-                        indexOf({day_orgs:Array(String)}, org_id)),
-           {default_day_start:DateTime64(3, 'UTC')})"""
+# (local midnight, in UTC); every other organisation at `default_day_start`. `transform`
+# looks the organisation up in a hash table, once per row.
+_DAY_START = """transform(org_id, {day_orgs:Array(String)},
+              {day_starts:Array(DateTime64(3, 'UTC'))},
+              {default_day_start:DateTime64(3, 'UTC')})"""
 
 # -- all clients -------------------------------------------------------------------
 
@@ -413,32 +413,62 @@ ALERTS_SUMMARY = Query(
     "alerts_summary",
     "alerts across organisations: how many are open (and surges), resolved ones opened in "
     "the range, organisations with open alerts, and the kinds there are",
+    # Counted per organisation (grouping by one LowCardinality column stays fast on
+    # millions of alerts), then summed; the kinds from a DISTINCT of their own.
     f"""SELECT
-    countIf(status = 'open') AS open,
-    countIf(status = 'open' AND kind = 'complaint_surge') AS open_surges,
-    countIf(status = 'resolved' AND opened_at >= {{start:DateTime64(3, 'UTC')}}
-            AND opened_at < {{end:DateTime64(3, 'UTC')}}) AS resolved,
-    uniqExactIf(org_id, status = 'open') AS orgs_with_open,
-    arraySort(groupUniqArray(kind)) AS kinds
-FROM alerts
-WHERE {VISIBLE}""",
+    sum(n_open) AS open,
+    sum(n_open_surges) AS open_surges,
+    sum(n_resolved) AS resolved,
+    countIf(n_open > 0) AS orgs_with_open,
+    (SELECT arraySort(groupArray(kind)) FROM (SELECT DISTINCT kind FROM alerts WHERE {VISIBLE}))
+        AS kinds
+FROM
+(
+    SELECT
+        org_id,
+        countIf(status = 'open') AS n_open,
+        countIf(status = 'open' AND kind = 'complaint_surge') AS n_open_surges,
+        countIf(status = 'resolved' AND opened_at >= {{start:DateTime64(3, 'UTC')}}
+                AND opened_at < {{end:DateTime64(3, 'UTC')}}) AS n_resolved
+    FROM alerts
+    WHERE {VISIBLE}
+    GROUP BY org_id
+)""",
 )
+
+# The filters of the alert list, used twice below.
+_LISTED_ALERTS = f"""{VISIBLE}
+      AND (status = 'open' OR (opened_at >= {{start:DateTime64(3, 'UTC')}}
+                               AND opened_at < {{end:DateTime64(3, 'UTC')}}))
+      AND status IN {{statuses:Array(String)}}
+      AND (empty({{kinds:Array(String)}}) OR kind IN {{kinds:Array(String)}})
+      AND (empty({{clients:Array(String)}}) OR org_id IN {{clients:Array(String)}})"""
+
+_ALERT_ORDER = "status = 'open' DESC, kind = 'complaint_surge' DESC, opened_at DESC, alert_id"
 
 ALERTS_LIST = Query(
     "alerts_list",
     "alerts across organisations with the chosen statuses, kinds and organisations (none "
     "chosen: all): every open one, and the resolved ones opened in the range; open first, "
     "surges first, newest first; `matching` counts them all before the limit",
-    f"""SELECT alert_id, org_id, kind, status, opened_at, resolved_at, severity, observed,
-       expected, summary, sample_event_ids, count() OVER () AS matching
+    # Millions of alerts may match: they are counted and ordered on their narrow
+    # columns, and only the listed ones are read whole (by their sort key).
+    f"""WITH matching_alerts AS
+(
+    SELECT org_id, alert_id, status, kind, opened_at
+    FROM alerts
+    WHERE {_LISTED_ALERTS}
+)
+SELECT alert_id, org_id, kind, status, opened_at, resolved_at, severity, observed,
+       expected, summary, sample_event_ids, (SELECT count() FROM matching_alerts) AS matching
 FROM alerts
-WHERE {VISIBLE}
-  AND (status = 'open' OR (opened_at >= {{start:DateTime64(3, 'UTC')}}
-                           AND opened_at < {{end:DateTime64(3, 'UTC')}}))
-  AND status IN {{statuses:Array(String)}}
-  AND (empty({{kinds:Array(String)}}) OR kind IN {{kinds:Array(String)}})
-  AND (empty({{clients:Array(String)}}) OR org_id IN {{clients:Array(String)}})
-ORDER BY status = 'open' DESC, kind = 'complaint_surge' DESC, opened_at DESC, alert_id
+WHERE (org_id, alert_id) IN (
+        SELECT org_id, alert_id FROM matching_alerts
+        ORDER BY {_ALERT_ORDER}
+        LIMIT {{limit:UInt32}}
+    )
+  AND {_LISTED_ALERTS}
+ORDER BY {_ALERT_ORDER}
 LIMIT {{limit:UInt32}}""",
 )
 

@@ -24,6 +24,7 @@ import json
 import os
 import platform
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -360,6 +361,10 @@ def main(quick: bool = False, out: Path | None = None, seed: int = 7,
          workdir: Path | None = None, keep: bool = False) -> int:
     plan = Plan.quick() if quick else Plan.full()
     out = out or ROOT / "bench" / ("results-quick.json" if quick else "results.json")
+    # Ctrl-C or a kill must still stop the run's broker and workers (they run in
+    # sessions of their own) and write the figures so far: both end in `finally`.
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, _interrupt)
     base = workdir or Path(tempfile.mkdtemp(prefix="dorpspomp-bench-"))
     base.mkdir(parents=True, exist_ok=True)
     try:
@@ -370,6 +375,10 @@ def main(quick: bool = False, out: Path | None = None, seed: int = 7,
     results["out"] = str(out)
     print(table(results))
     return 0
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(f"stopped by signal {signum}")
 
 
 def _utc(value: datetime) -> datetime:

@@ -134,3 +134,18 @@ def test_quick_plan_is_smaller_in_every_phase() -> None:
 def test_flood_is_deterministic() -> None:
     w = world(7, 60)
     assert list(islice(flood(w, 100), 100)) == list(flood(w, 100))
+
+
+def test_readme_shows_the_committed_figures() -> None:
+    """The README's benchmark table is bench/results.json rendered, nothing typed by hand."""
+    import json
+    from pathlib import Path
+
+    from pipelines.bench.run import README_BEGIN, README_END, markdown
+
+    root = Path(__file__).resolve().parents[2]
+    results = json.loads((root / "bench" / "results.json").read_text())
+    assert results["command"] == "dorpspomp bench"  # the full run, not --quick
+    readme = (root / "README.md").read_text()
+    block = readme[readme.index(README_BEGIN):readme.index(README_END) + len(README_END)]
+    assert block == markdown(results)
