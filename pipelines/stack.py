@@ -151,14 +151,19 @@ def wait_for_worker(settings: Settings, child: Child, timeout: float = 120) -> R
 
 
 def stop_child(child: Child, timeout: float = 30) -> None:
-    if child.process.poll() is not None:
+    terminate(child.process, timeout)
+
+
+def terminate(process: subprocess.Popen[bytes], timeout: float) -> None:
+    """SIGTERM, then SIGKILL if it has not exited within `timeout` seconds."""
+    if process.poll() is not None:
         return
-    child.process.send_signal(signal.SIGTERM)
+    process.send_signal(signal.SIGTERM)
     try:
-        child.process.wait(timeout)
+        process.wait(timeout)
     except subprocess.TimeoutExpired:
-        child.process.kill()
-        child.process.wait()
+        process.kill()
+        process.wait()
 
 
 def tail(path: Path, lines: int = 20) -> str:

@@ -7,7 +7,6 @@ touches the user's `dorpspomp up` stack and leaves nothing running behind it.
 from __future__ import annotations
 
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -21,7 +20,7 @@ import orjson
 
 from pipelines.readapi import running_worker
 from pipelines.settings import Settings
-from pipelines.stack import BROKER_SCRIPT, tail
+from pipelines.stack import BROKER_SCRIPT, tail, terminate
 
 ROOT = BROKER_SCRIPT.resolve().parents[1]
 
@@ -152,14 +151,8 @@ class WorkerProcess:
         raise BenchError("no VmHWM in /proc: peak memory needs Linux")
 
     def stop(self, timeout: float = 60) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        if self.process is not None:
+            terminate(self.process, timeout)
 
 
 def bench_settings(home: Path, bootstrap: str, topic: str, roster: Path | None,
