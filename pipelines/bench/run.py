@@ -150,6 +150,7 @@ def run(plan: Plan, *, seed: int, workdir: Path, out: Path, quick: bool,
     broker.start({pre_topic: 6, f"{pre_topic}.alerts": 3, pending_topic: 6,
                   f"{pending_topic}.alerts": 3})
     workers: list[WorkerProcess] = []
+    grow: subprocess.Popen[str] | None = None
     try:
         messages = zip(sim.keys, sim.lines, strict=True)
         results["preload"] = produce(broker.bootstrap, pre_topic, messages, total=len(sim.lines))
@@ -210,6 +211,9 @@ def run(plan: Plan, *, seed: int, workdir: Path, out: Path, quick: bool,
         results["error"] = f"{type(exc).__name__}: {exc}"
         raise
     finally:
+        if grow is not None and grow.poll() is None:
+            grow.kill()
+            grow.wait()
         for w in workers:
             w.stop()
         broker.stop()
