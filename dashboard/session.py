@@ -87,6 +87,17 @@ def read_clock(data: DashboardData) -> Clock | None:
     return clock
 
 
+def data_and_clock() -> tuple[DashboardData, Clock] | None:
+    """The data layer and the watermark a page starts from, or None after saying why not."""
+    data = dashboard_data()
+    if data is None:
+        return None
+    clock = read_clock(data)
+    if clock is None:
+        return None
+    return data, clock
+
+
 def unavailable(exc: DataUnavailable) -> None:
     st.warning(
         f"The warehouse cannot be read right now: {exc}\n\n"

@@ -32,12 +32,10 @@ BEGINNING = datetime(1970, 1, 1, tzinfo=UTC)
 
 def render() -> None:
     st.title("Alerts")
-    data = session.dashboard_data()
-    if data is None:
+    started = session.data_and_clock()
+    if started is None:
         return
-    clock = session.read_clock(data)
-    if clock is None:
-        return
+    data, clock = started
     assert clock.now is not None
     choice = st.segmented_control("Resolved alerts opened in the last", list(RANGES),
                                   default="30 days", key="alerts.range") or "30 days"

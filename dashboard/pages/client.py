@@ -49,12 +49,10 @@ def pick_window(
 
 def render() -> None:
     st.title("One client")
-    data = session.dashboard_data()
-    if data is None:
+    started = session.data_and_clock()
+    if started is None:
         return
-    clock = session.read_clock(data)
-    if clock is None:
-        return
+    data, clock = started
     assert clock.now is not None
     try:
         orgs = data.orgs()
