@@ -28,7 +28,7 @@ from pipelines.escalation import SurgeDetector
 from pipelines.responses import ResponseRow, ResponseTracker
 from pipelines.roster import Roster
 from pipelines.sink import Derived, IngestBatch, WriteResult
-from pipelines.warehouse import Warehouse
+from pipelines.warehouse import Warehouse, as_utc
 
 log = logging.getLogger(__name__)
 
@@ -162,7 +162,7 @@ def earliest_event(warehouse: Warehouse) -> datetime:
         f"SELECT least(min(m.created_at), (SELECT min(created_at) FROM "
         f"{warehouse.table('posts')})) AS t FROM {warehouse.table('mentions')} AS m")
     value = table.column("t")[0].as_py()
-    return _utc(value) if value is not None else datetime(1970, 1, 1, tzinfo=UTC)
+    return as_utc(value) if value is not None else datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def partition_clocks(warehouse: Warehouse) -> dict[int, datetime]:
@@ -181,12 +181,8 @@ def _newest_per_partition(
         f"{where} GROUP BY p",
         parameters=parameters or None,
     )
-    return {int(p): _utc(t) for p, t in zip(table.column("p").to_pylist(),
+    return {int(p): as_utc(t) for p, t in zip(table.column("p").to_pylist(),
                                              table.column("t").to_pylist(), strict=True)}
-
-
-def _utc(t: datetime) -> datetime:
-    return t if t.tzinfo is not None else t.replace(tzinfo=UTC)
 
 
 def _rows(table: pa.Table) -> Iterable[dict[str, Any]]:
@@ -204,7 +200,7 @@ def load_mentions(warehouse: Warehouse, topic: str, since: datetime) -> list[Men
     return [
         Mention(
             org_id=r["org_id"], event_id=r["event_id"], platform=r["platform"],
-            created_at=_utc(r["created_at"]), author_id=r["author_id"],
+            created_at=as_utc(r["created_at"]), author_id=r["author_id"],
             author_handle=r["author_handle"], author_followers=r["author_followers"],
             author_verified=bool(r["author_verified"]), kind=r["kind"], text=r["text"],
             lang=r["lang"], in_reply_to=r["in_reply_to"], shared_from=r["shared_from"],
@@ -225,7 +221,7 @@ def load_posts(warehouse: Warehouse, topic: str, since: datetime) -> list[Post]:
     return [
         Post(
             org_id=r["org_id"], event_id=r["event_id"], platform=r["platform"],
-            created_at=_utc(r["created_at"]), account_id=r["account_id"],
+            created_at=as_utc(r["created_at"]), account_id=r["account_id"],
             account_handle=r["account_handle"], account_role=r["account_role"],
             account_followers=r["account_followers"], kind=r["kind"],
             in_reply_to=r["in_reply_to"], text=r["text"], org_source=r["org_source"],
@@ -250,7 +246,7 @@ def complaint_history(
         parameters={"since": since, "until": until},
     )
     return [
-        (org, _utc(minute), int(n), int(reach))
+        (org, as_utc(minute), int(n), int(reach))
         for org, minute, n, reach in zip(
             table.column("org_id").to_pylist(), table.column("minute").to_pylist(),
             table.column("complaints").to_pylist(), table.column("reach").to_pylist(),

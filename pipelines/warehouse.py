@@ -280,6 +280,12 @@ class Warehouse:
         return counts
 
 
+def as_utc(t: datetime) -> datetime:
+    """A time read back from the warehouse, in UTC: values of expressions that lose the
+    column's zone (toStartOfMinute, …) come back naive, and they are UTC."""
+    return t if t.tzinfo is not None else t.replace(tzinfo=UTC)
+
+
 def _clean_error(text: str) -> str:
     """ClickHouse errors carry a stack trace and version trailer; keep the sentence."""
     first = text.strip().splitlines()[0] if text.strip() else text

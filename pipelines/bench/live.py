@@ -29,11 +29,13 @@ from typing import Any
 
 import orjson
 
+from dashboard.data import sql_time
 from pipelines.bench.services import Broker, WorkerProcess
 from pipelines.bench.stats import summary
 from pipelines.readapi import WarehouseReader
 from pipelines.replay import make_producer
 from pipelines.simulate import Surge, World
+from pipelines.warehouse import as_utc
 
 SAMPLE_EVERY = 25  # one sampled mention in this many
 
@@ -133,9 +135,9 @@ class Prober(threading.Thread):
             counts = self.reader.query(
                 "SELECT org_id, minute, mentions FROM org_activity_1m "
                 "WHERE org_id IN {orgs:Array(String)} AND minute >= {since:DateTime64(3, 'UTC')}",
-                {"orgs": sorted({s.org_id for s in activity}), "since": _sql_time(self.since)},
+                {"orgs": sorted({s.org_id for s in activity}), "since": sql_time(self.since)},
             ).to_pylist()
-            seen = {(r["org_id"], _utc(r["minute"])): r["mentions"] for r in counts}
+            seen = {(r["org_id"], as_utc(r["minute"])): r["mentions"] for r in counts}
             for s in activity:
                 if seen.get((s.org_id, s.minute), 0) >= s.ordinal:
                     s.in_activity = now
@@ -144,7 +146,7 @@ class Prober(threading.Thread):
                 "SELECT mention_id FROM mention_responses "
                 "WHERE created_at >= {since:DateTime64(3, 'UTC')} "
                 "AND mention_id IN {ids:Array(String)}",
-                {"ids": [s.event_id for s in responses], "since": _sql_time(self.since)},
+                {"ids": [s.event_id for s in responses], "since": sql_time(self.since)},
             ).column("mention_id").to_pylist()
             visible = set(rows)
             for s in responses:
@@ -259,11 +261,3 @@ def run_live(broker: Broker, worker: WorkerProcess, planned: Planned,
 
 def _ms(stamp: str) -> int:
     return int(datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp() * 1000)
-
-
-def _utc(value: datetime) -> datetime:
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
-
-
-def _sql_time(t: datetime) -> str:
-    return t.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]

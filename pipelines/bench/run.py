@@ -42,6 +42,7 @@ from pipelines.bench.surges import OpenedAlert, score
 from pipelines.escalation import SurgeDetector
 from pipelines.readapi import WarehouseReader
 from pipelines.simulate import Surge, World, world
+from pipelines.warehouse import as_utc
 
 START = datetime(2026, 3, 2, tzinfo=UTC)  # a Monday
 # The faust probe's rate settles within a few batches; more events only cost minutes.
@@ -237,7 +238,7 @@ def detection(worker: WorkerProcess, sim: Simulated, live_surges: list[Surge],
         ).to_pylist()
     finally:
         reader.close()
-    alerts = [OpenedAlert(r["org_id"], _utc(r["opened_at"])) for r in rows]
+    alerts = [OpenedAlert(r["org_id"], as_utc(r["opened_at"])) for r in rows]
     detector = SurgeDetector(sim.world.roster())
     warmup = timedelta(seconds=max(detector.settings(o.id).warmup for o in sim.world.orgs))
     return score([*sim.surges, *live_surges], alerts, organisations=len(sim.world.orgs),
@@ -383,10 +384,6 @@ def main(quick: bool = False, out: Path | None = None, seed: int = 7,
 
 def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt(f"stopped by signal {signum}")
-
-
-def _utc(value: datetime) -> datetime:
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 
