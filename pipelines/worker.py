@@ -37,13 +37,16 @@ import faust
 import faust.web
 import orjson
 import pyarrow as pa
-from faust.sensors.monitor import Monitor
+from aiokafka import AIOKafkaProducer
+from aiokafka.partitioner import DefaultPartitioner
+from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import EventT
 
 from pipelines.alerts import Alert
 from pipelines.classify import TextClassifier, load_classifier
 from pipelines.decode import DeadLetter, Mention, Source, decode
 from pipelines.enrich import label_mentions
+from pipelines.leanfaust import lean_app
 from pipelines.notify import WebhookNotifier
 from pipelines.processors import StreamProcessors
 from pipelines.roster import Roster, load_roster
@@ -56,6 +59,7 @@ log = logging.getLogger("dorpspomp.worker")
 
 ARROW_STREAM = "application/vnd.apache.arrow.stream"
 WRITE_RETRY_SECONDS = (0.5, 1, 2, 5, 10, 30)
+KEY_PARTITIONER = DefaultPartitioner()
 
 
 @dataclass
@@ -218,7 +222,7 @@ def create_app(
     reader_warehouse = Warehouse(settings, reader=True)
     stats = WorkerStats()
 
-    app = faust.App(
+    app = lean_app(
         settings.consumer_group,
         broker=faust_brokers(settings.kafka),
         store="memory://",
@@ -235,10 +239,10 @@ def create_app(
         broker_commit_every=max(10_000, settings.batch_size),
         broker_max_poll_records=max(1000, min(settings.batch_size, 50_000)),
         producer_linger_ms=5,
+        producer_max_batch_size=512 * 1024,
         broker_session_timeout=settings.session_timeout,
         broker_heartbeat_interval=min(3.0, settings.session_timeout / 4),
         autodiscover=False,
-        monitor=LeanMonitor(),
     )
     app.dorpspomp_settings = settings  # type: ignore[attr-defined]
     app.dorpspomp_stats = stats  # type: ignore[attr-defined]
@@ -257,17 +261,17 @@ def create_app(
 
     async def publish(alerts: Sequence[Alert]) -> None:
         """Every alert state to the alerts topic (keyed by organisation) and the webhook."""
-        # Straight to the Kafka producer: faust's Topic.send costs a channel hop and a
-        # future per message, which at tens of thousands of SLA alert states per minute
-        # held up the consumer (measured with `dorpspomp bench`).
-        producer = app.producer
-        for alert in alerts:
-            sent = await producer.send(
-                settings.alerts_topic, alert.org_id.encode(), orjson.dumps(alert.to_json()),
-                partition=None, timestamp=None,
-                headers=[("delivery_key", alert.delivery_key.encode())],
-            )
-            cast(asyncio.Future[Any], sent).add_done_callback(_log_failed_send)
+        if alerts:
+            # faust's own aiokafka producer, handed whole batches: faust's Topic.send and
+            # even one producer.send per alert cost a future and a channel hop each, and
+            # at tens of thousands of SLA alert states per minute that held up the
+            # consumer (measured with `dorpspomp bench`).
+            producer = cast(faust_aiokafka.Producer, app.producer)._ensure_producer()
+            await send_keyed(producer, settings.alerts_topic, [
+                (alert.org_id.encode(), orjson.dumps(alert.to_json()),
+                 [("delivery_key", alert.delivery_key.encode())])
+                for alert in alerts
+            ])
         if notifier is not None and alerts:
             notifier.submit(alerts)
 
@@ -393,32 +397,34 @@ class WarehouseLedger:
         )
 
 
-class LeanMonitor(Monitor):
-    """faust's Monitor without its per-message bookkeeping.
-
-    The default Monitor records statistics on every message in and out (for faust's
-    own /stats pages, which the worker does not serve); on this machine that cost about
-    15 % of the throughput of a faust agent that does nothing else (`dorpspomp bench`,
-    its faust probe). Rebalance and commit events still go through it.
-    """
-
-    def on_message_in(self, tp: Any, offset: int, message: Any) -> None:
-        return None
-
-    def on_stream_event_in(self, tp: Any, offset: int, stream: Any, event: Any) -> None:
-        return None
-
-    def on_stream_event_out(self, tp: Any, offset: int, stream: Any, event: Any,
-                            state: Any = None) -> None:
-        return None
-
-    def on_message_out(self, tp: Any, offset: int, message: Any) -> None:
-        return None
+async def send_keyed(producer: AIOKafkaProducer, topic: str,
+                     records: Sequence[tuple[bytes, bytes, list[tuple[str, bytes]]]]) -> None:
+    """Queue (key, value, headers) records on `topic` in batches, each record in the
+    partition Kafka's default partitioner gives its key, in order within a partition.
+    Returns once they are queued; a failed delivery is logged."""
+    partitions = sorted(await producer.partitions_for(topic))
+    by_partition: dict[int, list[tuple[bytes, bytes, list[tuple[str, bytes]]]]] = {}
+    for record in records:
+        partition = KEY_PARTITIONER(record[0], partitions, partitions)
+        by_partition.setdefault(partition, []).append(record)
+    for partition, queued in by_partition.items():
+        batch = producer.create_batch()
+        for key, value, headers in queued:
+            if batch.append(key=key, value=value, timestamp=None, headers=headers) is None:
+                sent = await producer.send_batch(batch, topic, partition=partition)
+                sent.add_done_callback(_log_failed_send)
+                batch = producer.create_batch()
+                if batch.append(key=key, value=value, timestamp=None, headers=headers) is None:
+                    log.error("an alert of %d bytes is larger than a producer batch; "
+                              "not sent to %s", len(value), topic)
+        if batch.record_count():
+            sent = await producer.send_batch(batch, topic, partition=partition)
+            sent.add_done_callback(_log_failed_send)
 
 
 def _log_failed_send(sent: asyncio.Future[Any]) -> None:
     if not sent.cancelled() and sent.exception() is not None:
-        log.error("an alert did not reach the alerts topic: %s", sent.exception())
+        log.error("alerts did not reach the alerts topic: %s", sent.exception())
 
 
 def _exit_without_commit() -> None:

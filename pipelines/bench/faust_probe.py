@@ -18,19 +18,19 @@ from typing import cast
 import faust
 import orjson
 
-from pipelines.worker import LeanMonitor
+from pipelines.leanfaust import lean_app
 
 
 def main(argv: list[str]) -> None:
     bootstrap, topic, total, batch = argv[0], argv[1], int(argv[2]), int(argv[3])
     result = argv[4]
-    app = faust.App(
+    app = lean_app(
         f"bench-faust-probe-{uuid.uuid4().hex[:8]}", broker=f"kafka://{bootstrap}",
         store="memory://", value_serializer="raw", key_serializer="raw",
         web_enabled=False, autodiscover=False, consumer_auto_offset_reset="earliest",
         datadir=os.environ.get("TMPDIR", "/tmp") + f"/faust-probe-{os.getpid()}",
         stream_buffer_maxsize=max(4096, batch), broker_max_poll_records=min(batch, 50_000),
-        broker_commit_every=max(10_000, batch), monitor=LeanMonitor(),
+        broker_commit_every=max(10_000, batch),
     )
     source = app.topic(topic, value_serializer="raw", key_serializer="raw")
     seen = 0

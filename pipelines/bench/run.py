@@ -30,6 +30,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -98,6 +99,25 @@ TARGETS: list[tuple[str, str, Callable[[dict[str, Any]], Any], Callable[[Any], b
 ]
 
 
+class PhaseClock:
+    """Wall-clock seconds per phase of a run, for results.json."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self.current: tuple[str, float] | None = None
+
+    def start(self, name: str) -> None:
+        self.stop()
+        self.current = (name, time.perf_counter())
+
+    def stop(self) -> dict[str, float]:
+        if self.current is not None:
+            name, began = self.current
+            self.seconds[name] = round(time.perf_counter() - began, 1)
+            self.current = None
+        return self.seconds
+
+
 def say(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
 
@@ -143,25 +163,36 @@ def run(plan: Plan, *, seed: int, workdir: Path, out: Path, quick: bool,
     broker = Broker(workdir / "kafka")
     pre_topic, pending_topic = "bench.events", "bench.pending"
     say(f"bench: work folder {workdir}")
-    say(f"[1/6] simulating {plan.events:,} events of {plan.orgs} organisations …")
-    sim = simulate(plan, seed, workdir)
-    results["world"] = {"events": len(sim.lines), "organisations": plan.orgs,
-                        "simulated_days": round((sim.end - sim.start).total_seconds() / 86400, 2),
-                        "surges": len(sim.surges)}
-    broker.start({pre_topic: 6, f"{pre_topic}.alerts": 3, pending_topic: 6,
-                  f"{pending_topic}.alerts": 3})
     workers: list[WorkerProcess] = []
     grow: subprocess.Popen[str] | None = None
+    phases = PhaseClock()
     try:
+        phases.start("world")
+        say(f"[1/6] simulating {plan.events:,} events of {plan.orgs} organisations …")
+        # The broker (a JVM, another process) starts while the world is simulated.
+        with ThreadPoolExecutor(1, thread_name_prefix="broker-start") as starter:
+            started = starter.submit(broker.start, {
+                pre_topic: 6, f"{pre_topic}.alerts": 3,
+                pending_topic: 6, f"{pending_topic}.alerts": 3})
+            sim = simulate(plan, seed, workdir)
+            started.result()
+        results["world"] = {
+            "events": len(sim.lines), "organisations": plan.orgs,
+            "simulated_days": round((sim.end - sim.start).total_seconds() / 86400, 2),
+            "surges": len(sim.surges)}
         messages = zip(sim.keys, sim.lines, strict=True)
         results["preload"] = produce(broker.bootstrap, pre_topic, messages, total=len(sim.lines))
         total = sum(broker.end_offsets(pre_topic).values())
+
+        phases.start("limits")
 
         say("[2/6] limits: bare aiokafka consumer, bare faust agent …")
         tp: dict[str, Any] = {"events": total}
         tp["bare_consumer"] = throughput.bare_consumer(broker, pre_topic)
         tp["faust_agent"] = throughput.bare_faust_agent(
             broker, pre_topic, min(total, FAUST_PROBE_EVENTS), plan.batch_size, workdir)
+
+        phases.start("pipeline")
 
         say(f"[3/6] pipeline: a worker reads the {total:,} pre-loaded events …")
         settings = bench_settings(workdir / "pipeline", broker.bootstrap, pre_topic, sim.roster,
@@ -183,6 +214,8 @@ def run(plan: Plan, *, seed: int, workdir: Path, out: Path, quick: bool,
             source.close()
         results["throughput"] = tp
 
+        phases.start("live")
+
         say(f"[4/6] live: {plan.live_rate:,.0f} events/s for {plan.live_seconds:.0f} s …")
         planned = live.plan(sim.world, sim.end, plan.live_rate, plan.live_seconds)
         results["live"] = live.run_live(broker, worker, planned)
@@ -194,6 +227,7 @@ def run(plan: Plan, *, seed: int, workdir: Path, out: Path, quick: bool,
         # The memory phase's worker reads its flood while the pipeline's (stopped) warehouse
         # is grown for the dashboard phase: neither figure is a time, so they may share
         # the machine.
+        phases.start("memory")
         say(f"[5/6] memory: a fresh worker reads {plan.pending:,} mentions nobody answers "
             f"(meanwhile the warehouse grows to {plan.dashboard_mentions:,} mentions) …")
         grow = start_grow(worker, plan)
@@ -204,6 +238,8 @@ def run(plan: Plan, *, seed: int, workdir: Path, out: Path, quick: bool,
         results["memory"] = memory.pending_memory(broker, pending, sim.world, plan.pending)
         pending.stop()
         shutil.rmtree(pending.settings.home / "warehouse", ignore_errors=True)
+
+        phases.start("dashboard")
 
         say("[6/6] dashboard: every query and page, through the worker's endpoint …")
         results["dashboard"] = dashboard_phase(worker, plan, grow)
@@ -222,6 +258,7 @@ def run(plan: Plan, *, seed: int, workdir: Path, out: Path, quick: bool,
             shutil.rmtree(workdir, ignore_errors=True)
         # Written even when a phase failed: the figures so far, and the error.
         results["seconds"] = round(time.perf_counter() - began, 1)
+        results["phase_seconds"] = phases.stop()
         results["targets"] = judged(results)
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(results, indent=2, default=str) + "\n", encoding="utf-8")
@@ -306,8 +343,15 @@ def table(results: dict[str, Any]) -> str:
             f"limits: bare aiokafka consumer {tp['bare_consumer']['events_per_second']:,} ev/s, "
             f"bare faust agent {tp['faust_agent']['events_per_second']:,} ev/s, "
             f"bare Arrow insert {tp['bare_insert']['rows_per_second']:,} rows/s")
-    lines.append(f"whole run: {results['seconds']} s; figures in {results.get('out', '')}")
+    lines.append(f"whole run: {run_time(results)}; figures in {results.get('out', '')}")
     return "\n".join(lines)
+
+
+def run_time(results: dict[str, Any]) -> str:
+    """"812 s (world 45, limits 38, …)": the whole run and its phases."""
+    phases = results.get("phase_seconds") or {}
+    parts = ", ".join(f"{name} {seconds:.0f}" for name, seconds in phases.items())
+    return f"{results['seconds']:.0f} s" + (f" ({parts})" if parts else "")
 
 
 README_BEGIN = ("<!-- bench:begin (rendered from bench/results.json by "
@@ -322,7 +366,7 @@ def markdown(results: dict[str, Any]) -> str:
     lines = [
         README_BEGIN,
         f"Measured {when} with `{results['command']}` on {m['cores']} cores / "
-        f"{m['memory_gib']} GiB, Python {m['python']}; whole run {results['seconds']:.0f} s.",
+        f"{m['memory_gib']} GiB, Python {m['python']}; whole run {run_time(results)}.",
         "",
         "| figure | target | measured | |",
         "|---|---|---|---|",

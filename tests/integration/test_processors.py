@@ -116,10 +116,21 @@ def test_response_figures_and_sla_alerts(stack: Stack, tmp_path: Path) -> None:
     consumer = KafkaConsumer(f"{stack.topic}.alerts", bootstrap_servers=stack.bootstrap,
                              auto_offset_reset="earliest", consumer_timeout_ms=5000)
     try:
-        published = [orjson.loads(message.value) for message in consumer]
+        messages = list(consumer)
+        partitions = sorted(consumer.partitions_for_topic(f"{stack.topic}.alerts") or ())
     finally:
         consumer.close()
+    published = [orjson.loads(message.value) for message in messages]
     states = {(a["alert_id"], a["status"]) for a in published}
+    # Keyed by organisation, in the partition Kafka's own partitioner gives that key (as a
+    # Java consumer would expect), with the state's delivery key for deduplication.
+    from kafka.partitioner.default import murmur2
+
+    key = b"gemeente-zutphen"
+    assert {m.key for m in messages} == {key}
+    assert {m.partition for m in messages} == {partitions[(murmur2(key) & 0x7FFFFFFF) % len(partitions)]}
+    assert [dict(m.headers)["delivery_key"].decode() for m in messages] == [
+        f"{a['alert_id']}#{a['version']}" for a in published]
     assert ("sla_breach:m3", "open") in states
     assert ("sla_breach:m2", "resolved") in states
     assert all(a["org_id"] == "gemeente-zutphen" for a in published)
