@@ -37,8 +37,6 @@ import faust
 import faust.web
 import orjson
 import pyarrow as pa
-from aiokafka import AIOKafkaProducer
-from aiokafka.partitioner import DefaultPartitioner
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import EventT
 
@@ -46,6 +44,7 @@ from pipelines.alerts import Alert
 from pipelines.classify import TextClassifier, load_classifier
 from pipelines.decode import DeadLetter, Mention, Source, decode
 from pipelines.enrich import label_mentions
+from pipelines.kafkabatch import RecordTooLarge, send_keyed
 from pipelines.leanfaust import lean_app
 from pipelines.notify import WebhookNotifier
 from pipelines.processors import StreamProcessors
@@ -59,7 +58,6 @@ log = logging.getLogger("dorpspomp.worker")
 
 ARROW_STREAM = "application/vnd.apache.arrow.stream"
 WRITE_RETRY_SECONDS = (0.5, 1, 2, 5, 10, 30)
-KEY_PARTITIONER = DefaultPartitioner()
 
 
 @dataclass
@@ -267,11 +265,17 @@ def create_app(
             # at tens of thousands of SLA alert states per minute that held up the
             # consumer (measured with `dorpspomp bench`).
             producer = cast(faust_aiokafka.Producer, app.producer)._ensure_producer()
-            await send_keyed(producer, settings.alerts_topic, [
-                (alert.org_id.encode(), orjson.dumps(alert.to_json()),
-                 [("delivery_key", alert.delivery_key.encode())])
-                for alert in alerts
-            ])
+            try:
+                sent = await send_keyed(producer, settings.alerts_topic, [
+                    (alert.org_id.encode(), orjson.dumps(alert.to_json()),
+                     [("delivery_key", alert.delivery_key.encode())])
+                    for alert in alerts
+                ])
+            except RecordTooLarge as exc:  # in the warehouse all the same
+                log.error("alert states not sent to the alerts topic: %s", exc)
+                sent = []
+            for batch in sent:
+                batch.add_done_callback(_log_failed_send)
         if notifier is not None and alerts:
             notifier.submit(alerts)
 
@@ -395,31 +399,6 @@ class WarehouseLedger:
             self.warehouse.table("alert_deliveries"), [[k, now] for k in keys],
             column_names=["delivery_key", "delivered_at"],
         )
-
-
-async def send_keyed(producer: AIOKafkaProducer, topic: str,
-                     records: Sequence[tuple[bytes, bytes, list[tuple[str, bytes]]]]) -> None:
-    """Queue (key, value, headers) records on `topic` in batches, each record in the
-    partition Kafka's default partitioner gives its key, in order within a partition.
-    Returns once they are queued; a failed delivery is logged."""
-    partitions = sorted(await producer.partitions_for(topic))
-    by_partition: dict[int, list[tuple[bytes, bytes, list[tuple[str, bytes]]]]] = {}
-    for record in records:
-        partition = KEY_PARTITIONER(record[0], partitions, partitions)
-        by_partition.setdefault(partition, []).append(record)
-    for partition, queued in by_partition.items():
-        batch = producer.create_batch()
-        for key, value, headers in queued:
-            if batch.append(key=key, value=value, timestamp=None, headers=headers) is None:
-                sent = await producer.send_batch(batch, topic, partition=partition)
-                sent.add_done_callback(_log_failed_send)
-                batch = producer.create_batch()
-                if batch.append(key=key, value=value, timestamp=None, headers=headers) is None:
-                    log.error("an alert of %d bytes is larger than a producer batch; "
-                              "not sent to %s", len(value), topic)
-        if batch.record_count():
-            sent = await producer.send_batch(batch, topic, partition=partition)
-            sent.add_done_callback(_log_failed_send)
 
 
 def _log_failed_send(sent: asyncio.Future[Any]) -> None:

@@ -1,8 +1,9 @@
 """Freshness and alert latency: a steady live stream against a running worker.
 
 The simulated world goes on where the pre-loaded events stopped, sped up so that its
-natural volume comes out at the asked rate (events/s). Every event is sent when the
-wall clock reaches its place in simulated time, and the send time is kept. Meanwhile:
+natural volume comes out at the asked rate (events/s). Every event is handed to the
+producer when the wall clock reaches its place in simulated time (in ticks of what is due,
+a batch per partition, looked at every 5 ms), and that send time is kept. Meanwhile:
 
 - a prober asks the warehouse, through the same read-only endpoint the dashboard uses,
   every `poll` seconds which sampled events have become visible: a sampled mention is
@@ -19,6 +20,7 @@ wall clock reaches its place in simulated time, and the send time is kept. Meanw
 
 from __future__ import annotations
 
+import asyncio
 import bisect
 import threading
 import time
@@ -30,14 +32,16 @@ from typing import Any
 import orjson
 
 from dashboard.data import sql_time
+from pipelines.bench.load import batch_producer
 from pipelines.bench.services import Broker, WorkerProcess
 from pipelines.bench.stats import summary
+from pipelines.kafkabatch import send_keyed
 from pipelines.readapi import WarehouseReader
-from pipelines.replay import make_producer
 from pipelines.simulate import Surge, World
 from pipelines.warehouse import as_utc
 
 SAMPLE_EVERY = 25  # one sampled mention in this many
+TICK = 0.005  # seconds between looks at the schedule
 
 
 @dataclass
@@ -192,36 +196,16 @@ def run_live(broker: Broker, worker: WorkerProcess, planned: Planned,
     reader = WarehouseReader(settings)
     prober = Prober(reader, planned.start, poll)
     listener = AlertListener(broker.bootstrap, settings.alerts_topic)
-    producer = make_producer(broker.bootstrap)
-    sent_at: list[float] = []
     listener.start()
     prober.start()
-    behind = 0.0
-    begin = time.perf_counter()
     try:
-        for i, line in enumerate(planned.lines):
-            due = begin + planned.due[i]
-            now = time.perf_counter()
-            if due > now:
-                time.sleep(due - now)
-                now = time.perf_counter()
-            else:
-                behind = max(behind, now - due)
-            producer.send(settings.events_topic, value=line, key=planned.keys[i])
-            sent_at.append(now)
-            sample = planned.samples.get(i)
-            if sample is not None:
-                event_id, org_id, ordinal, actionable = sample
-                minute = datetime.fromtimestamp(planned.t_ms[i] // 60_000 * 60, UTC)
-                prober.add(Sample(event_id, org_id, minute, ordinal, actionable, now))
-        producer.flush(timeout=60)
-        sending = time.perf_counter() - begin
+        sent_at, behind, sending = asyncio.run(_send(broker.bootstrap, settings.events_topic,
+                                                     planned, prober))
         deadline = time.monotonic() + drain_timeout
         while prober.outstanding() and time.monotonic() < deadline:
             time.sleep(poll)
         time.sleep(2)  # the last alerts of the stream
     finally:
-        producer.close(timeout=10)
         prober.stopping.set()
         listener.stopping.set()
         prober.join(10)
@@ -257,6 +241,44 @@ def run_live(broker: Broker, worker: WorkerProcess, planned: Planned,
         "surge_alert_latency": summary(latencies),
         "probe_errors": prober.errors[:5],
     }
+
+
+async def _send(bootstrap: str, topic: str, planned: Planned,
+                prober: Prober) -> tuple[list[float], float, float]:
+    """Hand every planned event to the producer once the clock reaches its due time, in
+    ticks of whatever is due (a batch per partition, `pipelines.kafkabatch`). Returns
+    each event's send time, how far behind the schedule a tick ever was, and the seconds
+    the whole stream took."""
+    producer = batch_producer(bootstrap, linger_ms=0)
+    await producer.start()
+    sent_at: list[float] = []
+    pending: list[asyncio.Future[Any]] = []
+    behind = 0.0
+    due = planned.due
+    try:
+        begin = time.perf_counter()
+        i = 0
+        while i < len(due):
+            now = time.perf_counter()
+            if due[i] > now - begin:
+                await asyncio.sleep(min(TICK, due[i] - (now - begin)))
+                continue
+            behind = max(behind, now - begin - due[i])
+            j = bisect.bisect_right(due, now - begin, lo=i)
+            pending += await send_keyed(producer, topic, [
+                (planned.keys[k], planned.lines[k], []) for k in range(i, j)])
+            sent_at += [now] * (j - i)
+            for k in range(i, j):
+                sample = planned.samples.get(k)
+                if sample is not None:
+                    event_id, org_id, ordinal, actionable = sample
+                    minute = datetime.fromtimestamp(planned.t_ms[k] // 60_000 * 60, UTC)
+                    prober.add(Sample(event_id, org_id, minute, ordinal, actionable, now))
+            i = j
+        await asyncio.gather(*pending)
+        return sent_at, behind, time.perf_counter() - begin
+    finally:
+        await producer.stop()
 
 
 def _ms(stamp: str) -> int:

@@ -2,8 +2,9 @@
 
 `dorpspomp replay` sends one event at a time through kafka-python (about 10 k
 events/s here), which would spend minutes on a million events before the clock even
-starts. This uses aiokafka's batch API instead, with Kafka's default partitioner
-(murmur2 of the key), so every event lands on the partition a replay would choose.
+starts. This hands aiokafka whole batches instead (`pipelines.kafkabatch`), with Kafka's
+default partitioner (murmur2 of the key), so every event lands on the partition a replay
+would choose.
 """
 
 from __future__ import annotations
@@ -13,6 +14,10 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
+from pipelines.kafkabatch import Record, send_keyed
+
+CHUNK = 10_000  # records handed to the producer at a time
+
 
 def produce(bootstrap: str, topic: str, messages: Iterable[tuple[bytes, bytes]],
             total: int | None = None, desc: str = "pre-load") -> dict[str, Any]:
@@ -20,42 +25,38 @@ def produce(bootstrap: str, topic: str, messages: Iterable[tuple[bytes, bytes]],
     return asyncio.run(_produce(bootstrap, topic, messages, total, desc))
 
 
+def batch_producer(bootstrap: str, linger_ms: int = 20) -> Any:
+    """An aiokafka producer for `pipelines.kafkabatch.send_keyed` (call inside a loop)."""
+    from aiokafka import AIOKafkaProducer
+
+    return AIOKafkaProducer(bootstrap_servers=bootstrap, acks=1, linger_ms=linger_ms,
+                            max_batch_size=1024 * 1024, max_request_size=8 * 1024 * 1024)
+
+
 async def _produce(bootstrap: str, topic: str, messages: Iterable[tuple[bytes, bytes]],
                    total: int | None, desc: str) -> dict[str, Any]:
-    from aiokafka import AIOKafkaProducer
-    from aiokafka.partitioner import DefaultPartitioner
     from tqdm import tqdm
 
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks=1, linger_ms=20,
-                                max_batch_size=1024 * 1024, max_request_size=8 * 1024 * 1024)
+    producer = batch_producer(bootstrap)
     await producer.start()
-    partitioner = DefaultPartitioner()
     try:
-        partitions = sorted(await producer.partitions_for(topic))
-        batches: dict[int, Any] = {}
         pending: list[asyncio.Future[Any]] = []
+        chunk: list[Record] = []
         count = 0
         started = time.perf_counter()
         with tqdm(total=total, unit="ev", unit_scale=True, desc=desc, mininterval=0.5,
                   leave=False) as bar:
             for key, value in messages:
-                partition = partitioner(key, partitions, partitions)
-                batch = batches.get(partition)
-                if batch is None:
-                    batch = batches[partition] = producer.create_batch()
-                if batch.append(key=key, value=value, timestamp=None) is None:
-                    pending.append(await producer.send_batch(batch, topic, partition=partition))
-                    batch = batches[partition] = producer.create_batch()
-                    batch.append(key=key, value=value, timestamp=None)
-                count += 1
-                if count % 10_000 == 0:
-                    bar.update(10_000)
-                    await asyncio.sleep(0)
-            for partition, batch in batches.items():
-                if batch.record_count():
-                    pending.append(await producer.send_batch(batch, topic, partition=partition))
+                chunk.append((key, value, []))
+                if len(chunk) == CHUNK:
+                    pending += await send_keyed(producer, topic, chunk)
+                    count += len(chunk)
+                    bar.update(len(chunk))
+                    chunk = []
+            pending += await send_keyed(producer, topic, chunk)
+            count += len(chunk)
+            bar.update(len(chunk))
             await asyncio.gather(*pending)
-            bar.update(count % 10_000)
         seconds = time.perf_counter() - started
     finally:
         await producer.stop()
