@@ -34,10 +34,17 @@ def score(surges: Sequence[Surge], alerts: Sequence[OpenedAlert], *, organisatio
     for s in surges:
         windows.setdefault(s.org_id, []).append((s.start, s.end + grace))
     detected = 0
+    missed: list[dict[str, Any]] = []
     for s in eligible:
         if any(a.org_id == s.org_id and s.start <= a.opened_at <= s.end + grace
                for a in alerts):
             detected += 1
+        else:
+            missed.append({"org_id": s.org_id, "start": s.start.isoformat(),
+                           "minutes": round((s.end - s.start).total_seconds() / 60, 1),
+                           "size": s.size, "cause": s.cause,
+                           "rate_per_minute": round(s.rate_per_minute, 3),
+                           "usual_per_minute": round(s.baseline_per_minute, 4)})
     scored = [a for a in alerts if eligible_from <= a.opened_at < end + grace]
     false = [a for a in scored
              if not any(lo <= a.opened_at <= hi for lo, hi in windows.get(a.org_id, ()))]
@@ -54,4 +61,5 @@ def score(surges: Sequence[Surge], alerts: Sequence[OpenedAlert], *, organisatio
         if weeks > 0 else None,
         "simulated_span": [start.isoformat(), end.isoformat()],
         "grace_minutes": grace.total_seconds() / 60,
+        "missed": missed,
     }

@@ -57,6 +57,9 @@ def test_surge_scoring_counts_hits_misses_and_false_alerts() -> None:
     assert result["surges_during_warmup"] == 1
     assert (result["surges"], result["detected"]) == (3, 1)
     assert result["recall"] == pytest.approx(1 / 3, abs=1e-4)
+    assert [(m["org_id"], m["start"]) for m in result["missed"]] == [
+        ("a", (T0 + timedelta(hours=120)).isoformat()),
+        ("c", (T0 + timedelta(hours=200)).isoformat())]
     # Scored alerts are those after the warm-up: b's hit and c's false one.
     assert (result["alerts"], result["false_alerts"]) == (2, 1)
     assert result["organisation_weeks"] == pytest.approx(3 * 11 / 7, abs=0.05)
