@@ -19,7 +19,7 @@ test:
 	.venv/bin/python -m pytest -m integration -q
 	.venv/bin/dorpspomp bench --quick
 
-# The full measurement (about 16 minutes): bench/results.json and a table.
+# The full measurement (about 12 minutes): bench/results.json and a table.
 bench: setup
 	.venv/bin/dorpspomp bench
 

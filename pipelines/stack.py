@@ -118,6 +118,8 @@ def dashboard_cmd(settings: Settings, address: str | None = None) -> list[str]:
         sys.executable, "-m", "streamlit", "run", str(DASHBOARD_APP),
         "--server.port", str(settings.dashboard_port), "--server.headless", "true",
         "--server.address", address, "--browser.gatherUsageStats", "false",
+        # Agencies' staff and clients are viewers: no Deploy, Rerun or Clear cache.
+        "--client.toolbarMode", "viewer",
     ]
 
 

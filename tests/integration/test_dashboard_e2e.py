@@ -291,6 +291,15 @@ class Dashboard:
         self.wait(f"the page titled {title!r}", lambda: title in self.heading(), PAGE_TIMEOUT)
         self.settle()
 
+    def toolbar(self) -> tuple[str | None, int]:
+        """The toolbar's text (None: no toolbar) and how many Deploy buttons it has."""
+        from selenium.webdriver.common.by import By
+
+        bars = self.driver.find_elements(By.CSS_SELECTOR, '[data-testid="stToolbar"]')
+        deploy = self.driver.find_elements(By.CSS_SELECTOR,
+                                           '[data-testid="stAppDeployButton"]')
+        return (bars[0].text if bars else None), len(deploy)
+
     def heading(self) -> str:
         heading = self.driver.execute_script(
             "const h = document.querySelector('[data-testid=\"stMain\"] h1');"
@@ -452,6 +461,10 @@ def test_all_clients_page_shows_the_simulated_day(
         assert grid["rows"] >= expected["orgs"], grid["rows"]
         assert grid["header"][:2] == ["Client", "Needs attention"], grid["header"]
         assert grid["cells"] and all(row[0] for row in grid["cells"]), grid["cells"][:3]
+        # Viewers get no developer options (Deploy, Rerun, Clear cache) in the toolbar.
+        toolbar, deploy = dashboard.toolbar()
+        assert toolbar is not None and "Deploy" not in toolbar, toolbar
+        assert deploy == 0
         dashboard.screenshot("1-all-clients")
 
 

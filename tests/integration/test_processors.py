@@ -128,7 +128,8 @@ def test_response_figures_and_sla_alerts(stack: Stack, tmp_path: Path) -> None:
 
     key = b"gemeente-zutphen"
     assert {m.key for m in messages} == {key}
-    assert {m.partition for m in messages} == {partitions[(murmur2(key) & 0x7FFFFFFF) % len(partitions)]}
+    expected_partition = partitions[(murmur2(key) & 0x7FFFFFFF) % len(partitions)]
+    assert {m.partition for m in messages} == {expected_partition}
     assert [dict(m.headers)["delivery_key"].decode() for m in messages] == [
         f"{a['alert_id']}#{a['version']}" for a in published]
     assert ("sla_breach:m3", "open") in states
