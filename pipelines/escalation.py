@@ -30,6 +30,13 @@ The rule, checked once per organisation-minute on every trailing span of 1 up to
     observed                                >= ratio × expected  (size), and
     P(X >= observed), X ~ Poisson(expected) <= p_value           (not chance)
 
+Slow surges: at an organisation so quiet that the volume rule is what hides a surge
+(ratio × the usual count of a window < min_complaints), the rule is also checked on the
+trailing spans longer than the window up to `slow_window`, with the volume counted over
+the span: a complaint every two minutes for half an hour where one a day is usual
+never puts 8 in a 10-minute window. Busier organisations are left to the window, where
+the ratio, not the volume, is what a slow rise fails.
+
 The Poisson tail is bounded from above by pmf(k)·(k+1)/(k+1-λ) (k > λ), so the test is
 never looser than stated. The alert opens at the end of the first minute where the rule
 holds (after `warmup` of history, and not within `cooldown` after the previous one was
@@ -39,8 +46,8 @@ the last `resolve_after` minutes are calm: below `resolve_ratio` × expected, or
 half the minimum volume (hysteresis). The resolved state reports the peak.
 
 Defaults (`SurgeSettings`; per organisation from the roster's `surge:` mapping, over the
-roster defaults' one): window 10m, min_complaints 8, ratio 3, p_value 1e-5, cooldown 1h,
-warmup 3d, resolve_ratio 1.5, resolve_after 5m, min_rate 3 (per hour).
+roster defaults' one): window 10m, slow_window 1h, min_complaints 8, ratio 3, p_value
+1e-5, cooldown 1h, warmup 3d, resolve_ratio 1.5, resolve_after 5m, min_rate 3 (per hour).
 
 Severity, 0-10 with one decimal (`severity`), grows with the excess and with the reach
 of the complaining authors:
@@ -62,13 +69,15 @@ complaint that arrives after its minute was judged still counts for later minute
 for the history.
 
 Pure and deterministic: no I/O, no wall clock. Cost: O(1) per mention; per organisation
-and minute with complaints in the window O(window); quiet stretches are skipped in bulk.
+and minute with complaints in the window O(window), O(slow_window) when the slow check
+runs; quiet stretches are skipped in bulk.
 """
 
 from __future__ import annotations
 
 import math
 from array import array
+from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -114,6 +123,7 @@ class SurgeSettings:
 
     enabled: bool = True
     window: int = 600
+    slow_window: int = 3600
     min_complaints: int = 8
     ratio: float = 3.0
     p_value: float = 1e-5
@@ -168,6 +178,7 @@ class SurgeSettings:
         """The roster's spelling of these settings."""
         return {
             "enabled": self.enabled, "window": format_duration(self.window),
+            "slow_window": format_duration(self.slow_window),
             "min_complaints": self.min_complaints, "ratio": self.ratio,
             "p_value": self.p_value, "cooldown": format_duration(self.cooldown),
             "warmup": format_duration(self.warmup), "resolve_ratio": self.resolve_ratio,
@@ -188,6 +199,9 @@ def _problems(s: SurgeSettings) -> list[str]:
     problems = []
     if s.window % 60 or not 60 <= s.window <= 3600:
         problems.append(f"window {s.window}s must be whole minutes from 1m to 1h")
+    if s.slow_window % 60 or not s.window <= s.slow_window <= 3 * 3600:
+        problems.append(f"slow_window {s.slow_window}s must be whole minutes from the window "
+                        f"({s.window // 60}m) to 3h")
     if s.resolve_after % 60 or not 60 <= s.resolve_after <= 3600:
         problems.append(f"resolve_after {s.resolve_after}s must be whole minutes from 1m to 1h")
     if s.min_complaints < 1:
@@ -237,7 +251,8 @@ def _duration(value: Any) -> int:
 
 
 _PARSERS: dict[str, Any] = {
-    "enabled": _flag, "window": _duration, "min_complaints": _whole, "ratio": _number,
+    "enabled": _flag, "window": _duration, "slow_window": _duration,
+    "min_complaints": _whole, "ratio": _number,
     "p_value": _number, "cooldown": _duration, "warmup": _duration,
     "resolve_ratio": _number, "resolve_after": _duration, "min_rate": _number,
 }
@@ -305,6 +320,9 @@ class _OrgState:
         self.window = settings.window // 60
         self.calm_span = settings.resolve_after // 60
         self.span = max(self.window, self.calm_span)
+        self.slow = settings.slow_window // 60
+        # Committed minutes still inside the slow window: (minute, complaints, reach).
+        self.past: deque[tuple[int, int, int]] = deque()
         self.log_p = math.log(settings.p_value)
         self.floor = settings.min_rate / 60.0
         self.partition: int | None = None
@@ -438,9 +456,12 @@ class _OrgState:
             return
         done = [minute for minute in self.recent if minute < upto]
         done.sort()
+        keep = upto - self.slow
         for minute in done:
             bucket = self.recent.pop(minute)
             self.add_to_history(minute, float(bucket.complaints))
+            if minute >= keep and self.slow > self.span:
+                self.past.append((minute, bucket.complaints, bucket.reach))
         start = self.committed
         for first, last in sorted(self.excluded):
             if last < start or first >= upto:
@@ -511,9 +532,10 @@ class _OrgState:
             local = minute + self.offset(minute)
             cached = max(self.hour_rate((local - _EDGE) // 60),
                          self.hour_rate((local + _EDGE) // 60))
-            if len(self.minute_rates) >= 4 * self.span:
+            keep = max(self.span, self.slow)
+            if len(self.minute_rates) >= 4 * keep:
                 self.minute_rates = {m: r for m, r in self.minute_rates.items()
-                                     if m > minute - 2 * self.span}
+                                     if m > minute - 2 * keep}
             self.minute_rates[minute] = cached
         return cached
 
@@ -682,6 +704,8 @@ class SurgeDetector:
             observed[length], reach[length] = o, r
         surge = state.surge
         if surge is None and (not s.enabled or observed[window] < s.min_complaints):
+            if s.enabled and state.slow > span:
+                self._judge_slow(state, minute, observed[span], reach[span])
             return  # too few to matter: the usual rate is not even needed
         expected = [0.0] * (span + 1)
         e = 0.0
@@ -696,14 +720,9 @@ class SurgeDetector:
                     trigger = length
                     break
         if surge is None:
-            warmed = (minute + 1 - state.first_minute) * 60 >= s.warmup
-            if not (trigger and warmed):
-                return
-            state.exclude(minute - window + 1, minute)
-            cooling = (state.resolved_minute is not None
-                       and (minute - state.resolved_minute) * 60 < s.cooldown)
-            if not cooling:
-                self._open(state, minute, trigger, observed, expected, reach)
+            if trigger:
+                self._start(state, minute, trigger, observed[trigger], expected[trigger],
+                            reach[trigger])
             return
         if (minute - surge.opened_minute) * 60 < MAX_EXCLUDED:
             state.exclude(minute - window + 1, minute)
@@ -727,11 +746,63 @@ class SurgeDetector:
             self._emit(state, surge, "open", minute, level, k, lam, length, reach[length],
                        self._samples(state, minute - length + 1, minute))
 
-    def _open(self, state: _OrgState, minute: int, length: int, observed: list[int],
-              expected: list[float], reach: list[int]) -> None:
+    def _judge_slow(self, state: _OrgState, minute: int, recent_k: int,
+                    recent_reach: int) -> None:
+        """The rule over spans longer than the window, up to `slow_window`, at an
+        organisation so quiet that `min_complaints` in the window is what hides a surge:
+        complaints at a few a minute for half an hour where one an hour is usual."""
+        s = state.s
+        slow, span = state.slow, state.span
+        past = state.past
+        first = minute - slow + 1
+        while past and past[0][0] < first:
+            past.popleft()
+        total = recent_k + sum(c for _, c, _ in past)
+        if total < s.min_complaints:
+            return
+        if s.ratio * state.expected(minute) * state.window >= s.min_complaints:
+            return  # busy enough that the window's own rule decides
+        counts = [0] * (slow + 1)
+        reaches = [0] * (slow + 1)
+        for m, c, r in past:
+            counts[minute - m + 1] += c
+            reaches[minute - m + 1] += r
+        recent = state.recent
+        for length in range(1, span + 1):
+            bucket = recent.get(minute - length + 1)
+            if bucket is not None:
+                counts[length] += bucket.complaints
+                reaches[length] += bucket.reach
+        k = r = 0
+        e = 0.0
+        best: tuple[int, int, float, int] | None = None
+        for length in range(1, slow + 1):
+            k += counts[length]
+            r += reaches[length]
+            e += state.expected(minute - length + 1)
+            if (length > state.window and k >= s.min_complaints and k >= s.ratio * e
+                    and log_poisson_tail(k, e) <= state.log_p):
+                best = (length, k, e, r)  # the longest span that holds
+        if best is not None:
+            self._start(state, minute, *best)
+
+    def _start(self, state: _OrgState, minute: int, length: int, k: int, lam: float,
+               reach: int) -> None:
+        """Open an alert for a span where the rule holds, unless still in the warm-up
+        or the cooldown; either way its minutes stay out of the history."""
+        s = state.s
+        if (minute + 1 - state.first_minute) * 60 < s.warmup:
+            return
+        state.exclude(minute - state.window + 1, minute)
+        cooling = (state.resolved_minute is not None
+                   and (minute - state.resolved_minute) * 60 < s.cooldown)
+        if not cooling:
+            self._open(state, minute, length, k, lam, reach)
+
+    def _open(self, state: _OrgState, minute: int, length: int, k: int, lam: float,
+              reach: int) -> None:
         opened = datetime.fromtimestamp(minute * 60, UTC)
-        k, lam = observed[length], expected[length]
-        level = severity(k, lam, reach[length])
+        level = severity(k, lam, reach)
         start = minute - length + 1
         samples = self._samples(state, start, minute)
         surge = state.surge = _Surge(
@@ -739,7 +810,7 @@ class SurgeDetector:
             span_start=start, version=1, last_observed=k, last_severity=level,
             peak=(level, k, lam, length, start, samples),
         )
-        self._emit(state, surge, "open", minute, level, k, lam, length, reach[length], samples)
+        self._emit(state, surge, "open", minute, level, k, lam, length, reach, samples)
 
     def _resolve(self, state: _OrgState, surge: _Surge, minute: int) -> None:
         surge.version += 1

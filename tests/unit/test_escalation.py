@@ -244,6 +244,25 @@ def test_min_volume_rule() -> None:
     assert run(SurgeDetector(low), merge(base, burst(ZUTPHEN, at, 4)))[0].observed == 4
 
 
+def test_a_slow_surge_at_a_quiet_organisation_is_caught_by_the_slow_window() -> None:
+    # One complaint every two minutes for 40 minutes where one in a hundred minutes is
+    # usual: never 8 in a 10-minute window, but 20 where under 2 are expected (the floor).
+    slow = Surge(local_day(5).replace(hour=12), 40, 0.5)
+    mentions = stream(ZUTPHEN, days=6, seed=21, rate=quiet_rate, surges=[slow])
+    opened = [a for a in run(SurgeDetector(roster()), mentions) if a.version == 1]
+    assert len(opened) == 1, opened
+    at = opened[0].opened_at.astimezone(AMSTERDAM)
+    assert slow.start + timedelta(minutes=10) < at <= slow.start + timedelta(minutes=40)
+    assert opened[0].observed >= 8
+    assert opened[0].details["window_minutes"] > 10
+    # Without the slow window (slow_window = window) it goes unseen, as before.
+    fast_only = roster("    surge: {slow_window: 10m}")
+    assert run(SurgeDetector(fast_only), mentions) == []
+    # The same quiet organisation without the surge: six days, no alert.
+    calm = stream(ZUTPHEN, days=6, seed=21, rate=quiet_rate)
+    assert run(SurgeDetector(roster()), calm) == []
+
+
 def test_cooldown_and_per_org_thresholds() -> None:
     first = Surge(local_day(5).replace(hour=14), 15, 5 * DAY)
     second = Surge(local_day(5).replace(hour=14, minute=45), 15, 5 * DAY)
@@ -262,8 +281,13 @@ def test_cooldown_and_per_org_thresholds() -> None:
     for at, surge in zip(opened, (first, second), strict=True):
         assert surge.start < at <= surge.start + timedelta(minutes=2)
     # A higher bar for one organisation: ~150 complaints in 10 minutes are not enough.
-    strict = roster("    surge: {min_complaints: 200}")
+    strict = roster("    surge: {min_complaints: 200, slow_window: 10m}")
     assert run(SurgeDetector(strict), mentions) == []
+    # Over longer spans (up to slow_window, 1h by default) the bar holds too: the alert
+    # comes once the wave has brought 200, after its first 10 minutes.
+    longer = run(SurgeDetector(roster("    surge: {min_complaints: 200}")), mentions)
+    assert longer[0].observed >= 200
+    assert longer[0].opened_at.astimezone(AMSTERDAM) > first.start + timedelta(minutes=10)
 
 
 def test_roster_settings_are_validated() -> None:
@@ -280,6 +304,10 @@ def test_roster_settings_are_validated() -> None:
         SurgeDetector(roster("    surge: {window: soon}"))
     with pytest.raises(ValueError, match="org gemeente-zutphen: surge: window 90s must be whole"):
         SurgeDetector(roster("    surge: {window: 90s}"))
+    with pytest.raises(ValueError, match=r"surge: slow_window 300s must be whole minutes from "
+                                         r"the window \(10m\) to 3h"):
+        SurgeDetector(roster("    surge: {slow_window: 5m}"))
+    assert custom.settings(ZUTPHEN).slow_window == 3600
     with pytest.raises(ValueError, match=r"org gemeente-zutphen: surge: ratio 0\.5 must be"):
         SurgeDetector(roster("    surge: {ratio: 0.5}"))
     with pytest.raises(ValueError, match=r"surge\.min_complaints: 'many' is not a whole"):
