@@ -462,6 +462,9 @@ class _OrgState:
             self.add_to_history(minute, float(bucket.complaints))
             if minute >= keep and self.slow > self.span:
                 self.past.append((minute, bucket.complaints, bucket.reach))
+        past = self.past
+        while past and past[0][0] < keep:
+            past.popleft()
         start = self.committed
         for first, last in sorted(self.excluded):
             if last < start or first >= upto:

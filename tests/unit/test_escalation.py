@@ -263,6 +263,16 @@ def test_a_slow_surge_at_a_quiet_organisation_is_caught_by_the_slow_window() -> 
     assert run(SurgeDetector(roster()), calm) == []
 
 
+def test_the_slow_window_keeps_an_hour_of_minutes_not_the_whole_stream(
+        fortnight: list[Mention]) -> None:
+    # A busy organisation never reaches the slow check; what it keeps for it must still
+    # be bounded by the slow window (per organisation, for as long as the worker runs).
+    detector = SurgeDetector(roster())
+    run(detector, fortnight)
+    state = detector._orgs[ZUTPHEN]
+    assert 0 < len(state.past) <= state.slow == 60
+
+
 def test_cooldown_and_per_org_thresholds() -> None:
     first = Surge(local_day(5).replace(hour=14), 15, 5 * DAY)
     second = Surge(local_day(5).replace(hour=14, minute=45), 15, 5 * DAY)
