@@ -185,7 +185,6 @@ def run(plan: Plan, *, seed: int, workdir: Path, out: Path, quick: bool,
         total = sum(broker.end_offsets(pre_topic).values())
 
         phases.start("limits")
-
         say("[2/6] limits: bare aiokafka consumer, bare faust agent …")
         tp: dict[str, Any] = {"events": total}
         tp["bare_consumer"] = throughput.bare_consumer(broker, pre_topic)
@@ -193,7 +192,6 @@ def run(plan: Plan, *, seed: int, workdir: Path, out: Path, quick: bool,
             broker, pre_topic, min(total, FAUST_PROBE_EVENTS), plan.batch_size, workdir)
 
         phases.start("pipeline")
-
         say(f"[3/6] pipeline: a worker reads the {total:,} pre-loaded events …")
         settings = bench_settings(workdir / "pipeline", broker.bootstrap, pre_topic, sim.roster,
                                   batch_size=plan.batch_size)
@@ -215,7 +213,6 @@ def run(plan: Plan, *, seed: int, workdir: Path, out: Path, quick: bool,
         results["throughput"] = tp
 
         phases.start("live")
-
         say(f"[4/6] live: {plan.live_rate:,.0f} events/s for {plan.live_seconds:.0f} s …")
         planned = live.plan(sim.world, sim.end, plan.live_rate, plan.live_seconds)
         results["live"] = live.run_live(broker, worker, planned)
@@ -240,7 +237,6 @@ def run(plan: Plan, *, seed: int, workdir: Path, out: Path, quick: bool,
         shutil.rmtree(pending.settings.home / "warehouse", ignore_errors=True)
 
         phases.start("dashboard")
-
         say("[6/6] dashboard: every query and page, through the worker's endpoint …")
         results["dashboard"] = dashboard_phase(worker, plan, grow)
         worker.stop()
