@@ -53,19 +53,14 @@ def gate() -> bool:
     if settings.dashboard_users is None:
         st.sidebar.caption(":material/lock_open: " + NO_LOGINS)
         return True
-    try:
-        book = user_book(settings.dashboard_users)
-    except UsersFileError as exc:
-        # Fail closed: a broken users file lets nobody in.
-        st.error(f"Nobody can sign in: the users file cannot be read.\n\n{exc}")
+    book = users_book(settings.dashboard_users)
+    if book is None:
         return False
-    login: Login | None = st.session_state.get(LOGIN_KEY)
+    login, changed = current_login(book)
     if login is not None:
-        current = book.logins.get(login.name)
-        if current is not None and current == login:
-            signed_in(login)
-            return True
-        sign_out()
+        signed_in(login)
+        return True
+    if changed:
         st.info("Your login was changed or removed; sign in again.")
     login_form(book)
     return False
@@ -81,20 +76,37 @@ def allowed() -> bool:
         return True  # `dashboard_data` reports the settings error itself
     if settings.dashboard_users is None:
         return True
+    book = users_book(settings.dashboard_users)
+    if book is None:
+        return False
+    login, changed = current_login(book)
+    if login is not None:
+        return True
+    st.info("Your login was changed or removed; sign in again on [the start page](/)."
+            if changed else "Sign in first, on [the start page](/).")
+    return False
+
+
+def users_book(path: Path) -> UserBook | None:
+    """The users file; None (and the reason drawn) when it cannot be read: fail closed,
+    a broken users file lets nobody in."""
     try:
-        book = user_book(settings.dashboard_users)
+        return user_book(path)
     except UsersFileError as exc:
         st.error(f"Nobody can sign in: the users file cannot be read.\n\n{exc}")
-        return False
+        return None
+
+
+def current_login(book: UserBook) -> tuple[Login | None, bool]:
+    """The session's login while the users file still has it unchanged; otherwise None,
+    and True when there was one (it is signed out)."""
     login: Login | None = st.session_state.get(LOGIN_KEY)
     if login is not None and book.logins.get(login.name) == login:
-        return True
+        return login, False
     if login is not None:
         sign_out()
-        st.info("Your login was changed or removed; sign in again on [the start page](/).")
-    else:
-        st.info("Sign in first, on [the start page](/).")
-    return False
+        return None, True
+    return None, False
 
 
 def login_form(book: UserBook) -> None:
