@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,6 +41,13 @@ class Stack:
     worker: subprocess.Popen[bytes] | None = None
     port: int = field(default_factory=free_port)
     worker_starts: int = 0
+
+    @classmethod
+    def fresh(cls, prefix: str, home: Path, bootstrap: str, **options: Any) -> Stack:
+        """A stack with a topic and a consumer group of its own: `prefix` + a random id."""
+        name = f"{prefix}{uuid.uuid4().hex[:10]}"
+        return cls(home=home, bootstrap=bootstrap, topic=f"{name}.events",
+                   group=f"{name}-worker", **options)
 
     @property
     def env(self) -> dict[str, str]:

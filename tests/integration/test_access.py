@@ -20,7 +20,6 @@ import json
 import os
 import urllib.error
 import urllib.request
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -48,10 +47,8 @@ START = datetime(2026, 3, 23, 6, 0, tzinfo=UTC)
 
 @pytest.fixture(scope="module")
 def stack(kafka_broker: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    name = f"a{uuid.uuid4().hex[:10]}"
     home = tmp_path_factory.mktemp("access")
-    s = Stack(home=home / "home", bootstrap=kafka_broker.bootstrap,
-              topic=f"{name}.events", group=f"{name}-worker")
+    s = Stack.fresh("a", home / "home", kafka_broker.bootstrap)
     s.start_worker()
     try:
         import random

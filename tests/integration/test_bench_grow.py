@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -108,10 +107,8 @@ def spans(settings: Settings) -> dict[str, int]:
 
 @pytest.fixture(scope="module")
 def grown(kafka_broker: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Grown]:
-    name = f"g{uuid.uuid4().hex[:10]}"
     home = tmp_path_factory.mktemp("grow")
-    stack = Stack(home=home / "home", bootstrap=kafka_broker.bootstrap,
-                  topic=f"{name}.events", group=f"{name}-worker")
+    stack = Stack.fresh("g", home / "home", kafka_broker.bootstrap)
     settings = Settings.from_env(stack.env)
     stack.start_worker()
     try:

@@ -11,7 +11,6 @@ against SQL written here, independently of `dashboard.queries`.
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -62,10 +61,8 @@ def events() -> list[bytes]:
 
 @pytest.fixture(scope="module")
 def stack(kafka_broker: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    name = f"d{uuid.uuid4().hex[:10]}"
     home = tmp_path_factory.mktemp("dashboard")
-    s = Stack(home=home / "home", bootstrap=kafka_broker.bootstrap,
-              topic=f"{name}.events", group=f"{name}-worker")
+    s = Stack.fresh("d", home / "home", kafka_broker.bootstrap)
     s.start_worker()
     try:
         path = home / "events.jsonl"

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import threading
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -36,9 +35,7 @@ def snapshot(stack: Stack) -> dict[str, list[dict[str, Any]]]:
 
 
 def new_stack(kafka_broker: Any, home: Path) -> Stack:
-    name = f"d{uuid.uuid4().hex[:10]}"
-    return Stack(home=home, bootstrap=kafka_broker.bootstrap, topic=f"{name}.events",
-                 group=f"{name}-worker")
+    return Stack.fresh("d", home, kafka_broker.bootstrap)
 
 
 def test_replays_in_one_go_slowly_with_a_kill_and_twice_agree(kafka_broker: Any,

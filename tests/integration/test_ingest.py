@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,9 +18,7 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture
 def stack(kafka_broker: Any, tmp_path: Path) -> Iterator[Stack]:
-    name = f"t{uuid.uuid4().hex[:10]}"
-    s = Stack(home=tmp_path / "home", bootstrap=kafka_broker.bootstrap,
-              topic=f"{name}.events", group=f"{name}-worker")
+    s = Stack.fresh("t", tmp_path / "home", kafka_broker.bootstrap)
     yield s
     s.stop_worker()
 

@@ -8,7 +8,6 @@ March 2026 is winter time there (UTC+1) until the 29th.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -60,9 +59,7 @@ EVENTS = [
 
 @pytest.fixture
 def stack(kafka_broker: Any, tmp_path: Path) -> Iterator[Stack]:
-    name = f"r{uuid.uuid4().hex[:10]}"
-    s = Stack(home=tmp_path / "home", bootstrap=kafka_broker.bootstrap,
-              topic=f"{name}.events", group=f"{name}-worker")
+    s = Stack.fresh("r", tmp_path / "home", kafka_broker.bootstrap)
     s.start_worker()
     yield s
     s.stop_worker()

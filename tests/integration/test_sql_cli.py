@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -67,9 +66,7 @@ def test_sql_reports_query_errors_without_a_traceback(offline: Stack) -> None:
 
 @pytest.fixture
 def running(kafka_broker: Any, tmp_path: Path) -> Iterator[Stack]:
-    name = f"q{uuid.uuid4().hex[:10]}"
-    s = Stack(home=tmp_path / "home", bootstrap=kafka_broker.bootstrap,
-              topic=f"{name}.events", group=f"{name}-worker")
+    s = Stack.fresh("q", tmp_path / "home", kafka_broker.bootstrap)
     s.start_worker()
     yield s
     s.stop_worker()

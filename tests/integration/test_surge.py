@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 import random
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -66,10 +65,8 @@ def complaints(days: int = 5, seed: int = 3) -> list[bytes]:
 
 @pytest.fixture
 def stack(kafka_broker: Any, tmp_path: Path) -> Iterator[Stack]:
-    name = f"s{uuid.uuid4().hex[:10]}"
-    s = Stack(home=tmp_path / "home", bootstrap=kafka_broker.bootstrap,
-              topic=f"{name}.events", group=f"{name}-worker",
-              extra_env={"DORPSPOMP_BATCH_SIZE": "20000"})
+    s = Stack.fresh("s", tmp_path / "home", kafka_broker.bootstrap,
+                    extra_env={"DORPSPOMP_BATCH_SIZE": "20000"})
     s.start_worker()
     yield s
     s.stop_worker()

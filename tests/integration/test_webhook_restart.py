@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -62,10 +61,8 @@ def receiver() -> Iterator[Receiver]:
 
 @pytest.fixture
 def stack(kafka_broker: Any, tmp_path: Path, receiver: Receiver) -> Iterator[Stack]:
-    name = f"w{uuid.uuid4().hex[:10]}"
-    s = Stack(home=tmp_path / "home", bootstrap=kafka_broker.bootstrap,
-              topic=f"{name}.events", group=f"{name}-worker",
-              extra_env={"DORPSPOMP_ALERT_WEBHOOK": receiver.url})
+    s = Stack.fresh("w", tmp_path / "home", kafka_broker.bootstrap,
+                    extra_env={"DORPSPOMP_ALERT_WEBHOOK": receiver.url})
     yield s
     s.stop_worker()
 
