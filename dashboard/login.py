@@ -6,12 +6,17 @@ organisation for the agency, its own for a client) goes into the session, where
 every page and the SQL page's reader take it from. The file is read again when it
 changes: a login removed or changed there is signed out at its next click.
 
+Every sign-in goes through the machine's sign-in limit (`pipelines.throttle`)
+first: a locked name or address is refused before its password is checked.
+
 Without a users file there are no logins: `dorpspomp up` and `dorpspomp dashboard`
 then bind the dashboard to 127.0.0.1, and the sidebar says so.
 """
 
 from __future__ import annotations
 
+import logging
+import sys
 from pathlib import Path
 
 import streamlit as st
@@ -20,6 +25,7 @@ from dashboard.data import Scope
 from dashboard.session import LOGIN_KEY, READER_KEY, ROSTER_KEY, SCOPE_KEY
 from pipelines.logins import Login, UserBook, UsersFileError, load_users
 from pipelines.settings import Settings, SettingsError
+from pipelines.throttle import LoginThrottle, ThrottleError
 
 NO_LOGINS = (
     "No logins: there is no users file (DORPSPOMP_DASHBOARD_USERS), so this dashboard "
@@ -27,6 +33,9 @@ NO_LOGINS = (
     "`dorpspomp users add NAME --agency` creates one (README, \"Logins and access\")."
 )
 WRONG = "Wrong name or password."
+# The browser's address when Streamlit cannot tell it (a browser on this machine, or a proxy
+# here that does not send X-Forwarded-For): all such sign-ins share one address count.
+UNKNOWN_ADDRESS = "unknown"
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)
@@ -62,7 +71,7 @@ def gate() -> bool:
         return True
     if changed:
         st.info("Your login was changed or removed; sign in again.")
-    login_form(book)
+    login_form(book, LoginThrottle.for_settings(settings))
     return False
 
 
@@ -109,7 +118,7 @@ def current_login(book: UserBook) -> tuple[Login | None, bool]:
     return None, False
 
 
-def login_form(book: UserBook) -> None:
+def login_form(book: UserBook, throttle: LoginThrottle) -> None:
     st.title("dorpspomp")
     with st.form("login"):
         name = st.text_input("Name", key="login.name", autocomplete="username")
@@ -117,12 +126,43 @@ def login_form(book: UserBook) -> None:
         submitted = st.form_submit_button("Sign in", type="primary")
     if not submitted:
         return
-    login = book.authenticate(name, password)
-    if login is None:
-        st.error(WRONG)
+    _log_lockouts()
+    address = browser_address()
+    try:
+        refusal = throttle.check(name, address)
+        if refusal is not None:
+            st.error(refusal.message)
+            return
+        login = book.authenticate(name, password)
+        if login is None:
+            throttle.failed(name, address)
+            st.error(WRONG)
+            return
+        throttle.succeeded(name, address)
+    except ThrottleError as exc:
+        st.error(f"Nobody can sign in: {exc}")
         return
     sign_in(login)
     st.rerun()
+
+
+def browser_address() -> str:
+    """The address the browser's connection comes from (Streamlit's server takes it from
+    X-Forwarded-For only when a proxy on this machine sends it)."""
+    address = st.context.ip_address  # None for 127.0.0.1 and ::1
+    return address if isinstance(address, str) and address else UNKNOWN_ADDRESS
+
+
+def _log_lockouts() -> None:
+    """Lockouts go to the dashboard's stderr (DORPSPOMP_HOME/logs/dashboard.log under
+    `dorpspomp up`) with a time, as the worker logs; Streamlit configures no logging of ours."""
+    logins = logging.getLogger("dorpspomp.logins")
+    if not logins.handlers and not logging.getLogger().handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter(
+            "[%(asctime)s] [%(process)d] [%(levelname)s] %(name)s: %(message)s"))
+        logins.addHandler(handler)
+        logins.setLevel(logging.INFO)
 
 
 def sign_in(login: Login) -> None:

@@ -102,6 +102,23 @@ class Settings:
     query_max_rows: int = _env(
         "DORPSPOMP_QUERY_MAX_ROWS", "1000000", "most rows a read-only query may return",
     )
+    login_failures: int = _env(
+        "DORPSPOMP_LOGIN_FAILURES", "5",
+        "failed sign-ins for one login name (existing or not) within DORPSPOMP_LOGIN_WINDOW "
+        "that lock the name for DORPSPOMP_LOGIN_LOCKOUT",
+    )
+    login_address_failures: int = _env(
+        "DORPSPOMP_LOGIN_ADDRESS_FAILURES", "20",
+        "failed sign-ins from one address within DORPSPOMP_LOGIN_WINDOW that lock the address "
+        "for DORPSPOMP_LOGIN_LOCKOUT (0: no per-address limit)",
+    )
+    login_window: float = _env(
+        "DORPSPOMP_LOGIN_WINDOW", "900", "seconds within which failed sign-ins are counted",
+    )
+    login_lockout: float = _env(
+        "DORPSPOMP_LOGIN_LOCKOUT", "900",
+        "seconds a locked name or address is refused, without its password being checked",
+    )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -148,6 +165,12 @@ class Settings:
         for name in ("batch_size", "worker_port", "dashboard_port", "topic_partitions"):
             if getattr(self, name) <= 0:
                 raise SettingsError(f"{_env_name(name)} must be a positive number")
+        for name in ("login_failures", "login_window", "login_lockout"):
+            if getattr(self, name) <= 0:
+                raise SettingsError(f"{_env_name(name)} must be a positive number")
+        if self.login_address_failures < 0:
+            raise SettingsError("DORPSPOMP_LOGIN_ADDRESS_FAILURES must be 0 (no per-address "
+                                "limit) or a positive number")
         return self
 
     @property
