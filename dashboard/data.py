@@ -410,10 +410,11 @@ class DashboardReader:
     settings: Settings
     org_ids: frozenset[str] | None = None
     refusal: str | None = None  # why this login cannot read at all (server set-up missing)
+    token: str | None = None  # embedded: the worker's sign-in token of the login
     _reader: WarehouseReader = field(init=False)
 
     def __post_init__(self) -> None:
-        self._reader = WarehouseReader(self.settings, self.org_ids)
+        self._reader = WarehouseReader(self.settings, self.org_ids, token=self.token)
 
     def query(self, sql: str, parameters: dict[str, Any] | None = None) -> pa.Table:
         if self.refusal is not None:
@@ -428,16 +429,21 @@ class DashboardReader:
 
 
 def dashboard_reader(settings: Settings, scope: Scope | None = None,
-                     login: Login | None = None) -> Reader:
+                     login: Login | None = None, token: str | None = None) -> Reader:
     """The reader for a viewer: unscoped for the agency, limited in the engine for a client.
 
-    In server mode a client reads as its own ClickHouse user (row policies), made by
-    `dorpspomp users sync-server`; without that user it cannot read at all.
+    Embedded, a signed-in login reads with the token the worker issued for it, and the
+    worker takes the scope from the login (a dashboard without logins reads with the
+    worker's key). In server mode a client reads as its own ClickHouse user (row
+    policies), made by `dorpspomp users sync-server`; without that user it cannot read.
     """
+    if settings.embedded and token is not None:
+        return DashboardReader(settings, scope.org_ids if scope else None, token=token)
     if scope is None or scope.org_ids is None:
         return DashboardReader(settings)
     if settings.embedded:
-        return DashboardReader(settings, scope.org_ids)
+        return DashboardReader(settings, scope.org_ids, refusal=(
+            "this session has no sign-in token from the worker; sign out and in again"))
     if login is None or not login.clickhouse_password:
         who = f"the login {login.name!r}" if login is not None else "this client view"
         return DashboardReader(settings, scope.org_ids, refusal=(

@@ -22,10 +22,13 @@ from pathlib import Path
 import streamlit as st
 
 from dashboard.data import Scope
-from dashboard.session import LOGIN_KEY, READER_KEY, ROSTER_KEY, SCOPE_KEY
+from dashboard.session import LOGIN_KEY, READER_KEY, ROSTER_KEY, SCOPE_KEY, TOKEN_KEY
 from pipelines.logins import Login, UserBook, UsersFileError, load_users
+from pipelines.readapi import NotSignedIn
+from pipelines.readapi import sign_in as sign_in_at_worker
 from pipelines.settings import Settings, SettingsError
 from pipelines.throttle import LoginThrottle, ThrottleError
+from pipelines.warehouse import WarehouseError
 
 NO_LOGINS = (
     "No logins: there is no users file (DORPSPOMP_DASHBOARD_USERS), so this dashboard "
@@ -71,7 +74,7 @@ def gate() -> bool:
         return True
     if changed:
         st.info("Your login was changed or removed; sign in again.")
-    login_form(book, LoginThrottle.for_settings(settings))
+    login_form(book, LoginThrottle.for_settings(settings), settings)
     return False
 
 
@@ -118,7 +121,7 @@ def current_login(book: UserBook) -> tuple[Login | None, bool]:
     return None, False
 
 
-def login_form(book: UserBook, throttle: LoginThrottle) -> None:
+def login_form(book: UserBook, throttle: LoginThrottle, settings: Settings) -> None:
     st.title("dorpspomp")
     with st.form("login"):
         name = st.text_input("Name", key="login.name", autocomplete="username")
@@ -128,6 +131,25 @@ def login_form(book: UserBook, throttle: LoginThrottle) -> None:
         return
     _log_lockouts()
     address = browser_address()
+    if settings.embedded:
+        # The worker checks the password (through the same throttle) and issues the
+        # token that every query of this session then carries: the worker, not this
+        # page, decides what the session may read (pipelines.access).
+        try:
+            granted = sign_in_at_worker(settings, name, password, address)
+        except NotSignedIn as exc:
+            st.error(str(exc))
+            return
+        except WarehouseError as exc:
+            st.error(f"Nobody can sign in right now: {exc}")
+            return
+        login = book.logins.get(granted.login)
+        if login is None:
+            st.error(WRONG)
+            return
+        sign_in(login, granted.token)
+        st.rerun()
+        return
     try:
         refusal = throttle.check(name, address)
         if refusal is not None:
@@ -165,10 +187,13 @@ def _log_lockouts() -> None:
         logins.setLevel(logging.INFO)
 
 
-def sign_in(login: Login) -> None:
+def sign_in(login: Login, token: str | None = None) -> None:
+    """Remember the login, what it sees and (embedded) the worker's token for its queries."""
     sign_out()
     st.session_state[LOGIN_KEY] = login
     st.session_state[SCOPE_KEY] = Scope(login.org_ids)
+    if token is not None:
+        st.session_state[TOKEN_KEY] = token
 
 
 def sign_out() -> None:

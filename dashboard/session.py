@@ -22,6 +22,7 @@ READER_KEY = "dorpspomp.reader"
 ROSTER_KEY = "dorpspomp.roster"
 SCOPE_KEY = "dorpspomp.scope"
 LOGIN_KEY = "dorpspomp.login"
+TOKEN_KEY = "dorpspomp.token"  # the worker's sign-in token of this session (embedded mode)
 
 # How often the live parts of a page ask the warehouse again.
 REFRESH_SECONDS = 5
@@ -59,7 +60,8 @@ def dashboard_data() -> DashboardData | None:
             st.error(f"The dashboard cannot start: {exc}")
             return None
         if reader is None:
-            reader = dashboard_reader(settings, scope, state.get(LOGIN_KEY))
+            reader = dashboard_reader(settings, scope, state.get(LOGIN_KEY),
+                                      state.get(TOKEN_KEY))
             # The schema browser's one statement (column names and types, no rows) runs
             # unscoped: a client's own reader may not read system.columns.
             schema_reader = dashboard_reader(settings)

@@ -20,11 +20,68 @@ from urllib.parse import quote, urlsplit, urlunsplit
 import orjson
 import pyarrow as pa
 
+from pipelines.access import read_key
 from pipelines.logins import Login
 from pipelines.orgscope import check_scoped, client_user
 from pipelines.settings import Settings
 from pipelines.sqlguard import ForbiddenQuery, check_read_only
 from pipelines.warehouse import Warehouse, WarehouseError
+
+
+class NotSignedIn(WarehouseError):
+    """The worker did not take the request's key or sign-in token."""
+
+
+class ReaderBusy(WarehouseError):
+    """The login has as many queries running as it may; one has to end first."""
+
+
+def operator_key(settings: Settings) -> str:
+    """The worker's key, which lets this process read as the operator (every client)."""
+    try:
+        return read_key(settings.worker_key_file)
+    except OSError as exc:
+        raise WarehouseError(
+            f"cannot read the worker's key {settings.worker_key_file} ({exc.strerror or exc}); "
+            "run this as the user who runs `dorpspomp up`, with the same DORPSPOMP_HOME"
+        ) from None
+
+
+@dataclass(frozen=True)
+class SignIn:
+    """A login the worker checked: its token, and what it sees (None: every client)."""
+
+    token: str
+    login: str
+    org_ids: frozenset[str] | None
+
+
+def sign_in(settings: Settings, name: str, password: str, address: str) -> SignIn:
+    """Ask the running worker to check a name and password; NotSignedIn with the reason
+    to show (wrong password, locked, no users file) when it says no."""
+    worker = running_worker(settings)
+    if worker is None:
+        raise WarehouseError(
+            "nobody can sign in while the stream worker is not running (in embedded mode it "
+            "checks sign-ins and answers every query); start it with `dorpspomp up`")
+    request = urllib.request.Request(
+        f"{worker.url}/login", method="POST", headers={"Content-Type": "application/json"},
+        data=orjson.dumps({"name": name, "password": password, "address": address}))
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            answer = json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        try:
+            error = json.loads(exc.read()).get("error", str(exc))
+        except ValueError:
+            error = str(exc)
+        raise NotSignedIn(error) from None
+    except OSError as exc:
+        raise WarehouseError(f"the worker (pid {worker.pid}) did not answer on {worker.url}: "
+                             f"{exc}") from None
+    org_ids = answer.get("org_ids")
+    return SignIn(str(answer["token"]), str(answer["login"]),
+                  frozenset(org_ids) if org_ids is not None else None)
 
 
 @dataclass(frozen=True)
@@ -86,9 +143,11 @@ class WarehouseReader:
     ClickHouse user as the reader (`pipelines.orgscope`, `client_settings`).
     """
 
-    def __init__(self, settings: Settings, org_ids: frozenset[str] | None = None) -> None:
+    def __init__(self, settings: Settings, org_ids: frozenset[str] | None = None, *,
+                 token: str | None = None) -> None:
         self.settings = settings
         self.org_ids = org_ids
+        self.token = token
         self._direct: Warehouse | None = None
 
     def query(
@@ -136,12 +195,14 @@ class WarehouseReader:
     ) -> pa.Table:
         request_body: dict[str, Any] = {"sql": sql, "parameters": parameters or {},
                                         "max_rows": max_rows}
-        if self.org_ids is not None:
+        if self.token is None and self.org_ids is not None:
+            # the operator narrowing its own view; a login's token carries its scope
             request_body["scope"] = {"org_ids": sorted(self.org_ids)}
         body = orjson.dumps(request_body)
         request = urllib.request.Request(
             f"{worker.url}/query", data=body, method="POST",
-            headers={"Content-Type": "application/json"},
+            headers={"Content-Type": "application/json",
+                     "Authorization": f"Bearer {self.token or operator_key(self.settings)}"},
         )
         timeout = self.settings.query_timeout + 15
         try:
@@ -154,6 +215,10 @@ class WarehouseReader:
                 error = str(exc)
             if exc.code == 403:
                 raise ForbiddenQuery(error) from None
+            if exc.code == 401:
+                raise NotSignedIn(error) from None
+            if exc.code == 429:
+                raise ReaderBusy(error) from None
             raise WarehouseError(error) from None
         except OSError as exc:
             raise WarehouseError(

@@ -102,6 +102,30 @@ class Settings:
     query_max_rows: int = _env(
         "DORPSPOMP_QUERY_MAX_ROWS", "1000000", "most rows a read-only query may return",
     )
+    query_max_bytes: int = _env(
+        "DORPSPOMP_QUERY_MAX_BYTES", "268435456",
+        "most bytes of result a read-only query may return (256 MiB); a request may ask for "
+        "less, never more",
+    )
+    query_max_memory: int = _env(
+        "DORPSPOMP_QUERY_MAX_MEMORY", "1073741824",
+        "most memory in bytes the engine may use for one read-only query (1 GiB); with "
+        "DORPSPOMP_QUERY_SLOTS it bounds what reads can add to the worker that ingests",
+    )
+    query_slots: int = _env(
+        "DORPSPOMP_QUERY_SLOTS", "2",
+        "read-only queries the worker runs at once for client logins, and again as many for "
+        "the agency and operators (a client's queries never hold up the agency's)",
+    )
+    client_query_slots: int = _env(
+        "DORPSPOMP_CLIENT_QUERY_SLOTS", "1",
+        "read-only queries one client login may have running at once; more are refused "
+        "with a message until one ends",
+    )
+    login_token_hours: float = _env(
+        "DORPSPOMP_LOGIN_TOKEN_HOURS", "12",
+        "hours a dashboard sign-in stays valid before the login has to sign in again",
+    )
     login_failures: int = _env(
         "DORPSPOMP_LOGIN_FAILURES", "5",
         "failed sign-ins for one login name (existing or not) within DORPSPOMP_LOGIN_WINDOW "
@@ -165,6 +189,10 @@ class Settings:
         for name in ("batch_size", "worker_port", "dashboard_port", "topic_partitions"):
             if getattr(self, name) <= 0:
                 raise SettingsError(f"{_env_name(name)} must be a positive number")
+        for name in ("query_max_rows", "query_max_bytes", "query_max_memory", "query_slots",
+                     "client_query_slots", "login_token_hours", "query_timeout"):
+            if getattr(self, name) <= 0:
+                raise SettingsError(f"{_env_name(name)} must be a positive number")
         for name in ("login_failures", "login_window", "login_lockout"):
             if getattr(self, name) <= 0:
                 raise SettingsError(f"{_env_name(name)} must be a positive number")
@@ -192,6 +220,16 @@ class Settings:
             if path:
                 return path.split("/")[0]
         return self.database
+
+    @property
+    def worker_key_file(self) -> Path:
+        """The worker's secret: the operator's key to `/query` and the key that signs sign-ins."""
+        return self.home / "worker.key"
+
+    @property
+    def engine_config_dir(self) -> Path:
+        """Where the embedded engine's config and row policies are written (orgscope)."""
+        return self.home / "engine"
 
     @property
     def worker_file(self) -> Path:

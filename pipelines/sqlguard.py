@@ -78,7 +78,8 @@ MAX_MEMORY_USAGE = 2 << 30  # 2 GiB per query: the worker that ingests shares th
 
 
 def read_only_settings(
-    time_limit_s: float = DEFAULT_TIME_LIMIT_S, max_rows: int = DEFAULT_MAX_ROWS
+    time_limit_s: float = DEFAULT_TIME_LIMIT_S, max_rows: int = DEFAULT_MAX_ROWS, *,
+    max_bytes: int | None = None, max_memory: int | None = None,
 ) -> dict[str, int | float | str]:
     """ClickHouse settings that make one query read-only and bounded.
 
@@ -89,16 +90,20 @@ def read_only_settings(
     """
     if not time_limit_s > 0:
         raise ValueError(f"time_limit_s must be positive, not {time_limit_s!r}")
-    if isinstance(max_rows, bool) or not isinstance(max_rows, int) or max_rows <= 0:
-        raise ValueError(f"max_rows must be a positive integer, not {max_rows!r}")
+    for name, value in (("max_rows", max_rows), ("max_bytes", max_bytes),
+                        ("max_memory", max_memory)):
+        if value is None and name != "max_rows":
+            continue
+        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+            raise ValueError(f"{name} must be a positive integer, not {value!r}")
     limit: int | float = int(time_limit_s) if float(time_limit_s).is_integer() else time_limit_s
     return {
         "max_execution_time": limit,
         "timeout_overflow_mode": "throw",
         "max_result_rows": max_rows,
-        "max_result_bytes": MAX_RESULT_BYTES,
+        "max_result_bytes": max_bytes or MAX_RESULT_BYTES,
         "result_overflow_mode": "throw",
-        "max_memory_usage": MAX_MEMORY_USAGE,
+        "max_memory_usage": max_memory or MAX_MEMORY_USAGE,
         "readonly": 1,  # last: it forbids changing any setting after it
     }
 
@@ -128,6 +133,9 @@ def read_only_statement(
     sql: str,
     time_limit_s: float = DEFAULT_TIME_LIMIT_S,
     max_rows: int = DEFAULT_MAX_ROWS,
+    *,
+    max_bytes: int | None = None,
+    max_memory: int | None = None,
 ) -> str:
     """The checked statement with the read-only limits attached as its SETTINGS clause.
 
@@ -136,7 +144,9 @@ def read_only_statement(
     its end. A client may still append `FORMAT ...` after it.
     """
     statement = check_read_only(sql)
-    return f"{statement}\n{settings_clause(read_only_settings(time_limit_s, max_rows))}"
+    limits = read_only_settings(time_limit_s, max_rows, max_bytes=max_bytes,
+                                max_memory=max_memory)
+    return f"{statement}\n{settings_clause(limits)}"
 
 
 # -- tokens --------------------------------------------------------------------

@@ -10,6 +10,7 @@ reads to everyone else (see `pipelines.readapi`).
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from collections.abc import Collection, Iterable, Sequence
 from datetime import UTC, datetime
@@ -20,7 +21,13 @@ import pyarrow as pa
 from clickhouse_connect.driver.binding import bind_query
 from clickhouse_connect.driver.client import Client
 
-from pipelines.orgscope import check_scoped, scoped_statement, table_filters
+from pipelines.orgscope import (
+    check_scoped,
+    client_error,
+    engine_access_config,
+    missing_policies,
+    scoped_statement,
+)
 from pipelines.settings import Settings
 from pipelines.sqlguard import ForbiddenQuery, check_read_only, read_only_statement
 from schemas.migrations import Migration, all_migrations
@@ -59,7 +66,13 @@ def connect(settings: Settings, *, reader: bool = False) -> Client:
             path = settings.warehouse_path
             assert path is not None
             path.mkdir(parents=True, exist_ok=True)
-            return clickhouse_connect.get_client(dsn=f"chdb://{path}", database=database)
+            # The engine's config carries the row policies that scope client logins
+            # (pipelines.orgscope); chDB reads it when the engine starts in this process.
+            config = engine_access_config(settings.engine_config_dir, settings.database_name)
+            return clickhouse_connect.get_client(
+                dsn=f"chdb://{path}", database=database,
+                chdb_options={"config-file": str(config)},
+            )
         return clickhouse_connect.get_client(dsn=dsn, database=database, connect_timeout=5)
     except Exception as exc:
         text = str(exc)
@@ -92,6 +105,7 @@ class Warehouse:
         self._local = threading.local()
         self._clients: list[Client] = []
         self._lock = threading.Lock()
+        self._checked_tables: dict[str, bool] | None = None
 
     @property
     def client(self) -> Client:
@@ -216,47 +230,100 @@ class Warehouse:
         parameters: dict[str, Any] | None = None,
         *,
         max_rows: int | None = None,
+        max_bytes: int | None = None,
         time_limit: float | None = None,
         org_ids: Collection[str] | None = None,
+        max_threads: int | None = None,
     ) -> pa.Table:
         """Run user SQL that may only read; refuse anything else with a clear message.
 
-        `org_ids` (a client login's organisations) makes the engine filter every
-        table to those organisations (`pipelines.orgscope`); on a server's
-        read-only user, which may not set that filter, the statement runs only as
-        that client's own ClickHouse user, whose row policies filter it.
+        `org_ids` (a client login's organisations) limits every table to those
+        organisations inside the engine: embedded, through the row policies of
+        `pipelines.orgscope` keyed on the statement's scope setting; on a server, the
+        statement runs only as that client's own ClickHouse user, whose row policies
+        filter it. Engine errors for a client never quote row values.
 
-        Client-side `%(name)s` parameters are bound first and the bound text is
-        checked, so a parameter value cannot smuggle in a table function.
-        Server-side `{name:Type}` parameters stay typed values. The limits
-        travel in the statement's own SETTINGS clause (per-call settings would
-        stick to a chDB session once readonly=1 is set), except for a server's
-        read-only user, whose profile carries them and who may not send any.
+        `max_rows` and `max_bytes` can only lower the configured limits. Client-side
+        `%(name)s` parameters are bound first and the bound text is checked, so a
+        parameter value cannot smuggle in a table function; server-side `{name:Type}`
+        parameters stay typed values, and those that would stand for a name
+        (`Identifier`) are refused. The limits travel in the statement's own
+        SETTINGS clause (per-call settings would stick to a chDB session once
+        readonly=1 is set), except for a server's read-only user, whose profile
+        carries them and who may not send any.
+
+        After any failure this thread's connection is closed and the next query opens
+        a new one: a failed Arrow stream must not poison the next caller's answer.
         """
+        check_parameter_types(sql, parameters)
         final, server_params = bind_query(sql, parameters) if parameters else (sql, {})
         if isinstance(final, bytes):
             raise ForbiddenQuery("refused: binary parameters are not supported in ad-hoc SQL")
+        rows = _lowered(max_rows, self.settings.query_max_rows, "max_rows")
+        size = _lowered(max_bytes, self.settings.query_max_bytes, "max_bytes")
+        seconds = time_limit or self.settings.query_timeout
+        memory = self.settings.query_max_memory
         if org_ids is not None and not (self._reader and self.settings.warehouse_reader):
             statement = scoped_statement(
-                final, table_filters(self.catalog(), self.database, org_ids),
-                time_limit_s=time_limit or self.settings.query_timeout,
-                max_rows=max_rows or self.settings.query_max_rows,
+                final, org_ids, time_limit_s=seconds, max_rows=rows, max_bytes=size,
+                max_memory=memory, max_threads=max_threads,
             )
+            if self.settings.embedded:
+                self.check_policies()
         elif org_ids is not None:
             statement = check_scoped(final)  # the client's own user: its row policies filter
         elif self._reader and self.settings.warehouse_reader:
             statement = check_read_only(final)
         else:
-            statement = read_only_statement(
-                final,
-                time_limit_s=time_limit or self.settings.query_timeout,
-                max_rows=max_rows or self.settings.query_max_rows,
-            )
+            statement = read_only_statement(final, time_limit_s=seconds, max_rows=rows,
+                                            max_bytes=size, max_memory=memory)
         typed = {k: v for k, v in (parameters or {}).items() if f"param_{k}" in server_params}
         try:
             return self.client.query_arrow(statement, parameters=typed or None)
         except Exception as exc:
-            raise WarehouseError(_clean_error(str(exc))) from exc
+            self.reset_connection()
+            text = _clean_error(str(exc), len(final))
+            raise WarehouseError(client_error(text) if org_ids is not None else text) from exc
+
+    def reset_connection(self) -> None:
+        """Close this thread's client; the next call opens a fresh one."""
+        client: Client | None = getattr(self._local, "client", None)
+        if client is None:
+            return
+        self._local.client = None
+        with self._lock:
+            if client in self._clients:
+                self._clients.remove(client)
+        try:
+            client.close()
+        except Exception:  # pragma: no cover - closing is best effort
+            log.debug("closing a failed reader client failed", exc_info=True)
+
+    def check_policies(self) -> None:
+        """Refuse scoped reads unless every table of the database has the row policy a client
+        scope needs (embedded mode): fail closed when the engine was started without
+        dorpspomp's access config or a table was added behind its back."""
+        live = self._base_tables()
+        if live == self._checked_tables:
+            return
+        try:
+            result = self.client.query(
+                "SELECT table, select_filter FROM system.row_policies "
+                "WHERE database = {db:String}", parameters={"db": self.database})
+        except Exception as exc:
+            self.reset_connection()
+            raise WarehouseError(
+                "client logins cannot read: the warehouse's row policies cannot be checked "
+                f"({_clean_error(str(exc))}); restart the worker") from exc
+        policies = {str(t): str(f or "") for t, f in result.result_rows}
+        wrong = missing_policies(live, policies)
+        if wrong:
+            raise WarehouseError(
+                "client logins cannot read: the warehouse's tables "
+                f"{', '.join(wrong)} have no row policy for client scopes (the engine was "
+                "started without dorpspomp's access config, or the tables were made by hand); "
+                "restart the worker (`dorpspomp up`), which writes the config and loads it")
+        self._checked_tables = live
 
     def catalog(self) -> dict[str, bool]:
         """Every table and view of the database, name → whether it has an org_id column."""
@@ -264,6 +331,17 @@ class Warehouse:
             "SELECT t.name, countIf(c.name = 'org_id') > 0 FROM system.tables AS t "
             "LEFT JOIN system.columns AS c ON c.database = t.database AND c.table = t.name "
             "WHERE t.database = {db:String} GROUP BY t.name",
+            parameters={"db": self.database},
+        )
+        return {str(name): bool(has_org) for name, has_org in result.result_rows}
+
+    def _base_tables(self) -> dict[str, bool]:
+        """The database's tables that hold rows (views read through them), → has org_id."""
+        result = self.client.query(
+            "SELECT t.name, countIf(c.name = 'org_id') > 0 FROM system.tables AS t "
+            "LEFT JOIN system.columns AS c ON c.database = t.database AND c.table = t.name "
+            "WHERE t.database = {db:String} AND t.engine NOT IN ('View', 'MaterializedView') "
+            "GROUP BY t.name",
             parameters={"db": self.database},
         )
         return {str(name): bool(has_org) for name, has_org in result.result_rows}
@@ -280,18 +358,59 @@ class Warehouse:
         return counts
 
 
+def _lowered(asked: Any, configured: int, name: str) -> int:
+    """A per-request limit, which may only lower the configured one."""
+    if asked is None:
+        return configured
+    if isinstance(asked, bool) or not isinstance(asked, int) or asked <= 0:
+        raise ForbiddenQuery(f"refused: {name} must be a positive whole number, not {asked!r}")
+    return min(asked, configured)
+
+
+_TYPED_PARAMETER = re.compile(r"\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*:\s*([A-Za-z][A-Za-z0-9_]*)")
+
+
+def check_parameter_types(sql: str, parameters: dict[str, Any] | None) -> None:
+    """Typed query parameters are values, never names: `{t:Identifier}` would put a table
+    or database name into the statement past the checks of its text."""
+    for match in _TYPED_PARAMETER.finditer(sql):
+        if match.group(2).lower() == "identifier":
+            raise ForbiddenQuery(
+                f"refused: the parameter {{{match.group(1)}:Identifier}} would name a table, "
+                "database or column past the checks of the statement's text; write the name "
+                "in the statement itself")
+    for name, value in (parameters or {}).items():
+        if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+            raise ForbiddenQuery(f"refused: {name!r} is not a parameter name")
+        if isinstance(value, (bytes, bytearray)):
+            raise ForbiddenQuery("refused: binary parameters are not supported in ad-hoc SQL")
+
+
 def as_utc(t: datetime) -> datetime:
     """A time read back from the warehouse, in UTC: values of expressions that lose the
     column's zone (toStartOfMinute, …) come back naive, and they are UTC."""
     return t if t.tzinfo is not None else t.replace(tzinfo=UTC)
 
 
-def _clean_error(text: str) -> str:
-    """ClickHouse errors carry a stack trace and version trailer; keep the sentence."""
+_SYNTAX = re.compile(
+    r"failed at position (?P<pos>\d+)(?: \([^)]*\))? \(line \d+, col \d+\):(?P<echo>.*?)"
+    r"(?P<rest>\. Expected .*|$)", re.DOTALL)
+
+
+def _clean_error(text: str, statement_length: int | None = None) -> str:
+    """ClickHouse errors carry a stack trace and version trailer; keep the sentence.
+
+    A syntax error quotes the statement from where parsing failed; when that is past
+    the end of the user's statement, the quote is dorpspomp's own SETTINGS clause,
+    so it is left out."""
     first = text.strip().splitlines()[0] if text.strip() else text
     for marker in (" (version ", "Stack trace"):
         if marker in first:
             first = first.split(marker)[0]
+    syntax = _SYNTAX.search(first)
+    if syntax and statement_length is not None and int(syntax["pos"]) > statement_length:
+        first = (first[:syntax.start()] + "failed at the end of the statement"
+                 + syntax["rest"])
     return first.strip()
 
 

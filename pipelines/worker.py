@@ -28,7 +28,6 @@ import os
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, cast
@@ -36,7 +35,6 @@ from typing import Any, cast
 import faust
 import faust.web
 import orjson
-import pyarrow as pa
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import EventT
 
@@ -44,46 +42,30 @@ from pipelines.alerts import Alert
 from pipelines.classify import TextClassifier, load_classifier
 from pipelines.decode import DeadLetter, Mention, Source, decode
 from pipelines.enrich import label_mentions
+from pipelines.health import (
+    BrokerProbe,
+    BrokerView,
+    Health,
+    WorkerStats,
+    assess,
+    health_report,
+    update_gauges,
+)
 from pipelines.kafkabatch import RecordTooLarge, send_keyed
 from pipelines.leanfaust import lean_app
+from pipelines.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from pipelines.notify import WebhookNotifier
 from pipelines.processors import StreamProcessors
+from pipelines.queryserver import QueryService
+from pipelines.queryserver import register as register_queries
 from pipelines.roster import Roster, load_roster
 from pipelines.settings import Settings
 from pipelines.sink import Derived, IngestBatch, WarehouseSink, WriteResult
-from pipelines.sqlguard import ForbiddenQuery
-from pipelines.warehouse import Warehouse, WarehouseError
+from pipelines.warehouse import Warehouse
 
 log = logging.getLogger("dorpspomp.worker")
 
-ARROW_STREAM = "application/vnd.apache.arrow.stream"
 WRITE_RETRY_SECONDS = (0.5, 1, 2, 5, 10, 30)
-
-
-@dataclass
-class WorkerStats:
-    """Counters the worker reports on /health and in `dorpspomp status`."""
-
-    started_at: float = field(default_factory=time.time)
-    batches: int = 0
-    events: int = 0
-    mentions: int = 0
-    posts: int = 0
-    dead_letters: int = 0
-    duplicates: int = 0
-    last_batch_at: float | None = None
-    last_error: str | None = None
-    write_failures: int = 0
-    alerts: int = 0
-
-    def add(self, consumed: int, result: WriteResult) -> None:
-        self.batches += 1
-        self.events += consumed
-        self.mentions += len(result.mentions)
-        self.posts += len(result.posts)
-        self.dead_letters += result.dead_letters
-        self.duplicates += result.duplicates
-        self.last_batch_at = time.time()
 
 
 class IngestProcessor:
@@ -216,9 +198,11 @@ def create_app(
     classifier = classifier or load_classifier()
     processor = IngestProcessor(settings, warehouse, roster, classifier)
     writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="warehouse-writer")
-    readers = ThreadPoolExecutor(max_workers=2, thread_name_prefix="warehouse-reader")
-    reader_warehouse = Warehouse(settings, reader=True)
-    stats = WorkerStats()
+    queries = QueryService(settings, Warehouse(settings, reader=True))
+    stats = WorkerStats(recorded_offsets=warehouse.written_offsets(
+        settings.consumer_group, settings.events_topic))
+    metrics = stats.metrics  # metrics.observe_query(kind, seconds, outcome): pipelines.metrics
+    probe = BrokerProbe(settings.kafka, settings.events_topic)
 
     app = lean_app(
         settings.consumer_group,
@@ -244,6 +228,7 @@ def create_app(
     )
     app.dorpspomp_settings = settings  # type: ignore[attr-defined]
     app.dorpspomp_stats = stats  # type: ignore[attr-defined]
+    app.dorpspomp_metrics = metrics  # type: ignore[attr-defined]
     events_topic = app.topic(
         settings.events_topic, value_serializer="raw", key_serializer="raw",
         partitions=settings.topic_partitions,
@@ -279,10 +264,11 @@ def create_app(
         if notifier is not None and alerts:
             notifier.submit(alerts)
 
-    async def write_batch(events: Sequence[EventT]) -> None:
+    async def write_batch(events: Sequence[EventT], taken_at: float) -> None:
         messages = [(e.message.partition, e.message.offset, e.message.value) for e in events]
         loop = asyncio.get_running_loop()
         attempt = 0
+        stats.write_started(len(messages))
         while True:
             task = loop.run_in_executor(writer, processor.process, settings.events_topic, messages)
             try:
@@ -295,19 +281,18 @@ def create_app(
                 except Exception:
                     log.error("stopped while a batch was being written; it will be re-read")
                     _exit_without_commit()
-                stats.add(len(messages), result)
+                stats.batch_written(messages, result, taken_at)
                 raise
             except Exception as exc:
-                stats.write_failures += 1
-                stats.last_error = str(exc).splitlines()[0][:500]
+                error = stats.write_failed(exc)
                 delay = WRITE_RETRY_SECONDS[min(attempt, len(WRITE_RETRY_SECONDS) - 1)]
                 log.error("writing a batch of %d events failed (%s); retrying in %ss",
-                          len(messages), stats.last_error, delay)
+                          len(messages), error, delay)
                 attempt += 1
                 await asyncio.sleep(delay)
                 continue
-            stats.add(len(messages), result)
-            stats.alerts += len(derived.alerts)
+            stats.batch_written(messages, result, taken_at)
+            stats.alerts_published(len(derived.alerts))
             await publish(derived.alerts)
             return
 
@@ -323,51 +308,47 @@ def create_app(
         writing: asyncio.Future[None] | None = None
         try:
             async for events in batches:
+                taken_at = time.monotonic()  # batch latency runs from here (/metrics)
                 if writing is not None:
                     await writing
-                writing = asyncio.ensure_future(write_batch(events))
+                writing = asyncio.ensure_future(write_batch(events, taken_at))
         finally:
             if writing is not None and not writing.done():
                 await writing
 
+    def judge_health() -> tuple[Health, BrokerView]:
+        """The last broker probe and the judgement on it (pipelines.health); cheap."""
+        try:
+            assigned = {tp.partition for tp in app.consumer.assignment()
+                        if tp.topic == settings.events_topic}
+        except Exception:  # no consumer yet, or it is being rebuilt
+            assigned = set()
+        view = probe.view()
+        judged = assess(stats, view, assigned, settings.kafka)
+        update_gauges(metrics, settings.events_topic, judged, view)
+        return judged, view
+
     @app.page("/health")
     async def health(web: Any, request: Any) -> Any:
-        return web.json(health_report(settings, stats))
+        """200 with {"status": "ok" | "degraded", "reasons": [...], counts, lag}."""
+        judged, view = judge_health()
+        return web.json(health_report(settings, stats, judged, view))
 
-    @app.page("/query")
-    class QueryView(faust.web.View):
-        """POST {"sql": ..., "parameters": {...}, "max_rows": N} → Arrow IPC stream.
+    @app.page("/metrics")
+    async def metrics_page(web: Any, request: Any) -> Any:
+        """Prometheus text format 0.0.4 (names and meanings: pipelines.metrics, README)."""
+        judge_health()
+        if notifier is not None:
+            metrics.set_webhook(notifier.stats)
+        return web.text(metrics.render(), content_type=METRICS_CONTENT_TYPE)
 
-        With `"scope": {"org_ids": [...]}` (a client login's organisations) the engine
-        filters every table to them (`pipelines.orgscope`). The port listens on
-        127.0.0.1 only: whoever can reach it is trusted to name the scope (README,
-        "Logins and access").
-        """
+    @app.task
+    async def watch_health() -> None:
+        stats.running()
+        probe.start()
 
-        async def post(self, request: faust.web.Request) -> faust.web.Response:
-            try:
-                body = orjson.loads(await request.read())
-                sql = body["sql"]
-                if not isinstance(sql, str):
-                    raise TypeError
-                org_ids = request_scope(body)
-            except Exception:
-                return self.json({"error": "expected a JSON body {\"sql\": \"SELECT ...\"} "
-                                  "with an optional \"scope\": {\"org_ids\": [\"...\"]}"},
-                                 status=400)
-            loop = asyncio.get_running_loop()
-            try:
-                table = await loop.run_in_executor(
-                    readers, lambda: reader_warehouse.read_only_query(
-                        sql, body.get("parameters") or None, max_rows=body.get("max_rows"),
-                        org_ids=org_ids,
-                    ),
-                )
-            except ForbiddenQuery as exc:
-                return self.json({"error": str(exc), "kind": "forbidden"}, status=403)
-            except WarehouseError as exc:
-                return self.json({"error": str(exc), "kind": "query"}, status=400)
-            return self.bytes(arrow_stream_bytes(table), content_type=ARROW_STREAM)
+    register_queries(app, queries)
+    app.dorpspomp_queries = queries  # type: ignore[attr-defined]
 
     @app.task
     async def announce() -> None:
@@ -410,49 +391,6 @@ def _exit_without_commit() -> None:
     """Leave at once so that no offset of an unwritten batch gets committed."""
     logging.shutdown()
     os._exit(70)
-
-
-def request_scope(body: dict[str, Any]) -> list[str] | None:
-    """The organisations a /query request is limited to; None: all. ValueError when malformed."""
-    scope = body.get("scope")
-    if scope is None:
-        return None
-    org_ids = scope.get("org_ids") if isinstance(scope, dict) else None
-    if (not isinstance(org_ids, list) or not org_ids
-            or not all(isinstance(o, str) and o for o in org_ids)):
-        raise ValueError("scope.org_ids must be a non-empty list of org_ids")
-    return org_ids
-
-
-def arrow_stream_bytes(table: pa.Table) -> bytes:
-    sink = pa.BufferOutputStream()
-    with pa.ipc.new_stream(sink, table.schema) as writer:
-        writer.write_table(table)
-    return sink.getvalue().to_pybytes()
-
-
-def health_report(settings: Settings, stats: WorkerStats) -> dict[str, Any]:
-    return {
-        "status": "ok",
-        "pid": os.getpid(),
-        "consumer_group": settings.consumer_group,
-        "topic": settings.events_topic,
-        "embedded_warehouse": settings.embedded,
-        "uptime_s": round(time.time() - stats.started_at, 1),
-        "batches": stats.batches,
-        "events": stats.events,
-        "mentions_written": stats.mentions,
-        "posts_written": stats.posts,
-        "dead_letters_written": stats.dead_letters,
-        "duplicates_dropped": stats.duplicates,
-        "alert_states": stats.alerts,
-        "write_failures": stats.write_failures,
-        "last_error": stats.last_error,
-        "last_batch_at": (
-            datetime.fromtimestamp(stats.last_batch_at, UTC).isoformat()
-            if stats.last_batch_at else None
-        ),
-    }
 
 
 def write_worker_file(settings: Settings) -> None:

@@ -25,6 +25,9 @@ def users(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     }))
     monkeypatch.setenv("DORPSPOMP_DASHBOARD_USERS", str(path))
     monkeypatch.setenv("DORPSPOMP_HOME", str(tmp_path))
+    # Server mode: the dashboard checks passwords itself (embedded, the worker does, and
+    # tests/integration/test_access.py signs in through it).
+    monkeypatch.setenv("DORPSPOMP_WAREHOUSE", "http://localhost:8123/dorpspomp")
     return path
 
 

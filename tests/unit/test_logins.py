@@ -22,12 +22,16 @@ from pipelines.logins import (
     with_clickhouse_passwords,
 )
 from pipelines.orgscope import (
+    POLICY_RULES,
     check_scoped,
+    client_error,
     client_user,
+    declared_tables,
+    engine_access_config,
+    missing_policies,
     removed_user_statements,
     row_policy_statements,
     scoped_statement,
-    table_filters,
 )
 from pipelines.readapi import client_settings
 from pipelines.settings import Settings
@@ -233,27 +237,58 @@ CATALOG = {"mentions": True, "mention_responses": True, "dead_letters": False,
            "watermarks": False, "ingest_offsets": False}
 
 
-def test_every_table_gets_a_filter_by_both_names() -> None:
-    filters = table_filters(CATALOG, "dorpspomp", {"b-org", "a-org"})
-    assert filters["mentions"] == "org_id IN ('a-org', 'b-org')"
-    assert filters["dorpspomp.mention_responses"] == "org_id IN ('a-org', 'b-org')"
-    assert filters["dead_letters"] == filters["dorpspomp.ingest_offsets"] == "0"
-    assert filters["watermarks"] == "1"  # the event clock, which mention_responses needs
-    assert len(filters) == 2 * len(CATALOG)
-    with pytest.raises(ValueError):
-        table_filters(CATALOG, "dorpspomp", set())
+def test_every_table_the_migrations_create_gets_a_row_policy_in_the_engine_config(
+    tmp_path: Path,
+) -> None:
+    tables = declared_tables("dorpspomp")
+    assert tables["mentions"] and tables["posts"] and tables["mention_responses_state"]
+    assert tables["alerts_state"] and not tables["dead_letters"] and not tables["watermarks"]
+    assert "mention_responses" not in tables  # a view: it reads its tables' policies
+    config = engine_access_config(tmp_path / "engine", "dorpspomp")
+    users = (tmp_path / "engine" / "users.xml").read_text()
+    assert str((tmp_path / "engine" / "users.xml").resolve()) in config.read_text()
+    for name in tables:
+        assert f"<{name}><filter>" in users, name
+    assert "<mentions><filter>NOT startsWith(getSetting(&apos;log_comment&apos;)" in users \
+        or "<mentions><filter>NOT startsWith(getSetting('log_comment')" in users
 
 
-def test_the_filters_come_before_readonly_in_the_statement() -> None:
-    statement = scoped_statement("SELECT count() FROM mentions;",
-                                 table_filters(CATALOG, "dorpspomp", {"o'x"}),
-                                 time_limit_s=30, max_rows=10)
+def test_a_live_table_without_the_right_policy_is_named() -> None:
+    live = {"mentions": True, "dead_letters": False, "watermarks": False, "extra": True}
+    policies = {"mentions": POLICY_RULES["org"], "dead_letters": POLICY_RULES["none"],
+                "watermarks": "1"}
+    assert missing_policies(live, policies) == ["extra"]
+    policies["extra"] = POLICY_RULES["none"]  # a table with organisations needs the org rule
+    assert missing_policies(live, policies) == ["extra"]
+    policies["extra"] = POLICY_RULES["org"].replace(" ", "  ")  # the engine's own spelling
+    assert missing_policies(live, policies) == []
+
+
+def test_the_scope_comes_before_readonly_in_the_statement() -> None:
+    statement = scoped_statement("SELECT count() FROM mentions;", {"b-org", "a-org"},
+                                 time_limit_s=30, max_rows=10, max_bytes=1000, max_threads=1)
     settings = statement.split("\nSETTINGS ", 1)[1]
     assert statement.startswith("SELECT count() FROM mentions\nSETTINGS ")
-    assert settings.index("additional_table_filters") < settings.index("readonly = 1")
+    assert settings.startswith("log_comment = 'dorpspomp-scope:a-org,b-org'")
+    assert "max_result_bytes = 1000" in settings and "max_threads = 1" in settings
     assert settings.rstrip().endswith("readonly = 1")
-    # the org_id is a string inside the filter, which is a string inside the map
-    assert r"""'mentions': 'org_id IN (\'o\\\'x\')'""" in settings
+    with pytest.raises(ValueError):
+        scoped_statement("SELECT 1", set(), time_limit_s=30, max_rows=10)
+    with pytest.raises(ValueError):
+        scoped_statement("SELECT 1", {"a,b"}, time_limit_s=30, max_rows=10)
+
+
+def test_engine_errors_that_can_quote_rows_are_not_shown_to_clients() -> None:
+    cast = ("Code: 6. DB::Exception: Cannot parse string 'other-org | anna | secret' as "
+            "UInt64: syntax error at begin of string. (CANNOT_PARSE_TEXT)")
+    shown = client_error(cast)
+    assert "other-org" not in shown and "secret" not in shown and "CANNOT_PARSE_TEXT" in shown
+    thrown = ("Code: 395. DB::Exception: Value passed to 'throwIf' function is non-zero: "
+              "while executing 'FUNCTION throwIf(equals(org_id, 'x'))'. "
+              "(FUNCTION_THROW_IF_VALUE_IS_NON_ZERO)")
+    assert "org_id" not in client_error(thrown)
+    unknown = "Code: 47. DB::Exception: Unknown expression identifier `nope`. (UNKNOWN_IDENTIFIER)"
+    assert client_error(unknown) == unknown
 
 
 @pytest.mark.parametrize(
