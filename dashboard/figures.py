@@ -102,7 +102,7 @@ OVERVIEW_SCHEMA: Mapping[str, Any] = {
     "open_past_sla": pl.Int64,
     "median_response_today": pl.Float64,
     "within_sla_share": pl.Float64,
-    "reach_today": pl.Int64,
+    "reach_today": pl.UInt64,  # a sum of followers: up to 2^64-1
     "open_alerts": pl.Int64,
     "open_surges": pl.Int64,
     "attention": pl.Float64,
@@ -226,12 +226,13 @@ def format_seconds(seconds: float | None) -> str:
 
 
 def zero_filled(found: pl.DataFrame, window: Window, columns: tuple[str, ...]) -> pl.DataFrame:
-    """`found` with a zero row for every bucket of the window it lacks (none is dropped)."""
+    """`found` with a zero row for every bucket of the window it lacks (none is dropped).
+    The counts are UInt64, as the warehouse gives them: a reach may be up to 2^64-1."""
     buckets = window.buckets().to_frame()
     if found.height == 0:
-        return buckets.with_columns([pl.lit(0, dtype=pl.Int64).alias(c) for c in columns])
+        return buckets.with_columns([pl.lit(0, dtype=pl.UInt64).alias(c) for c in columns])
     found = found.with_columns(pl.col("bucket").cast(pl.Datetime("ms", "UTC")),
-                               *[pl.col(c).cast(pl.Int64) for c in columns])
+                               *[pl.col(c).cast(pl.UInt64) for c in columns])
     missing = buckets.join(found, on="bucket", how="anti")
-    filled = missing.with_columns([pl.lit(0, dtype=pl.Int64).alias(c) for c in columns])
+    filled = missing.with_columns([pl.lit(0, dtype=pl.UInt64).alias(c) for c in columns])
     return pl.concat([found.select("bucket", *columns), filled]).sort("bucket")

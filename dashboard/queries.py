@@ -28,6 +28,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from schemas.saturating import saturating_sum
 from schemas.tables import PUBLIC_TABLES
 
 __all__ = [
@@ -158,7 +159,7 @@ CLIENTS_REACH = Query(
     "clients_reach",
     "per organisation: today's potential reach (org_activity_1m's definition, summed over "
     "the minutes since the organisation's local midnight)",
-    f"""SELECT org_id, sum(followers) AS reach_today
+    f"""SELECT org_id, {saturating_sum("followers")} AS reach_today
 FROM
 (
     SELECT org_id, toStartOfMinute(created_at) AS minute, author_id,
@@ -239,7 +240,7 @@ CLIENT_ACTIVITY = Query(
     sum(n) AS mentions,
     sum(c) AS complaints,
     sum(s) AS shares,
-    sum(followers) AS potential_reach
+    {saturating_sum("followers")} AS potential_reach
 FROM
 (
     SELECT toStartOfMinute(created_at) AS minute, author_id, count() AS n,
@@ -390,7 +391,7 @@ SECTOR_VOICE = Query(
     sum(c) AS complaints,
     sum(scored_sum) AS sentiment_sum,
     sum(scored) AS sentiment_n,
-    sum(followers) AS potential_reach
+    {saturating_sum("followers")} AS potential_reach
 FROM
 (
     SELECT org_id, toStartOfMinute(created_at) AS minute, author_id, count() AS n,

@@ -29,6 +29,7 @@ from pipelines.responses import ResponseRow, ResponseTracker
 from pipelines.roster import Roster
 from pipelines.sink import Derived, IngestBatch, WriteResult
 from pipelines.warehouse import Warehouse, as_utc
+from schemas.saturating import saturating_sum
 
 log = logging.getLogger(__name__)
 
@@ -236,7 +237,8 @@ def complaint_history(
 ) -> Sequence[tuple[str, datetime, int, int]]:
     """(org_id, minute, complaints, summed followers of the distinct complaining authors)."""
     table = warehouse.client.query_arrow(
-        "SELECT org_id, minute, sum(n) AS complaints, sum(followers) AS reach FROM ("
+        f"SELECT org_id, minute, sum(n) AS complaints, {saturating_sum('followers')} AS reach "
+        "FROM ("
         "SELECT org_id, toDateTime64(toStartOfMinute(created_at), 3, 'UTC') AS minute, "
         "author_id, count() AS n, "
         f"max(author_followers) AS followers FROM {warehouse.table('mentions')} "

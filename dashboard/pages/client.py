@@ -16,6 +16,7 @@ import streamlit as st
 from dashboard import charts, session
 from dashboard.data import Clock, DashboardData, DataUnavailable
 from dashboard.figures import Window, format_seconds, window_between, window_until
+from schemas.saturating import UINT64_MAX
 
 PRESETS: dict[str, timedelta | None] = {
     "24 hours": timedelta(days=1),
@@ -209,7 +210,9 @@ def show_queue(data: DashboardData, org_id: str, now: datetime, window: Window) 
 
 
 def show_reach(data: DashboardData, org_id: str, activity: pl.DataFrame) -> None:
-    st.metric("Potential reach in range", f"{int(activity['potential_reach'].sum()):,}",
+    # Summed in UInt128 and capped like the warehouse's reach: UInt64 sums wrap round.
+    reach = min(int(activity["potential_reach"].cast(pl.UInt128).sum()), UINT64_MAX)
+    st.metric("Potential reach in range", f"{reach:,}",
               help="Per minute, the followers of that minute's distinct authors, summed.")
     st.altair_chart(charts.reach_chart(activity), width="stretch")
     st.subheader("Influential voices (all time)")
@@ -239,7 +242,8 @@ def show_voice(data: DashboardData, org_id: str, window: Window) -> None:
     totals = (
         voice.group_by("org_id", "name")
         .agg(pl.col("mentions").sum(), pl.col("complaints").sum(),
-             pl.col("potential_reach").sum(), pl.col("sentiment_sum").sum(),
+             pl.col("potential_reach").cast(pl.UInt128).sum().clip(upper_bound=UINT64_MAX)
+             .cast(pl.UInt64), pl.col("sentiment_sum").sum(),
              pl.col("sentiment_n").sum())
         .with_columns(
             (pl.col("mentions") / pl.col("mentions").sum()).alias("share"),
