@@ -97,6 +97,7 @@ def format_status(report: dict[str, Any]) -> str:
                  f"last error: {worker.get('last_error') or 'none'}") if "events" in worker else \
             " (not answering on its web port)"
         lines.append(f"worker     running, pid {worker['pid']} at {worker['url']}{extra}")
+        lines.extend(health_lines(worker))
     else:
         lines.append("worker     not running — start the stack with `dorpspomp up`")
     if "consumer_lag" in report:
@@ -109,3 +110,14 @@ def format_status(report: dict[str, Any]) -> str:
     else:
         lines.append(f"warehouse  via {warehouse['via']}: {warehouse.get('error')}")
     return "\n".join(lines)
+
+
+def health_lines(worker: dict[str, Any]) -> list[str]:
+    """The worker's own judgement (/health): ok, or degraded with one line per reason."""
+    status = worker.get("status")
+    if status is None:
+        return []
+    if status == "ok":
+        return ["health     ok"]
+    reasons = worker.get("reasons") or ["(the worker gave no reason)"]
+    return [f"health     {str(status).upper()}"] + [f"           - {r}" for r in reasons]

@@ -198,11 +198,12 @@ def create_app(
     classifier = classifier or load_classifier()
     processor = IngestProcessor(settings, warehouse, roster, classifier)
     writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="warehouse-writer")
-    queries = QueryService(settings, Warehouse(settings, reader=True))
     stats = WorkerStats(recorded_offsets=warehouse.written_offsets(
         settings.consumer_group, settings.events_topic))
     metrics = stats.metrics  # metrics.observe_query(kind, seconds, outcome): pipelines.metrics
     probe = BrokerProbe(settings.kafka, settings.events_topic)
+    queries = QueryService(settings, Warehouse(settings, reader=True),
+                           observe=metrics.observe_query)
 
     app = lean_app(
         settings.consumer_group,

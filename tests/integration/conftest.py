@@ -14,6 +14,7 @@ import socket
 import sys
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -73,6 +74,40 @@ def kafka_broker(
         yield info
     finally:
         broker_api.stop_broker(home)
+
+
+@dataclass
+class OwnBroker:
+    """A broker of one test's own, which the test may stop and start again (same home,
+    ports and data) without touching the session broker the other tests use."""
+
+    api: ModuleType
+    home: Path
+    port: int
+    controller_port: int
+
+    @property
+    def bootstrap(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        self.api.start_broker(self.home, port=self.port, controller_port=self.controller_port,
+                              timeout=90, say=lambda line: None)
+
+    def stop(self) -> None:
+        self.api.stop_broker(self.home)
+
+
+@pytest.fixture
+def own_broker(broker_api: ModuleType, tmp_path_factory: pytest.TempPathFactory
+               ) -> Iterator[OwnBroker]:
+    """A running broker of this test's own (`OwnBroker`), stopped at the end."""
+    broker = OwnBroker(broker_api, tmp_path_factory.mktemp("own-kafka"), *free_ports(2))
+    broker.start()
+    try:
+        yield broker
+    finally:
+        broker.stop()
 
 
 @pytest.fixture

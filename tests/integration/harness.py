@@ -41,6 +41,8 @@ class Stack:
     worker: subprocess.Popen[bytes] | None = None
     port: int = field(default_factory=free_port)
     worker_starts: int = 0
+    # what runs as the worker: `dorpspomp worker`, or a test's variant of it
+    worker_command: tuple[str, ...] = ("-m", "pipelines.cli", "worker")
 
     @classmethod
     def fresh(cls, prefix: str, home: Path, bootstrap: str, **options: Any) -> Stack:
@@ -79,7 +81,7 @@ class Stack:
         self.worker_starts += 1
         handle = self.log.open("wb")
         self.worker = subprocess.Popen(
-            [sys.executable, "-m", "pipelines.cli", "worker"], env=self.env, cwd=ROOT,
+            [sys.executable, *self.worker_command], env=self.env, cwd=ROOT,
             stdout=handle, stderr=subprocess.STDOUT,
         )
         deadline = time.monotonic() + timeout
