@@ -12,9 +12,11 @@ up: setup
 demo: setup
 	.venv/bin/dorpspomp up --simulate
 
-# Unit tests, integration tests, then every benchmark phase at a small size.
+# Linters, unit tests, integration tests, then every benchmark phase at a small size.
 test:
 	@infra/setup.sh --test
+	.venv/bin/ruff check pipelines dashboard schemas tests infra
+	.venv/bin/mypy
 	.venv/bin/python -m pytest -m "not integration" -q
 	.venv/bin/python -m pytest -m integration -q
 	.venv/bin/dorpspomp bench --quick

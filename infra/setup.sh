@@ -31,9 +31,10 @@ if [[ ! -x .venv/bin/python ]]; then
 fi
 stamp=.venv/.dorpspomp-installed
 if [[ ! -f $stamp || pyproject.toml -nt $stamp ]]; then
-  echo "installing dorpspomp and its dependencies into .venv (a few minutes the first time) …"
-  .venv/bin/python -m pip install -q --upgrade pip
-  .venv/bin/python -m pip install -q -e ".[dev]"
+  # uv (from PyPI) resolves and installs in parallel: ~30 s here against ~4 min for pip.
+  echo "installing dorpspomp and its dependencies into .venv (about 30 s the first time) …"
+  [[ -x .venv/bin/uv ]] || .venv/bin/python -m pip install -q --disable-pip-version-check uv
+  .venv/bin/uv pip install -q --python .venv/bin/python -e ".[dev]"
   touch "$stamp"
 fi
 .venv/bin/python infra/broker.py fetch

@@ -89,9 +89,9 @@ _ORG_RULE = (f"{_UNSCOPED} OR has(splitByChar(',', substring({_SCOPE}, "
              f"{len(SCOPE_MARK) + 1})), org_id)")
 POLICY_RULES = {"org": _ORG_RULE, "shared": "1", "none": _UNSCOPED}
 
-_CREATE_TABLE = re.compile(
-    r"CREATE TABLE IF NOT EXISTS `(?P<db>[^`]+)`\.(?P<name>\w+) \((?P<columns>.*?)\) ENGINE",
-    re.DOTALL,
+_CREATE = re.compile(
+    r"CREATE (?P<what>TABLE|VIEW|MATERIALIZED VIEW) IF NOT EXISTS `[^`]+`\.(?P<name>\w+)"
+    r"(?P<body>.*)", re.DOTALL,
 )
 
 
@@ -100,18 +100,27 @@ def _literal(text: str) -> str:
 
 
 def declared_tables(database: str) -> dict[str, bool]:
-    """Every table (not view) the migrations create, name → whether it has an org_id column.
+    """Every table, view and materialized view the migrations create, name → whether it
+    has an org_id column.
 
-    Views need no policy of their own: they read their tables as the querying user,
-    and those tables' policies filter them (tested through every public view).
+    Each gets a policy: a table's filters its rows wherever they are read; a view's and a
+    materialized view's filter what is read through them (measured: selecting from a
+    materialized view reads its target table without the target's policy).
     """
     from schemas.migrations import all_migrations
 
     tables: dict[str, bool] = {}
     for migration in all_migrations():
         for statement in migration.render(database):
-            for match in _CREATE_TABLE.finditer(statement):
-                tables[match["name"]] = "`org_id`" in match["columns"]
+            match = _CREATE.match(statement.strip())
+            if match is None:
+                continue
+            body = match["body"]
+            if match["what"] == "TABLE":
+                columns = body.split(") ENGINE", 1)[0]
+                tables[match["name"]] = "`org_id`" in columns
+            else:  # a view's columns are its SELECT's: it shows org_id when it names it
+                tables[match["name"]] = re.search(r"\borg_id\b", body) is not None
     return tables
 
 

@@ -47,6 +47,10 @@ class WarehouseError(RuntimeError):
     """The warehouse could not be reached or refused a statement."""
 
 
+class ResultTooLarge(WarehouseError):
+    """A read-only query's result passed the byte limit; it was not read further."""
+
+
 class WarehouseBusy(WarehouseError):
     """Another process owns the embedded warehouse (chDB's one-process rule)."""
 
@@ -279,11 +283,32 @@ class Warehouse:
                                             max_bytes=size, max_memory=memory)
         typed = {k: v for k, v in (parameters or {}).items() if f"param_{k}" in server_params}
         try:
-            return self.client.query_arrow(statement, parameters=typed or None)
+            return self._arrow_within(statement, typed or None, size)
+        except ResultTooLarge:
+            self.reset_connection()
+            raise
         except Exception as exc:
             self.reset_connection()
             text = _clean_error(str(exc), len(final))
             raise WarehouseError(client_error(text) if org_ids is not None else text) from exc
+
+    def _arrow_within(self, statement: str, parameters: dict[str, Any] | None,
+                      max_bytes: int) -> pa.Table:
+        """The statement's result as Arrow, read block by block and given up as soon as it
+        passes `max_bytes` (the engine's own max_result_bytes does not hold in chDB's Arrow
+        output: measured, a 1 GB result came back whole)."""
+        with self.client.raw_stream(statement, parameters=parameters, fmt="ArrowStream") as raw:
+            reader = pa.ipc.open_stream(raw)
+            batches, total = [], 0
+            for batch in reader:
+                total += batch.nbytes
+                if total > max_bytes:
+                    raise ResultTooLarge(
+                        f"the result is larger than {max_bytes / 2**20:,.0f} MiB "
+                        "(DORPSPOMP_QUERY_MAX_BYTES); ask for fewer rows or columns, "
+                        "or aggregate")
+                batches.append(batch)
+            return pa.Table.from_batches(batches, reader.schema)
 
     def reset_connection(self) -> None:
         """Close this thread's client; the next call opens a fresh one."""
@@ -303,7 +328,7 @@ class Warehouse:
         """Refuse scoped reads unless every table of the database has the row policy a client
         scope needs (embedded mode): fail closed when the engine was started without
         dorpspomp's access config or a table was added behind its back."""
-        live = self._base_tables()
+        live = self.catalog()
         if live == self._checked_tables:
             return
         try:
@@ -335,16 +360,6 @@ class Warehouse:
         )
         return {str(name): bool(has_org) for name, has_org in result.result_rows}
 
-    def _base_tables(self) -> dict[str, bool]:
-        """The database's tables that hold rows (views read through them), → has org_id."""
-        result = self.client.query(
-            "SELECT t.name, countIf(c.name = 'org_id') > 0 FROM system.tables AS t "
-            "LEFT JOIN system.columns AS c ON c.database = t.database AND c.table = t.name "
-            "WHERE t.database = {db:String} AND t.engine NOT IN ('View', 'MaterializedView') "
-            "GROUP BY t.name",
-            parameters={"db": self.database},
-        )
-        return {str(name): bool(has_org) for name, has_org in result.result_rows}
 
     def row_counts(self, tables: Iterable[str]) -> dict[str, int]:
         counts = {}

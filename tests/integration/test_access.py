@@ -11,13 +11,21 @@ gemeente-zutphen:
 - the routes that would leak (merge(), mergeTreeIndex(), system.parts,
   system.tables, information_schema, EXPLAIN, the _part_offset column, a
   SETTINGS clause) are refused, and tables without organisations read empty;
-- every dashboard page, after signing in with the form, names no other client.
+- every dashboard page, after signing in with the form, names no other client;
+- the oracles of issue 10 (an expression that fails or sleeps on another client's rows,
+  in PREWHERE, WHERE or SELECT) learn nothing: the engine's row policies hide those rows
+  before any expression of the client runs, and engine errors never quote a row;
+- `/query` answers only the worker's key or a token from `/login`, and the scope comes
+  from the token's login; reads are fair (a client's long queries leave the agency's
+  quick), bounded (bytes, not only rows) and start clean after a failure; sign-ins lock
+  after repeated failures.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -29,11 +37,12 @@ import pyarrow as pa
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from pipelines.logins import UserBook, new_login, save_users
-from pipelines.readapi import WarehouseReader
+from pipelines.logins import UserBook, load_users, new_login, save_users
+from pipelines.readapi import NotSignedIn, ReaderBusy, WarehouseReader, sign_in
 from pipelines.roster import load_roster
 from pipelines.settings import Settings
 from pipelines.sqlguard import ForbiddenQuery
+from pipelines.warehouse import WarehouseError
 from tests import eventgen
 from tests.integration.harness import ROOT, Stack
 
@@ -45,10 +54,23 @@ PASSWORD = "zutphen-aan-de-ijssel"
 START = datetime(2026, 3, 23, 6, 0, tzinfo=UTC)
 
 
+OTHER = "bibliotheek-oost"
+OTHER_PASSWORD = "boeken-in-oost-99"
+TARGET_PASSWORD = "brute-force-target-77"
+
+
 @pytest.fixture(scope="module")
 def stack(kafka_broker: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     home = tmp_path_factory.mktemp("access")
-    s = Stack.fresh("a", home / "home", kafka_broker.bootstrap)
+    users = home / "users.yaml"
+    save_users(users, UserBook({
+        "zutphen": new_login("zutphen", PASSWORD, [CLIENT]),
+        "oost": new_login("oost", OTHER_PASSWORD, [OTHER]),
+        "target": new_login("target", TARGET_PASSWORD, [OTHER]),
+        "anna": new_login("anna", "agency-password", None)}))
+    s = Stack.fresh("a", home / "home", kafka_broker.bootstrap, extra_env={
+        "DORPSPOMP_DASHBOARD_USERS": str(users), "DORPSPOMP_QUERY_TIMEOUT": "8",
+        "DORPSPOMP_LOGIN_LOCKOUT": "6"})
     s.start_worker()
     try:
         import random
@@ -67,30 +89,34 @@ def stack(kafka_broker: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterat
 
 
 @pytest.fixture
-def env(stack: Stack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
-    """The stack's settings in this process, with a users file: the client and the agency."""
+def env(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """The stack's settings in this process, users file included."""
     for name in [n for n in os.environ if n.startswith("DORPSPOMP_")]:
         monkeypatch.delenv(name)
     for name, value in stack.env.items():
         if name.startswith("DORPSPOMP_"):
             monkeypatch.setenv(name, value)
-    users = tmp_path / "users.yaml"
-    save_users(users, UserBook({"zutphen": new_login("zutphen", PASSWORD, [CLIENT]),
-                                "anna": new_login("anna", "agency-password", None)}))
-    monkeypatch.setenv("DORPSPOMP_DASHBOARD_USERS", str(users))
     return Settings.from_env()
 
 
 @pytest.fixture
 def agency(env: Settings) -> Iterator[WarehouseReader]:
+    """The operator: `dorpspomp sql`, with the worker's key."""
     reader = WarehouseReader(env)
     yield reader
     reader.close()
 
 
+def signed_in(env: Settings, name: str, password: str) -> WarehouseReader:
+    """A reader that holds the worker's token for `name`, as the dashboard's session does."""
+    granted = sign_in(env, name, password, "192.0.2.10")
+    return WarehouseReader(env, granted.org_ids, token=granted.token)
+
+
 @pytest.fixture
 def client(env: Settings) -> Iterator[WarehouseReader]:
-    reader = WarehouseReader(env, frozenset({CLIENT}))
+    reader = signed_in(env, "zutphen", PASSWORD)
+    assert reader.org_ids == frozenset({CLIENT})
     yield reader
     reader.close()
 
@@ -218,11 +244,14 @@ def test_routes_past_the_filters_are_refused_with_a_reason(
         client.query(sql)
 
 
-def raw_query(stack: Stack, body: dict[str, Any]) -> tuple[int, Any]:
+def raw_query(stack: Stack, body: dict[str, Any], token: str | None = None) -> tuple[int, Any]:
     """POST to the worker's /query as any local program could, without dorpspomp's reader."""
+    headers = {"Content-Type": "application/json"}
+    if token is not None:
+        headers["Authorization"] = f"Bearer {token}"
     request = urllib.request.Request(
         f"http://127.0.0.1:{stack.port}/query", data=json.dumps(body).encode(), method="POST",
-        headers={"Content-Type": "application/json"})
+        headers=headers)
     try:
         with urllib.request.urlopen(request, timeout=60) as response:
             return response.status, pa.ipc.open_stream(response.read()).read_all()
@@ -230,16 +259,200 @@ def raw_query(stack: Stack, body: dict[str, Any]) -> tuple[int, Any]:
         return exc.code, json.loads(exc.read())
 
 
-def test_the_worker_enforces_the_scope_whatever_the_caller_checked(stack: Stack) -> None:
-    scope = {"org_ids": [CLIENT]}
-    status, table = raw_query(stack, {"sql": "SELECT org_id, count() AS n FROM mentions "
-                                              "GROUP BY org_id", "scope": scope})
+def test_the_worker_answers_only_its_key_or_its_tokens_and_takes_the_scope_from_the_login(
+    stack: Stack, env: Settings, client: WarehouseReader
+) -> None:
+    sql = "SELECT org_id, count() AS n FROM mentions GROUP BY org_id"
+    status, answer = raw_query(stack, {"sql": sql})
+    assert status == 401 and "worker.key" in answer["error"]
+    status, answer = raw_query(stack, {"sql": sql, "scope": {"org_ids": [CLIENT]}})
+    assert status == 401  # naming a scope is no way in
+    assert client.token is not None
+    forged = client.token[:-4] + ("AAAA" if not client.token.endswith("AAAA") else "BBBB")
+    status, answer = raw_query(stack, {"sql": sql}, forged)
+    assert status == 401 and "sign in again" in answer["error"]
+    status, table = raw_query(stack, {"sql": sql}, client.token)
     assert status == 200 and org_ids(table) == {CLIENT}
-    for sql in (LEAKS["system.tables"], LEAKS["merge()"], LEAKS["EXPLAIN ESTIMATE"]):
-        status, answer = raw_query(stack, {"sql": sql, "scope": scope})
+    status, answer = raw_query(stack, {"sql": sql, "scope": {"org_ids": [OTHER]}}, client.token)
+    assert status == 403 and "cannot name a scope" in answer["error"]
+    for leak in (LEAKS["system.tables"], LEAKS["merge()"], LEAKS["EXPLAIN ESTIMATE"]):
+        status, answer = raw_query(stack, {"sql": leak}, client.token)
         assert status == 403 and answer["error"].startswith("refused: "), answer
-    status, answer = raw_query(stack, {"sql": "SELECT 1", "scope": {"org_ids": []}})
+    # The operator may narrow its own view, and only to real organisation lists.
+    key = (Path(env.home) / "worker.key").read_text().strip()
+    status, table = raw_query(stack, {"sql": sql, "scope": {"org_ids": [OTHER]}}, key)
+    assert status == 200 and org_ids(table) == {OTHER}
+    status, answer = raw_query(stack, {"sql": "SELECT 1", "scope": {"org_ids": []}}, key)
     assert status == 400
+
+
+def test_a_removed_login_token_stops_working(stack: Stack, env: Settings) -> None:
+    reader = signed_in(env, "target", TARGET_PASSWORD)
+    assert reader.query("SELECT count() AS n FROM mentions").to_pylist()[0]["n"] > 0
+    users = Path(stack.env["DORPSPOMP_DASHBOARD_USERS"])
+    before = users.read_bytes()
+    book = load_users(users)
+    save_users(users, book.without("target"))
+    try:
+        with pytest.raises(NotSignedIn, match="removed or its password changed"):
+            reader.query("SELECT 1")
+    finally:
+        users.write_bytes(before)
+
+
+# -- the oracles of issue 10: nothing of another client reaches a client's expressions ------
+
+ORACLES = {
+    "PREWHERE cast": "SELECT count() AS n FROM mentions PREWHERE org_id = '{other}' AND "
+                     "toUInt64(concat(org_id, ' | ', author_handle, ' | ', text)) = 1",
+    "WHERE cast": "SELECT count() AS n FROM mentions WHERE org_id = '{other}' AND "
+                  "toUInt64(concat(org_id, ' | ', author_handle, ' | ', text)) = 1",
+    "PREWHERE throwIf": "SELECT count() AS n FROM mentions PREWHERE throwIf(org_id = '{other}')",
+    "WHERE throwIf": "SELECT count() AS n FROM mentions WHERE throwIf(org_id = '{other}')",
+    "throwIf in a view": "SELECT count() AS n FROM mention_responses "
+                         "WHERE throwIf(org_id = '{other}')",
+    "throwIf in a join": "SELECT count() AS n FROM mentions AS m JOIN posts AS p "
+                         "ON m.event_id = p.in_reply_to WHERE throwIf(p.org_id = '{other}')",
+    "throwIf in SELECT": "SELECT sum(throwIf(org_id = '{other}')) AS n FROM posts",
+}
+
+
+@pytest.mark.parametrize("sql", list(ORACLES.values()), ids=list(ORACLES))
+def test_an_expression_that_fails_on_another_clients_rows_never_runs_on_them(
+    agency: WarehouseReader, client: WarehouseReader, sql: str
+) -> None:
+    question = sql.format(other=OTHER)
+    with pytest.raises(WarehouseError):  # the other client's rows exist, and trip it
+        agency.query(question)
+    assert client.query(question).to_pylist() == [{"n": 0}]
+
+
+def test_an_engine_error_on_the_clients_own_rows_quotes_none_of_them(
+    agency: WarehouseReader, client: WarehouseReader
+) -> None:
+    texts = {r["text"][:20] for r in rows(agency, "SELECT text FROM mentions WHERE text != ''")}
+    with pytest.raises(WarehouseError) as failed:
+        client.query("SELECT toUInt64(concat(org_id, ' | ', author_handle, ' | ', text)) "
+                     "FROM mentions")
+    message = str(failed.value)
+    assert "CANNOT_PARSE" in message
+    assert not [t for t in texts if t and t in message]
+    assert not [o for o in eventgen.ORGS if o in message]
+    assert "readonly" not in message and "log_comment" not in message
+
+
+def test_sleeping_on_every_row_takes_as_long_as_on_the_clients_own_rows(
+    client: WarehouseReader, agency: WarehouseReader
+) -> None:
+    """Timing shows nothing either: the client's expressions see only its own rows."""
+    own = rows(agency, f"SELECT count() AS n FROM mentions WHERE org_id = '{CLIENT}'")[0]["n"]
+    every = rows(agency, "SELECT count() AS n FROM mentions")[0]["n"]
+    assert every > 3 * own > 0
+    per_row = min(0.002, 2.0 / every)
+
+    def timed(sql: str) -> float:
+        started = time.monotonic()
+        client.query(sql)
+        return time.monotonic() - started
+
+    everyone = min(timed(f"SELECT count() FROM mentions WHERE sleepEachRow({per_row}) = 0")
+                   for _ in range(2))
+    only_own = min(timed(f"SELECT count() FROM mentions WHERE org_id = '{CLIENT}' "
+                         f"AND sleepEachRow({per_row}) = 0") for _ in range(2))
+    # Had every client's rows been slept on, it would take (every - own) * per_row longer.
+    assert everyone - only_own < 0.5 * (every - own) * per_row, (everyone, only_own)
+
+
+# -- fair and bounded reads ----------------------------------------------------------------
+
+LONG = "SELECT sum(cityHash64(number)) AS n FROM numbers(100000000000)"
+
+
+def test_two_long_client_queries_leave_the_agency_quick_and_a_third_is_refused(
+    env: Settings, agency: WarehouseReader
+) -> None:
+    import threading
+
+    zutphen, oost = signed_in(env, "zutphen", PASSWORD), signed_in(env, "oost", OTHER_PASSWORD)
+    failures: list[str] = []
+
+    def long(reader: WarehouseReader) -> None:
+        try:
+            reader.query(LONG)
+        except WarehouseError as exc:
+            failures.append(str(exc))
+
+    threads = [threading.Thread(target=long, args=(r,)) for r in (zutphen, oost)]
+    for thread in threads:
+        thread.start()
+    time.sleep(1.5)  # both are running in the engine now
+    try:
+        started = time.monotonic()
+        assert agency.query("SELECT 1 AS one").to_pylist() == [{"one": 1}]
+        agency_seconds = time.monotonic() - started
+        with pytest.raises(ReaderBusy, match="queries running"):
+            zutphen.query("SELECT 1")
+    finally:
+        for thread in threads:
+            thread.join(60)
+    assert agency_seconds < 2, agency_seconds
+    assert len(failures) == 2 and all("TIMEOUT_EXCEEDED" in f for f in failures), failures
+
+
+def test_a_failed_query_does_not_spoil_the_next_ones_of_anyone(
+    env: Settings, agency: WarehouseReader, client: WarehouseReader
+) -> None:
+    oost = signed_in(env, "oost", OTHER_PASSWORD)
+    expected = {
+        "agency": rows(agency, "SELECT count() AS n FROM mentions")[0]["n"],
+        "zutphen": rows(agency, f"SELECT count() AS n FROM mentions "
+                                f"WHERE org_id = '{CLIENT}'")[0]["n"],
+        "oost": rows(agency, f"SELECT count() AS n FROM mentions "
+                             f"WHERE org_id = '{OTHER}'")[0]["n"],
+    }
+    readers = {"agency": agency, "zutphen": client, "oost": oost}
+    for failing in ("zutphen", "agency"):
+        with pytest.raises(WarehouseError):
+            readers[failing].query("SELECT toUInt64(text) FROM mentions WHERE text != ''")
+        for i in range(20):
+            who = ("agency", "oost", "zutphen")[i % 3]
+            got = readers[who].query("SELECT count() AS n FROM mentions").to_pylist()
+            assert got == [{"n": expected[who]}], (failing, i, who)
+
+
+def test_a_huge_result_is_refused_by_its_size_not_sent(client: WarehouseReader) -> None:
+    with pytest.raises(WarehouseError, match="larger than 256 MiB"):
+        client.query("SELECT repeat('x', 1000) FROM numbers(999999)")
+
+
+def test_max_rows_can_only_lower_the_limit_and_names_as_parameters_are_refused(
+    stack: Stack, client: WarehouseReader
+) -> None:
+    status, answer = raw_query(stack, {"sql": "SELECT number FROM numbers(10)",
+                                       "max_rows": "lots"}, client.token)
+    assert status == 403 and "max_rows" in answer["error"]
+    status, answer = raw_query(stack, {"sql": "SELECT number FROM numbers(2000000)",
+                                       "max_rows": 10**12}, client.token)
+    assert status == 400 and "TOO_MANY_ROWS_OR_BYTES" in answer["error"]
+    status, answer = raw_query(stack, {
+        "sql": "SELECT count() FROM {d:Identifier}.{t:Identifier}",
+        "parameters": {"d": "system", "t": "parts"}}, client.token)
+    assert status == 403 and "Identifier" in answer["error"]
+
+
+def test_the_201st_sign_in_after_200_failures_is_refused_until_the_lockout_ends(
+    env: Settings, stack: Stack
+) -> None:
+    address = "203.0.113.9"
+    for _ in range(200):
+        with pytest.raises(NotSignedIn):
+            sign_in(env, "target", "not-the-password", address)
+    with pytest.raises(NotSignedIn, match="Too many failed sign-ins"):
+        sign_in(env, "target", TARGET_PASSWORD, address)
+    time.sleep(6.5)  # DORPSPOMP_LOGIN_LOCKOUT of this stack
+    assert sign_in(env, "target", TARGET_PASSWORD, address).org_ids == frozenset({OTHER})
+    log = stack.log.read_text(errors="replace")
+    assert "locked" in log and "target" in log
 
 
 # -- the pages, signed in as the client ----------------------------------------------------
