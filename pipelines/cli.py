@@ -46,12 +46,13 @@ def main(argv: list[str] | None = None) -> int:
 
 def _expected(exc: BaseException) -> bool:
     from pipelines.logins import UsersFileError
-    from pipelines.replay import BrokerUnavailable
+    from pipelines.replay import BrokerUnavailable, ReplayError
     from pipelines.sqlguard import ForbiddenQuery
     from pipelines.stack import StackError
     from pipelines.warehouse import WarehouseError
 
-    return isinstance(exc, (*EXPECTED_ERRORS, BrokerUnavailable, ForbiddenQuery, StackError,
+    return isinstance(exc, (*EXPECTED_ERRORS, BrokerUnavailable, ReplayError, ForbiddenQuery,
+                            StackError,
                             WarehouseError, FileNotFoundError, UsersFileError))
 
 
@@ -78,10 +79,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--loglevel", default="info")
     p.set_defaults(run=cmd_worker)
 
-    p = sub.add_parser("replay", help="send a .jsonl file of events into Kafka")
-    p.add_argument("file", type=Path)
-    p.add_argument("--rate", type=float, default=None, help="events per second (default: max)")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p = sub.add_parser(
+        "replay", help="send a .jsonl file of events into Kafka",
+        description="Send each non-blank line of a .jsonl file to the events topic, in batches "
+        "per partition, keyed by the event's organisation.",
+        epilog="Exit status: 0 every line sent; 3 finished, but some lines were too long for "
+        "one Kafka message (each has a reference record in dead_letters, and the summary "
+        "names them); 2 stopped because the broker acknowledged nothing for --broker-wait "
+        "seconds (the summary gives the line to pass to --from-line), or a bad argument; "
+        "130 interrupted (the summary gives the line to resume from).")
+    p.add_argument("file", type=Path, help="the .jsonl file: one JSON event per line")
+    p.add_argument("--rate", type=float, default=None,
+                   help="events per second (default: as fast as the broker takes them)")
+    p.add_argument("--quiet", action="store_true",
+                   help="no progress bar (warnings and the final summary still print)")
+    p.add_argument("--from-line", type=_line_number, default=1, metavar="N",
+                   help="start at line N of the file (counting from 1, blank lines too) and "
+                   "skip the lines before it: what a stopped replay's summary says to pass")
+    p.add_argument("--broker-wait", type=float, default=60.0, metavar="SECONDS",
+                   help="how long to keep reconnecting when the broker stops acknowledging, "
+                   "before stopping with exit status 2 and the line to resume from "
+                   "(default 60)")
     p.set_defaults(run=cmd_replay)
 
     p = sub.add_parser("simulate", help="a synthetic world of organisations: to Kafka or a file")
@@ -93,7 +111,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "every kind)")
     p.add_argument("--days", type=float, default=7.0, help="simulated days (file mode)")
     p.add_argument("--start", type=_date, default=None,
-                   help="simulated start, e.g. 2026-03-02 (file default 2026-03-02, live: now)")
+                   help="simulated start, e.g. 2026-03-02 (file default 2026-03-02; live: "
+                        "SPEEDUP-1 days ago, never in the future)")
     p.add_argument("--scale", type=float, default=1.0, help="traffic volume factor")
     p.add_argument("--rate", type=float, default=None,
                    help="live: average events per second (the daily rhythm goes above and below)")
@@ -104,9 +123,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=cmd_simulate)
 
     p = sub.add_parser("sql", help="read-only SQL against the warehouse")
-    p.add_argument("query")
-    p.add_argument("--format", choices=("table", "csv", "json"), default="table")
-    p.add_argument("--max-rows", type=int, default=None)
+    p.add_argument("query", help="one read statement (SELECT, WITH, SHOW, DESCRIBE, EXISTS)")
+    p.add_argument("--format", choices=("table", "csv", "json"), default="table",
+                   help="table (default), csv, or json: one JSON array of row objects")
+    p.add_argument("--max-rows", type=int, default=None,
+                   help="most rows to return (never more than DORPSPOMP_QUERY_MAX_ROWS)")
+    p.add_argument("--login", metavar="NAME", default=None,
+                   help="run as this dashboard login (asks its password; a client login sees "
+                   "only its organisations), signed in at the running worker")
+    p.add_argument("--password-stdin", action="store_true",
+                   help="with --login: read the password from standard input")
     p.set_defaults(run=cmd_sql)
 
     p = sub.add_parser("status", help="broker, worker, consumer lag, warehouse row counts")
@@ -181,12 +207,28 @@ def cmd_replay(settings: Settings, args: argparse.Namespace) -> int:
 
     if args.rate is not None and args.rate <= 0:
         raise SettingsError("--rate must be a positive number of events per second")
+    if args.broker_wait <= 0:
+        raise SettingsError("--broker-wait must be a positive number of seconds")
     report = replay(
         args.file, bootstrap=settings.kafka, topic=settings.events_topic,
-        roster=load_roster(settings.roster), rate=args.rate, progress=not args.quiet,
+        roster=load_roster(settings.roster), rate=args.rate, from_line=args.from_line,
+        broker_wait=args.broker_wait, progress=not args.quiet,
     )
-    print(report.summary(args.file, settings.events_topic))
-    return 0
+    if report.stopped is None:
+        print(report.summary())
+    else:
+        print(f"dorpspomp replay: {report.summary()}", file=sys.stderr)
+    return report.exit_code
+
+
+def _line_number(text: str) -> int:
+    try:
+        number = int(text)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a line number (1 is the first line)")
+    return number
 
 
 def _date(text: str) -> datetime:
@@ -219,9 +261,23 @@ def cmd_simulate(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_sql(settings: Settings, args: argparse.Namespace) -> int:
-    from pipelines.readapi import WarehouseReader
+    from pipelines.readapi import WarehouseReader, sign_in
 
-    reader = WarehouseReader(settings)
+    if args.login is None:
+        reader = WarehouseReader(settings)
+    else:
+        if not settings.embedded:
+            raise SettingsError(
+                "--login signs in at the worker of the embedded warehouse; with a ClickHouse "
+                "server, set DORPSPOMP_WAREHOUSE_READER to the client's own ClickHouse user")
+        if args.password_stdin:
+            password = sys.stdin.readline().rstrip("\n")
+        else:
+            import getpass
+
+            password = getpass.getpass(f"password of {args.login}: ")
+        granted = sign_in(settings, args.login, password, "dorpspomp sql")
+        reader = WarehouseReader(settings, granted.org_ids, token=granted.token)
     try:
         table = reader.query(args.query, max_rows=args.max_rows)
     finally:

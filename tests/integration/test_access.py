@@ -528,3 +528,23 @@ def test_every_page_shows_the_client_only_its_own_organisation(
     at.run()
     at.button(key="sql.run").click().run()
     assert "This query was refused" in at.error[0].value
+
+
+def test_dorpspomp_sql_with_a_client_login_reads_its_rows_only(stack: Stack) -> None:
+    import subprocess
+    import sys
+
+    def sql(login: str, password: str, query: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "pipelines.cli", "sql", query, "--format", "json",
+             "--login", login, "--password-stdin"],
+            input=password + "\n", env=stack.env, cwd=ROOT, capture_output=True, text=True,
+            timeout=120)
+
+    done = sql("zutphen", PASSWORD, "SELECT DISTINCT org_id FROM mentions")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == [{"org_id": CLIENT}]
+    oracle = ORACLES["PREWHERE throwIf"].format(other=OTHER)
+    assert json.loads(sql("zutphen", PASSWORD, oracle).stdout) == [{"n": 0}]
+    refused = sql("zutphen", "wrong", "SELECT 1")
+    assert refused.returncode == 2 and "Wrong name or password" in refused.stderr
