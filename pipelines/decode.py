@@ -28,6 +28,8 @@ RFC3339 = re.compile(
 MENTION_KINDS = frozenset({"mention", "reply", "comment", "direct", "share", "review"})
 POST_KINDS = frozenset({"post", "reply", "share"})
 ROLES = frozenset({"official", "employee"})
+UNSENDABLE = "dorpspomp.unsendable"
+"""The type of the record `dorpspomp replay` sends instead of a line too long for Kafka."""
 # DateTime64(3) holds 1900-01-01 .. 2299-12-31.
 EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
 LATEST = datetime(2299, 12, 31, tzinfo=UTC)
@@ -142,6 +144,8 @@ def _decode(raw: bytes, source: Source, roster: Roster) -> Mention | Post:
         return _mention(doc, source)
     if kind == "post":
         return _post(doc, source, roster)
+    if kind == UNSENDABLE:
+        raise _unsendable(doc)
     if kind is None:
         raise Rejected("missing_field", "required field 'type' is missing; use 'mention' or 'post'")
     raise Rejected(
@@ -226,6 +230,24 @@ def _post(doc: dict[str, Any], source: Source, roster: Roster) -> Post:
         org_source=org_source,
         source=source,
     )
+
+
+def _unsendable(doc: dict[str, Any]) -> Rejected:
+    """The dead letter of a line `dorpspomp replay` could not send (its reference record,
+    `pipelines.replay.reference_record`), so that the line is in dead_letters all the same."""
+    line, file, size, limit = (doc.get(k) for k in ("line", "file", "bytes", "limit"))
+    where = (f"line {line:,} of {file}" if isinstance(line, int) and isinstance(file, str)
+             else "a line of a replayed file")
+    if doc.get("reason") == "too_large" and isinstance(size, int) and isinstance(limit, int):
+        return Rejected(
+            "unsendable",
+            f"{where} was {size / 2**20:.1f} MiB, over the {limit / 2**20:.1f} MiB one "
+            "Kafka message may hold here; it was not sent: split it into events (a text holds "
+            "at most 64 KiB) or remove it, and send those lines again (this record keeps its "
+            "first KiB and its sha256)",
+        )
+    return Rejected("unsendable", f"{where} could not be sent to Kafka and was left out; "
+                    "this record says what is known of it")
 
 
 # -- field helpers -----------------------------------------------------------
