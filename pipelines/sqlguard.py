@@ -775,3 +775,63 @@ class _Checker:
 
 def _short(text: str, limit: int = 40) -> str:
     return text if len(text) <= limit else text[:limit] + "…"
+
+
+# -- the engine's own parse ------------------------------------------------------------
+
+_AST_LINE = re.compile(r"^(?P<indent> *)(?P<kind>\S+)(?: (?P<rest>.*?))?(?: \(children \d+\))?$")
+_AST_NAME = re.compile(r"^(?P<name>[^ ]+)")
+
+
+def check_ast(ast: str, database: str, *, client: bool = False) -> None:
+    """Check a statement as ClickHouse itself parsed it (`EXPLAIN AST`), after the text
+    checks: every function, table function and table it names, with query parameters
+    already substituted. It backs the tokenizer above: where the two could read a
+    statement differently, the engine's reading is the one that runs.
+
+    Refused: a SETTINGS clause anywhere (`Set`), a table function outside
+    ALLOWED_TABLE_FUNCTIONS, any function of REFUSED_FUNCTIONS or a dictionary
+    function, a table of a database other than `database` and `system`, a system
+    table outside ALLOWED_SYSTEM_TABLES; for a client login (`client`) also
+    system.tables, system.columns and information_schema (see pipelines.orgscope).
+    """
+    parents: list[str] = []
+    for line in ast.splitlines():
+        match = _AST_LINE.match(line)
+        if match is None or not line.strip():
+            continue
+        depth = len(match["indent"])
+        del parents[depth:]
+        kind, rest = match["kind"], match["rest"] or ""
+        parent = parents[-1] if parents else ""
+        parents.append(kind)
+        if kind == "Set":
+            raise ForbiddenQuery("refused: a SETTINGS clause (the engine's parse shows one); "
+                                 "the read-only limits are set by dorpspomp")
+        named = _AST_NAME.match(rest)
+        if named is None:
+            continue
+        name = named["name"]
+        if kind == "Function":
+            lower = name.lower()
+            if lower in _REFUSED_FUNCTIONS:
+                spelled, why = _REFUSED_FUNCTIONS[lower]
+                raise ForbiddenQuery(f"refused: the function {spelled}() {why}")
+            if lower.startswith(_DICTIONARY_FUNCTION_PREFIX) and lower != "dict":
+                raise ForbiddenQuery(f"refused: the function {name}() {_DICTIONARY}")
+            if parent == "TableExpression" and lower not in ALLOWED_TABLE_FUNCTIONS:
+                raise ForbiddenQuery(f"refused: the table function {name}() {_NOT_OFFERED}")
+        elif kind == "TableIdentifier" and "." in name:
+            db, _, table = name.partition(".")
+            if client and (db.lower() == "information_schema" or (
+                    db.lower() == "system" and table.lower() in ("tables", "columns"))):
+                raise ForbiddenQuery(f"refused: {name} counts and sizes the rows of every "
+                                     "client together")
+            if db.lower() == "system":
+                if table.lower() not in ALLOWED_SYSTEM_TABLES:
+                    why = _SYSTEM_TABLE_REASONS.get(
+                        table.lower(), "is not among the system tables ad-hoc SQL may read")
+                    raise ForbiddenQuery(f"refused: the system table system.{table} {why}")
+            elif db != database and db.lower() != "information_schema":
+                raise ForbiddenQuery(
+                    f"refused: the table {name} is in another database than {database}")

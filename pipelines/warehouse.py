@@ -29,7 +29,7 @@ from pipelines.orgscope import (
     scoped_statement,
 )
 from pipelines.settings import Settings
-from pipelines.sqlguard import ForbiddenQuery, check_read_only, read_only_statement
+from pipelines.sqlguard import ForbiddenQuery, check_ast, check_read_only, read_only_statement
 from schemas.migrations import Migration, all_migrations
 
 log = logging.getLogger(__name__)
@@ -282,6 +282,7 @@ class Warehouse:
             statement = read_only_statement(final, time_limit_s=seconds, max_rows=rows,
                                             max_bytes=size, max_memory=memory)
         typed = {k: v for k, v in (parameters or {}).items() if f"param_{k}" in server_params}
+        self._check_parse(final, typed or None, client=org_ids is not None)
         try:
             return self._arrow_within(statement, typed or None, size)
         except ResultTooLarge:
@@ -291,6 +292,17 @@ class Warehouse:
             self.reset_connection()
             text = _clean_error(str(exc), len(final))
             raise WarehouseError(client_error(text) if org_ids is not None else text) from exc
+
+    def _check_parse(self, sql: str, parameters: dict[str, Any] | None, *, client: bool) -> None:
+        """The text checks, backed by the engine's own parse of the statement with its
+        parameters bound (`sqlguard.check_ast`). A statement the engine cannot parse is
+        left to fail when it runs, with the engine's message."""
+        try:
+            ast = self.client.query(f"EXPLAIN AST {sql}", parameters=parameters).result_rows
+        except Exception:
+            self.reset_connection()
+            return
+        check_ast("\n".join(str(row[0]) for row in ast), self.database, client=client)
 
     def _arrow_within(self, statement: str, parameters: dict[str, Any] | None,
                       max_bytes: int) -> pa.Table:

@@ -26,6 +26,7 @@ from pipelines.sqlguard import (
     READ_ONLY_SETTINGS,
     REFUSED_FUNCTIONS,
     ForbiddenQuery,
+    check_ast,
     check_read_only,
     read_only_settings,
     read_only_statement,
@@ -311,3 +312,52 @@ def test_what_the_guard_accepts_never_reads_a_file(
     except Exception:
         return  # the engine could not read it either
     assert warehouse.secret_token not in str(rows), sql
+
+
+def engine_ast(warehouse: Warehouse, sql: str, parameters: dict[str, Any] | None = None) -> str:
+    rows = warehouse.client.query(f"EXPLAIN AST {sql}", parameters=parameters).result_rows
+    return "\n".join(str(r[0]) for r in rows)
+
+
+# Each refused by the engine's own parse alone, parameters bound as the engine binds them.
+PARSED_REFUSALS = [
+    ("SELECT * FROM file('/etc/hostname', 'LineAsString')", None, "file()"),
+    ("SELECT count() FROM merge(currentDatabase(), '^mentions$')", None, "merge()"),
+    ("SELECT * FROM view(SELECT * FROM system.parts)", None, "system.parts"),
+    ("SELECT 1 FROM numbers(1) SETTINGS readonly = 0", None, "SETTINGS"),
+    ("SELECT * FROM (SELECT 1 SETTINGS max_threads = 1)", None, "SETTINGS"),
+    ("SELECT count() FROM {d:Identifier}.{t:Identifier}",
+     {"d": "system", "t": "query_log"}, "system.query_log"),
+    ("SELECT count() FROM {t:Identifier}", {"t": "default.secret"}, "another database"),
+    ("SELECT dictGet('d', 'a', toUInt64(1))", None, "dictGet"),
+    ("SELECT * FROM s3('http://127.0.0.1:1/x.csv')", None, "s3()"),
+]
+
+
+@pytest.mark.parametrize(("sql", "parameters", "named"), PARSED_REFUSALS,
+                         ids=[p[0][:40] for p in PARSED_REFUSALS])
+def test_the_engines_own_parse_refuses_what_the_text_checks_refuse(
+    warehouse: Warehouse, sql: str, parameters: dict[str, Any] | None, named: str
+) -> None:
+    with pytest.raises(ForbiddenQuery, match=named.replace("(", r"\(").replace(")", r"\)")):
+        check_ast(engine_ast(warehouse, sql, parameters), DATABASE)
+
+
+@pytest.mark.parametrize("sql", [
+    "SELECT org_id, count() FROM mentions GROUP BY org_id",
+    "SELECT * FROM dorpspomp.mentions AS m JOIN posts AS p ON m.event_id = p.in_reply_to",
+    "WITH x AS (SELECT 1 AS a) SELECT a FROM x, numbers(3)",
+    "SELECT * FROM system.one", "SHOW TABLES", "DESCRIBE TABLE mentions",
+    "SELECT toStartOfHour(created_at) FROM mentions WHERE org_id = {o:String}",
+])
+def test_the_engines_own_parse_lets_ordinary_reads_through(warehouse: Warehouse, sql: str) -> None:
+    check_ast(engine_ast(warehouse, sql, {"o": "x"} if "{o:" in sql else None), DATABASE)
+    check_ast(engine_ast(warehouse, sql, {"o": "x"} if "{o:" in sql else None), DATABASE,
+              client=True)
+
+
+def test_a_client_parse_refuses_what_sizes_every_client(warehouse: Warehouse) -> None:
+    for sql in ("SELECT * FROM system.tables", "SELECT * FROM INFORMATION_SCHEMA.TABLES"):
+        check_ast(engine_ast(warehouse, sql), DATABASE)
+        with pytest.raises(ForbiddenQuery, match="every client"):
+            check_ast(engine_ast(warehouse, sql), DATABASE, client=True)
