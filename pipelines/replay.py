@@ -376,8 +376,8 @@ def _transient(exc: BaseException) -> bool:
 
 
 def _describe(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+    name, text = type(exc).__name__, str(exc).strip()
+    return text if name in text else f"{name}: {text}" if text else name
 
 
 async def message_limit(bootstrap: str, topic: str) -> int:
@@ -473,8 +473,6 @@ class _Replay:
     async def run(self) -> None:
         self.report.limit = await message_limit(self.bootstrap, self.topic)
         self.producer = await self._connect()
-        if self.producer is None:
-            raise BrokerUnavailable(_no_broker(self.bootstrap))
         try:
             while True:
                 try:
@@ -505,16 +503,24 @@ class _Replay:
                 await _quietly(self.producer.stop(), timeout=30)
 
     async def _connect(self) -> Any:
+        """A started producer that knows the topic's partitions, or BrokerUnavailable."""
         from aiokafka.errors import KafkaError
 
         producer = _batch_producer(self.bootstrap, self.report.limit, self.broker_wait)
         try:
             await producer.start()
-            await asyncio.wait_for(producer.partitions_for(self.topic), 30)
-            return producer
         except (KafkaError, OSError):  # OSError: TimeoutError too
             await _quietly(producer.stop())
-            return None
+            raise BrokerUnavailable(_no_broker(self.bootstrap)) from None
+        try:
+            await asyncio.wait_for(producer.partitions_for(self.topic), 30)
+        except (KafkaError, OSError):
+            await _quietly(producer.stop())
+            raise BrokerUnavailable(
+                f"the broker at {self.bootstrap} gave no partitions of {self.topic}: it does "
+                "not create topics on first use; start the worker once (it creates the "
+                "topic) or create it") from None
+        return producer
 
     async def _reconnect(self, since: float) -> Any:
         delay = 0.5
@@ -524,9 +530,8 @@ class _Replay:
                 return None
             await asyncio.sleep(min(delay, left))
             delay = min(2 * delay, 8.0)
-            producer = await self._connect()
-            if producer is not None:
-                return producer
+            with contextlib.suppress(BrokerUnavailable):
+                return await self._connect()
 
     async def _send(self) -> None:
         from pipelines.kafkabatch import send_keyed
@@ -609,7 +614,7 @@ def replay(
                           resume_offset=offset)
     total = count_lines(path) - from_line + 1 if progress else None
     bar = tqdm(total=total, unit="line", unit_scale=True, disable=not progress, file=stream,
-               desc=f"replay {path.name}", mininterval=0.5)
+               desc=f"replay {path.name}", mininterval=0.5, delay=0.5)
 
     def say(message: str) -> None:
         bar.write(f"dorpspomp replay: {message}", file=stream)
