@@ -136,3 +136,28 @@ def test_a_broker_gone_for_good_stops_the_replay_with_the_line_to_resume_from(
     out = stack.cli("replay", str(path), "--from-line", str(resume), "--quiet").stdout
     assert f"lines 1–{resume - 1:,} skipped (--from-line {resume})" in out
     _check_everything_arrived(stack, events)
+
+
+def test_the_limit_is_the_topics_own_when_it_is_kafkas_default_of_1_mib(
+        kafka_broker: Any, tmp_path: Path) -> None:
+    from kafka.admin import KafkaAdminClient, NewTopic
+
+    stack = Stack.fresh("rl", tmp_path / "home", kafka_broker.bootstrap)
+    admin = KafkaAdminClient(bootstrap_servers=kafka_broker.bootstrap)
+    try:
+        admin.create_topics([NewTopic(stack.topic, 2, 1,
+                                      topic_configs={"max.message.bytes": "1048588"})])
+    finally:
+        admin.close()
+    just_under = orjson.dumps({"type": "mention", "text": "y" * 1_000_000})
+    over = orjson.dumps({"type": "mention", "text": "z" * 1_500_000})
+    lines = [b'{"type": "mention"}', just_under, over, b'{"type": "post"}']
+    path = tmp_path / "limits.jsonl"
+    path.write_bytes(b"".join(line + b"\n" for line in lines))
+
+    out = stack.cli("replay", str(path), "--quiet", check=False)
+    assert out.returncode == 3, out.stdout + out.stderr
+    assert "sent 3 events" in out.stdout
+    assert "1 line was not sent, over the 1.0 MiB one Kafka message may hold: line 3 (1.4 MiB)" \
+        in out.stdout
+    assert sum(stack.end_offsets().values()) == 4  # three lines and one reference record
