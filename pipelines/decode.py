@@ -1,6 +1,7 @@
 """Turn one raw Kafka message into a mention, a post or a dead letter.
 
-Pure and synchronous: no I/O, no clock (the caller passes `received_at`).
+Pure and synchronous: no I/O, no clock (the caller puts the time Kafka received the
+message in its `Source`).
 The rules are those of CONTRACT.md §1 and `schemas/events/*.schema.json`;
 `tests/unit/test_decode.py` checks that this decoder and the JSON Schemas
 accept and refuse the same documents. Every refusal carries a reason a person
@@ -11,12 +12,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
 
-from pipelines.roster import Roster
+from pipelines.roster import Roster, format_duration
 
 MAX_TEXT_BYTES = 64 * 1024
 MAX_ID_CHARS = 256
@@ -33,6 +34,12 @@ UNSENDABLE = "dorpspomp.unsendable"
 # DateTime64(3) holds 1900-01-01 .. 2299-12-31.
 EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
 LATEST = datetime(2299, 12, 31, tzinfo=UTC)
+DEFAULT_MAX_FUTURE = timedelta(days=1)
+"""How far `created_at` may be ahead of the time Kafka received the event (the horizon,
+`DORPSPOMP_MAX_FUTURE`); an event further ahead is a dead letter."""
+CLOCK_SKEW = timedelta(minutes=1)
+"""How far past the time Kafka received it an event may move an event-time clock
+(`clock_time`): room for a collector's clock that runs a little ahead, and no more."""
 
 
 @dataclass(slots=True)
@@ -42,9 +49,30 @@ class Source:
     topic: str
     partition: int
     offset: int
+    kafka_timestamp: datetime | None = None
+    """The message's Kafka timestamp (the worker's clock for a message without one), to the
+    millisecond: what the horizon and the event clocks are measured against. None: not
+    known, and then neither applies."""
 
     def __str__(self) -> str:
         return f"kafka {self.topic}[{self.partition}]@{self.offset}"
+
+
+def clock_time(created_at: datetime, kafka_timestamp: datetime | None) -> datetime:
+    """How far an event may move an event-time clock: its `created_at`, but at most
+    `CLOCK_SKEW` past the time Kafka received it.
+
+    So one event dated ahead of the others (inside the horizon, e.g. 20 hours) cannot throw
+    a partition's clock, and with it every organisation's SLA timers and the watermark,
+    forward; live and replayed events, which are never ahead of their arrival, move the
+    clocks exactly as their `created_at` says. The Kafka timestamp is part of the message
+    (and kept in the warehouse), so a re-read, a restart or a replay of the same topic gives
+    the same clocks.
+    """
+    if kafka_timestamp is None:
+        return created_at
+    limit = kafka_timestamp + CLOCK_SKEW
+    return created_at if created_at <= limit else limit
 
 
 @dataclass(slots=True)
@@ -69,6 +97,11 @@ class Mention:
     """upstream, model or mixed: who set sentiment and complaint (see pipelines.enrich)."""
 
     @property
+    def clock_at(self) -> datetime:
+        """The event time this mention moves its partition's clock to (`clock_time`)."""
+        return clock_time(self.created_at, self.source.kafka_timestamp)
+
+    @property
     def actionable(self) -> bool:
         """Every kind but a share expects an answer (CONTRACT.md §1)."""
         return self.kind != "share"
@@ -89,6 +122,11 @@ class Post:
     text: str
     org_source: str
     source: Source
+
+    @property
+    def clock_at(self) -> datetime:
+        """The event time this post moves its partition's clock to (`clock_time`)."""
+        return clock_time(self.created_at, self.source.kafka_timestamp)
 
 
 @dataclass(slots=True)
@@ -111,13 +149,48 @@ class Rejected(Exception):
 Decoded = Mention | Post | DeadLetter
 
 
-def decode(payload: bytes | None, source: Source, roster: Roster) -> Decoded:
-    """Decode one message. Never raises: bad input becomes a `DeadLetter`."""
+def decode(payload: bytes | None, source: Source, roster: Roster, *,
+           max_future: timedelta = DEFAULT_MAX_FUTURE) -> Decoded:
+    """Decode one message. Never raises: bad input becomes a `DeadLetter`.
+
+    With a Kafka timestamp in `source`, an event whose `created_at` is more than
+    `max_future` ahead of it is refused (`future_timestamp`): a collector with a wrong
+    clock or a wrong zone is told so, instead of the pipeline living in its future.
+    """
     raw = payload if payload is not None else b""
     try:
-        return _decode(raw, source, roster)
+        event = _decode(raw, source, roster)
+        _within_horizon(event.created_at, source.kafka_timestamp, max_future)
+        return event
     except Rejected as exc:
         return DeadLetter(source, raw, exc.code, exc.message)
+
+
+def _within_horizon(created_at: datetime, received: datetime | None,
+                    max_future: timedelta) -> None:
+    if received is None or created_at <= received + max_future:
+        return
+    raise Rejected(
+        "future_timestamp",
+        f"'created_at' {_instant(created_at)} is {_span(created_at - received)} ahead of the "
+        f"time Kafka received the event ({_instant(received)}); events more than "
+        f"{_span(max_future)} ahead are refused (DORPSPOMP_MAX_FUTURE) — check the "
+        "collector's clock and time zone (a local time sent with Z?) and send the event "
+        "again with the time it was posted",
+    )
+
+
+def _instant(t: datetime) -> str:
+    return t.isoformat(timespec="milliseconds").replace(".000", "").replace("+00:00", "Z")
+
+
+def _span(delta: timedelta) -> str:
+    seconds = int(delta.total_seconds())
+    if seconds >= 2 * 31_556_952:  # two Gregorian years
+        return f"{seconds // 31_556_952} years"
+    if seconds >= 2 * 86_400:
+        return f"{seconds // 86_400} days"
+    return format_duration(max(seconds, 1))
 
 
 def _decode(raw: bytes, source: Source, roster: Roster) -> Mention | Post:

@@ -59,7 +59,8 @@ distinct complaining authors: a 3× surge of nobodies is about 3, a 5× one with
 followers behind it about 7.5, and 8× with 10 million followers is 10.
 
 Event time only: a minute is evaluated once the clock of its organisation's partition
-(the highest `created_at` read from it) has passed the minute's end plus `lateness`.
+(the highest `created_at` read from it, each counted at most a minute past the time Kafka
+received it: `pipelines.decode.clock_time`) has passed the minute's end plus `lateness`.
 The clock advances with every mention in the order of its partition, and with the
 `clocks` passed at the end of a batch; so the alerts are a function of each partition's
 event order, not of batch boundaries or of how partitions interleave. (Exactly so when
@@ -70,7 +71,8 @@ for the history.
 
 Pure and deterministic: no I/O, no wall clock. Cost: O(1) per mention; per organisation
 and minute with complaints in the window O(window), O(slow_window) when the slow check
-runs; quiet stretches are skipped in bulk.
+runs; quiet stretches are skipped in bulk, whatever their length: a clock that jumps a
+year (or 174) costs no more than one that jumps two months (`_add_minutes`).
 """
 
 from __future__ import annotations
@@ -100,6 +102,7 @@ SAMPLE_SIZE = 10
 _WEEK_HOURS = 168
 _WEEKS_BACK = 4
 _RING_HOURS = _WEEKS_BACK * _WEEK_HOURS + 48  # per-hour history kept per organisation
+_TAIL_MINUTES = (2 * _RING_HOURS + 48) * 60  # of a span of minutes seen, what the ring can hold
 _SAME_KIND_DAYS = 10
 _ANY_DAYS = 7
 _DAYS_BACK = 28
@@ -435,7 +438,15 @@ class _OrgState:
             self.total_count += complaints
 
     def _add_minutes(self, first: int, end: int) -> None:
-        """Count the minutes [first, end) as seen, per local hour."""
+        """Count the minutes [first, end) as seen, per local hour.
+
+        Bounded by the ring, not by the calendar: each slot keeps the latest hour that maps
+        to it, so of a longer span only the last `_TAIL_MINUTES` can leave a trace (two
+        rings, so that every slot is reached even past a spring-forward hour that has no
+        minutes, plus room for the zone's offset); what came before would be overwritten.
+        The counts are whole numbers, so the totals come out the same as well.
+        """
+        first = max(first, end - _TAIL_MINUTES)
         while first < end:
             utc_end = min(end, (first // 60 + 1) * 60)
             off = self.offset(first)
@@ -610,9 +621,11 @@ class SurgeDetector:
                 state.start(minute)
             if mention.complaint and ts >= history_end:
                 state.add_complaint(minute, mention, ts)
+            at = mention.clock_at  # created_at, at most a minute past its Kafka timestamp
+            tick = ts if at is mention.created_at else at.timestamp()
             clock = self._clock.get(partition)
-            if clock is None or ts > clock:
-                self._tick(partition, ts)
+            if clock is None or tick > clock:
+                self._tick(partition, tick)
         for partition in sorted(clocks):
             ts = _seconds(clocks[partition], "clock")
             clock = self._clock.get(partition)

@@ -6,6 +6,21 @@ response tracker (`pipelines.responses`) and the surge detector
 per-partition event-time clocks, so their output depends on the events and on
 each partition's order only — not on batch sizes, replay speed or restarts.
 
+One event cannot throw the clocks forward. An event dated more than
+`DORPSPOMP_MAX_FUTURE` ahead of the time Kafka received it never gets here (it is
+a dead letter, `pipelines.decode`); one dated ahead but inside that horizon (say 20
+hours) moves its partition's clock, and so the watermark, only up to a minute past
+its Kafka timestamp (`decode.clock_time`). Why this rule and not, say, clocks per
+organisation: the Kafka timestamp is part of the message, kept by the broker and
+stored with the event in the warehouse, so every clock stays a function of each
+partition's messages in order — a re-read after SIGKILL, a restart that rebuilds the
+state from the warehouse and a second replay give the same clocks, alerts and rows
+(`tests/integration/test_determinism.py`). Events that are not ahead of their arrival
+(live ones, and every replayed history) move the clocks exactly as before; the
+clocks stay per partition, so a quiet organisation's SLAs still run out by its
+neighbours' events, as they always did. A wall clock or the arrival order across
+partitions would give a replay other results than the first run.
+
 After a restart the state is rebuilt from the warehouse (`restore`): the
 mentions and replies of the last answer window, and the per-minute complaint
 history. Everything they emit is a deterministic function of those events, so
@@ -23,7 +38,7 @@ from typing import Any
 import pyarrow as pa
 
 from pipelines.alerts import Alert
-from pipelines.decode import Mention, Post, Source
+from pipelines.decode import CLOCK_SKEW, Mention, Post, Source
 from pipelines.escalation import SurgeDetector
 from pipelines.responses import ResponseRow, ResponseTracker
 from pipelines.roster import Roster
@@ -35,6 +50,7 @@ log = logging.getLogger(__name__)
 
 HISTORY_FOR_BASELINES = timedelta(weeks=5)
 REPLAY_CHUNK = 2000
+_SKEW_MS = CLOCK_SKEW // timedelta(milliseconds=1)
 
 
 class StreamProcessors:
@@ -49,16 +65,18 @@ class StreamProcessors:
         self.watermark: datetime | None = None
 
     def advance_clocks(self, batch: IngestBatch) -> bool:
-        """Move each partition's clock to the newest event time read; True if the
-        global watermark moved. Every valid event counts, duplicates included:
-        they were read, whoever wrote them first."""
+        """Move each partition's clock to the newest event time read (each event's
+        `clock_at`: at most a minute past its Kafka timestamp); True if the global
+        watermark moved. Every valid event counts, duplicates included: they were
+        read, whoever wrote them first."""
         clocks = self.clocks
         events: list[Mention | Post] = [*batch.mentions, *batch.posts]
         for event in events:
             partition = event.source.partition
             current = clocks.get(partition)
-            if current is None or event.created_at > current:
-                clocks[partition] = event.created_at
+            at = event.clock_at
+            if current is None or at > current:
+                clocks[partition] = at
         newest = max(clocks.values(), default=None)
         if newest is not None and (self.watermark is None or newest > self.watermark):
             self.watermark = newest
@@ -114,7 +132,7 @@ class StreamProcessors:
             clock: datetime | None = None
             for start in range(0, len(events), REPLAY_CHUNK):
                 chunk = events[start:start + REPLAY_CHUNK]
-                newest = max(e.created_at for e in chunk)
+                newest = max(e.clock_at for e in chunk)
                 clock = newest if clock is None or newest > clock else clock
                 self.clocks[partition] = clock
                 chunk_mentions = [e for e in chunk if isinstance(e, Mention)]
@@ -167,18 +185,20 @@ def earliest_event(warehouse: Warehouse) -> datetime:
 
 
 def partition_clocks(warehouse: Warehouse) -> dict[int, datetime]:
-    """Per partition, the newest event time of all stored events."""
+    """Per partition, the newest event time of all stored events (as far as each moved the
+    clock: `decode.clock_time`)."""
     return _newest_per_partition(warehouse, "", {})
 
 
 def _newest_per_partition(
     warehouse: Warehouse, where: str, parameters: dict[str, Any]
 ) -> dict[int, datetime]:
+    clock_at = f"least(created_at, kafka_timestamp + toIntervalMillisecond({_SKEW_MS})) AS at"
     table = warehouse.client.query_arrow(
-        "SELECT source_partition AS p, max(created_at) AS t FROM ("
-        f"SELECT source_partition, source_offset, created_at FROM {warehouse.table('mentions')} "
+        "SELECT source_partition AS p, max(at) AS t FROM ("
+        f"SELECT source_partition, source_offset, {clock_at} FROM {warehouse.table('mentions')} "
         "UNION ALL "
-        f"SELECT source_partition, source_offset, created_at FROM {warehouse.table('posts')}) "
+        f"SELECT source_partition, source_offset, {clock_at} FROM {warehouse.table('posts')}) "
         f"{where} GROUP BY p",
         parameters=parameters or None,
     )
@@ -206,7 +226,8 @@ def load_mentions(warehouse: Warehouse, topic: str, since: datetime) -> list[Men
             author_verified=bool(r["author_verified"]), kind=r["kind"], text=r["text"],
             lang=r["lang"], in_reply_to=r["in_reply_to"], shared_from=r["shared_from"],
             sentiment=r["sentiment"], complaint=r["complaint"],
-            source=Source(topic, r["source_partition"], r["source_offset"]),
+            source=Source(topic, r["source_partition"], r["source_offset"],
+                          as_utc(r["kafka_timestamp"])),
             labels_source=r["labels_source"],
         )
         for r in _rows(table)
@@ -226,7 +247,8 @@ def load_posts(warehouse: Warehouse, topic: str, since: datetime) -> list[Post]:
             account_handle=r["account_handle"], account_role=r["account_role"],
             account_followers=r["account_followers"], kind=r["kind"],
             in_reply_to=r["in_reply_to"], text=r["text"], org_source=r["org_source"],
-            source=Source(topic, r["source_partition"], r["source_offset"]),
+            source=Source(topic, r["source_partition"], r["source_offset"],
+                          as_utc(r["kafka_timestamp"])),
         )
         for r in _rows(table)
     ]

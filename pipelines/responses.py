@@ -19,11 +19,14 @@ What it does, and the choices it makes where the contract leaves room:
   (`Source.offset`), the order they were written in, so a caller may hand them in any
   order (the restart reads them back sorted by time). All events handed in must come from
   one topic; an organisation's mentions and posts share a partition (the key is org_id).
-- Clocks: every partition has an event-time clock, the highest `created_at` among the
-  events handed in on it. It moves after each event, and at the end of a call to at
-  least the caller's `clocks[p]` (it never goes back). SLA timers fire and state expires
-  by the clock of the mention's own partition, after each event: so the outcome depends on
-  each partition's event order only, never on where one batch ends and the next begins.
+- Clocks: every partition has an event-time clock, the highest `clock_at` among the
+  events handed in on it: their `created_at`, but never more than a minute past the time
+  Kafka received them (`pipelines.decode.clock_time`), so that one event dated ahead
+  cannot make every SLA on its partition run out. It moves after each event, and at the
+  end of a call to at least the caller's `clocks[p]` (it never goes back). SLA timers fire
+  and state expires by the clock of the mention's own partition, after each event: so the
+  outcome depends on each partition's event order only, never on where one batch ends and
+  the next begins.
   Pass every event read (shares and posts that reply to nothing too): they move the clock.
 - Rows: one per mention and call, its latest state: when it first appears, and whenever its
   first response is set or improved. An open row has version 0; an answered one has
@@ -232,9 +235,9 @@ class ResponseTracker:
                         self._take_mention(event, part, changed)
                 elif event.in_reply_to is not None:
                     self._take_reply(event, event.in_reply_to, part, changed, alerts)
-                created = event.created_at
-                if clock is None or created > clock:
-                    part.clock = clock = created
+                at = event.clock_at
+                if clock is None or at > clock:
+                    part.clock = clock = at
                 if part.next_timer is not None and part.next_timer <= clock:
                     self._fire(part, clock, alerts)
                 if part.next_drop is not None and clock >= part.next_drop:

@@ -92,6 +92,12 @@ class Settings:
         "seconds an open mention or an early reply is kept beyond its answer window, so that "
         "late data still pairs up; state older than that is dropped",
     )
+    max_future: int = _env(
+        "DORPSPOMP_MAX_FUTURE", "86400",
+        "seconds an event's `created_at` may be ahead of the time Kafka received it (its "
+        "message timestamp); an event further ahead goes to `dead_letters` "
+        "(`future_timestamp`) instead of moving the clocks",
+    )
     alert_webhook: str | None = _env(
         "DORPSPOMP_ALERT_WEBHOOK", None,
         "URL that receives every alert state as a Slack-compatible JSON POST (none: no webhook)",
@@ -186,7 +192,8 @@ class Settings:
                 "DORPSPOMP_ALERT_WEBHOOK must be an http(s):// URL, "
                 "e.g. a Slack incoming-webhook URL"
             )
-        for name in ("batch_size", "worker_port", "dashboard_port", "topic_partitions"):
+        for name in ("batch_size", "worker_port", "dashboard_port", "topic_partitions",
+                     "max_future"):
             if getattr(self, name) <= 0:
                 raise SettingsError(f"{_env_name(name)} must be a positive number")
         for name in ("query_max_rows", "query_max_bytes", "query_max_memory", "query_slots",

@@ -2213,8 +2213,13 @@ def simulate_live(bootstrap: str, topic: str, *, seed: int, orgs: int = 60,
     """Send the simulated stream to `topic`, paced by simulated time, until Ctrl-C
     (or `duration` real seconds).
 
-    Simulated time starts at `start` (default: now) and runs `speedup` times as fast as
-    the wall clock: an event is sent when the clock reaches its `created_at`. `rate` sets
+    Simulated time starts at `start` and runs `speedup` times as fast as the wall clock:
+    an event is sent when the sped-up clock reaches its `created_at`, but never before the
+    wall clock does. The worker refuses events dated more than a day ahead of their
+    arrival and its clocks never run ahead of it (`pipelines.decode`), so simulated time
+    stays in the past or the present: `start` may not be in the future, and by default it
+    is `speedup - 1` days back (now, unsped), so that a sped-up run reaches the present
+    after a real day and then goes on in real time, at 1/`speedup` of the rate. `rate` sets
     the volume: on average that many events a real second (the day's rhythm and the surges
     make it swing around that); without it the volume is the realistic one. Keys are the
     organisation (`replay.message_key`). The roster goes to `roster_out`, each surge, as it
@@ -2229,10 +2234,18 @@ def simulate_live(bootstrap: str, topic: str, *, seed: int, orgs: int = 60,
         raise ValueError("--rate must be a positive number of events per second")
     w = world(seed, orgs)
     scale = 1.0 if rate is None else scale_for_events_per_day(w, rate / speedup * 86_400)
+    present = datetime.now(UTC).replace(microsecond=0)
     if start is None:
-        start = datetime.now(UTC).replace(microsecond=0)
+        start = present - timedelta(days=max(0.0, speedup - 1.0))
     elif start.tzinfo is None:
         start = start.replace(tzinfo=UTC)
+    if start > present:
+        from pipelines.settings import SettingsError
+
+        raise SettingsError(
+            f"--start {start.isoformat()} is in the future; simulated time may not run ahead "
+            "of the clock (the worker would refuse or hold back such events): start in the "
+            "past, or leave --start out")
     roster_out.parent.mkdir(parents=True, exist_ok=True)
     roster_out.write_text(w.roster_yaml(), encoding="utf-8")
     roster = w.roster()
@@ -2243,6 +2256,7 @@ def simulate_live(bootstrap: str, topic: str, *, seed: int, orgs: int = 60,
     failures: list[BaseException] = []
     start_ms = _to_ms(start)
     real_start = time.monotonic()
+    wall_offset = time.time() - real_start  # wall clock = monotonic + this
     deadline = real_start + duration if duration is not None else None
     next_progress = real_start + 0.5
     last_t = start_ms
@@ -2267,7 +2281,8 @@ def simulate_live(bootstrap: str, topic: str, *, seed: int, orgs: int = 60,
 
         try:
             for t_ms, _, _, line in w.stream(start, scale=scale, on_surge=on_surge):
-                due = real_start + (t_ms - start_ms) / 1000.0 / speedup
+                due = max(real_start + (t_ms - start_ms) / 1000.0 / speedup,
+                          t_ms / 1000.0 - wall_offset)  # never before its created_at
                 while True:
                     now = time.monotonic()
                     if deadline is not None and now >= deadline:

@@ -161,6 +161,9 @@ def _source_columns(rows: Sequence[Mention | Post], now: datetime) -> dict[str, 
         "ingested_at": pa.array([now] * len(rows), MS_UTC),
         "source_partition": pa.array([r.source.partition for r in rows], pa.uint32()),
         "source_offset": pa.array([r.source.offset for r in rows], pa.uint64()),
+        # Unknown (an event not read from Kafka): its created_at, as for rows of old.
+        "kafka_timestamp": pa.array([r.source.kafka_timestamp or r.created_at for r in rows],
+                                    MS_UTC),
     }
 
 

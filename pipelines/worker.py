@@ -28,7 +28,7 @@ import os
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, cast
 
@@ -66,6 +66,7 @@ from pipelines.warehouse import Warehouse
 log = logging.getLogger("dorpspomp.worker")
 
 WRITE_RETRY_SECONDS = (0.5, 1, 2, 5, 10, 30)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class IngestProcessor:
@@ -85,6 +86,7 @@ class IngestProcessor:
         self.classifier = classifier
         self.sink = WarehouseSink(warehouse, settings.consumer_group)
         self.processors = StreamProcessors(roster, settings.lateness)
+        self.max_future = timedelta(seconds=settings.max_future)
         # Set while a batch is being processed: if it is still set when the next
         # call comes, the previous one failed part-way (some rows may be written,
         # the processors' memory may be ahead of the warehouse), so the state is
@@ -92,12 +94,20 @@ class IngestProcessor:
         self._interrupted = False
 
     def build_batch(
-        self, topic: str, messages: Sequence[tuple[int, int, bytes | None]]
+        self, topic: str, messages: Sequence[tuple[int, int, bytes | None]],
+        timestamps: Sequence[float | None] | None = None,
     ) -> IngestBatch:
+        """Decode and label; `timestamps` are the messages' Kafka timestamps in seconds, in
+        the same order (None or ≤ 0 for a message without one: taken as received now)."""
         batch = IngestBatch(topic=topic)
         roster = self.roster
-        for partition, offset, value in messages:
-            item = decode(value, Source(topic, partition, offset), roster)
+        max_future = self.max_future
+        now = _EPOCH + timedelta(milliseconds=time.time_ns() // 1_000_000)
+        for i, (partition, offset, value) in enumerate(messages):
+            stamp = timestamps[i] if timestamps is not None else None
+            received = _kafka_time(stamp) if stamp is not None and stamp > 0 else now
+            item = decode(value, Source(topic, partition, offset, received), roster,
+                          max_future=max_future)
             if isinstance(item, Mention):
                 batch.mentions.append(item)
             elif isinstance(item, DeadLetter):
@@ -111,13 +121,14 @@ class IngestProcessor:
         return batch
 
     def process(
-        self, topic: str, messages: Sequence[tuple[int, int, bytes | None]]
+        self, topic: str, messages: Sequence[tuple[int, int, bytes | None]],
+        timestamps: Sequence[float | None] | None = None,
     ) -> tuple[WriteResult, Derived]:
         recovered: list[Alert] = []
         if self._interrupted:
             recovered = self.restore().alerts
         self._interrupted = True
-        batch = self.build_batch(topic, messages)
+        batch = self.build_batch(topic, messages, timestamps)
         result = self.sink.write_events(batch)
         derived = self.processors.process(batch, result)
         self.sink.write_derived(derived)
@@ -133,6 +144,12 @@ class IngestProcessor:
             self.warehouse, self.settings.events_topic, self.settings.consumer_group)
         self.sink.write_derived(derived)
         return derived
+
+
+def _kafka_time(seconds: float) -> datetime:
+    """A Kafka timestamp (seconds, as faust gives it) as an aware UTC datetime in whole
+    milliseconds, as Kafka and the warehouse keep it."""
+    return _EPOCH + timedelta(milliseconds=round(seconds * 1000))
 
 
 def faust_brokers(bootstrap: str) -> list[str]:
@@ -267,11 +284,13 @@ def create_app(
 
     async def write_batch(events: Sequence[EventT], taken_at: float) -> None:
         messages = [(e.message.partition, e.message.offset, e.message.value) for e in events]
+        timestamps = [e.message.timestamp for e in events]  # Kafka's, in seconds
         loop = asyncio.get_running_loop()
         attempt = 0
         stats.write_started(len(messages))
         while True:
-            task = loop.run_in_executor(writer, processor.process, settings.events_topic, messages)
+            task = loop.run_in_executor(writer, processor.process, settings.events_topic, messages,
+                                        timestamps)
             try:
                 # A stop request must not cut a write in half: the events of this
                 # batch are acked as soon as this function returns or raises.

@@ -19,6 +19,13 @@ class Column:
     name: str
     type: str
     comment: str = ""
+    default: str = ""  # a DEFAULT expression, e.g. for rows written before the column existed
+
+    def ddl(self) -> str:
+        quoted = self.comment.replace("\\", "\\\\").replace("'", "\\'")
+        comment = f" COMMENT '{quoted}'" if self.comment else ""
+        default = f" DEFAULT {self.default}" if self.default else ""
+        return f"`{self.name}` {self.type}{default}{comment}"
 
 
 @dataclass(frozen=True)
@@ -31,15 +38,10 @@ class Table:
         return [c.name for c in self.columns]
 
     def column_ddl(self) -> str:
-        lines = []
-        for c in self.columns:
-            quoted = c.comment.replace("\\", "\\\\").replace("'", "\\'")
-            comment = f" COMMENT '{quoted}'" if c.comment else ""
-            lines.append(f"    `{c.name}` {c.type}{comment}")
-        return ",\n".join(lines)
+        return ",\n".join(f"    {c.ddl()}" for c in self.columns)
 
 
-def _table(name: str, columns: Sequence[tuple[str, str] | tuple[str, str, str]]) -> Table:
+def _table(name: str, columns: Sequence[tuple[str, ...]]) -> Table:
     return Table(name, tuple(Column(*c) for c in columns))
 
 
@@ -47,6 +49,9 @@ SOURCE_COLUMNS = (
     ("ingested_at", TIME, "when the worker wrote the row"),
     ("source_partition", "UInt32", "Kafka partition the event came from"),
     ("source_offset", "UInt64", "Kafka offset the event came from"),
+    # Rows written before the column existed read it as their created_at (migration 0005).
+    ("kafka_timestamp", TIME, "the Kafka message timestamp (the worker's clock for a message "
+     "without one): the horizon and the event clocks are measured against it", "created_at"),
 )
 
 MENTIONS = _table("mentions", (
