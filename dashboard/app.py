@@ -1,10 +1,11 @@
 """The dorpspomp dashboard: `streamlit run dashboard/app.py` (what `dorpspomp up` starts).
 
-A multipage app: all clients at a glance, one client in depth, alerts, and
-ad-hoc SQL. Each page is a module under `dashboard/pages/` and reads the
-warehouse only through `dashboard.data` and the statements in
-`dashboard.queries`. With a users file, `dashboard.login` asks for a login
-before any page, and every page (the SQL page too) sees only that login's
+A multipage app: all clients at a glance, one client in depth, alerts, a
+client's weekly report, and ad-hoc SQL. Each page is a module under
+`dashboard/pages/` and reads the warehouse only through `dashboard.data` and
+the statements in `dashboard.queries` (the report's in
+`dashboard.report.queries`). With a users file, `dashboard.login` asks for a
+login before any page, and every page (the SQL page too) sees only that login's
 organisations.
 """
 
@@ -29,6 +30,8 @@ def navigation() -> list[st.Page]:
                 url_path="client"),
         st.Page(PAGES / "alerts.py", title="Alerts", icon=":material/notifications:",
                 url_path="alerts"),
+        st.Page(PAGES / "report.py", title="Weekly report", icon=":material/summarize:",
+                url_path="report"),
         st.Page(PAGES / "sql.py", title="SQL", icon=":material/terminal:", url_path="sql"),
     ]
 

@@ -135,6 +135,27 @@ def build_parser() -> argparse.ArgumentParser:
                    help="with --login: read the password from standard input")
     p.set_defaults(run=cmd_sql)
 
+    p = sub.add_parser(
+        "report", help="write one client's weekly report as an HTML or PDF file",
+        description="Write what an agency sends a client on Monday: one ISO week of one client "
+        "(Monday 00:00 to Monday 00:00 in the client's time zone, the roster's `timezone`) "
+        "against the week before: volume per day, complaints, first responses in calendar "
+        "and business hours with the SLA's outcome, the complaint surges with sample "
+        "mentions, top voices and reach. Reads the public tables through the worker while "
+        "`dorpspomp up` runs (the warehouse itself when no worker does), like `dorpspomp sql`.",
+        epilog="Exit status: 0 the file is written (also for a week without data: the report "
+        "says so); 2 an unknown client, a bad week or file name, or an unreadable warehouse.")
+    p.add_argument("--org", required=True, metavar="ID",
+                   help="the client's organisation id, as in the roster (`id`) and the tables' "
+                   "org_id")
+    p.add_argument("--week", type=_iso_week, default=None, metavar="YYYY-Www",
+                   help="the ISO week, e.g. 2026-W10 (default: the last week that is over in "
+                   "the warehouse's data, on the client's clock)")
+    p.add_argument("--out", type=Path, required=True, metavar="FILE",
+                   help="the file to write; its extension picks the format: .html (one "
+                   "self-contained file, charts as inline SVG) or .pdf")
+    p.set_defaults(run=cmd_report)
+
     p = sub.add_parser("status", help="broker, worker, consumer lag, warehouse row counts")
     p.add_argument("--json", action="store_true")
     p.set_defaults(run=cmd_status)
@@ -283,6 +304,60 @@ def cmd_sql(settings: Settings, args: argparse.Namespace) -> int:
     finally:
         reader.close()
     sys.stdout.write(render(table, args.format))
+    return 0
+
+
+def _iso_week(text: str) -> Any:
+    from dashboard.report.week import IsoWeek, WeekError
+
+    try:
+        return IsoWeek.parse(text)
+    except WeekError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def cmd_report(settings: Settings, args: argparse.Namespace) -> int:
+    from dashboard.data import DashboardData, DataUnavailable
+    from dashboard.report import ReportFormatError, format_of, render
+    from dashboard.report.model import UnknownOrg, collect_report
+    from dashboard.report.week import IsoWeek
+    from pipelines.readapi import WarehouseReader
+    from pipelines.roster import load_roster
+
+    out: Path = args.out
+    try:
+        suffix = format_of(out)
+        if not out.parent.is_dir():
+            raise ReportFormatError(f"the folder {out.parent} does not exist; create it or "
+                                    "write the report elsewhere")
+        reader = WarehouseReader(settings)
+        try:
+            data = DashboardData(reader, load_roster(settings.roster),
+                                 lateness_seconds=settings.lateness)
+            clock = data.clock()
+            week = args.week
+            if week is None:
+                if clock.now is None:
+                    raise DataUnavailable("the warehouse holds no events yet, so there is no "
+                                          "last week; name one with --week")
+                week = IsoWeek.containing(clock.now, data.org(args.org).timezone).previous()
+            report = collect_report(data, args.org, week, as_of=clock.now)
+        finally:
+            reader.close()
+    except (UnknownOrg, ReportFormatError, DataUnavailable) as exc:
+        print(f"dorpspomp report: {exc}", file=sys.stderr)
+        return 2
+    try:
+        out.write_bytes(render(report, suffix))
+    except OSError as exc:
+        print(f"dorpspomp report: cannot write {out}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    volume = report.volume
+    summary = (f"{volume.mentions:,} mentions, {volume.complaints:,} complaints, "
+               f"{len(report.surges)} complaint surges" if report.has_data
+               else "no mentions, posts or alerts in this week: the report says so")
+    print(f"wrote {out}: {report.org_name}, week {report.week.label} ({report.state}); "
+          f"{summary}")
     return 0
 
 
