@@ -25,17 +25,20 @@ from dashboard.report.chart import day_chart, svg
 from dashboard.report.model import WeeklyReport, collect_report
 from dashboard.report.week import IsoWeek, WeekError
 
+ROW_PX = 35  # a table row's height, to show every key figure without scrolling
+CHART_PX = 760
 # How a metric's change is coloured: up is good, up is bad, or neither.
 Colouring = Literal["normal", "inverse", "off"]
 GOOD_UP: Colouring = "normal"
 BAD_UP: Colouring = "inverse"
 NEUTRAL: Colouring = "off"
-HEADLINE: dict[str, Colouring] = {
-    "Mentions": NEUTRAL,
-    "Complaints": BAD_UP,
-    "Median first response, business hours": BAD_UP,
-    "Within SLA": GOOD_UP,
-    "Complaint surges": BAD_UP,
+# The key figures shown as metrics: label in `report.lines` -> (short label, colouring).
+HEADLINE: dict[str, tuple[str, Colouring]] = {
+    "Mentions": ("Mentions", NEUTRAL),
+    "Complaints": ("Complaints", BAD_UP),
+    "Median first response, business hours": ("Median response, business hours", BAD_UP),
+    "Within SLA": ("Within SLA", GOOD_UP),
+    "Complaint surges": ("Complaint surges", BAD_UP),
 }
 
 
@@ -117,9 +120,9 @@ def show_report(report: WeeklyReport) -> None:
     figures = say.key_figures(report)
     by_label = {f.label: f for f in figures}
     cols = st.columns(len(HEADLINE))
-    for column, (label, colour) in zip(cols, HEADLINE.items(), strict=True):
+    for column, (label, (short, colour)) in zip(cols, HEADLINE.items(), strict=True):
         figure = by_label[label]
-        column.metric(label, figure.current,
+        column.metric(short, figure.current,
                       delta=None if figure.change in (say.NONE, "0") else figure.change,
                       delta_color=colour, help=figure.hint or None)
     st.dataframe(
@@ -128,10 +131,11 @@ def show_report(report: WeeklyReport) -> None:
                       "Week before": [f.previous for f in figures],
                       "Change": [f.change for f in figures],
                       "What it counts": [f.hint for f in figures]}),
-        hide_index=True, width="stretch", key="report.figures")
+        hide_index=True, width="stretch", height=ROW_PX * (len(figures) + 1) + 3,
+        key="report.figures")
 
     st.subheader("Day by day")
-    st.image(svg(day_chart(report)))
+    st.image(svg(day_chart(report)), width=CHART_PX)
     st.dataframe(pl.DataFrame(say.day_rows(report), schema=say.DAY_HEADER, orient="row"),
                  hide_index=True, width="stretch", key="report.days")
 

@@ -464,3 +464,15 @@ def test_the_report_page_follows_the_week_in_the_address_and_the_logins_scope() 
 def test_the_report_page_says_so_for_a_week_without_data() -> None:
     at = page(FakeReader(empty_answers()), org=ORG)
     assert "No mentions, posts or alerts of Gemeente Zutphen" in at.info[0].value
+
+
+def test_the_week_picker_lists_the_clients_weeks_newest_first() -> None:
+    from dashboard.pages.report import default_week, week_choices
+
+    weeks = week_choices(datetime(2025, 12, 20, tzinfo=UTC), NOW, "Europe/Amsterdam")
+    assert [w.label for w in weeks[:3]] == ["2026-W11", "2026-W10", "2026-W09"]
+    assert weeks[-1] == IsoWeek(2025, 51) and len(weeks) == 13
+    assert default_week(weeks, None) == 1  # the last week that is over
+    assert default_week(weeks, "2026-W02") == weeks.index(IsoWeek(2026, 2))
+    assert default_week(weeks, "2024-W02") == 1 and default_week(weeks, "soon") == 1
+    assert week_choices(None, NOW, "UTC") == [IsoWeek(2026, 11), IsoWeek(2026, 10)]
