@@ -180,3 +180,42 @@ def alerts_timeline_chart(alerts: pl.DataFrame, now: datetime) -> alt.Chart:
         )
         .properties(height=max(120, 34 * frame["name"].n_unique()), autosize=HEIGHT_PER_ROW)
     )
+
+
+def _field(name: str) -> str:
+    """A column name as a Vega-Lite field: dots and brackets would read as nested access."""
+    return name.replace("\\", "\\\\").replace(".", "\\.").replace("[", "\\[").replace("]", "\\]")
+
+
+def result_chart(frame: pl.DataFrame, x: str, ys: list[str], kind: str) -> alt.LayerChart:
+    """The SQL page's chart of a result: `ys` over `x`, as lines, bars or areas.
+
+    A time column (DateTime, DateTime64, Date) is a time axis in UTC, as the warehouse
+    keeps times; a numeric one a number axis; anything else a category axis in the
+    result's order. One layer per y column, named in the legend.
+    """
+    dtype = frame.schema[x]
+    if dtype.is_temporal():
+        x_axis = alt.X(_field(x), type="temporal", title=f"{x} (UTC)",
+                       scale=alt.Scale(type="utc"))
+        x_tip = alt.Tooltip(_field(x), type="temporal", title=f"{x} (UTC)",
+                            timeUnit="utcyearmonthdatehoursminutesseconds")
+    elif dtype.is_numeric():
+        x_axis = alt.X(_field(x), type="quantitative", title=x)
+        x_tip = alt.Tooltip(_field(x), type="quantitative", title=x)
+    else:
+        x_axis = alt.X(_field(x), type="nominal", title=x, sort=None)
+        x_tip = alt.Tooltip(_field(x), type="nominal", title=x)
+    base = alt.Chart(frame.select(x, *ys))
+    marks = {"line": base.mark_line(point=frame.height <= 60), "bar": base.mark_bar(opacity=0.8),
+             "area": base.mark_area(opacity=0.5)}
+    layers = [
+        marks[kind].encode(
+            x=x_axis,
+            y=alt.Y(_field(y), type="quantitative", title=ys[0] if len(ys) == 1 else None),
+            color=alt.ColorDatum(y),
+            tooltip=[x_tip, alt.Tooltip(_field(y), type="quantitative", title=y, format=",")],
+        )
+        for y in ys
+    ]
+    return alt.LayerChart(layer=layers, height=320)

@@ -53,9 +53,11 @@ __all__ = [
 
 
 class Reader(Protocol):
-    """Anything that answers read-only SQL with typed parameters as an Arrow table."""
+    """Anything that answers read-only SQL with typed parameters as an Arrow table; with
+    `max_rows`, the first rows (`pipelines.warehouse.cut_at` says whether there were more)."""
 
-    def query(self, sql: str, parameters: dict[str, Any] | None = None) -> pa.Table: ...
+    def query(self, sql: str, parameters: dict[str, Any] | None = None, *,
+              max_rows: int | None = None) -> pa.Table: ...
 
 
 class DataUnavailable(RuntimeError):
@@ -344,8 +346,9 @@ class DashboardData:
 
     # -- SQL page --------------------------------------------------------------------
 
-    def ad_hoc(self, sql: str) -> pa.Table:
-        """A person's own read-only SQL, through the same guard and limits as `dorpspomp sql`.
+    def ad_hoc(self, sql: str, max_rows: int | None = None) -> pa.Table:
+        """A person's own read-only SQL, through the same guard and limits as `dorpspomp sql`;
+        with `max_rows`, its first rows (`cut_at` of the result says whether it was cut).
 
         Refusals raise `ForbiddenQuery` (checked here first, so they are refused even
         when the warehouse is down), everything else that goes wrong `QueryFailed`.
@@ -358,7 +361,9 @@ class DashboardData:
         else:
             check_read_only(sql)
         try:
-            return self.reader.query(sql, None)
+            if max_rows is None:
+                return self.reader.query(sql, None)
+            return self.reader.query(sql, None, max_rows=max_rows)
         except WarehouseError as exc:
             raise QueryFailed(str(exc)) from exc
         except OSError as exc:
@@ -416,7 +421,8 @@ class DashboardReader:
     def __post_init__(self) -> None:
         self._reader = WarehouseReader(self.settings, self.org_ids, token=self.token)
 
-    def query(self, sql: str, parameters: dict[str, Any] | None = None) -> pa.Table:
+    def query(self, sql: str, parameters: dict[str, Any] | None = None, *,
+              max_rows: int | None = None) -> pa.Table:
         if self.refusal is not None:
             raise WarehouseError(self.refusal)
         if self.settings.embedded and running_worker(self.settings) is None:
@@ -425,7 +431,7 @@ class DashboardReader:
                 f"{self.settings.worker_file}), and in embedded mode only the worker can "
                 "open the warehouse; start it with `dorpspomp up`"
             )
-        return self._reader.query(sql, parameters)
+        return self._reader.query(sql, parameters, max_rows=max_rows)
 
 
 def dashboard_reader(settings: Settings, scope: Scope | None = None,

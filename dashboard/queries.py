@@ -29,7 +29,7 @@ import re
 from dataclasses import dataclass
 
 from schemas.saturating import saturating_sum
-from schemas.tables import PUBLIC_TABLES
+from schemas.tables import QUERYABLE_TABLES
 
 __all__ = [
     "ALERTS_LIST",
@@ -62,7 +62,7 @@ __all__ = [
 ]
 
 # The public tables and views a person may query (README "The warehouse").
-BROWSABLE_TABLES = (*PUBLIC_TABLES, "influencers", "post_reach")
+BROWSABLE_TABLES = QUERYABLE_TABLES
 
 # The access filter; `org_id` is the column of the table it is written after.
 VISIBLE = "({restrict:UInt8} = 0 OR org_id IN {org_ids:Array(String)})"

@@ -1,4 +1,4 @@
-"""The `dorpspomp` command (CONTRACT.md §4).
+"""The `dorpspomp` command (docs/contract.md §4).
 
 Each sub-command reads the settings once, does its work through the modules
 that own it, and turns expected failures into one readable line on stderr and
@@ -76,7 +76,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=cmd_up)
 
     p = sub.add_parser("worker", help="run one stream worker (what `up` starts)")
-    p.add_argument("--loglevel", default="info")
+    p.add_argument("--loglevel", default="info",
+                   choices=("debug", "info", "warning", "error", "critical"),
+                   help="how much the worker logs (default info)")
     p.set_defaults(run=cmd_worker)
 
     p = sub.add_parser(
@@ -106,7 +108,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, default=None,
                    help="write a .jsonl file (plus .roster.yaml and .surges.jsonl beside it) "
                         "instead of sending to Kafka")
-    p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--seed", type=int, default=7,
+                   help="the world's seed: the same seed gives the same world and events "
+                   "(default 7)")
     p.add_argument("--orgs", type=int, default=60, help="number of organisations (≥ 50 gives "
                    "every kind)")
     p.add_argument("--days", type=float, default=7.0, help="simulated days (file mode)")
@@ -122,12 +126,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no progress output")
     p.set_defaults(run=cmd_simulate)
 
-    p = sub.add_parser("sql", help="read-only SQL against the warehouse")
-    p.add_argument("query", help="one read statement (SELECT, WITH, SHOW, DESCRIBE, EXISTS)")
+    p = sub.add_parser(
+        "sql", help="read-only SQL against the warehouse",
+        description="Run one read statement against the warehouse: through the running "
+        "worker's /query while `dorpspomp up` runs, on the embedded warehouse itself when no "
+        "worker does, on the ClickHouse server in server mode. Writes, settings, files, URLs "
+        "and other sources are refused with a message; the time, row, byte and memory limits "
+        "of the DORPSPOMP_QUERY_* settings apply. Times print as ISO 8601 in UTC "
+        "(2026-03-06T15:45:00.000Z), also those of expressions like toStartOfHour(created_at).",
+        epilog="Exit status: 0 answered (also when --max-rows cut the result: stderr says so); "
+        "2 refused, failed in the warehouse, or no warehouse to ask.")
+    p.add_argument("query", help="one read statement (SELECT, WITH, SHOW, DESCRIBE, EXPLAIN, "
+                   "EXISTS) on the public tables, e.g. \"SELECT count() FROM mentions\"")
     p.add_argument("--format", choices=("table", "csv", "json"), default="table",
                    help="table (default), csv, or json: one JSON array of row objects")
-    p.add_argument("--max-rows", type=int, default=None,
-                   help="most rows to return (never more than DORPSPOMP_QUERY_MAX_ROWS)")
+    p.add_argument("--max-rows", type=_positive, default=None, metavar="N",
+                   help="return the first N rows and say on stderr when there were more "
+                   "(without it, a result over DORPSPOMP_QUERY_MAX_ROWS is refused)")
     p.add_argument("--login", metavar="NAME", default=None,
                    help="run as this dashboard login (asks its password; a client login sees "
                    "only its organisations), signed in at the running worker")
@@ -156,8 +171,14 @@ def build_parser() -> argparse.ArgumentParser:
                    "self-contained file, charts as inline SVG) or .pdf")
     p.set_defaults(run=cmd_report)
 
-    p = sub.add_parser("status", help="broker, worker, consumer lag, warehouse row counts")
-    p.add_argument("--json", action="store_true")
+    p = sub.add_parser(
+        "status", help="broker, worker, consumer lag, warehouse row counts",
+        description="Whether the broker answers and its topics, the worker's health (ok, or "
+        "DEGRADED with the reasons), the consumer lag (events in Kafka not yet in the "
+        "warehouse) and the row counts of the public tables.",
+        epilog="Exit status: 0 the broker answers; 1 it does not.")
+    p.add_argument("--json", action="store_true",
+                   help="print the report as one JSON object instead of text")
     p.set_defaults(run=cmd_status)
 
     p = sub.add_parser("migrate", help="apply pending warehouse migrations")
@@ -178,7 +199,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub.choices["users"].set_defaults(run=cmd_users)
 
     p = sub.add_parser("broker", help="start or stop only the local Kafka broker")
-    p.add_argument("action", choices=("start", "stop", "status"))
+    p.add_argument("action", choices=("start", "stop", "status"),
+                   help="start the broker in the background (DORPSPOMP_HOME holds its data), "
+                   "stop it, or say whether it runs")
     p.set_defaults(run=cmd_broker)
 
     p = sub.add_parser("bench", help="measure throughput, freshness, alerts, memory and "
@@ -188,13 +211,36 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, default=None,
                    help="where the figures go (default bench/results.json, "
                    "--quick: bench/results-quick.json)")
-    p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--seed", type=int, default=7, help="the simulated world's seed (default 7)")
     p.add_argument("--workdir", type=Path, default=None,
                    help="folder for the run's broker, workers and warehouses "
                    "(default: a new temporary folder, removed afterwards)")
     p.add_argument("--keep", action="store_true", help="keep the work folder afterwards")
     p.set_defaults(run=cmd_bench)
+    _describe_commands(sub)
     return parser
+
+
+def _describe_commands(sub: argparse._SubParsersAction) -> None:
+    """`dorpspomp COMMAND -h` opens with what the command does: its line in the list of
+    commands, where it has no description of its own."""
+    for listed in sub._choices_actions:
+        parser = sub.choices[listed.dest]
+        if not parser.description and listed.help:
+            parser.description = listed.help[0].upper() + listed.help[1:] + "."
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                _describe_commands(action)
+
+
+def _positive(text: str) -> int:
+    try:
+        number = int(text)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive whole number")
+    return number
 
 
 def cmd_up(settings: Settings, args: argparse.Namespace) -> int:
@@ -283,6 +329,7 @@ def cmd_simulate(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_sql(settings: Settings, args: argparse.Namespace) -> int:
     from pipelines.readapi import WarehouseReader, sign_in
+    from pipelines.warehouse import cut_at
 
     if args.login is None:
         reader = WarehouseReader(settings)
@@ -304,6 +351,11 @@ def cmd_sql(settings: Settings, args: argparse.Namespace) -> int:
     finally:
         reader.close()
     sys.stdout.write(render(table, args.format))
+    cut = cut_at(table)
+    if cut is not None:
+        print(f"dorpspomp sql: the result was cut at {cut:,} rows (--max-rows {cut}); the "
+              "query has more: raise --max-rows, or narrow or aggregate the query",
+              file=sys.stderr)
     return 0
 
 
@@ -433,25 +485,50 @@ def cmd_status(settings: Settings, args: argparse.Namespace) -> int:
 # -- output ------------------------------------------------------------------
 
 
-def _plain(value: Any) -> Any:
+# ISO 8601 precision per Arrow time unit: DateTime is whole seconds, DateTime64(3) milliseconds.
+_TIMESPEC = {"s": "seconds", "ms": "milliseconds", "us": "microseconds", "ns": "microseconds"}
+
+
+def _timespec(arrow: pa.DataType) -> str:
+    """The precision to print the times of a column with (its first timestamp type)."""
+    if pa.types.is_timestamp(arrow):
+        return _TIMESPEC[arrow.unit]
+    for i in range(arrow.num_fields):
+        spec = _timespec(arrow.field(i).type)
+        if spec != "milliseconds":
+            return spec
+    return "milliseconds"
+
+
+def _plain(value: Any, timespec: str = "milliseconds") -> Any:
+    """A value as JSON, CSV and the table print it: times as ISO 8601 in UTC."""
     if isinstance(value, datetime):
-        return value.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        # a time without a zone is UTC: the engine's times are
+        utc = value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+        return utc.isoformat(timespec=timespec).replace("+00:00", "Z")
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, Decimal):
         return str(value)
     if isinstance(value, bytes):
         return value.decode("utf-8", "replace")
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
+    if isinstance(value, (list, tuple)):
+        return [_plain(v, timespec) for v in value]
     if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
+        return {k: _plain(v, timespec) for k, v in value.items()}
     return value
 
 
 def render(table: pa.Table, fmt: str) -> str:
-    rows = [{k: _plain(v) for k, v in row.items()} for row in table.to_pylist()]
+    """A result as `dorpspomp sql` prints it: an aligned table, CSV, or one JSON array.
+
+    Times (DateTime, DateTime64, also in lists and tuples) are ISO 8601 in UTC with
+    the column's precision, e.g. `2026-12-04T10:00:00Z` for toStartOfHour(created_at).
+    """
     names = table.column_names
+    specs = {name: _timespec(field.type) for name, field in zip(names, table.schema,
+                                                                 strict=True)}
+    rows = [{k: _plain(v, specs[k]) for k, v in row.items()} for row in table.to_pylist()]
     if fmt == "json":
         return orjson.dumps(rows).decode() + "\n"
     if fmt == "csv":

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Literal
 
-from schemas.tables import PUBLIC_TABLES
+from schemas.tables import QUERYABLE_TABLES
 
 __all__ = [
     "ALLOWED_SYSTEM_TABLES",
@@ -50,7 +50,7 @@ __all__ = [
 
 ALLOWED = (
     "ad-hoc SQL only reads the warehouse tables ("
-    + ", ".join(PUBLIC_TABLES)
+    + ", ".join(QUERYABLE_TABLES)
     + ") with SELECT, WITH … SELECT, SHOW, DESCRIBE, EXPLAIN SELECT or EXISTS"
 )
 

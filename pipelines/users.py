@@ -39,7 +39,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                        help="the users file (default: DORPSPOMP_DASHBOARD_USERS)")
     actions = users.add_subparsers(dest="action", metavar="ACTION", required=True)
     add = actions.add_parser("add", help="create a login or set its password and access")
-    add.add_argument("name")
+    add.add_argument("name", help="the login's name, as typed at the dashboard's sign-in")
     access = add.add_mutually_exclusive_group(required=True)
     access.add_argument("--agency", action="store_true", help="sees every organisation")
     access.add_argument("--org", action="append", metavar="ORG_ID", dest="orgs",
@@ -47,7 +47,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     add.add_argument("--password-stdin", action="store_true",
                      help="read the password from the first line of stdin instead of a prompt")
     remove = actions.add_parser("remove", help="delete a login")
-    remove.add_argument("name")
+    remove.add_argument("name", help="the login to delete; its sign-in tokens end with it")
     actions.add_parser("list", help="the logins and what each sees (no hashes)")
     actions.add_parser("check", help="read the file and report every problem with its line")
     sync = actions.add_parser(

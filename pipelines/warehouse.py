@@ -21,6 +21,7 @@ import pyarrow as pa
 from clickhouse_connect.driver.binding import bind_query
 from clickhouse_connect.driver.client import Client
 
+from pipelines.arrowtimes import holds_seconds, restore_times
 from pipelines.orgscope import (
     check_scoped,
     client_error,
@@ -35,12 +36,17 @@ from schemas.migrations import Migration, all_migrations
 log = logging.getLogger(__name__)
 
 __all__ = [
+    "CUT_AT",
     "ForbiddenQuery",
     "Warehouse",
     "WarehouseBusy",
     "WarehouseError",
     "connect",
+    "cut_at",
 ]
+
+# Schema metadata of a read-only result that was cut at the request's max_rows: the count.
+CUT_AT = b"dorpspomp.cut_at"
 
 
 class WarehouseError(RuntimeError):
@@ -247,7 +253,13 @@ class Warehouse:
         statement runs only as that client's own ClickHouse user, whose row policies
         filter it. Engine errors for a client never quote row values.
 
-        `max_rows` and `max_bytes` can only lower the configured limits. Client-side
+        `max_rows` and `max_bytes` can only lower the configured limits. A `max_rows` below
+        the configured limit cuts the result there (`cut_at` tells), where the configured
+        limit refuses a larger result: a SELECT is wrapped as `SELECT * FROM (…) LIMIT
+        max_rows + 1` (exact, and the engine stops early; measured, `result_overflow_mode =
+        'break'` returns whole blocks, up to 65 409 rows past the limit), other statements
+        are cut here. `DateTime` columns, which the engine's Arrow output writes as uint32
+        seconds, come back as timestamps (`pipelines.arrowtimes`). Client-side
         `%(name)s` parameters are bound first and the bound text is checked, so a
         parameter value cannot smuggle in a table function; server-side `{name:Type}`
         parameters stay typed values, and those that would stand for a name
@@ -264,45 +276,101 @@ class Warehouse:
         if isinstance(final, bytes):
             raise ForbiddenQuery("refused: binary parameters are not supported in ad-hoc SQL")
         rows = _lowered(max_rows, self.settings.query_max_rows, "max_rows")
+        cut = rows if rows < self.settings.query_max_rows else None
         size = _lowered(max_bytes, self.settings.query_max_bytes, "max_bytes")
         seconds = time_limit or self.settings.query_timeout
         memory = self.settings.query_max_memory
-        if org_ids is not None and not (self._reader and self.settings.warehouse_reader):
-            statement = scoped_statement(
-                final, org_ids, time_limit_s=seconds, max_rows=rows, max_bytes=size,
-                max_memory=memory, max_threads=max_threads,
-            )
-            if self.settings.embedded:
-                self.check_policies()
-        elif org_ids is not None:
-            statement = check_scoped(final)  # the client's own user: its row policies filter
-        elif self._reader and self.settings.warehouse_reader:
-            statement = check_read_only(final)
-        else:
-            statement = read_only_statement(final, time_limit_s=seconds, max_rows=rows,
-                                            max_bytes=size, max_memory=memory)
+
+        def bounded(sql: str) -> str:
+            """`sql` checked, with the scope and limits it runs under."""
+            if org_ids is not None and not (self._reader and self.settings.warehouse_reader):
+                return scoped_statement(
+                    sql, org_ids, time_limit_s=seconds, max_rows=self.settings.query_max_rows,
+                    max_bytes=size, max_memory=memory, max_threads=max_threads,
+                )
+            if org_ids is not None:
+                return check_scoped(sql)  # the client's own user: its row policies filter
+            if self._reader and self.settings.warehouse_reader:
+                return check_read_only(sql)
+            return read_only_statement(sql, time_limit_s=seconds,
+                                       max_rows=self.settings.query_max_rows,
+                                       max_bytes=size, max_memory=memory)
+
+        statement = bounded(final)
+        if org_ids is not None and self.settings.embedded and not (
+                self._reader and self.settings.warehouse_reader):
+            self.check_policies()
         typed = {k: v for k, v in (parameters or {}).items() if f"param_{k}" in server_params}
-        self._check_parse(final, typed or None, client=org_ids is not None)
+        ast = self._check_parse(final, typed or None, client=org_ids is not None)
+        select = ast is not None and ast.startswith("SelectWithUnionQuery")
+        if cut is not None and select:
+            statement = bounded(f"SELECT * FROM (\n{check_read_only(final)}\n)\nLIMIT {cut + 1}")
         try:
-            return self._arrow_within(statement, typed or None, size)
+            table = self._arrow_within(statement, typed or None, size)
         except ResultTooLarge:
             self.reset_connection()
             raise
         except Exception as exc:
             self.reset_connection()
-            text = _clean_error(str(exc), len(final))
-            raise WarehouseError(client_error(text) if org_ids is not None else text) from exc
+            raw = str(exc)
+            text = self._syntax_error(final) if "(SYNTAX_ERROR)" in raw else None
+            text = text or _clean_error(raw, len(final))
+            message = client_error(text) if org_ids is not None else text
+            raise WarehouseError(message + _hint(text, self.settings)) from exc
+        if select and holds_seconds(table.schema):
+            table = self._with_times(table, statement, typed or None)
+        if cut is not None and table.num_rows > cut:
+            table = table.slice(0, cut).replace_schema_metadata(
+                {**(table.schema.metadata or {}), CUT_AT: str(cut).encode()})
+        return table
 
-    def _check_parse(self, sql: str, parameters: dict[str, Any] | None, *, client: bool) -> None:
+    def _check_parse(self, sql: str, parameters: dict[str, Any] | None, *,
+                     client: bool) -> str | None:
         """The text checks, backed by the engine's own parse of the statement with its
-        parameters bound (`sqlguard.check_ast`). A statement the engine cannot parse is
-        left to fail when it runs, with the engine's message."""
+        parameters bound (`sqlguard.check_ast`); the parse, or None when the engine cannot
+        parse the statement (it is left to fail when it runs, with the engine's message)."""
         try:
-            ast = self.client.query(f"EXPLAIN AST {sql}", parameters=parameters).result_rows
+            rows = self.client.query(f"EXPLAIN AST {sql}", parameters=parameters).result_rows
         except Exception:
             self.reset_connection()
-            return
-        check_ast("\n".join(str(row[0]) for row in ast), self.database, client=client)
+            return None
+        ast = "\n".join(str(row[0]) for row in rows)
+        check_ast(ast, self.database, client=client)
+        return ast
+
+    def _syntax_error(self, sql: str) -> str | None:
+        """The engine's syntax error for the person's statement alone. Run with the SETTINGS
+        clause dorpspomp adds, the error quotes that clause and counts positions in the
+        whole text; `formatQuery` parses the statement as it was written (nothing runs)."""
+        try:
+            self.client.query("SELECT formatQuery({statement:String})",
+                              parameters={"statement": sql})
+        except Exception as exc:
+            self.reset_connection()
+            text = str(exc).strip()
+            for marker in (" (version ", "Stack trace"):
+                text = text.split(marker)[0]
+            # a statement over several lines is quoted over several lines: keep them all
+            return re.sub(r":\s*In scope SELECT formatQuery\(.*(?=\s\(SYNTAX_ERROR\)$)", ".",
+                          text.strip(), flags=re.DOTALL)
+        return None
+
+    def _with_times(self, table: pa.Table, statement: str,
+                    parameters: dict[str, Any] | None) -> pa.Table:
+        """`table` with its `DateTime` columns as timestamps, from the engine's DESCRIBE of the
+        statement. The DESCRIBE carries the statement's own SETTINGS clause, so a scalar
+        subquery that the analysis runs reads under the same scope and limits (measured:
+        without it, a client's scalar subquery read other clients' rows). When it fails, the
+        table stays as it is."""
+        try:
+            described = self.client.query(f"DESCRIBE TABLE (\n{statement}\n)",
+                                          parameters=parameters).result_rows
+        except Exception:
+            self.reset_connection()
+            log.debug("cannot describe a read-only result; its times stay numbers",
+                      exc_info=True)
+            return table
+        return restore_times(table, [str(row[1]) for row in described])
 
     def _arrow_within(self, statement: str, parameters: dict[str, Any] | None,
                       max_bytes: int) -> pa.Table:
@@ -385,6 +453,13 @@ class Warehouse:
         return counts
 
 
+def cut_at(table: pa.Table) -> int | None:
+    """The row count at which a read-only result was cut (the request's `max_rows`, with
+    more rows behind it), or None when the result is whole."""
+    value = (table.schema.metadata or {}).get(CUT_AT)
+    return int(value) if value else None
+
+
 def _lowered(asked: Any, configured: int, name: str) -> int:
     """A per-request limit, which may only lower the configured one."""
     if asked is None:
@@ -419,9 +494,36 @@ def as_utc(t: datetime) -> datetime:
     return t if t.tzinfo is not None else t.replace(tzinfo=UTC)
 
 
+_ERROR_KIND = re.compile(r"\(([A-Z][A-Z0-9_]+)\)\s*$")
+# The SETTINGS clause dorpspomp adds to a statement (pipelines.sqlguard, pipelines.orgscope),
+# as the engine quotes it back ("In scope SELECT … SETTINGS max_execution_time = 30, …").
+# A syntax error's quote of it may end cut short, in "...".
+_OUR_SETTINGS = re.compile(
+    r"\s*SETTINGS (?:log_comment|max_threads|max_execution_time) = .*?(?:readonly = 1|\.\.\.)",
+    re.DOTALL)
+
+
+def _hint(error: str, settings: Settings) -> str:
+    """What to do about an engine error that a limit of the settings caused."""
+    kind = _ERROR_KIND.search(error)
+    name = kind.group(1) if kind else ""
+    if name == "TOO_MANY_ROWS_OR_BYTES":
+        return (f"; a read returns at most {settings.query_max_rows:,} rows "
+                "(DORPSPOMP_QUERY_MAX_ROWS): add a LIMIT or aggregate, or ask for the first "
+                "rows only (`dorpspomp sql --max-rows N`, \"Most rows\" on the SQL page)")
+    if name == "TIMEOUT_EXCEEDED":
+        return (f"; a read may take {settings.query_timeout:g} s (DORPSPOMP_QUERY_TIMEOUT): "
+                "narrow the time range or the organisations, or aggregate in fewer steps")
+    if name == "MEMORY_LIMIT_EXCEEDED":
+        return (f"; a read may use {settings.query_max_memory / 2**20:,.0f} MiB "
+                "(DORPSPOMP_QUERY_MAX_MEMORY): group by fewer keys, narrow the time range, "
+                "or select fewer columns")
+    return ""
+
+
 _SYNTAX = re.compile(
     r"failed at position (?P<pos>\d+)(?: \([^)]*\))? \(line \d+, col \d+\):(?P<echo>.*?)"
-    r"(?P<rest>\. Expected .*|$)", re.DOTALL)
+    r"(?:(?:\.\.\.|\.)\s+(?P<rest>(?:Expected|Unmatched) .*)|$)", re.DOTALL)
 
 
 def _clean_error(text: str, statement_length: int | None = None) -> str:
@@ -429,7 +531,8 @@ def _clean_error(text: str, statement_length: int | None = None) -> str:
 
     A syntax error quotes the statement from where parsing failed; when that is past
     the end of the user's statement, the quote is dorpspomp's own SETTINGS clause,
-    so it is left out."""
+    so it is left out. Other errors quote the statement "In scope …" with that clause,
+    which is left out too: it is not what the person wrote."""
     first = text.strip().splitlines()[0] if text.strip() else text
     for marker in (" (version ", "Stack trace"):
         if marker in first:
@@ -437,8 +540,8 @@ def _clean_error(text: str, statement_length: int | None = None) -> str:
     syntax = _SYNTAX.search(first)
     if syntax and statement_length is not None and int(syntax["pos"]) > statement_length:
         first = (first[:syntax.start()] + "failed at the end of the statement"
-                 + syntax["rest"])
-    return first.strip()
+                 + (f". {syntax['rest']}" if syntax["rest"] else ""))
+    return _OUR_SETTINGS.sub("", first).strip()
 
 
 def _redact(dsn: str) -> str:

@@ -2,7 +2,7 @@
 
 Migrations render their CREATE statements from these lists, the sink inserts in
 this column order, and a test compares them with the public tables of
-CONTRACT.md §3. Public columns come first; columns after them are dorpspomp's
+docs/contract.md §3. Public columns come first; columns after them are dorpspomp's
 own additions (allowed by the contract: tables may gain columns, never lose them).
 """
 
@@ -194,3 +194,16 @@ CONTRACT_COLUMNS: dict[str, tuple[str, ...]] = {
 }
 
 PUBLIC_TABLES = tuple(CONTRACT_COLUMNS)
+
+# The public views (docs/contract.md §3) computed from the tables at query time, with the
+# columns they promise; migrations 0002-0004 define them.
+PUBLIC_VIEWS: dict[str, tuple[str, ...]] = {
+    "influencers": ("org_id", "author_id", "author_handle", "followers", "verified", "mentions",
+                    "complaints", "times_shared", "share_reach", "first_seen", "last_seen",
+                    "influence"),
+    "post_reach": ("org_id", "event_id", "created_at", "account_handle", "account_role",
+                   "account_followers", "shares", "sharers", "potential_reach"),
+}
+
+# Everything a person may query by name: the public tables, then the public views.
+QUERYABLE_TABLES = (*PUBLIC_TABLES, *PUBLIC_VIEWS)

@@ -2,10 +2,11 @@
 
 The same guard refuses writes, settings, files, URLs and the like, and the
 same time and row limits apply, because the statement goes through the same
-reader. Results show as a table and, when they have numbers, a chart, and
-download as CSV or Parquet. For a client login the engine runs every statement
-with each table filtered to that client's organisations (`pipelines.orgscope`):
-whatever the SQL says, it reads no other client's rows.
+reader. Results show as a table and, when they have numbers, a chart (times on a
+time axis in UTC), and download as CSV or Parquet. "Most rows" asks for the first
+rows only; the page says when the query had more. For a client login the engine
+runs every statement with each table filtered to that client's organisations
+(`pipelines.orgscope`): whatever the SQL says, it reads no other client's rows.
 """
 
 from __future__ import annotations
@@ -21,13 +22,16 @@ import pyarrow.parquet as pq
 import streamlit as st
 
 from dashboard import session
+from dashboard.charts import result_chart
 from dashboard.data import DashboardData, DataUnavailable, QueryFailed
 from dashboard.queries import BROWSABLE_TABLES, EXAMPLES
 from pipelines.sqlguard import ForbiddenQuery
+from pipelines.warehouse import cut_at
 
 TEXT_KEY = "sql.text"
 RESULT_KEY = "sql.result"
 SHOWN_ROWS = 10_000
+MOST_ROWS_KEY = "sql.max_rows"
 DEFAULT_SQL = "SELECT *\nFROM mentions\nORDER BY created_at DESC\nLIMIT 100"
 NO_EXAMPLE = "—"
 
@@ -76,19 +80,24 @@ def render() -> None:
         if TEXT_KEY not in st.session_state:
             st.session_state[TEXT_KEY] = DEFAULT_SQL
         sql = st.text_area("Query", key=TEXT_KEY, height=220)
-        if st.button("Run", type="primary", key="sql.run"):
-            run(data, sql)
+        button, most = st.columns([1, 2], vertical_alignment="bottom")
+        max_rows = most.number_input(
+            "Most rows", min_value=1, value=SHOWN_ROWS, step=1_000, key=MOST_ROWS_KEY,
+            help="The first rows of the result; the page says when the query has more. A "
+            "result over the warehouse's own limit (DORPSPOMP_QUERY_MAX_ROWS) is refused.")
+        if button.button("Run", type="primary", key="sql.run"):
+            run(data, sql, int(max_rows))
     show_result()
 
 
-def run(data: DashboardData, sql: str) -> None:
+def run(data: DashboardData, sql: str, max_rows: int | None = None) -> None:
     st.session_state.pop(RESULT_KEY, None)
     if not sql.strip():
         st.warning("Write a query first.")
         return
     started = time.perf_counter()
     try:
-        table = data.ad_hoc(sql)
+        table = data.ad_hoc(sql, max_rows)
     except ForbiddenQuery as exc:
         st.error(f"This query was refused. {exc}")
         return
@@ -105,12 +114,20 @@ def show_result() -> None:
     _sql, table, seconds = result
     frame = pl.from_arrow(table)
     assert isinstance(frame, pl.DataFrame)
+    cut = cut_at(table)
     st.caption(f"{table.num_rows:,} rows in {seconds:.2f} s"
                + (f"; the first {SHOWN_ROWS:,} are shown, downloads hold all"
                   if table.num_rows > SHOWN_ROWS else ""))
+    if cut is not None:
+        st.caption(f"The result was cut at {cut:,} rows (Most rows): the query has more. "
+                   "Raise Most rows, or narrow or aggregate the query.")
     results, chart = st.tabs(["Table", "Chart"])
     with results:
-        st.dataframe(table.slice(0, SHOWN_ROWS), hide_index=True, width="stretch")
+        times = {name: st.column_config.DatetimeColumn(name, format="iso8601")
+                 for name, kind in zip(table.column_names, table.schema.types, strict=True)
+                 if pa.types.is_timestamp(kind)}
+        st.dataframe(table.slice(0, SHOWN_ROWS), hide_index=True, width="stretch",
+                     column_config=times or None)
     with chart:
         show_chart(frame)
     # The files are made when a button is clicked, not on every rerun of the page.
@@ -140,9 +157,7 @@ def show_chart(frame: pl.DataFrame) -> None:
                                         key="sql.chart_kind") or "line"
     if not ys:
         return
-    shown = frame.select(x, *ys).head(SHOWN_ROWS).to_pandas()
-    draw = {"line": st.line_chart, "bar": st.bar_chart, "area": st.area_chart}[kind]
-    draw(shown, x=x, y=ys)
+    st.altair_chart(result_chart(frame.head(SHOWN_ROWS), x, ys, kind), width="stretch")
 
 
 def show_schema(data: DashboardData) -> None:

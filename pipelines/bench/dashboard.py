@@ -209,9 +209,10 @@ class TimingReader:
     names: dict[str, str] = field(
         default_factory=lambda: {q.sql: q.name for q in queries.ALL_QUERIES})
 
-    def query(self, sql: str, parameters: dict[str, Any] | None = None) -> pa.Table:
+    def query(self, sql: str, parameters: dict[str, Any] | None = None, *,
+              max_rows: int | None = None) -> pa.Table:
         started = time.perf_counter()
-        result = self.inner.query(sql, parameters)
+        result = self.inner.query(sql, parameters, max_rows=max_rows)
         name = self.names.get(sql, "ad hoc")
         self.timings[name].append((time.perf_counter() - started) * 1000)
         self.rows.setdefault(name, result.num_rows)  # the first: the page's own call

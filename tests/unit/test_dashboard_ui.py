@@ -196,7 +196,8 @@ class FakeReader:
         self.failure = failure
         self.calls: list[tuple[str, dict[str, Any] | None]] = []
 
-    def query(self, sql: str, parameters: dict[str, Any] | None = None) -> pa.Table:
+    def query(self, sql: str, parameters: dict[str, Any] | None = None, *,
+              max_rows: int | None = None) -> pa.Table:
         self.calls.append((sql, parameters))
         if self.failure is not None:
             raise self.failure
