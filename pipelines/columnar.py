@@ -33,11 +33,16 @@ of the rules. `python -m pipelines.columnar bench FILE` measures both paths.
 
 from __future__ import annotations
 
+import argparse
 import itertools
 import re
-from collections.abc import Sequence
+import sys
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TextIO, TypeVar
 
 import numpy as np
 import pyarrow as pa
@@ -64,6 +69,7 @@ from pipelines.roster import Roster
 from schemas.tables import MENTIONS, POSTS
 
 MS_UTC = pa.timestamp("ms", tz="UTC")
+T = TypeVar("T")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _ONE_MS = timedelta(milliseconds=1)
 
@@ -176,7 +182,6 @@ _DEEP = 1000
 """orjson refuses nesting deeper than 1024; pyarrow reads deeper. A message with this many
 '[' and '{' goes per message."""
 _ROW_HINT = re.compile(r"in row (\d+)")
-_NON_FINITE = re.compile(rb"[:,\[]\s*-?(?:NaN|Inf)")
 _FOLLOWERS_NOT_UINT = re.compile(rb'"followers"\s*:\s*(?:-|[0-9]+[.eE]|[0-9]{20})')
 
 
@@ -197,14 +202,22 @@ class _Lines:
         np.cumsum(lengths[:-1] + 1, out=starts[1:])
         return cls(values, buf, starts, starts + lengths)
 
+    def with_placeholders(self, slow: np.ndarray) -> _Lines:
+        """The same lines with `{}` for those marked: still one row each, parsed cheaply."""
+        values = list(self.values)
+        for row in np.flatnonzero(slow).tolist():
+            values[row] = b"{}"
+        return _Lines.of(values)
+
     def rows_at(self, positions: Sequence[int]) -> np.ndarray:
         """The messages the byte positions fall in."""
         return np.searchsorted(self.starts, np.asarray(positions, dtype=np.int64), "right") - 1
 
 
-def _screen(lines: _Lines) -> np.ndarray:
-    """Messages that go per message before any parse: those pyarrow would read differently
-    from orjson, or could not line up with their row. True = per message."""
+def _screen(lines: _Lines) -> tuple[_Lines, np.ndarray]:
+    """Messages that go per message before any parse (True): those pyarrow would read
+    differently from orjson, or that would not line up with their row. Returns the lines
+    to parse, with `{}` in place of those that would break the parse or the alignment."""
     buf, starts, ends = lines.buf, lines.starts, lines.ends
     n = len(starts)
     lengths = ends - starts
@@ -225,40 +238,63 @@ def _screen(lines: _Lines) -> np.ndarray:
         slow[rows[inside]] = True
     if b"\r" in buf:  # a line break to pyarrow
         slow[lines.rows_at([m.start() for m in re.finditer(b"\r", buf)])] = True
-    if b"NaN" in buf or b"Inf" in buf:  # pyarrow reads NaN and Infinity, orjson refuses them
-        slow[lines.rows_at([m.start() for m in _NON_FINITE.finditer(buf)])] = True
-    for row in np.flatnonzero((lengths >= _DEEP) & ~slow):
+    if slow.any():
+        lines = lines.with_placeholders(slow)
+    # What pyarrow parses without complaint but orjson or the UTF-8 check refuse.
+    _mark_non_finite(lines, slow)
+    for row in np.flatnonzero((lines.ends - lines.starts >= _DEEP) & ~slow):
         value = lines.values[row]
         if value.count(b"[") + value.count(b"{") >= _DEEP:
             slow[row] = True
-    if not buf.isascii():
+    if not lines.buf.isascii():
         _mark_bad_utf8(lines, slow)
-    return slow
+    return lines, slow
+
+
+def _mark_non_finite(lines: _Lines, slow: np.ndarray) -> None:
+    """NaN, Inf and Infinity as values (after ':', ',' or '[', maybe with '-'): pyarrow
+    reads them, orjson refuses them. A text that merely contains the words is not marked."""
+    buf = lines.buf
+    for token in (b"NaN", b"Inf"):
+        at = buf.find(token)
+        while at >= 0:
+            j = at - 1
+            if j >= 0 and buf[j] == ord("-"):
+                j -= 1
+            while j >= 0 and buf[j] in b" \t":
+                j -= 1
+            if j >= 0 and buf[j] in b":,[":
+                slow[lines.rows_at([at])] = True
+            at = buf.find(token, at + 3)
 
 
 def _mark_bad_utf8(lines: _Lines, slow: np.ndarray) -> None:
     """`decode()` refuses a message that is not UTF-8, and pyarrow.json does not check:
     Arrow's validator (the same rules as Python's strict codec: no surrogates, no overlong
-    forms, nothing past U+10FFFF) over pieces of the batch, and the codec itself on each
-    message of a piece that fails."""
+    forms, nothing past U+10FFFF), which names the first bad message; go on after it."""
     n = len(slow)
     offsets = np.append(lines.starts, len(lines.buf)).astype(np.int64)
     text = pa.Array.from_buffers(pa.large_string(), n,
                                  [None, pa.py_buffer(offsets), pa.py_buffer(lines.buf)])
-    for a in range(0, n, _UTF8_PIECE):
+    a = 0
+    while a < n:
         try:
-            text.slice(a, _UTF8_PIECE).validate(full=True)
-            continue
-        except pa.ArrowInvalid:
-            pass
-        for row in range(a, min(a + _UTF8_PIECE, n)):
-            try:
-                lines.values[row].decode("utf-8")
-            except UnicodeDecodeError:
-                slow[row] = True
+            text.slice(a).validate(full=True)
+            return
+        except pa.ArrowInvalid as exc:
+            at = _UTF8_AT.search(str(exc))
+            if at is None:  # not the message expected: the codec, one by one
+                for row in range(a, n):
+                    try:
+                        lines.values[row].decode("utf-8")
+                    except UnicodeDecodeError:
+                        slow[row] = True
+                return
+            slow[a + int(at.group(1))] = True
+            a += int(at.group(1)) + 1
 
 
-_UTF8_PIECE = 4096
+_UTF8_AT = re.compile(r"Invalid UTF8 sequence at string index (\d+)")
 
 
 def _read(lines: _Lines, a: int, b: int) -> pa.Table:
@@ -278,11 +314,6 @@ def _parse(lines: _Lines, slow: np.ndarray) -> tuple[pa.Table, np.ndarray]:
     n = len(slow)
     if slow.all():
         return _JSON_SCHEMA.empty_table(), np.zeros(0, dtype=np.int64)
-    if slow.any():  # placeholders keep the rows in line; they are per message already
-        values = list(lines.values)
-        for row in np.flatnonzero(slow):
-            values[row] = b"{}"
-        lines = _Lines.of(values)
     work: list[tuple[int, int]] = []
     a = 0
     while a < n:  # pieces of at most MAX_PARSE_BYTES (a longer message is slow already)
@@ -710,7 +741,10 @@ def decode_batch(
         return ColumnarBatch(topic, MENTIONS_SCHEMA.empty_table(), POSTS_SCHEMA.empty_table())
 
     lines = _Lines.of([v if v is not None else b"" for v in values])
-    slow = _screen(lines) if n >= per_message_below else np.ones(n, dtype=bool)
+    if n >= per_message_below:
+        lines, slow = _screen(lines)
+    else:
+        slow = np.ones(n, dtype=bool)
     parsed, rows = _parse(lines, slow)
     parsed = parsed.combine_chunks()
     vouched = _vouch(parsed, slow[rows], received_ms[rows], stamped[rows], max_future)
@@ -761,3 +795,105 @@ def _next_offsets(partitions: np.ndarray, offsets: np.ndarray) -> dict[int, int]
     p = partitions[order]
     last = order[np.append(p[1:] != p[:-1], True)]
     return {int(q): int(o) + 1 for q, o in zip(partitions[last], offsets[last], strict=True)}
+
+
+# -- python -m pipelines.columnar bench FILE ------------------------------------------------
+
+
+def bench(path: Path, roster_path: Path | None, batch_size: int, repeat: int,
+          partitions: int, out: TextIO) -> bool:
+    """Both paths on the same lines, batch by batch: µs per event (CPU and wall, best of
+    `repeat`), and whether they gave the same rows and dead letters."""
+    from pipelines.roster import load_roster
+    from pipelines.sink import mentions_table, posts_table
+
+    values: list[bytes | None] = list(path.read_bytes().split(b"\n"))
+    if values and values[-1] == b"":
+        values.pop()
+    if roster_path is None and path.with_suffix(".roster.yaml").exists():
+        roster_path = path.with_suffix(".roster.yaml")
+    roster = load_roster(roster_path) if roster_path is not None else Roster.empty()
+    n = len(values)
+    received_ms = time.time_ns() // 1_000_000
+    received = _EPOCH + timedelta(milliseconds=received_ms)
+    now = datetime.now(UTC)
+    batches = [(range(a, min(a + batch_size, n))) for a in range(0, n, batch_size)]
+
+    def per_message(tables: bool) -> list[tuple[pa.Table, pa.Table, list[DeadLetter]]]:
+        results = []
+        for rows in batches:
+            decoded = [decode(values[i], Source("bench", i % partitions, i // partitions,
+                                                received), roster) for i in rows]
+            if tables:
+                decoded.sort(key=lambda e: (e.source.partition, e.source.offset))
+                results.append((
+                    mentions_table([e for e in decoded if isinstance(e, Mention)], now),
+                    posts_table([e for e in decoded if isinstance(e, Post)], now),
+                    [e for e in decoded if isinstance(e, DeadLetter)]))
+        return results
+
+    def columnar() -> list[ColumnarBatch]:
+        return [decode_batch("bench", [i % partitions for i in rows],
+                             [i // partitions for i in rows], values[rows.start:rows.stop],
+                             [received_ms] * len(rows), roster, ingested_at=now)
+                for rows in batches]
+
+    def timed(run: Callable[[], T]) -> tuple[T, float, float]:
+        cpu = wall = float("inf")
+        result = run()
+        for _ in range(repeat):
+            c, w = time.process_time(), time.perf_counter()
+            result = run()
+            cpu = min(cpu, time.process_time() - c)
+            wall = min(wall, time.perf_counter() - w)
+        return result, cpu / n * 1e6, wall / n * 1e6
+
+    _, decode_cpu, decode_wall = timed(lambda: per_message(False))
+    expected, tables_cpu, tables_wall = timed(lambda: per_message(True))
+    got, batch_cpu, batch_wall = timed(columnar)
+    same = all(
+        b.mentions.drop(["ingested_at"]).equals(m.drop(["ingested_at"]))
+        and b.posts.drop(["ingested_at"]).equals(p.drop(["ingested_at"]))
+        and b.dead_letters == d for b, (m, p, d) in zip(got, expected, strict=True))
+    rows = sum(b.mentions.num_rows + b.posts.num_rows for b in got)
+    dead = sum(len(b.dead_letters) for b in got)
+    slow = sum(b.per_message for b in got)
+    print(f"{path}: {n:,} events in {len(batches)} batches of up to {batch_size:,}, "
+          f"{rows:,} rows, {dead:,} dead letters; best of {repeat}, µs per event", file=out)
+    print(f"  per message, decode()                 cpu {decode_cpu:6.2f}  wall {decode_wall:6.2f}",
+          file=out)
+    print(f"  per message, decode() + Arrow tables  cpu {tables_cpu:6.2f}  wall {tables_wall:6.2f}",
+          file=out)
+    print(f"  batch, decode_batch()                 cpu {batch_cpu:6.2f}  wall {batch_wall:6.2f}"
+          f"   ({slow:,} events per message)", file=out)
+    print(f"  {tables_cpu / batch_cpu:.1f}x less CPU; same rows and dead letters: "
+          f"{'yes' if same else 'NO'}", file=out)
+    return same
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m pipelines.columnar",
+        description="Measure the batch decoder against the per-message one.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("bench", help="µs per event of both paths on a .jsonl file")
+    run.add_argument("file", type=Path, help="events, one JSON object per line "
+                     "(e.g. from `dorpspomp simulate --out FILE`)")
+    run.add_argument("--roster", type=Path, default=None,
+                     help="roster file (default: FILE's .roster.yaml beside it, if any)")
+    run.add_argument("--batch", type=int, default=50_000, help="messages per batch")
+    run.add_argument("--repeat", type=int, default=3, help="runs per path; the best counts")
+    run.add_argument("--partitions", type=int, default=6,
+                     help="partitions the events are spread over (round robin)")
+    args = parser.parse_args(argv)
+    if not args.file.exists():
+        parser.error(f"{args.file} does not exist; make one with "
+                     "`dorpspomp simulate --out FILE --days 3`")
+    if args.batch < 1 or args.repeat < 1 or args.partitions < 1:
+        parser.error("--batch, --repeat and --partitions must be at least 1")
+    same = bench(args.file, args.roster, args.batch, args.repeat, args.partitions, sys.stdout)
+    return 0 if same else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

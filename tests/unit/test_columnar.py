@@ -282,6 +282,10 @@ EDGE_CASES: dict[str, bytes | None] = {
     "NaN in an ignored field": _raw_mention('"x":NaN'),
     "Infinity in an ignored field": _raw_mention('"x":[1,-Infinity]'),
     "NaN in a text": _mention_with(text="NaN Infinity Info"),
+    "NaN after a colon in a text": _mention_with(text="ratio:NaN, [Inf"),
+    "NaN after many spaces": _raw_mention('"x":' + " " * 100 + "NaN"),
+    "-Infinity after a tab": _raw_mention('"x":[1,\t-Infinity]'),
+    "Inf after a colon": _raw_mention('"x":Inf'),
     "carriage return between tokens": _raw_mention('"x":\r1'),
     "line break between tokens": _raw_mention('"x":\n1'),
     "line break at the end": line(good_mention()) + b"\n",
@@ -547,6 +551,10 @@ def test_many_broken_lines_in_a_big_batch(roster: Roster) -> None:
         values[i] = values[i][:-9]
     for i in range(25, 3000, 100):
         values[i] = _author(followers=1.5)  # pyarrow names no row for this one
+    for i in range(7, 3000, 70):
+        values[i] = _mention_with(event_id=f"u-{i}", text="x").replace(b'"x"', b'"\xc3"')
+    for i in range(9, 3000, 90):
+        values[i] = _mention_with(event_id=f"t-{i}", author="someone")
     batch = check(values, roster)
     assert batch.per_message < 3000 * 0.1
 
