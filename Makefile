@@ -8,9 +8,10 @@ setup:
 up: setup
 	DORPSPOMP_ROSTER="$${DORPSPOMP_ROSTER:-examples/roster.yaml}" .venv/bin/dorpspomp up
 
-# The stack plus a live simulated world of 60 organisations, with its own roster.
+# The stack plus a live simulated world of 60 organisations, with its own roster, in a home
+# of its own: the simulated world never mixes with the events `make up` takes.
 demo: setup
-	.venv/bin/dorpspomp up --simulate
+	DORPSPOMP_HOME="$${DORPSPOMP_HOME:-.dorpspomp-demo}" .venv/bin/dorpspomp up --simulate
 
 # Linters, unit tests, integration tests, then every benchmark phase at a small size.
 test:
