@@ -164,13 +164,10 @@ class BatchConsumer:
                     break
                 records = await self.consumer.getmany(
                     timeout_ms=int(wait * 1000), max_records=self.max_records - len(batch))
-                if self._generation != generation:
-                    break
-                if not records:
-                    if deadline is not None:
-                        break
-                    continue
-                if deadline is None:
+                # Records returned are past the consumer's position, whatever a rebalance
+                # in the call did (aiokafka drops fetches of revoked or re-sought
+                # partitions): never drop them, or their offsets would be skipped.
+                if records and deadline is None:
                     batch.taken_at = time.monotonic()
                     deadline = batch.taken_at + self.within
                 for tp, rows in sorted(records.items(), key=lambda item: item[0].partition):
@@ -178,6 +175,10 @@ class BatchConsumer:
                     batch.timestamps.extend(
                         r.timestamp / 1000 if r.timestamp is not None and r.timestamp >= 0
                         else None for r in rows)
+                if self._generation != generation:
+                    break
+                if not records and deadline is not None:
+                    break
             if batch.messages:
                 self._taken.update(batch.next_offsets())
                 yield batch

@@ -20,6 +20,7 @@ import pyarrow as pa
 from pipelines.alerts import Alert
 from pipelines.decode import DeadLetter, Mention, Post
 from pipelines.responses import ResponseRow
+from pipelines.seenids import SeenIds
 from pipelines.warehouse import Warehouse
 from schemas.tables import (
     ALERTS_STATE,
@@ -63,9 +64,13 @@ class WriteResult:
 class WarehouseSink:
     """Writes ingest batches; safe to call again with the same events."""
 
-    def __init__(self, warehouse: Warehouse, consumer_group: str) -> None:
+    def __init__(self, warehouse: Warehouse, consumer_group: str,
+                 seen: SeenIds | None = None) -> None:
+        """`seen`: the ids already stored, in memory (`pipelines.seenids`; only for the
+        embedded warehouse's single writer); without it every batch asks the warehouse."""
         self.warehouse = warehouse
         self.consumer_group = consumer_group
+        self.seen = seen
 
     def write(self, batch: IngestBatch, received_at: datetime | None = None) -> WriteResult:
         """Events, then offsets: the whole ingest step for a batch without processors."""
@@ -77,9 +82,14 @@ class WarehouseSink:
         """Insert the batch's events that are not stored yet; return those."""
         now = received_at or datetime.now(UTC)
         mentions, posts, in_batch_dupes = _first_copies(batch.mentions, batch.posts)
-        stored = self.warehouse.existing_event_ids(
-            [m.event_id for m in mentions] + [p.event_id for p in posts]
-        )
+        ids = [m.event_id for m in mentions] + [p.event_id for p in posts]
+        if self.seen is None:
+            stored = self.warehouse.existing_event_ids(ids)
+        else:
+            maybe = self.seen.maybe_seen(ids)
+            stored = self.warehouse.existing_event_ids(maybe) if maybe else set()
+            # before the insert: if it fails half-way, the retry looks these ids up
+            self.seen.add([i for i in ids if i not in stored])
         if stored:
             mentions = [m for m in mentions if m.event_id not in stored]
             posts = [p for p in posts if p.event_id not in stored]

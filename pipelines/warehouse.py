@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import clickhouse_connect
+import numpy as np
 import pyarrow as pa
 from clickhouse_connect.driver.binding import bind_query
 from clickhouse_connect.driver.client import Client
@@ -29,6 +30,7 @@ from pipelines.orgscope import (
     missing_policies,
     scoped_statement,
 )
+from pipelines.seenids import DIGEST_SQL
 from pipelines.settings import Settings
 from pipelines.sqlguard import ForbiddenQuery, check_ast, check_read_only, read_only_statement
 from schemas.migrations import Migration, all_migrations
@@ -195,6 +197,15 @@ class Warehouse:
         )
         return {r[0] for r in result.result_rows}
 
+    def stored_id_digests(self) -> np.ndarray:
+        """The digest (`pipelines.seenids.DIGEST_SQL`) of every stored mention and post id."""
+        parts = []
+        for table in ("mentions", "posts"):
+            result = self.client.query_arrow(
+                f"SELECT {DIGEST_SQL} AS d FROM {self.table(table)}")
+            parts.append(result.column("d").to_numpy())
+        return np.concatenate(parts).astype(np.uint64) if parts else np.empty(0, np.uint64)
+
     def existing_dead_letters(
         self, topic: str, offsets: dict[int, list[int]]
     ) -> set[tuple[int, int]]:
@@ -257,9 +268,9 @@ class Warehouse:
         the configured limit cuts the result there (`cut_at` tells), where the configured
         limit refuses a larger result: a SELECT is wrapped as `SELECT * FROM (…) LIMIT
         max_rows + 1` (exact, and the engine stops early; measured, `result_overflow_mode =
-        'break'` returns whole blocks: 5 851 to 65 409 rows for a limit of 3), other
-        statements are cut here. `DateTime` columns, which the engine's Arrow output writes
-        as uint32 seconds, come back as timestamps (`pipelines.arrowtimes`). Client-side
+        'break'` returns whole blocks, up to 65 409 rows past the limit), other statements
+        are cut here. `DateTime` columns, which the engine's Arrow output writes as uint32
+        seconds, come back as timestamps (`pipelines.arrowtimes`). Client-side
         `%(name)s` parameters are bound first and the bound text is checked, so a
         parameter value cannot smuggle in a table function; server-side `{name:Type}`
         parameters stay typed values, and those that would stand for a name
