@@ -1,17 +1,23 @@
 """Complaint flag and sentiment score for mentions that arrive without them.
 
 The contract lets a collector send `complaint` and `sentiment` itself; when it
-does not, the enrich step asks a :class:`TextClassifier` for both. The step only
-knows the protocol and :func:`load_classifier`, so a better classifier can
-replace the default by name without touching the rest of the pipeline.
+does not, the enrich step asks a :class:`TextClassifier` for both, one call
+per batch. The step only knows the protocol and :func:`load_classifier`, so
+a better classifier replaces the default by name without touching the rest of
+the pipeline.
 
-The default, :class:`LexiconClassifier`, is built for throughput (the pipeline
-targets 50 000 events/s on two cores): no model, no network, one pass over the
-tokens of each text with dictionary look-ups. Its accuracy on the labelled sets
-in ``tests/data`` is measured by :func:`evaluate`::
+The default ("model") is the model trained on real labelled posts in
+:mod:`pipelines.textmodel` (its README names the sets and the figures). This
+module keeps the other one, :class:`LexiconClassifier` ("lexicon"): polarity
+lexicons plus weighted complaint cues, one pass over each text's tokens. Its
+tables also feed the trained model as shared features
+(:func:`polarity_table`, :func:`complaint_cues`).
 
-    python -m pipelines.classify evaluate [PATH.jsonl]
-    python -m pipelines.classify bench
+Training, evaluation and the benchmark are tooling, imported only when run::
+
+    python -m pipelines.classify train --data DIR
+    python -m pipelines.classify evaluate [--data DIR | PATH.jsonl] [--classifier NAME]
+    python -m pipelines.classify bench [--data DIR | PATH.jsonl] [--classifier NAME]
 """
 
 from __future__ import annotations
@@ -20,12 +26,9 @@ import importlib
 import json
 import math
 import re
-import statistics
-import sys
-import time
 import xml.etree.ElementTree as ET
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from functools import cache
 from importlib import metadata
 from pathlib import Path
@@ -470,6 +473,19 @@ def _index(cues: dict[str, float]) -> dict[str, list[tuple[tuple[str, ...], floa
 
 
 _CUE_INDEX = _index(_COMPLAINT_CUES)
+
+
+def polarity_table(lang: str) -> dict[str, float]:
+    """Word -> polarity in [-1, 1] for ``lang`` ("nl" or "en"): the pattern
+    lexicon with its inflections and dorpspomp's domain words (a copy)."""
+    return dict(_polarity_table(lang))
+
+
+def complaint_cues() -> dict[str, float]:
+    """Cue phrase -> weight towards "complaint" (negative: towards something
+    else), written as the tokeniser writes text: lower case, accents folded,
+    numbers as "0" (a copy)."""
+    return dict(_COMPLAINT_CUES)
 _OPENING_INDEX = _index(_OPENING_CUES)
 
 # What a token is to the scorer; see _token_table.
@@ -698,13 +714,23 @@ class LexiconClassifier:
         return complaint, round(sentiment, 4)
 
 
-#: Classifiers by the name settings and tests use for them.
+def _text_model() -> TextClassifier:
+    # Imported on first use: numpy and the model's tables load only when the
+    # model is the classifier asked for.
+    from pipelines.textmodel.scorer import TextModelClassifier
+
+    return TextModelClassifier()
+
+
+#: Classifiers by the name settings and tests use for them. "model" is the
+#: default: the model trained on real labelled posts (pipelines/textmodel).
 CLASSIFIERS: dict[str, Callable[[], TextClassifier]] = {
+    "model": _text_model,
     "lexicon": LexiconClassifier,
 }
 
 
-def load_classifier(name: str = "lexicon") -> TextClassifier:
+def load_classifier(name: str = "model") -> TextClassifier:
     """Build the classifier registered under ``name`` (see :data:`CLASSIFIERS`),
     or, for ``"package.module:factory"``, the one that factory returns, so a
     classifier living elsewhere plugs in without a change here."""
@@ -722,26 +748,20 @@ def load_classifier(name: str = "lexicon") -> TextClassifier:
 
 
 # --------------------------------------------------------------------------
-# Evaluation
+# Evaluation on a labelled JSONL file
 # --------------------------------------------------------------------------
-
-_HOLDOUT = Path(__file__).resolve().parents[1] / "tests" / "data" / "complaints_holdout.jsonl"
-
-
-def _read_labelled(path: Path) -> list[dict[str, object]]:
-    with path.open(encoding="utf-8") as lines:
-        return [json.loads(line) for line in lines if line.strip()]
 
 
 def evaluate(classifier: TextClassifier, path: str | Path) -> dict[str, float]:
     """Score a labelled JSONL file and compare with its labels.
 
     Each line is ``{"text", "lang", "complaint": bool, "sentiment":
-    "neg"|"neu"|"pos"}``. Returns the complaint flag's precision, recall and
-    F1, the share of texts whose sentiment label (:func:`sentiment_label`)
+    "neg"|"neu"|"pos"}``. Returns the complaint flag's precision, recall, F1
+    and MCC, the share of texts whose sentiment label (:func:`sentiment_label`)
     matches, and the counts behind them.
     """
-    rows = _read_labelled(Path(path))
+    with Path(path).open(encoding="utf-8") as lines:
+        rows = [json.loads(line) for line in lines if line.strip()]
     texts = [str(row["text"]) for row in rows]
     langs = [lang if isinstance(lang := row.get("lang"), str) else None for row in rows]
     flags, sentiments = classifier.score(texts, langs)
@@ -749,9 +769,11 @@ def evaluate(classifier: TextClassifier, path: str | Path) -> dict[str, float]:
     tp = sum(1 for got, want in zip(flags, truth, strict=True) if got and want)
     fp = sum(1 for got, want in zip(flags, truth, strict=True) if got and not want)
     fn = sum(1 for got, want in zip(flags, truth, strict=True) if want and not got)
+    tn = len(rows) - tp - fp - fn
     precision = tp / (tp + fp) if tp + fp else 0.0
     recall = tp / (tp + fn) if tp + fn else 0.0
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    denominator = math.sqrt((tp + fp) * (tp + fn) * (tn + fp) * (tn + fn))
     agree = sum(
         1
         for score, row in zip(sentiments, rows, strict=True)
@@ -766,66 +788,17 @@ def evaluate(classifier: TextClassifier, path: str | Path) -> dict[str, float]:
         "precision": precision,
         "recall": recall,
         "f1": f1,
+        "mcc": (tp * tn - fp * fn) / denominator if denominator else 0.0,
         "sentiment_accuracy": agree / len(rows) if rows else 0.0,
     }
 
 
-def benchmark(
-    classifier: TextClassifier,
-    texts: Iterable[str],
-    *,
-    batch: int = 1000,
-    rounds: int = 7,
-    seconds: float = 0.5,
-) -> dict[str, float]:
-    """Texts per second for :meth:`TextClassifier.score` in batches of ``batch``
-    with ``lang`` missing (so language detection is included), over ``rounds``
-    rounds of about ``seconds`` each: the best round (what the code can do,
-    as ``timeit`` reports it) and the median (what it did on this machine
-    while other processes ran)."""
-    pool = list(texts)
-    if not pool:
-        raise ValueError("no texts to benchmark")
-    work = (pool * (batch // len(pool) + 1))[:batch]
-    langs: list[str | None] = [None] * len(work)
-    classifier.score(work, langs)  # warm-up
-    rates = []
-    for _ in range(rounds):
-        done = 0
-        started = time.perf_counter()
-        while (elapsed := time.perf_counter() - started) < seconds:
-            classifier.score(work, langs)
-            done += len(work)
-        rates.append(done / elapsed)
-    return {"best": max(rates), "median": statistics.median(rates)}
-
-
 def main(argv: Sequence[str] | None = None) -> int:
-    args = list(sys.argv[1:] if argv is None else argv)
-    usage = "usage: python -m pipelines.classify {evaluate [PATH.jsonl] | bench [PATH.jsonl]}"
-    if not args or args[0] not in ("evaluate", "bench"):
-        print(usage, file=sys.stderr)
-        return 2
-    path = Path(args[1]) if len(args) > 1 else _HOLDOUT
-    classifier = load_classifier()
-    if args[0] == "evaluate":
-        report = evaluate(classifier, path)
-        print(f"{path}: {report['n']} texts, {report['complaints']} complaints")
-        print(
-            f"complaint  precision {report['precision']:.3f}  recall {report['recall']:.3f}"
-            f"  f1 {report['f1']:.3f}  (tp {report['tp']}, fp {report['fp']}, fn {report['fn']})"
-        )
-        print(f"sentiment  label accuracy {report['sentiment_accuracy']:.3f}")
-        return 0
-    texts = [str(row["text"]) for row in _read_labelled(path)]
-    rates = benchmark(classifier, texts)
-    mean = sum(len(text) for text in texts) / len(texts)
-    print(
-        f"{rates['best']:,.0f} texts/s on one core, best of 7 rounds"
-        f" (median {rates['median']:,.0f}); batches of 1000, lang=None,"
-        f" {len(texts)} texts of mean {mean:.0f} chars from {path.name}"
-    )
-    return 0
+    """``python -m pipelines.classify train | evaluate | bench``: the tooling
+    lives in :mod:`pipelines.textmodel.tooling.cli`, imported only here."""
+    from pipelines.textmodel.tooling.cli import main as tooling_main
+
+    return tooling_main(argv)
 
 
 if __name__ == "__main__":

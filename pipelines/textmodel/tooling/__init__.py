@@ -1,0 +1,1 @@
+"""Training and evaluation of the text model: not in the worker's import path."""
