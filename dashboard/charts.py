@@ -2,6 +2,12 @@
 
 Kept apart from the pages so that what a chart encodes can be read (and
 tested) without running Streamlit.
+
+Times reach a chart as the naive wall clock of the zone the page shows
+(`dashboard.display.wall_clock`) and are drawn on a UTC scale, so the axis reads
+that zone's clock whatever the browser's own zone is; the axis labels follow
+the span (hours for a day, days for a week, months for a year), and tooltips
+show the time as text.
 """
 
 from __future__ import annotations
@@ -11,8 +17,59 @@ from datetime import datetime
 import altair as alt
 import polars as pl
 
+from dashboard.display import TIME_FORMAT, alert_kind
+
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-ALERT_COLOURS = alt.Scale(domain=["complaint_surge", "sla_breach"], range=["#d62728", "#ff7f0e"])
+ALERT_COLOURS = alt.Scale(
+    domain=[alert_kind(k) for k in ("complaint_surge", "sla_breach", "silent_org")],
+    range=["#d62728", "#ff7f0e", "#9467bd"])
+# Tick spacing and label format by the span a time axis shows: (longest span in seconds,
+# seconds between ticks, label format). The spacings are Vega's own tick intervals, so that
+# asking for span / spacing ticks gets exactly that spacing and no label repeats.
+TIME_TICKS: tuple[tuple[float, int, str], ...] = (
+    (3 * 3600, 900, "%H:%M"),
+    (14 * 3600, 3600, "%H:%M"),
+    (30 * 3600, 3 * 3600, "%H:%M"),
+    (3 * 86400, 12 * 3600, "%a %H:%M"),
+    (10 * 86400, 86400, "%a %d %b"),
+    (45 * 86400, 7 * 86400, "%d %b"),
+    (200 * 86400, 30 * 86400, "%b %Y"),
+    (800 * 86400, 90 * 86400, "%b %Y"),
+)
+
+
+def time_axis(span_seconds: float, title: str | None = None) -> alt.Axis:
+    """An axis whose labels read as times (13:00, Mon 12:00, Mon 02 Mar, Mar 2026), spaced
+    by a whole interval that suits the span."""
+    spacing, label = next(((spacing, label) for longest, spacing, label in TIME_TICKS
+                           if span_seconds <= longest), (365 * 86400, "%Y"))
+    # A number of ticks, not an interval: Vega-Lite drops every mark of a chart with a
+    # colour legend when tickCount is an interval object (Streamlit 1.67).
+    return alt.Axis(title=title, format=label, labelOverlap=True, labelAngle=0,
+                    tickCount=max(2, round(span_seconds / spacing)))
+
+
+def time_x(field: str, span_seconds: float, title: str | None = None) -> alt.X:
+    return alt.X(f"{field}:T", title=title, scale=alt.Scale(type="utc"),
+                 axis=time_axis(span_seconds, title))
+
+
+def span_of(frame: pl.DataFrame, *columns: str) -> float:
+    """Seconds between the earliest and the latest time in `columns` (at least a minute)."""
+    values = pl.concat([frame[c].drop_nulls().cast(pl.Datetime("ms")) for c in columns])
+    if values.len() == 0:
+        return 60.0
+    low, high = values.min(), values.max()
+    assert isinstance(low, datetime) and isinstance(high, datetime)
+    return max(60.0, (high - low).total_seconds())
+
+
+def _kind_names() -> pl.Expr:
+    return pl.col("kind").map_elements(alert_kind, return_dtype=pl.String)
+
+
+def _as_text(column: str, alias: str) -> pl.Expr:
+    return pl.col(column).dt.strftime(TIME_FORMAT).alias(alias)
 # For charts whose height grows with their rows: the height is the plotting area's. Streamlit
 # otherwise fits axes and titles into it as well, which squashes a few bars until their
 # labels no longer fit and are left out.
@@ -20,47 +77,52 @@ HEIGHT_PER_ROW = alt.AutoSizeParams(type="fit-x", contains="padding")
 
 
 def activity_chart(activity: pl.DataFrame, alerts: pl.DataFrame) -> alt.LayerChart:
-    """Mentions and complaints per bucket, with a rule where each alert opened."""
+    """Mentions and complaints per bucket, with a rule where each alert opened (both in
+    wall-clock time, see the module's docstring)."""
+    span = span_of(activity, "bucket")
     series = activity.select("bucket", "mentions", "complaints").unpivot(
         index="bucket", variable_name="series", value_name="count"
-    )
+    ).with_columns(_as_text("bucket", "time"))
     lines = (
         alt.Chart(series)
         .mark_line(point=False, interpolate="monotone")
         .encode(
-            x=alt.X("bucket:T", title=None),
+            x=time_x("bucket", span),
             y=alt.Y("count:Q", title="per bucket"),
             color=alt.Color("series:N", title=None,
                             scale=alt.Scale(domain=["mentions", "complaints"],
                                             range=["#1f77b4", "#d62728"])),
-            tooltip=[alt.Tooltip("bucket:T", format="%Y-%m-%d %H:%M"), "series:N", "count:Q"],
+            tooltip=[alt.Tooltip("time:N", title="from"), "series:N",
+                     alt.Tooltip("count:Q", format=",")],
         )
     )
     layers: list[alt.Chart] = [lines]
     if alerts.height:
-        markers = alerts.select("opened_at", "kind", "status", "summary")
+        markers = alerts.select("opened_at", "kind", "status", "summary").with_columns(
+            _as_text("opened_at", "opened"), _kind_names())
         layers.append(
             alt.Chart(markers)
             .mark_rule(strokeDash=[4, 3], opacity=0.6)
             .encode(
-                x="opened_at:T",
+                x=alt.X("opened_at:T", scale=alt.Scale(type="utc")),
                 color=alt.Color("kind:N", title="alert", scale=ALERT_COLOURS),
-                tooltip=[alt.Tooltip("opened_at:T", format="%Y-%m-%d %H:%M"), "kind:N",
-                         "status:N", "summary:N"],
+                tooltip=["opened:N", "kind:N", "status:N", "summary:N"],
             )
         )
     return alt.layer(*layers).resolve_scale(color="independent").properties(height=320)
 
 
 def reach_chart(activity: pl.DataFrame) -> alt.Chart:
+    frame = activity.select("bucket", "potential_reach").with_columns(
+        _as_text("bucket", "time"))
     return (
-        alt.Chart(activity.select("bucket", "potential_reach"))
+        alt.Chart(frame)
         .mark_area(opacity=0.5, interpolate="monotone")
         .encode(
-            x=alt.X("bucket:T", title=None),
+            x=time_x("bucket", span_of(activity, "bucket")),
             y=alt.Y("potential_reach:Q", title="potential reach"),
-            tooltip=[alt.Tooltip("bucket:T", format="%Y-%m-%d %H:%M"),
-                     alt.Tooltip("potential_reach:Q", format=",")],
+            tooltip=[alt.Tooltip("time:N", title="from"),
+                     alt.Tooltip("potential_reach:Q", title="potential reach", format=",")],
         )
         .properties(height=260)
     )
@@ -145,38 +207,42 @@ def share_of_voice_chart(totals: pl.DataFrame, selected: str) -> alt.Chart:
 
 
 def voice_over_time_chart(voice: pl.DataFrame) -> alt.Chart:
+    frame = voice.select("bucket", "name", "mentions").with_columns(
+        _as_text("bucket", "time"))
     return (
-        alt.Chart(voice.select("bucket", "name", "mentions"))
+        alt.Chart(frame)
         .mark_area()
         .encode(
-            x=alt.X("bucket:T", title=None),
+            x=time_x("bucket", span_of(voice, "bucket")),
             y=alt.Y("mentions:Q", stack="normalize", title="share of mentions",
                     axis=alt.Axis(format="%")),
             color=alt.Color("name:N", title=None),
-            tooltip=[alt.Tooltip("bucket:T", format="%Y-%m-%d %H:%M"), "name:N", "mentions:Q"],
+            tooltip=[alt.Tooltip("time:N", title="from"), "name:N",
+                     alt.Tooltip("mentions:Q", format=",")],
         )
         .properties(height=260)
     )
 
 
-def alerts_timeline_chart(alerts: pl.DataFrame, now: datetime) -> alt.Chart:
-    """One bar per alert from opening to resolution (or to now, when still open)."""
+def alerts_timeline_chart(alerts: pl.DataFrame, now: datetime, zone: str = "UTC") -> alt.Chart:
+    """One bar per alert from opening to resolution (or to now, when still open); `alerts`
+    and `now` in wall-clock time of `zone`, which the axis title names."""
     frame = alerts.select(
         "name", "kind", "status", "summary", "opened_at",
         pl.col("resolved_at").fill_null(now).alias("until"),
     )
+    frame = frame.with_columns(_as_text("opened_at", "opened"),
+                               _as_text("until", "to"), _kind_names())
     return (
         alt.Chart(frame)
         .mark_bar(height=10)
         .encode(
-            x=alt.X("opened_at:T", title=None),
+            x=time_x("opened_at", span_of(frame, "opened_at", "until"), f"time ({zone})"),
             x2="until:T",
             y=alt.Y("name:N", title=None),
             color=alt.Color("kind:N", title="alert", scale=ALERT_COLOURS),
             opacity=alt.condition(alt.datum.status == "open", alt.value(0.95), alt.value(0.4)),
-            tooltip=["name:N", "kind:N", "status:N",
-                     alt.Tooltip("opened_at:T", format="%Y-%m-%d %H:%M"),
-                     alt.Tooltip("until:T", format="%Y-%m-%d %H:%M"), "summary:N"],
+            tooltip=["name:N", "kind:N", "status:N", "opened:N", "to:N", "summary:N"],
         )
         .properties(height=max(120, 34 * frame["name"].n_unique()), autosize=HEIGHT_PER_ROW)
     )

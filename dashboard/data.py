@@ -31,6 +31,7 @@ from dashboard.figures import (
     zero_filled,
 )
 from dashboard.queries import Query
+from dashboard.triage import SILENCE_LOOKBACK
 from pipelines.logins import Login
 from pipelines.orgscope import check_scoped
 from pipelines.readapi import WarehouseReader, client_settings, running_worker
@@ -203,6 +204,11 @@ class DashboardData:
         """The roster's organisations the viewer may see."""
         return sorted(o for o in self.roster.orgs if self.scope.sees(o))
 
+    @property
+    def agency_timezone(self) -> str:
+        """The zone of the pages about every client: the roster's default zone."""
+        return self.roster.defaults.timezone
+
     # -- all clients -----------------------------------------------------------------
 
     def clients_overview(self, clock: Clock) -> pl.DataFrame:
@@ -216,6 +222,8 @@ class DashboardData:
         responses = self.run(queries.CLIENTS_RESPONSES, now=now, since=now - self.open_history(),
                              **days)
         alerts = self.run(queries.CLIENTS_ALERTS)
+        surges = self.run(queries.CLIENTS_SURGES, now=now)
+        silence = self.run(queries.CLIENTS_SILENCE, now=now, since=now - SILENCE_LOOKBACK)
         return build_overview(
             now=now,
             roster=self.roster,
@@ -224,7 +232,16 @@ class DashboardData:
             reach=reach,
             responses=responses,
             alerts=alerts,
+            surges=surges,
+            silence=silence,
         )
+
+    def clients_waiting(self, now: datetime, *, per_client: int = 3,
+                        limit: int = 20) -> pl.DataFrame:
+        """The mentions that wait longest for a first response across every visible
+        client, at most `per_client` of each, oldest first."""
+        return self.run(queries.CLIENTS_WAITING, since=now - self.open_history(),
+                        per_client=per_client, limit=limit)
 
     # -- one client ------------------------------------------------------------------
 
@@ -248,7 +265,7 @@ class DashboardData:
                                             "potential_reach"))
 
     def client_alerts(self, org_id: str, window: Window, limit: int = 5000) -> pl.DataFrame:
-        """The alerts open at some time in the range, oldest first, at most `limit`."""
+        """The alerts open at some time in the range, newest first, at most `limit`."""
         return self.run(queries.CLIENT_ALERTS, limit=limit, **self._range(org_id, window))
 
     def client_response_summary(self, org_id: str, window: Window) -> dict[str, Any]:
@@ -304,8 +321,9 @@ class DashboardData:
             queries.CLIENT_OPEN_QUEUE, org_id=org_id, since=since, statuses=statuses, limit=limit,
         )
 
-    def client_influencers(self, org_id: str, limit: int = 20) -> pl.DataFrame:
-        return self.run(queries.CLIENT_INFLUENCERS, org_id=org_id, limit=limit)
+    def client_influencers(self, org_id: str, window: Window, limit: int = 20) -> pl.DataFrame:
+        """The most influential voices of the mentions posted in the range."""
+        return self.run(queries.CLIENT_INFLUENCERS, limit=limit, **self._range(org_id, window))
 
     def sector_peers(self, org_id: str) -> list[str]:
         """The visible organisations of `org_id`'s sector in the roster (itself included)."""

@@ -1,4 +1,4 @@
-"""The dashboard's figures without I/O: time ranges, the overview's ordering, durations.
+"""The dashboard's figures without I/O: time ranges, the overview and its order, buckets.
 
 Everything here is a pure function of its arguments, so the definitions behind
 the numbers on the pages (what "usual" is, why a client is on top, how a range
@@ -16,7 +16,26 @@ from zoneinfo import ZoneInfo
 
 import polars as pl
 
+from dashboard.display import format_seconds
+from dashboard.triage import urgency
 from pipelines.roster import Roster
+
+# format_seconds lives in dashboard.display; it is imported from here too.
+__all__ = [
+    "BUCKET_SIZES",
+    "OVERVIEW_SCHEMA",
+    "RESPONSE_BINS",
+    "RESPONSE_BIN_MORE",
+    "Window",
+    "bucket_for",
+    "build_overview",
+    "format_seconds",
+    "local_midnight",
+    "overview_row",
+    "window_between",
+    "window_until",
+    "zero_filled",
+]
 
 
 @dataclass(frozen=True)
@@ -105,7 +124,10 @@ OVERVIEW_SCHEMA: Mapping[str, Any] = {
     "reach_today": pl.UInt64,  # a sum of followers: up to 2^64-1
     "open_alerts": pl.Int64,
     "open_surges": pl.Int64,
-    "attention": pl.Float64,
+    "urgency": pl.Float64,
+    "surge_points": pl.Float64,
+    "queue_points": pl.Float64,
+    "silence_points": pl.Float64,
     "why": pl.String,
 }
 
@@ -119,11 +141,14 @@ def build_overview(
     reach: pl.DataFrame,
     responses: pl.DataFrame,
     alerts: pl.DataFrame,
+    surges: pl.DataFrame | None = None,
+    silence: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
-    """Join the per-source figures into one row per organisation, most urgent first."""
+    """Join the per-source figures into one row per organisation, most urgent first
+    (`dashboard.triage`; equal urgency by name)."""
     by_org: dict[str, dict[str, Any]] = {o: {} for o in known}
-    for frame in (volume, reach, responses, alerts):
-        if frame.height == 0:
+    for frame in (volume, reach, responses, alerts, surges, silence):
+        if frame is None or frame.height == 0:
             continue
         for row in frame.iter_rows(named=True):
             by_org.setdefault(row["org_id"], {}).update(row)
@@ -133,13 +158,16 @@ def build_overview(
         row = overview_row(org_id, found, now)
         row["name"] = org.name or org_id
         row["sector"] = org.sector or ""
-        score, reasons = attention(row, sla_seconds=org.first_response_sla)
-        row["attention"] = score
-        row["why"] = ", ".join(reasons)
+        need = urgency(found, org, now)
+        row["urgency"] = need.score
+        row["surge_points"] = need.surge
+        row["queue_points"] = need.queue
+        row["silence_points"] = need.silence
+        row["why"] = " · ".join(need.reasons)
         rows.append(row)
     frame = pl.DataFrame(rows, schema=dict(OVERVIEW_SCHEMA))
     return frame.sort(
-        [pl.col("attention"), pl.col("name").str.to_lowercase()], descending=[True, False]
+        [pl.col("urgency"), pl.col("name").str.to_lowercase()], descending=[True, False]
     )
 
 
@@ -168,61 +196,6 @@ def overview_row(org_id: str, found: Mapping[str, Any], now: datetime) -> dict[s
         "open_alerts": count("open_alerts"),
         "open_surges": count("open_surges"),
     }
-
-
-def attention(row: Mapping[str, Any], *, sla_seconds: int) -> tuple[float, list[str]]:
-    """How urgently an organisation needs someone to look, and the reasons, in words.
-
-    The order of the weights is the order of the advice: an open complaint surge
-    first, then mentions waiting past their SLA, then an unusual volume, then
-    the age of the oldest open mention, then missed SLAs today.
-    """
-    score = 0.0
-    reasons: list[str] = []
-    surges = int(row.get("open_surges") or 0)
-    if surges:
-        score += 1000 + 100 * surges
-        reasons.append("complaint surge" if surges == 1 else f"{surges} complaint surges")
-    past_sla = int(row.get("open_past_sla") or 0)
-    if past_sla:
-        score += 100 + min(past_sla, 99)
-        reasons.append(f"{past_sla} open past SLA")
-    last_hour = int(row.get("mentions_last_hour") or 0)
-    usual = row.get("usual_last_hour")
-    if last_hour >= 5 and usual is not None and last_hour >= 2 * max(usual, 1.0):
-        ratio = last_hour / max(usual, 1.0)
-        score += 50 + min(ratio, 49)
-        reasons.append(f"{ratio:.1f}× the usual volume")
-    oldest = row.get("oldest_open_seconds")
-    if oldest is not None and sla_seconds > 0:
-        score += min(oldest / sla_seconds, 40)
-        if oldest > sla_seconds:
-            reasons.append(f"oldest open {format_seconds(oldest)}")
-    share = row.get("within_sla_share")
-    if share is not None and share < 0.8:
-        score += 10 * (1 - share)
-        reasons.append(f"{share:.0%} within SLA today")
-    other_alerts = int(row.get("open_alerts") or 0) - surges
-    if other_alerts and not past_sla:
-        score += min(other_alerts, 9)
-        reasons.append(f"{other_alerts} open alerts")
-    return score, reasons
-
-
-def format_seconds(seconds: float | None) -> str:
-    """A duration the way people say it: 45 s, 12 min, 3 h 20 min, 2 d 4 h."""
-    if seconds is None or seconds != seconds:
-        return "–"
-    s = round(seconds)
-    if s < 60:
-        return f"{s} s"
-    if s < 3600:
-        return f"{s // 60} min"
-    if s < 86400:
-        h, m = divmod(s // 60, 60)
-        return f"{h} h {m:02d} min" if m else f"{h} h"
-    d, h = divmod(s // 3600, 24)
-    return f"{d} d {h} h" if h else f"{d} d"
 
 
 def zero_filled(found: pl.DataFrame, window: Window, columns: tuple[str, ...]) -> pl.DataFrame:

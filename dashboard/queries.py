@@ -40,7 +40,10 @@ __all__ = [
     "CLIENTS_ALERTS",
     "CLIENTS_REACH",
     "CLIENTS_RESPONSES",
+    "CLIENTS_SILENCE",
+    "CLIENTS_SURGES",
     "CLIENTS_VOLUME",
+    "CLIENTS_WAITING",
     "CLIENT_ACTIVITY",
     "CLIENT_ALERTS",
     "CLIENT_INFLUENCERS",
@@ -176,13 +179,16 @@ GROUP BY org_id""",
 
 CLIENTS_RESPONSES = Query(
     "clients_responses",
-    "per organisation: open (pending) mentions and the oldest one, and today's first "
-    "responses: how many, their median time, and how many SLAs were met or missed today",
+    "per organisation: open (pending) mentions and the oldest one, those past their SLA and "
+    "when the first of them ran out, and today's first responses: how many, their median "
+    "time, and how many SLAs were met or missed today",
     f"""SELECT
     org_id,
     countIf(status = 'pending') AS open_mentions,
     if(open_mentions = 0, NULL, minIf(created_at, status = 'pending')) AS oldest_open_at,
     countIf(status = 'pending' AND sla_breached) AS open_past_sla,
+    if(open_past_sla = 0, NULL, minIf(sla_breach_at, status = 'pending' AND sla_breached))
+        AS oldest_past_sla_at,
     countIf(responded_today) AS answered_today,
     quantileExactIf(0.5)(response_seconds, responded_today) AS median_response_today,
     quantileExactIf(0.5)(business_response_seconds, responded_today)
@@ -206,15 +212,135 @@ GROUP BY org_id""",
 
 CLIENTS_ALERTS = Query(
     "clients_alerts",
-    "per organisation: open alerts, open complaint surges, and the highest open severity",
+    "per organisation: open alerts, open complaint surges, the highest open severity, and "
+    "open `silent_org` alerts with the newest one's summary",
     f"""SELECT
     org_id,
     count() AS open_alerts,
     countIf(kind = 'complaint_surge') AS open_surges,
-    max(severity) AS open_severity
+    max(severity) AS open_severity,
+    countIf(kind = 'silent_org') AS open_silences,
+    argMaxIf(summary, opened_at, kind = 'silent_org') AS silence_summary
 FROM alerts
 WHERE status = 'open' AND {VISIBLE}
 GROUP BY org_id""",
+)
+
+# The open complaint surges per organisation, read twice below.
+_OPEN_SURGES = f"""SELECT
+        org_id,
+        count() AS open_surges,
+        max(severity) AS surge_severity,
+        argMax(opened_at, severity) AS surge_opened_at,
+        argMax(summary, severity) AS surge_summary,
+        least(min(opened_at), {{now:DateTime64(3, 'UTC')}} - INTERVAL 1 HOUR) AS since
+    FROM alerts
+    WHERE status = 'open' AND kind = 'complaint_surge' AND {VISIBLE}
+    GROUP BY org_id"""
+
+CLIENTS_SURGES = Query(
+    "clients_surges",
+    "per organisation with an open complaint surge: how many, the worst one's severity, "
+    "opening and summary, and the reach of the complaining voices (the followers of the "
+    "distinct authors of its complaints since the surge opened, at least the last hour and "
+    "at most the last day)",
+    f"""WITH
+open_surges AS
+(
+    {_OPEN_SURGES}
+),
+voices AS
+(
+    SELECT c.org_id AS org_id, c.author_id AS author_id, max(c.author_followers) AS followers
+    FROM
+    (
+        SELECT org_id, author_id, author_followers, created_at
+        FROM mentions
+        WHERE created_at >= {{now:DateTime64(3, 'UTC')}} - INTERVAL 1 DAY
+          AND created_at <= {{now:DateTime64(3, 'UTC')}}
+          AND ifNull(complaint, false) AND {VISIBLE}
+    ) AS c
+    INNER JOIN open_surges AS s ON s.org_id = c.org_id
+    WHERE c.created_at >= s.since
+    GROUP BY org_id, author_id
+)
+SELECT
+    s.org_id AS org_id,
+    s.open_surges AS open_surges,
+    s.surge_severity AS surge_severity,
+    s.surge_opened_at AS surge_opened_at,
+    s.surge_summary AS surge_summary,
+    r.surge_reach AS surge_reach
+FROM open_surges AS s
+LEFT JOIN
+(
+    SELECT org_id, {saturating_sum("followers")} AS surge_reach FROM voices GROUP BY org_id
+) AS r ON r.org_id = s.org_id""",
+)
+
+CLIENTS_SILENCE = Query(
+    "clients_silence",
+    "per organisation: its last post since `since` and the actionable mentions after it "
+    "(all of them since `since` when it did not post): how many and the newest",
+    # An organisation without a post since `since` meets no row on the right: the join's
+    # default time (1970) is then before every mention, and `last_post_at` comes back NULL.
+    f"""SELECT
+    m.org_id AS org_id,
+    count() AS mentions_since_post,
+    max(m.created_at) AS last_mention_at,
+    nullIf(max(ifNull(p.last_post_at, toDateTime64(0, 3, 'UTC'))), toDateTime64(0, 3, 'UTC'))
+        AS last_post_at
+FROM
+(
+    SELECT org_id, created_at
+    FROM mentions
+    WHERE created_at > {{since:DateTime64(3, 'UTC')}}
+      AND created_at <= {{now:DateTime64(3, 'UTC')}}
+      AND kind != 'share' AND {VISIBLE}
+) AS m
+LEFT JOIN
+(
+    SELECT org_id, max(created_at) AS last_post_at
+    FROM posts
+    WHERE created_at > {{since:DateTime64(3, 'UTC')}}
+      AND created_at <= {{now:DateTime64(3, 'UTC')}}
+      AND {VISIBLE}
+    GROUP BY org_id
+) AS p ON p.org_id = m.org_id
+WHERE m.created_at > ifNull(p.last_post_at, toDateTime64(0, 3, 'UTC'))
+GROUP BY org_id""",
+)
+
+CLIENTS_WAITING = Query(
+    "clients_waiting",
+    "the mentions of every organisation that wait longest for a first response (pending), "
+    "at most `per_client` of each, oldest first, with their text",
+    f"""WITH waiting AS
+(
+    SELECT org_id, mention_id, created_at, platform, kind, author_handle, complaint,
+           sla_breached, sla_breach_at
+    FROM mention_responses
+    WHERE created_at >= {{since:DateTime64(3, 'UTC')}} AND status = 'pending' AND {VISIBLE}
+    ORDER BY created_at, mention_id
+    LIMIT {{per_client:UInt32}} BY org_id
+)
+SELECT
+    w.org_id AS org_id, w.mention_id AS mention_id, w.created_at AS created_at,
+    w.platform AS platform, w.kind AS kind, w.author_handle AS author_handle,
+    m.author_followers AS author_followers, w.complaint AS complaint,
+    w.sla_breached AS sla_breached, w.sla_breach_at AS sla_breach_at, m.text AS text
+FROM
+(
+    SELECT * FROM waiting ORDER BY created_at, mention_id LIMIT {{limit:UInt32}}
+) AS w
+LEFT JOIN
+(
+    SELECT org_id, event_id, text, author_followers
+    FROM mentions
+    WHERE created_at >= {{since:DateTime64(3, 'UTC')}} AND {VISIBLE}
+      AND event_id IN (SELECT mention_id FROM waiting)
+) AS m ON m.org_id = w.org_id AND m.event_id = w.mention_id
+ORDER BY created_at, mention_id""",
 )
 
 # -- one client --------------------------------------------------------------------
@@ -256,14 +382,14 @@ ORDER BY bucket""",
 
 CLIENT_ALERTS = Query(
     "client_alerts",
-    "one organisation's alerts that were open at some point in the range",
+    "one organisation's alerts that were open at some point in the range, newest first",
     f"""SELECT alert_id, kind, status, opened_at, resolved_at, severity, observed, expected,
        summary, length(sample_event_ids) AS samples
 FROM alerts
 WHERE org_id = {{org_id:String}} AND {VISIBLE}
   AND opened_at < {{end:DateTime64(3, 'UTC')}}
   AND (resolved_at IS NULL OR resolved_at >= {{start:DateTime64(3, 'UTC')}})
-ORDER BY opened_at
+ORDER BY opened_at DESC, alert_id
 LIMIT {{limit:UInt32}}""",
 )
 
@@ -370,11 +496,54 @@ ORDER BY created_at, mention_id""",
 
 CLIENT_INFLUENCERS = Query(
     "client_influencers",
-    "the voices that matter most for one organisation (the influencers view, all time)",
-    f"""SELECT author_handle, followers, verified, mentions, complaints, times_shared,
-       share_reach, influence, last_seen
-FROM influencers
-WHERE org_id = {{org_id:String}} AND {VISIBLE}
+    "the voices that matter most for one organisation in the range: the influencers view's "
+    "figures and influence, counted over the mentions posted in the range (and the shares "
+    "of them posted in the range)",
+    f"""WITH
+in_range AS
+(
+    SELECT author_id, author_handle, author_followers, author_verified, event_id, kind,
+           shared_from, complaint, created_at
+    FROM mentions
+    WHERE {_ONE_CLIENT_IN_RANGE}
+),
+shared AS
+(
+    SELECT assumeNotNull(shared_from) AS event_id, count() AS n,
+           {saturating_sum("author_followers")} AS reach
+    FROM in_range
+    WHERE kind = 'share' AND shared_from IS NOT NULL
+    GROUP BY event_id
+),
+shared_by_author AS
+(
+    SELECT m.author_id AS author_id, sum(s.n) AS times_shared,
+           {saturating_sum("s.reach")} AS share_reach
+    FROM in_range AS m
+    INNER JOIN shared AS s ON m.event_id = s.event_id
+    GROUP BY author_id
+),
+authors AS
+(
+    SELECT author_id, argMax(author_handle, created_at) AS author_handle,
+           max(author_followers) AS followers, max(author_verified) AS verified,
+           count() AS mentions, countIf(complaint) AS complaints, max(created_at) AS last_seen
+    FROM in_range
+    GROUP BY author_id
+)
+SELECT
+    a.author_handle AS author_handle,
+    a.followers AS followers,
+    a.verified AS verified,
+    a.mentions AS mentions,
+    a.complaints AS complaints,
+    b.times_shared AS times_shared,
+    b.share_reach AS share_reach,
+    round(log10(1 + toFloat64(a.followers) + toFloat64(b.share_reach))
+          * log2(2 + toFloat64(a.mentions) + toFloat64(b.times_shared)), 3) AS influence,
+    a.last_seen AS last_seen
+FROM authors AS a
+LEFT JOIN shared_by_author AS b ON a.author_id = b.author_id
 ORDER BY influence DESC, author_handle
 LIMIT {{limit:UInt32}}""",
 )
@@ -445,13 +614,13 @@ _LISTED_ALERTS = f"""{VISIBLE}
       AND (empty({{kinds:Array(String)}}) OR kind IN {{kinds:Array(String)}})
       AND (empty({{clients:Array(String)}}) OR org_id IN {{clients:Array(String)}})"""
 
-_ALERT_ORDER = "status = 'open' DESC, kind = 'complaint_surge' DESC, opened_at DESC, alert_id"
+_ALERT_ORDER = "opened_at DESC, alert_id"
 
 ALERTS_LIST = Query(
     "alerts_list",
     "alerts across organisations with the chosen statuses, kinds and organisations (none "
-    "chosen: all): every open one, and the resolved ones opened in the range; open first, "
-    "surges first, newest first; `matching` counts them all before the limit",
+    "chosen: all): every open one, and the resolved ones opened in the range; newest "
+    "first; `matching` counts them all before the limit",
     # Millions of alerts may match: they are counted and ordered on their narrow
     # columns, and only the listed ones are read whole (by their sort key).
     f"""WITH matching_alerts AS
@@ -519,6 +688,9 @@ ALL_QUERIES: tuple[Query, ...] = (
     CLIENTS_REACH,
     CLIENTS_RESPONSES,
     CLIENTS_ALERTS,
+    CLIENTS_SURGES,
+    CLIENTS_SILENCE,
+    CLIENTS_WAITING,
     CLIENT_SPAN,
     CLIENT_ACTIVITY,
     CLIENT_ALERTS,

@@ -1,4 +1,5 @@
-"""What every page needs from Streamlit: its data layer, the clock, and how to say "no data".
+"""What every page needs from Streamlit: its data layer, the clock, how to say "no data",
+and the live switch.
 
 The data layer is built from the session: a login (`dashboard.login`) puts its
 scope into `st.session_state`, and a test may put a reader, roster or scope
@@ -9,12 +10,14 @@ environment, like every dorpspomp command, and talks to the warehouse through
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
 import streamlit as st
 
 from dashboard.data import Clock, DashboardData, DataUnavailable, Scope, dashboard_reader
+from dashboard.display import local_time
 from pipelines.roster import Roster, RosterError, load_roster
 from pipelines.settings import Settings, SettingsError
 
@@ -26,6 +29,10 @@ TOKEN_KEY = "dorpspomp.token"  # the worker's sign-in token of this session (emb
 
 # How often the live parts of a page ask the warehouse again.
 REFRESH_SECONDS = 5
+# The session's live switch (True: pages refresh by themselves); kept apart from the
+# toggle's own widget state, which Streamlit forgets on a page that does not draw it.
+LIVE_KEY = "dorpspomp.live"
+LIVE_TOGGLE = "live.toggle"
 
 EMPTY_HINT = (
     "The warehouse holds no mentions or posts yet. Send events with "
@@ -108,14 +115,43 @@ def unavailable(exc: DataUnavailable) -> None:
     )
 
 
-def show_time(t: datetime | None) -> str:
-    if t is None:
-        return "–"
-    return t.strftime("%Y-%m-%d %H:%M UTC")
+def show_time(t: datetime | None, zone: str = "UTC") -> str:
+    """`t` as the wall clock of `zone`, without an offset ("–" without a time)."""
+    return local_time(t, zone)
 
 
-def now_caption(clock: Clock) -> str:
+def now_caption(clock: Clock, zone: str = "UTC") -> str:
     return (
-        f"Now = newest event time in the warehouse: **{show_time(clock.now)}** "
-        f"({clock.mentions:,} mentions, {clock.posts:,} posts)"
+        f"Now = newest event time in the warehouse: **{show_time(clock.now, zone)}** "
+        f"({clock.mentions:,} mentions, {clock.posts:,} posts) · times in {zone}"
     )
+
+
+def refresh_every() -> int | None:
+    """The sidebar's live switch, the same on every page and remembered for the session:
+    seconds between a page's refreshes, or None while the person paused them."""
+    state = st.session_state
+    if LIVE_KEY not in state:
+        state[LIVE_KEY] = True
+
+    def keep() -> None:
+        state[LIVE_KEY] = bool(state[LIVE_TOGGLE])
+
+    st.sidebar.toggle(
+        f"Live: refresh every {REFRESH_SECONDS} s", value=bool(state[LIVE_KEY]),
+        key=LIVE_TOGGLE, on_change=keep,
+        help="Off: the page stays as it is (to read or compare) until you switch it on "
+             "again, change a choice, or reload.",
+    )
+    return REFRESH_SECONDS if state[LIVE_KEY] else None
+
+
+def refresh_note(every: int | None) -> str:
+    return (f"refreshes every {every} s" if every is not None
+            else "refresh paused (switch *Live* on in the sidebar)")
+
+
+def live(body: Callable[..., None], every: int | None, *args: object) -> None:
+    """Run `body(*args)` as a Streamlit fragment that runs again every `every` seconds
+    (never while paused): only that part of the page is redrawn."""
+    st.fragment(body, run_every=every)(*args)

@@ -29,13 +29,15 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
+import orjson
 import pytest
 
 from pipelines.readapi import WarehouseReader
+from pipelines.roster import load_roster
 from pipelines.settings import Settings
 from pipelines.stack import dashboard_cmd
 from tests.integration.harness import ROOT, Stack, free_port
@@ -248,8 +250,18 @@ return Array.from(root.querySelectorAll('[data-testid="stDataFrame"]')).map(fram
   const header = Array.from(table.querySelectorAll('th')).map(th => th.textContent);
   const rows = Array.from(table.querySelectorAll('tbody tr')).map(
     tr => Array.from(tr.querySelectorAll('td')).map(td => td.textContent));
-  return {rows: Number(table.getAttribute('aria-rowcount')) - 1, header: header, cells: rows};
+  return {rows: Number(table.getAttribute('aria-rowcount')) - 1, header: header, cells: rows,
+          height: Math.round(frame.getBoundingClientRect().height)};
 });
+"""
+
+# Each static table (st.table): its header and every cell's text, as drawn.
+TABLES_JS = """
+const root = arguments[0] || document;
+return Array.from(root.querySelectorAll('[data-testid="stTable"] table')).map(table => ({
+  header: Array.from(table.querySelectorAll('thead th')).map(th => th.innerText.trim()),
+  cells: Array.from(table.querySelectorAll('tbody tr')).map(
+    tr => Array.from(tr.querySelectorAll('td, th')).map(td => td.innerText.trim()))}));
 """
 
 METRICS_JS = """
@@ -347,6 +359,30 @@ class Dashboard:
     def metrics(self) -> dict[str, str]:
         metrics: dict[str, str] = self.driver.execute_script(METRICS_JS)
         return metrics
+
+    def tables(self, within: Any = None) -> list[dict[str, Any]]:
+        tables: list[dict[str, Any]] = self.driver.execute_script(TABLES_JS, within)
+        return tables
+
+    def mark_page(self) -> None:
+        """A mark in the page's window that only a reload would take away."""
+        self.driver.execute_script("window.dorpspompNoReload = true;")
+
+    def reloaded(self) -> bool:
+        return not self.driver.execute_script("return window.dorpspompNoReload === true;")
+
+    def assert_readable(self) -> None:
+        """Issue 13's polish, as the browser draws it: headers in words, no `None`, no raw
+        UTC offsets in any table."""
+        for grid in self.grids():
+            if grid is None:
+                continue
+            assert not [h for h in grid["header"] if "_" in h], grid["header"]
+            cells = [c for row in grid["cells"] for c in row]
+            assert not [c for c in cells if c == "None" or "+00:00" in c], grid["header"]
+        for table in self.tables():
+            cells = [c for row in table["cells"] for c in row]
+            assert "None" not in cells and not [c for c in cells if "+00:00" in c], table
 
     # waiting and checking --------------------------------------------------------------
 
@@ -456,11 +492,22 @@ def test_all_clients_page_shows_the_simulated_day(
         assert number(metrics["Open mentions"]) == expected["open_mentions"], metrics
         assert number(metrics["Mentions in the last hour"]) > 0, metrics
 
-        grid = dashboard.wait("the overview table with one row per client",
-                              lambda: (dashboard.grids() or [None])[0])
+        grid = dashboard.wait("the table of every client", lambda: next(
+            (g for g in dashboard.grids() if g and g["header"][:2] == ["Client", "Urgency"]),
+            None))
         assert grid["rows"] >= expected["orgs"], grid["rows"]
-        assert grid["header"][:2] == ["Client", "Needs attention"], grid["header"]
         assert grid["cells"] and all(row[0] for row in grid["cells"]), grid["cells"][:3]
+        # Every client on the page: the table is as tall as its rows, nothing scrolls inside.
+        assert grid["height"] >= (grid["rows"] + 1) * 30, grid["height"]
+        # "Which one first": the top rows say why, and the headline counts only those.
+        (first,) = dashboard.tables()
+        assert first["header"] == ["Rank", "Client", "Urgency", "Why"], first["header"]
+        assert first["cells"] and all(row[3] for row in first["cells"]), first["cells"][:3]
+        needing = number(metrics["Clients needing attention"].split(" of ")[0])
+        assert needing == len(first["cells"]), (metrics, len(first["cells"]))
+        urgency = [number(row[2]) for row in first["cells"]]
+        assert urgency == sorted(urgency, reverse=True) and urgency[-1] > 0, urgency
+        dashboard.assert_readable()
         # Viewers get no developer options (Deploy, Rerun, Clear cache) in the toolbar.
         toolbar, deploy = dashboard.toolbar()
         assert toolbar is not None and "Deploy" not in toolbar, toolbar
@@ -501,7 +548,7 @@ def test_one_client_page_draws_every_chart(
             if tab == "Responses":
                 # Every responder in the table has its labelled bar in "Who answers".
                 table = next(g for g in dashboard.grids(panel)
-                             if g and g["header"][:2] == ["role", "handle"])
+                             if g and g["header"][:2] == ["Role", "Account"])
                 handles = {row[1] or "(unknown)" for row in table["cells"]}
                 assert handles and handles <= set(charts[2]["labels"]), (handles, charts[2])
         # Every client of the sector has its labelled bar (none squashed out of the chart).
@@ -516,6 +563,7 @@ def test_one_client_page_draws_every_chart(
         pending = one_row(warehouse, "SELECT count() AS n FROM mention_responses "
                                      "WHERE org_id = {o:String} AND status = 'pending'", o=org)
         assert grid["rows"] == min(pending["n"], 200), (grid["rows"], pending)
+        dashboard.assert_readable()
         dashboard.screenshot("2-one-client-open-queue")
 
 
@@ -549,8 +597,9 @@ def test_alerts_page_draws_the_timeline(
             or [None])[0])
         first.find_element(By.TAG_NAME, "summary").click()
         dashboard.wait("the sample mentions of the first alert", lambda: any(
-            g and g["rows"] > 0 and "text" in g["header"] for g in dashboard.grids(first)))
+            g and g["rows"] > 0 and "Text" in g["header"] for g in dashboard.grids(first)))
         dashboard.assert_no_problems()
+        dashboard.assert_readable()
         dashboard.screenshot("3-alerts")
 
 
@@ -592,3 +641,102 @@ def test_sql_page_runs_a_query_typed_in_the_browser(
         chart_tab = dashboard.click_tab("Chart")
         dashboard.drawn_charts("on the result's Chart tab", 1, chart_tab)
         dashboard.screenshot("4-sql-chart")
+
+
+# ------------------------------------------------------------- pages that follow the events
+
+
+def mention_line(org_id: str, event_id: str, at: datetime, kind: str = "direct") -> bytes:
+    return orjson.dumps({
+        "type": "mention", "event_id": event_id, "org_id": org_id, "platform": "twitter",
+        "created_at": at.astimezone(UTC).isoformat().replace("+00:00", "Z"), "kind": kind,
+        "author": {"id": f"{event_id}-author", "handle": f"live_{event_id}", "followers": 42},
+        "text": "Waarom krijg ik nog steeds geen antwoord?",
+    })
+
+
+def first_expander(dashboard: Dashboard) -> str:
+    from selenium.webdriver.common.by import By
+
+    found = dashboard.driver.find_elements(By.CSS_SELECTOR, '[data-testid="stExpander"] summary')
+    # The summary's text starts with its icon's name (keyboard_arrow_right); the label is last.
+    return str(found[0].text).strip().splitlines()[-1] if found else ""
+
+
+def send(stack: Stack, lines: list[bytes], name: str) -> None:
+    path = stack.home / f"{name}.jsonl"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    stack.cli("replay", str(path), "--quiet")
+    stack.wait_caught_up(timeout=120)
+
+
+def test_one_client_and_alerts_follow_the_events_without_a_reload(
+    dashboard: Dashboard, stack: Stack, simulated_day: SimulatedDay,
+    warehouse: WarehouseReader,
+) -> None:
+    """Issue 13's acceptance: while events flow, One client and Alerts change on their own
+    (a fragment that reruns every few seconds), with no reload of the page. Runs last: it
+    moves the warehouse's clock on."""
+    org = one_row(warehouse, "SELECT org_id, count() AS answered FROM mention_responses "
+                             "WHERE status = 'answered' GROUP BY org_id "
+                             "ORDER BY answered DESC, org_id LIMIT 1")["org_id"]
+    now: datetime = one_row(warehouse, "SELECT greatest((SELECT max(created_at) FROM mentions),"
+                                       " (SELECT max(created_at) FROM posts)) AS now")["now"]
+
+    def mentions_in_week() -> int:
+        latest: datetime = one_row(
+            warehouse, "SELECT greatest((SELECT max(created_at) FROM mentions), "
+                       "(SELECT max(created_at) FROM posts)) AS now")["now"]
+        start = latest + timedelta(milliseconds=1) - timedelta(days=7)
+        n: int = one_row(warehouse, "SELECT count() AS n FROM mentions WHERE org_id = {o:String}"
+                                    " AND created_at >= {s:DateTime64(3, 'UTC')}", o=org,
+                         s=start.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3])["n"]
+        return n
+
+    with dashboard.checking("live-one-client"):
+        dashboard.open("live-one-client", f"client?org={org}", "One client")
+        dashboard.click_tab("Activity")
+        before = number(dashboard.metrics()["Mentions"])
+        assert before == mentions_in_week()
+        dashboard.mark_page()
+        dashboard.screenshot("5-live-one-client-before")
+        send(stack, [mention_line(org, f"live-{i}", now + timedelta(minutes=1 + i))
+                     for i in range(5)], "live-mentions")
+        after = mentions_in_week()
+        assert after == before + 5
+        dashboard.wait(f"the Mentions figure to go from {before:,} to {after:,} by itself",
+                       lambda: number(dashboard.metrics()["Mentions"]) == after, 60)
+        assert not dashboard.reloaded(), "the page was reloaded"
+        dashboard.assert_no_problems()
+        dashboard.screenshot("5-live-one-client-after")
+
+    # The five mentions wait for an answer; an event of the same client after their SLA ran
+    # out moves its partition's clock past it, and the worker opens their SLA alerts.
+    deadline = load_roster(simulated_day.roster).org(org).sla_deadline(
+        now + timedelta(minutes=5))
+    with dashboard.checking("live-alerts"):
+        dashboard.open("live-alerts", "alerts", "Alerts")
+        opened = number(dashboard.metrics()["Open alerts"])
+        dashboard.mark_page()
+        dashboard.screenshot("5-live-alerts-before")
+        send(stack, [mention_line(org, "live-later", deadline + timedelta(minutes=2),
+                                  kind="share")], "live-later")
+        expected = one_row(warehouse, "SELECT count() AS n FROM alerts "
+                                      "WHERE status = 'open'")["n"]
+        assert expected > opened, (opened, expected)
+        dashboard.wait(f"Open alerts to go from {opened:,} to {expected:,} by itself",
+                       lambda: number(dashboard.metrics()["Open alerts"]) == expected, 60)
+        # Newest first: the first alert listed is the newest in the warehouse, at the
+        # agency's clock (the roster's default zone).
+        roster = load_roster(simulated_day.roster)
+        newest = one_row(warehouse, "SELECT org_id, kind, formatDateTime(opened_at, "
+                                    "'%Y-%m-%d %H:%i', {z:String}) AS opened FROM alerts "
+                                    "ORDER BY opened_at DESC, alert_id LIMIT 1",
+                         z=roster.defaults.timezone)
+        label = f"{roster.org(newest['org_id']).name} · "
+        dashboard.wait(f"the newest alert ({label}…{newest['opened']}) first in the list",
+                       lambda: first_expander(dashboard).startswith(label)
+                       and newest["opened"] in first_expander(dashboard), 30)
+        assert not dashboard.reloaded(), "the page was reloaded"
+        dashboard.assert_no_problems()
+        dashboard.screenshot("5-live-alerts-after")

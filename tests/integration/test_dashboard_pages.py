@@ -11,6 +11,7 @@ against SQL written here, independently of `dashboard.queries`.
 from __future__ import annotations
 
 import os
+from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -126,14 +127,15 @@ def test_clients_page_matches_the_warehouse(reader: WarehouseReader) -> None:
     roster = load_roster(Settings.from_env().roster)
     at = run_page("clients")
     shown = {row["Details"].split("=", 1)[1]: row
-             for row in at.dataframe[0].value.to_dict("records")}
+             for row in at.dataframe[-1].value.to_dict("records")}
 
     last_hour = {r["org_id"]: r["n"] for r in rows(
         reader, "SELECT org_id, count() AS n FROM mentions "
                 "WHERE created_at > {now:DateTime64(3, 'UTC')} - INTERVAL 1 HOUR "
                 "AND created_at <= {now:DateTime64(3, 'UTC')} GROUP BY org_id", now=text(now))}
     pending = {r["org_id"]: r for r in rows(
-        reader, "SELECT org_id, count() AS n, min(created_at) AS oldest FROM mention_responses "
+        reader, "SELECT org_id, count() AS n, min(created_at) AS oldest, "
+                "countIf(sla_breached) AS past_sla FROM mention_responses "
                 "WHERE status = 'pending' GROUP BY org_id")}
     open_alerts = {r["org_id"]: r["n"] for r in rows(
         reader, "SELECT org_id, count() AS n FROM alerts WHERE status = 'open' GROUP BY org_id")}
@@ -145,6 +147,7 @@ def test_clients_page_matches_the_warehouse(reader: WarehouseReader) -> None:
         assert row["Client"] == roster.org(org_id).name
         assert row["Last hour"] == last_hour.get(org_id, 0), org_id
         assert row["Open"] == (pending[org_id]["n"] if org_id in pending else 0), org_id
+        assert row["Past SLA"] == (pending[org_id]["past_sla"] if org_id in pending else 0)
         if org_id in pending:
             age = (now - pending[org_id]["oldest"]).total_seconds()
             assert row["Oldest open"] == format_seconds(age)
@@ -168,10 +171,81 @@ def test_clients_page_matches_the_warehouse(reader: WarehouseReader) -> None:
     assert metrics(at)["Open alerts"] == f"{sum(open_alerts.values()):,}"
 
 
+def silent_clients(reader: WarehouseReader, now: datetime) -> set[str]:
+    """The clients silent by the README's definition, from posts and mentions directly:
+    5 or more actionable mentions since their last post (in the last 7 days), the newest
+    within the hour, and 2 business hours or more without a post."""
+    roster = load_roster(Settings.from_env().roster)
+    since = now - timedelta(days=7)
+    last_post = {r["org_id"]: r["at"] for r in rows(
+        reader, "SELECT org_id, max(created_at) AS at FROM posts "
+                "WHERE created_at > {s:DateTime64(3, 'UTC')} GROUP BY org_id", s=text(since))}
+    mentions = rows(reader, "SELECT org_id, created_at FROM mentions WHERE kind != 'share' "
+                            "AND created_at > {s:DateTime64(3, 'UTC')}", s=text(since))
+    silent = set()
+    for org_id in {m["org_id"] for m in mentions}:
+        start = last_post.get(org_id, since)
+        after = [m["created_at"] for m in mentions
+                 if m["org_id"] == org_id and m["created_at"] > start]
+        quiet = roster.org(org_id).business_hours.business_seconds(start, now)
+        if len(after) >= 5 and now - max(after) <= timedelta(hours=1) and quiet >= 7200:
+            silent.add(org_id)
+    return silent
+
+
+def test_clients_page_puts_the_clients_with_a_reason_first_and_counts_only_them(
+    reader: WarehouseReader,
+) -> None:
+    now = watermark(reader)
+    at = run_page("clients")
+    surging = {r["org_id"] for r in rows(
+        reader, "SELECT DISTINCT org_id FROM alerts "
+                "WHERE status = 'open' AND kind IN ('complaint_surge', 'silent_org')")}
+    late = {r["org_id"] for r in rows(
+        reader, "SELECT DISTINCT org_id FROM mention_responses "
+                "WHERE status = 'pending' AND sla_breached")}
+    needing = surging | late | silent_clients(reader, now)
+    assert needing, "the data should leave some client with a reason to act"
+    every = at.dataframe[-1].value
+    assert metrics(at)["Clients needing attention"] == f"{len(needing)} of {len(every)}"
+    first = at.get("table")[0].value
+    listed = [link.split("client?org=", 1)[1].rstrip(")") for link in first["Client"]]
+    assert set(listed) == needing and len(listed) == len(needing)
+    assert all(first["Why"]) and first["Urgency"].tolist() == sorted(first["Urgency"],
+                                                                     reverse=True)
+    # The every-client table keeps the same order, the clients without a reason last.
+    ids = [link.split("=", 1)[1] for link in every["Details"]]
+    assert ids[:len(listed)] == listed
+    assert (every["Urgency"][len(listed):] == 0).all()
+    for org_id in late:
+        why = first["Why"][listed.index(org_id)]
+        (count,) = rows(reader, "SELECT count() AS n FROM mention_responses WHERE org_id = "
+                                "{o:String} AND status = 'pending' AND sla_breached", o=org_id)
+        waiting = "1 mention waits" if count["n"] == 1 else f"{count['n']} mentions wait"
+        assert why.startswith(waiting) or f"· {waiting}" in why, why
+
+
+def test_clients_page_lists_the_oldest_waiting_mentions_across_clients(
+    reader: WarehouseReader,
+) -> None:
+    roster = load_roster(Settings.from_env().roster)
+    at = run_page("clients")
+    expected = rows(
+        reader,
+        "SELECT org_id, mention_id, formatDateTime(created_at, '%Y-%m-%d %H:%i', {z:String}) "
+        "AS posted FROM (SELECT org_id, mention_id, created_at FROM mention_responses "
+        "WHERE status = 'pending' ORDER BY created_at, mention_id LIMIT 3 BY org_id) "
+        "ORDER BY created_at, mention_id LIMIT 20", z=roster.defaults.timezone)
+    queue = at.dataframe[0].value
+    assert queue["mention_id"].tolist() == [r["mention_id"] for r in expected]
+    assert queue["posted"].tolist() == [r["posted"] for r in expected]
+    assert queue["client"].tolist() == [roster.org(r["org_id"]).name for r in expected]
+
+
 def test_clients_page_filter_keeps_matching_names(reader: WarehouseReader) -> None:
     at = run_page("clients")
     at.text_input(key="clients.filter").set_value("zutphen").run()
-    assert at.dataframe[0].value["Client"].tolist() == ["Gemeente Zutphen"]
+    assert at.dataframe[-1].value["Client"].tolist() == ["Gemeente Zutphen"]
 
 
 def test_client_page_matches_the_warehouse(reader: WarehouseReader) -> None:
@@ -186,6 +260,16 @@ def test_client_page_matches_the_warehouse(reader: WarehouseReader) -> None:
     assert shown["Mentions"] == f"{week['n']:,}"
     assert shown["Complaints"] == f"{week['c']:,}"
     assert len(at.get("vega_lite_chart")) >= 6
+    # The influential voices of the week: counted over the week's mentions only.
+    tables = [d.value for d in at.dataframe]
+    voices = next(t for t in tables if "influence" in t.columns)
+    in_week = Counter((r["h"], r["n"]) for r in rows(
+        reader, "SELECT argMax(author_handle, created_at) AS h, count() AS n FROM mentions "
+                "WHERE org_id = {o:String} AND created_at >= {s:DateTime64(3, 'UTC')} "
+                "GROUP BY author_id", o=org, s=text(end - timedelta(days=7))))
+    shown_voices = Counter(zip(voices["author_handle"], voices["mentions"], strict=True))
+    assert len(voices) == min(20, in_week.total())
+    assert all(in_week[pair] >= n for pair, n in shown_voices.items()), shown_voices
 
     at.segmented_control(key="client.range").set_value("All").run()
     assert not at.exception and not at.warning
@@ -225,6 +309,13 @@ def test_client_page_matches_the_warehouse(reader: WarehouseReader) -> None:
     top = rows(reader, "SELECT author_handle FROM influencers WHERE org_id = {o:String} "
                        "ORDER BY influence DESC, author_handle LIMIT 20", o=org)
     assert voices["author_handle"].tolist() == [r["author_handle"] for r in top]
+    # The client's alerts, newest first, at the client's own clock (Europe/Amsterdam).
+    alerts = next(t for t in tables if "severity" in t.columns)
+    expected = rows(reader, "SELECT formatDateTime(opened_at, '%Y-%m-%d %H:%i', "
+                            "'Europe/Amsterdam') AS opened FROM alerts WHERE org_id = "
+                            "{o:String} ORDER BY opened_at DESC, alert_id LIMIT 5000", o=org)
+    assert expected, "Gemeente Zutphen should have alerts"
+    assert alerts["opened_at"].tolist() == [r["opened"] for r in expected]
 
 
 def test_alerts_page_matches_the_warehouse(reader: WarehouseReader) -> None:
@@ -242,6 +333,14 @@ def test_alerts_page_matches_the_warehouse(reader: WarehouseReader) -> None:
     assert shown["Open complaint surges"] == f"{counts['surges']:,}"
     assert shown["Resolved in range"] == f"{counts['resolved']:,}"
     listing = at.dataframe[0].value
+    newest = rows(reader, "SELECT alert_id, formatDateTime(opened_at, '%Y-%m-%d %H:%i', "
+                          "{z:String}) AS opened FROM alerts WHERE status = 'open' OR "
+                          "opened_at >= {s:DateTime64(3, 'UTC')} "
+                          "ORDER BY opened_at DESC, alert_id LIMIT 1000",
+                  z=load_roster(Settings.from_env().roster).defaults.timezone,
+                  s=text(now - timedelta(days=30)))
+    assert listing["alert_id"].tolist() == [r["alert_id"] for r in newest]
+    assert listing["opened_at"].tolist() == [r["opened"] for r in newest]
     first = listing["alert_id"].iloc[0]
     samples = rows(
         reader,

@@ -12,6 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from dashboard import queries
+from dashboard.charts import time_axis
 from dashboard.data import (
     DashboardData,
     DashboardReader,
@@ -20,10 +21,21 @@ from dashboard.data import (
     Scope,
     sql_time,
 )
+from dashboard.display import (
+    NO_VALUE,
+    alert_figure,
+    alert_kind,
+    count,
+    local_time,
+    opening_hours,
+    severity,
+    share,
+    times_in_zone,
+    wall_clock,
+)
 from dashboard.figures import (
     BUCKET_SIZES,
     Window,
-    attention,
     bucket_for,
     build_overview,
     format_seconds,
@@ -32,6 +44,7 @@ from dashboard.figures import (
 )
 from dashboard.pages.client import CUSTOM, pick_window
 from dashboard.pages.sql import csv_bytes, parquet_bytes
+from dashboard.triage import queue_points, silent_for, surge_points, urgency
 from pipelines.roster import parse_roster
 from pipelines.settings import Settings
 from pipelines.sqlguard import ForbiddenQuery, check_read_only
@@ -208,11 +221,20 @@ def test_overview_joins_sources_and_puts_the_most_urgent_first() -> None:
         responses=_frame([
             {"org_id": "gemeente-zutphen", "open_mentions": 4,
              "oldest_open_at": NOW - timedelta(hours=3), "open_past_sla": 2,
+             "oldest_past_sla_at": NOW - timedelta(hours=1),
              "median_response_today": 1800.0, "within_sla_today": 6, "sla_due_today": 8},
         ]),
         alerts=_frame([{"org_id": "harbor-museum", "open_alerts": 1, "open_surges": 1}]),
+        surges=_frame([{"org_id": "harbor-museum", "open_surges": 1, "surge_severity": 4.0,
+                        "surge_opened_at": NOW - timedelta(minutes=5),
+                        "surge_summary": "Harbor Museum: 12 complaints in 10 min",
+                        "surge_reach": 99}]),
     )
     assert overview["org_id"].to_list() == ["harbor-museum", "gemeente-zutphen", "unlisted"]
+    harbor = overview.row(0, named=True)
+    assert harbor["urgency"] == 37.0  # 25 + 2.5 × 4 + log10(100)
+    assert harbor["why"] == ("complaint surge (severity 4.0, open 5 min): 12 complaints in "
+                             "10 min; the complainers reach 99 people")
     zutphen = overview.row(1, named=True)
     assert zutphen["name"] == "Gemeente Zutphen"
     assert zutphen["usual_last_hour"] == 5.0
@@ -220,25 +242,131 @@ def test_overview_joins_sources_and_puts_the_most_urgent_first() -> None:
     assert zutphen["oldest_open_seconds"] == 3 * 3600
     assert zutphen["within_sla_share"] == 0.75
     assert zutphen["reach_today"] == 999
-    assert "2 open past SLA" in zutphen["why"] and "6.0× the usual volume" in zutphen["why"]
+    assert zutphen["urgency"] == zutphen["queue_points"] == 7.8  # 3·log2(3) + 3·log2(2)
+    assert zutphen["why"] == "2 mentions wait past the 30 min SLA, the oldest 1 h past it"
     unlisted = overview.row(2, named=True)
     assert unlisted["name"] == "unlisted"
     assert unlisted["usual_last_hour"] is None  # no earlier day to compare with
     assert unlisted["complaint_share"] == 0.0
     assert unlisted["median_response_today"] is None
+    assert (unlisted["urgency"], unlisted["why"]) == (0.0, "")
 
 
-def test_attention_order_surge_then_sla_then_volume() -> None:
-    surge, _ = attention({"open_surges": 1, "open_alerts": 1}, sla_seconds=3600)
-    late, _ = attention({"open_past_sla": 50, "oldest_open_seconds": 40 * 3600},
-                        sla_seconds=3600)
-    busy, why = attention({"mentions_last_hour": 100, "usual_last_hour": 2.0},
-                          sla_seconds=3600)
-    calm, nothing = attention({"mentions_last_hour": 3, "usual_last_hour": 3.0},
-                              sla_seconds=3600)
-    assert surge > late > busy > calm == 0
-    assert why == ["50.0× the usual volume"]
-    assert nothing == []
+# -- triage ------------------------------------------------------------------------------
+
+AMSTERDAM = ROSTER.org("gemeente-zutphen")  # Europe/Amsterdam, Mon-Fri 09:00-17:00, SLA 30 min
+
+
+def test_urgency_has_a_reason_for_every_point_and_none_without() -> None:
+    calm = urgency({"mentions_last_hour": 300, "usual_last_hour": 2.0, "open_mentions": 40,
+                    "oldest_open_at": NOW - timedelta(minutes=20)}, AMSTERDAM, NOW)
+    assert (calm.score, calm.reasons) == (0.0, ())  # busy, but nothing to act on yet
+    for found in (
+        {"open_surges": 1, "surge_severity": 0.0, "surge_reach": 0},
+        {"open_past_sla": 1, "oldest_past_sla_at": NOW},
+        {"open_silences": 1, "silence_summary": "Gemeente Zutphen: silent"},
+        {"mentions_since_post": 5, "last_mention_at": NOW, "last_post_at":
+         NOW - timedelta(hours=2)},
+    ):
+        need = urgency(found, AMSTERDAM, NOW)
+        assert need.score > 0 and len(need.reasons) == 1, (found, need)
+
+
+def test_urgency_orders_a_surge_before_a_long_queue_before_silence() -> None:
+    surge = urgency({"open_surges": 1, "surge_severity": 3.2, "surge_reach": 10},
+                    AMSTERDAM, NOW)
+    queue = urgency({"open_past_sla": 500, "oldest_past_sla_at": NOW - timedelta(days=6)},
+                    AMSTERDAM, NOW)
+    silent = urgency({"mentions_since_post": 80, "last_mention_at": NOW,
+                      "last_post_at": NOW - timedelta(days=7)}, AMSTERDAM, NOW)
+    assert surge.score > queue.score > silent.score > 0
+    assert (queue.queue, silent.silence) == (30.0, 15.0)  # each part has its ceiling
+    both = urgency({"open_surges": 1, "surge_severity": 3.2, "surge_reach": 10,
+                    "open_past_sla": 500, "oldest_past_sla_at": NOW - timedelta(days=6)},
+                   AMSTERDAM, NOW)
+    assert both.score == round(surge.score + queue.score, 1) and len(both.reasons) == 2
+
+
+def test_surge_points_grow_with_severity_and_reach() -> None:
+    assert surge_points(0.0, 0) == 25.0
+    assert surge_points(10.0, 0) == 50.0
+    assert surge_points(10.0, 99_999) == 55.0
+    assert surge_points(10.0, 10**19) == 55.0  # reach counts at most 5
+    assert surge_points(2.1, 0) > queue_points(10**6, 10**9)  # any real surge comes first
+    assert surge_points(5.0, 1000) > surge_points(5.0, 10) > surge_points(4.0, 10)
+
+
+def test_queue_points_count_the_waiting_and_how_long_past_the_sla() -> None:
+    assert queue_points(0, 99 * 3600) == 0.0
+    assert queue_points(1, 0) == 3.0
+    assert queue_points(7, 0) == 9.0
+    assert queue_points(1, 3 * 3600) == 9.0
+    assert queue_points(31, 31 * 3600) == queue_points(1000, 1000 * 3600) == 30.0
+    # A morning of many clients with a night's queue: the longer one still ranks higher.
+    assert queue_points(334, 23 * 3600) > queue_points(301, 16 * 3600) > queue_points(
+        10, 15 * 3600)
+
+
+def test_silence_counts_business_hours_only_and_needs_mentions_still_coming() -> None:
+    friday_evening = datetime(2026, 3, 27, 16, 0, tzinfo=UTC)  # 17:00 in Amsterdam
+    monday = datetime(2026, 3, 30, 8, 0, tzinfo=UTC)  # 10:00 in Amsterdam (summer time)
+    found = {"mentions_since_post": 30, "last_mention_at": monday - timedelta(minutes=5),
+             "last_post_at": friday_evening}
+    # A weekend without posts is one business hour (Monday 09:00-10:00): not silent.
+    assert silent_for(found, AMSTERDAM, monday) is None
+    later = monday + timedelta(hours=3)
+    found["last_mention_at"] = later - timedelta(minutes=5)
+    assert silent_for(found, AMSTERDAM, later) == 4 * 3600
+    need = urgency(found, AMSTERDAM, later)
+    assert need.silence == 12.5
+    assert need.reasons == ("no post for 4 h of business hours, while 30 mentions came in",)
+    # Mentions that stopped coming, or too few of them, are no silence.
+    assert silent_for({**found, "last_mention_at": later - timedelta(hours=2)},
+                      AMSTERDAM, later) is None
+    assert silent_for({**found, "mentions_since_post": 4}, AMSTERDAM, later) is None
+
+
+def test_a_silent_org_alert_counts_as_silence() -> None:
+    need = urgency({"open_silences": 1, "silence_summary":
+                    "Gemeente Zutphen: no post for 6 h while 50 mentions came in"},
+                   AMSTERDAM, NOW)
+    assert need.silence == 10.0
+    assert need.reasons == ("silent (alert): no post for 6 h while 50 mentions came in",)
+
+
+# -- how values look ---------------------------------------------------------------------
+
+
+def test_times_show_the_wall_clock_of_a_zone_without_an_offset() -> None:
+    assert local_time(NOW, "Europe/Amsterdam") == "2026-03-25 13:00"
+    assert local_time(None, "UTC") == NO_VALUE == "–"
+    frame = pl.DataFrame({"t": [NOW, None]}, schema={"t": pl.Datetime("ms", "UTC")})
+    assert times_in_zone(frame, ("t",), "America/New_York")["t"].to_list() == [
+        "2026-03-25 08:00", None]
+    wall = wall_clock(frame, ("t",), "Europe/Amsterdam")["t"]
+    assert wall.dtype == pl.Datetime("ms") and wall[0] == datetime(2026, 3, 25, 13, 0)
+
+
+def test_counts_severities_and_alert_figures_read_as_people_say_them() -> None:
+    assert (count(896037), count(None)) == ("896,037", "–")
+    assert (severity(5), severity(5.47), severity(None)) == ("5.0", "5.5", "–")
+    assert (share(0.314), share(None)) == ("31%", "–")
+    assert alert_figure("sla_breach", 5400.0) == "1 h 30 min business"
+    assert alert_figure("complaint_surge", 25.0) == "25 complaints"
+    assert alert_figure("complaint_surge", 4.35) == "4.3 complaints"
+    assert alert_kind("sla_breach") == "SLA breach"
+    assert alert_kind("silent_org") == "silent client"
+    assert alert_kind("new_kind") == "new kind"
+    assert opening_hours(ROSTER.org("gemeente-zutphen").business_hours) == (
+        "Mon–Fri 09:00-17:00")
+
+
+@pytest.mark.parametrize(("span", "label"), [
+    (3600, "%H:%M"), (86400, "%H:%M"), (7 * 86400, "%a %d %b"), (30 * 86400, "%d %b"),
+    (90 * 86400, "%b %Y"), (3 * 365 * 86400, "%Y"),
+])
+def test_time_axes_label_by_the_span(span: float, label: str) -> None:
+    assert time_axis(span).format == label
 
 
 # -- time ------------------------------------------------------------------------------

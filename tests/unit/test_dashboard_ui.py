@@ -7,6 +7,8 @@ sees: the numbers in the tables and metrics, the charts, the messages.
 
 from __future__ import annotations
 
+import json
+import re
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -17,7 +19,14 @@ from streamlit.testing.v1 import AppTest
 
 from dashboard import queries
 from dashboard.data import Scope
-from dashboard.session import EMPTY_HINT, READER_KEY, ROSTER_KEY, SCOPE_KEY
+from dashboard.session import (
+    EMPTY_HINT,
+    LIVE_KEY,
+    LIVE_TOGGLE,
+    READER_KEY,
+    ROSTER_KEY,
+    SCOPE_KEY,
+)
 from pipelines.roster import parse_roster
 from pipelines.warehouse import WarehouseError
 
@@ -64,6 +73,7 @@ def scenario() -> dict[queries.Query, pa.Table]:
             "open_mentions": (u64, [4, 0]),
             "oldest_open_at": (MS, [NOW - timedelta(hours=3), None]),
             "open_past_sla": (u64, [2, 0]),
+            "oldest_past_sla_at": (MS, [NOW - timedelta(hours=2, minutes=30), None]),
             "answered_today": (u64, [10, 3]),
             "median_response_today": (f64, [1800.0, 600.0]),
             "median_business_response_today": (f64, [1200.0, 600.0]),
@@ -71,9 +81,40 @@ def scenario() -> dict[queries.Query, pa.Table]:
             "sla_due_today": (u64, [8, 3]),
         }),
         queries.CLIENTS_ALERTS: table({
-            "org_id": (s, ["bibliotheek-oost", "gemeente-zutphen"]),
-            "open_alerts": (u64, [1, 2]), "open_surges": (u64, [1, 0]),
-            "open_severity": (f64, [7.5, 5.0]),
+            "org_id": (s, ["bibliotheek-oost", "gemeente-zutphen", "vliegmaatschappij-x"]),
+            "open_alerts": (u64, [1, 2, 1]), "open_surges": (u64, [1, 0, 0]),
+            "open_severity": (f64, [7.5, 5.0, 3.0]), "open_silences": (u64, [0, 0, 1]),
+            "silence_summary": (s, ["", "", "Vliegmaatschappij X: no post for 5 h while "
+                                            "40 mentions came in"]),
+        }),
+        queries.CLIENTS_SURGES: table({
+            "org_id": (s, ["bibliotheek-oost"]), "open_surges": (u64, [1]),
+            "surge_severity": (f64, [7.5]),
+            "surge_opened_at": (MS, [NOW - timedelta(minutes=20)]),
+            "surge_summary": (s, ["Bibliotheek Oost: 30 complaints in 10 min, 6.0× the usual "
+                                  "5.0 for a Wednesday 12:40"]),
+            "surge_reach": (u64, [50000]),
+        }),
+        queries.CLIENTS_SILENCE: table({
+            # telecom-west (roster defaults: UTC, Mon-Fri 09:00-17:00) has not posted since
+            # yesterday noon: 5 + 3 business hours; Zutphen posted, then 2 mentions came.
+            "org_id": (s, ["telecom-west", "gemeente-zutphen"]),
+            "mentions_since_post": (u64, [12, 2]),
+            "last_mention_at": (MS, [NOW - timedelta(minutes=10), NOW - timedelta(minutes=5)]),
+            "last_post_at": (MS, [NOW - timedelta(days=1), NOW - timedelta(minutes=30)]),
+        }),
+        queries.CLIENTS_WAITING: table({
+            "org_id": (s, ["gemeente-zutphen", "bibliotheek-oost"]),
+            "mention_id": (s, ["m-old", "b-1"]),
+            "created_at": (MS, [NOW - timedelta(hours=3), NOW - timedelta(hours=1)]),
+            "platform": (s, ["twitter", "instagram"]), "kind": (s, ["direct", "comment"]),
+            "author_handle": (s, ["anna_z", "lezer42"]),
+            "author_followers": (u64, [896037, 12]),
+            "complaint": (pa.bool_(), [True, False]),
+            "sla_breached": (pa.bool_(), [True, False]),
+            "sla_breach_at": (MS, [NOW - timedelta(hours=2, minutes=30),
+                                   NOW + timedelta(minutes=40)]),
+            "text": (s, ["Waarom is het loket dicht?", "Wanneer gaat de bieb open?"]),
         }),
         queries.CLIENT_SPAN: table({"first_at": (MS, [NOW - timedelta(days=20)]),
                                     "last_at": (MS, [NOW]), "mentions": (u64, [300])}),
@@ -83,19 +124,22 @@ def scenario() -> dict[queries.Query, pa.Table]:
             "shares": (u64, [3, 4]), "potential_reach": (u64, [1000, 5000]),
         }),
         queries.CLIENT_ALERTS: table({
-            "alert_id": (s, ["complaint_surge:gemeente-zutphen:1"]),
-            "kind": (s, ["complaint_surge"]), "status": (s, ["open"]),
-            "opened_at": (MS, [NOW - timedelta(minutes=50)]), "resolved_at": (MS, [None]),
-            "severity": (f64, [7.5]), "observed": (f64, [25.0]), "expected": (f64, [4.0]),
-            "summary": (s, ["Gemeente Zutphen: 25 complaints in 30 min, usually 4"]),
-            "samples": (u64, [2]),
+            "alert_id": (s, ["complaint_surge:gemeente-zutphen:1", "sla_breach:m-older"]),
+            "kind": (s, ["complaint_surge", "sla_breach"]), "status": (s, ["open", "resolved"]),
+            "opened_at": (MS, [NOW - timedelta(minutes=50), NOW - timedelta(days=2)]),
+            "resolved_at": (MS, [None, NOW - timedelta(days=1)]),
+            "severity": (f64, [7.5, 5.0]), "observed": (f64, [25.0, 5400.0]),
+            "expected": (f64, [4.0, 1800.0]),
+            "summary": (s, ["Gemeente Zutphen: 25 complaints in 30 min, usually 4",
+                            "Gemeente Zutphen: mention by @piet answered after 1h30m"]),
+            "samples": (u64, [2, 1]),
         }),
         queries.CLIENT_RESPONSE_SUMMARY: table({
             "actionable": (u64, [90]), "answered": (u64, [70]), "pending": (u64, [4]),
             "unanswered": (u64, [16]), "median_response_seconds": (f64, [2700.0]),
             "p90_response_seconds": (f64, [86400.0]), "median_business_seconds": (f64, [900.0]),
             "p90_business_seconds": (f64, [7200.0]), "within_sla": (u64, [45]),
-            "breached": (u64, [15]), "sla": (f64, [1800.0]),
+            "breached": (u64, [35]), "sla": (f64, [1800.0]),
         }),
         queries.CLIENT_RESPONSE_HISTOGRAM: table({
             "clock": (s, ["business", "business", "calendar", "calendar", "calendar"]),
@@ -108,17 +152,19 @@ def scenario() -> dict[queries.Query, pa.Table]:
             "median_business_seconds": (f64, [600.0, 1800.0]),
         }),
         queries.CLIENT_RESPONDERS: table({
-            "role": (s, ["official", "employee"]),
-            "handle": (s, ["gemeentezutphen", "marieke_zutphen"]),
-            "answers": (u64, [50, 20]), "median_response_seconds": (f64, [1200.0, 5400.0]),
-            "median_business_seconds": (f64, [600.0, 1800.0]), "within_sla": (u64, [40, 5]),
+            "role": (s, ["official", "employee", "unknown"]),
+            "handle": (s, ["gemeentezutphen", "marieke_zutphen", ""]),
+            "answers": (u64, [50, 20, 1]),
+            "median_response_seconds": (f64, [1200.0, 5400.0, 60.0]),
+            "median_business_seconds": (f64, [600.0, 1800.0, 60.0]),
+            "within_sla": (u64, [40, 5, 0]),
         }),
         queries.CLIENT_OPEN_QUEUE: table({
             "mention_id": (s, ["m-old", "m-new"]),
             "created_at": (MS, [NOW - timedelta(hours=3), NOW - timedelta(minutes=5)]),
             "status": (s, ["pending", "pending"]), "platform": (s, ["twitter", "facebook"]),
             "kind": (s, ["direct", "mention"]), "author_handle": (s, ["anna_z", "bert"]),
-            "author_followers": (u64, [310, 12]), "complaint": (pa.bool_(), [True, False]),
+            "author_followers": (u64, [896037, 12]), "complaint": (pa.bool_(), [True, False]),
             "sla_breached": (pa.bool_(), [True, False]),
             "sla_breach_at": (MS, [NOW - timedelta(hours=2, minutes=30),
                                    NOW + timedelta(minutes=25)]),
@@ -241,29 +287,120 @@ def charts(at: AppTest) -> list[Any]:
     return list(at.get("vega_lite_chart"))
 
 
+# -- how every page shows values -------------------------------------------------------
+
+
+def headers(frame: Any) -> list[str]:
+    """The headers a person sees on a st.dataframe: each column's label, else its name."""
+    config = json.loads(frame.proto.columns) if frame.proto.columns else {}
+    shown = []
+    for name in frame.value.columns:
+        column = config.get(str(name)) or {}
+        if not column.get("hidden"):
+            shown.append(column.get("label") or str(name))
+    return shown
+
+
+def assert_readable(at: AppTest) -> None:
+    """What issue 13 found on the pages: snake_case headers, `None` beside `–`, raw UTC
+    times with `+00:00`. Every table has readable headers, shows a missing value as `–`
+    and times as text without an offset; no text on the page says None or +00:00."""
+    assert at.dataframe
+    for frame in at.dataframe:
+        assert frame.proto.placeholder == "–", headers(frame)
+        assert not any("_" in h for h in headers(frame)), headers(frame)
+        values = frame.value
+        assert not [c for c in values.columns if str(values[c].dtype).startswith("datetime")]
+        for column in values.columns:
+            for cell in values[column]:
+                assert not (isinstance(cell, str) and ("+00:00" in cell or cell == "None")), (
+                    column, cell)
+    for grid in at.get("table"):
+        assert "None" not in grid.value.to_string()
+    texts = ([m.value for m in at.metric] + [c.value for c in at.caption]
+             + [e.label for e in at.expander])
+    assert not [t for t in texts if "+00:00" in t or "None" in t], texts
+
+
+@pytest.mark.parametrize("page", ["clients", "client", "alerts"])
+def test_every_table_has_readable_headers_one_no_value_and_local_times(page: str) -> None:
+    at = app(FakeReader())
+    at.query_params["org"] = "gemeente-zutphen"
+    assert_readable(open_page(at, page))
+
+
 # -- All clients -----------------------------------------------------------------------
 
 
-def test_clients_page_shows_one_row_per_client_most_urgent_first() -> None:
+def test_clients_page_answers_which_client_first_with_every_reason_in_full() -> None:
     at = open_page(app(FakeReader()), "clients")
-    shown = at.dataframe[0].value
-    assert shown["Client"].tolist() == ["Bibliotheek Oost", "Gemeente Zutphen",
-                                        "Gemeente Deventer", "telecom-west",
-                                        "Vliegmaatschappij X"]
-    zutphen = shown.iloc[1]
+    first = at.get("table")[0].value
+    # The surge, then the silence (8 business hours), then the SLA queue and the
+    # silent_org alert (equal points: by name); Gemeente Deventer has no reason.
+    assert [re.sub(r"\]\(.*", "", c).lstrip("[") for c in first["Client"]] == [
+        "Bibliotheek Oost", "telecom-west", "Gemeente Zutphen", "Vliegmaatschappij X"]
+    assert first["Urgency"].tolist() == [48, 15, 10, 10]
+    assert first["Client"][0] == "[Bibliotheek Oost](client?org=bibliotheek-oost)"
+    why = first["Why"].tolist()
+    assert why[0] == ("complaint surge (severity 7.5, open 20 min): 30 complaints in 10 min, "
+                      "6.0× the usual 5.0 for a Wednesday 12:40; the complainers reach "
+                      "50,000 people")
+    assert why[1] == "no post for 8 h of business hours, while 12 mentions came in"
+    assert why[2] == "2 mentions wait past the 30 min SLA, the oldest 2 h 30 min past it"
+    assert why[3] == "silent (alert): no post for 5 h while 40 mentions came in"
+    # The headline counts exactly the clients with a reason.
+    assert metrics(at)["Clients needing attention"] == f"{first.shape[0]} of 5"
+
+    every = at.dataframe[1].value
+    assert every["Client"].tolist() == ["Bibliotheek Oost", "telecom-west", "Gemeente Zutphen",
+                                        "Vliegmaatschappij X", "Gemeente Deventer"]
+    assert every["Urgency"].tolist() == [48, 15, 10, 10, 0]
+    assert at.dataframe[1].proto.row_height == 30
+    zutphen = every.iloc[2]
     assert zutphen["Last hour"] == 30
     assert zutphen["Usual"] == 5.0
     assert zutphen["Complaints %"] == 25.0
     assert zutphen["Open"] == 4
+    assert zutphen["Past SLA"] == 2
     assert zutphen["Oldest open"] == "3 h"
     assert zutphen["Median response"] == "30 min"
     assert zutphen["Within SLA %"] == 75.0
     assert zutphen["Reach today"] == 12345
     assert zutphen["Open alerts"] == 2
-    assert "2 open past SLA" in zutphen["Needs attention"]
-    assert "complaint surge" in shown.iloc[0]["Needs attention"]
     assert metrics(at) == {"Mentions in the last hour": "33", "Open mentions": "4",
-                           "Open alerts": "3", "Clients needing attention": "2 of 5"}
+                           "Open alerts": "4", "Clients needing attention": "4 of 5"}
+
+
+def test_clients_page_without_a_reason_says_so_and_counts_nobody() -> None:
+    answers = scenario()
+    for query in (queries.CLIENTS_SURGES, queries.CLIENTS_SILENCE):
+        answers[query] = answers[query].slice(0, 0)
+    answers[queries.CLIENTS_ALERTS] = answers[queries.CLIENTS_ALERTS].slice(0, 0)
+    responses = answers[queries.CLIENTS_RESPONSES]
+    answers[queries.CLIENTS_RESPONSES] = responses.set_column(
+        responses.schema.get_field_index("open_past_sla"), "open_past_sla",
+        pa.array([0, 0], pa.uint64()))
+    at = open_page(app(FakeReader(answers)), "clients")
+    assert metrics(at)["Clients needing attention"] == "0 of 5"
+    assert not at.get("table")
+    assert any("No client needs attention now" in s.value for s in at.success)
+
+
+def test_clients_page_lists_the_oldest_waiting_mentions_of_every_client() -> None:
+    reader = FakeReader()
+    at = open_page(app(reader), "clients")
+    (asked,) = reader.parameters_of(queries.CLIENTS_WAITING)
+    assert (asked["per_client"], asked["limit"]) == (3, 20)
+    assert asked["since"] == "2026-03-17 12:00:00.000"  # answer window 7 d + lateness 1 d
+    queue = at.dataframe[0]
+    assert headers(queue)[:4] == ["Client", "Posted", "Waiting", "Past SLA by"]
+    shown = queue.value
+    assert shown["client"].tolist() == ["Gemeente Zutphen", "Bibliotheek Oost"]
+    assert shown["posted"].tolist() == ["2026-03-25 09:00", "2026-03-25 11:00"]  # UTC here
+    assert shown["waiting"].tolist() == ["3 h", "1 h"]
+    assert shown["past_sla_by"].tolist() == ["2 h 30 min", "–"]
+    followers = json.loads(queue.proto.columns)["author_followers"]
+    assert followers["type_config"]["format"] == "localized"  # 896,037
 
 
 def test_clients_page_measures_at_the_watermark_with_each_clients_own_day() -> None:
@@ -275,12 +412,18 @@ def test_clients_page_measures_at_the_watermark_with_each_clients_own_day() -> N
     assert day["gemeente-zutphen"] == "2026-03-24 23:00:00.000"  # Amsterdam midnight
     assert volume["default_day_start"] == "2026-03-25 00:00:00.000"
     assert volume["restrict"] == 0
+    (silence,) = reader.parameters_of(queries.CLIENTS_SILENCE)
+    assert (silence["now"], silence["since"]) == ("2026-03-25 12:00:00.000",
+                                                  "2026-03-18 12:00:00.000")
 
 
 def test_clients_page_filters_by_name() -> None:
     at = open_page(app(FakeReader()), "clients")
     at.text_input(key="clients.filter").set_value("gemeente").run()
-    assert at.dataframe[0].value["Client"].tolist() == ["Gemeente Zutphen", "Gemeente Deventer"]
+    assert at.dataframe[-1].value["Client"].tolist() == ["Gemeente Zutphen",
+                                                         "Gemeente Deventer"]
+    assert metrics(at)["Clients needing attention"] == "1 of 2"
+    assert at.dataframe[0].value["client"].tolist() == ["Gemeente Zutphen"]
     at.text_input(key="clients.filter").set_value("nobody").run()
     assert not at.dataframe
     assert "No client matches" in at.info[0].value
@@ -293,6 +436,8 @@ def test_a_limited_scope_reaches_every_query_and_the_sql_page_hides_dead_letters
     for _sql, parameters in reader.calls:
         assert parameters is not None
         assert parameters["restrict"] == 1 and parameters["org_ids"] == ["gemeente-zutphen"]
+    assert [str(c) for c in at.get("table")[0].value["Client"]] == [
+        "[Gemeente Zutphen](client?org=gemeente-zutphen)"]
     at.switch_page("pages/sql.py").run()
     assert not at.exception
     assert "only the rows of Gemeente Zutphen" in at.info[0].value
@@ -302,6 +447,26 @@ def test_a_limited_scope_reaches_every_query_and_the_sql_page_hides_dead_letters
     at.text_area(key="sql.text").set_value("SELECT table, total_rows FROM system.tables").run()
     at.button(key="sql.run").click().run()
     assert "system.tables counts and sizes the rows of every client" in at.error[0].value
+
+
+# -- live pages --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("page", ["clients", "client", "alerts"])
+def test_every_live_page_can_be_paused_and_the_session_remembers_it(page: str) -> None:
+    at = app(FakeReader())
+    at.query_params["org"] = "gemeente-zutphen"
+    open_page(at, page)
+    assert at.toggle(key=LIVE_TOGGLE).value is True
+    assert any("refreshes every 5 s" in c.value for c in at.caption)
+    at.toggle(key=LIVE_TOGGLE).set_value(False).run()
+    assert at.session_state[LIVE_KEY] is False
+    assert any("refresh paused" in c.value for c in at.caption)
+    assert not any("refreshes every" in c.value for c in at.caption)
+    other = "alerts" if page != "alerts" else "clients"
+    at.switch_page(f"pages/{other}.py").run()
+    assert at.toggle(key=LIVE_TOGGLE).value is False
+    assert any("refresh paused" in c.value for c in at.caption)
 
 
 # -- One client ------------------------------------------------------------------------
@@ -315,11 +480,11 @@ def test_client_page_shows_activity_responses_queue_reach_and_voice() -> None:
     shown = metrics(at)
     assert shown["Mentions"] == "100"
     assert shown["Complaints"] == "30"
-    assert shown["Alerts in range"] == "1"
+    assert shown["Alerts in range"] == "2"
     assert shown["Answered"] == "70"
     assert shown["Median first response"] == "45 min"
     assert shown["Median in business hours"] == "15 min"
-    assert shown["Within SLA"] == "75%"  # 45 of 45 + 15
+    assert shown["Within SLA"] == "56%"  # 45 of 45 + 35
     assert shown["Potential reach in range"] == "6,000"
     # activity with alert markers, histogram, heatmap, responders, reach, share of voice x2
     assert len(charts(at)) == 7
@@ -329,9 +494,42 @@ def test_client_page_shows_activity_responses_queue_reach_and_voice() -> None:
     assert queue["waiting"].tolist() == ["3 h", "5 min"]
     voices = next(t for t in tables if "influence" in t.columns)
     assert voices["author_handle"].tolist() == ["journalist_jan"]
-    voice = next(t for t in tables if "share %" in t.columns)
+    voice = next(t for t in tables if "share_pct" in t.columns)
     assert voice["name"].tolist() == ["Gemeente Zutphen", "Gemeente Deventer"]
-    assert voice["share %"].tolist() == [80.0, 20.0]
+    assert voice["share_pct"].tolist() == [80.0, 20.0]
+
+
+def test_client_page_shows_times_in_the_clients_zone_and_alerts_newest_first() -> None:
+    at = app(FakeReader())
+    at.query_params["org"] = "gemeente-zutphen"  # Europe/Amsterdam: UTC+1 in March
+    open_page(at, "client")
+    caption = at.caption[0].value
+    assert "**2026-03-25 13:00**" in caption and "times in Europe/Amsterdam" in caption
+    assert "range 2026-03-18 13:00 – 2026-03-25 13:00" in caption
+    frames = list(at.dataframe)
+    alerts = next(f for f in frames if "Severity" in headers(f))
+    assert alerts.value["opened_at"].tolist() == ["2026-03-25 12:10", "2026-03-23 13:00"]
+    assert alerts.value["kind"].tolist() == ["complaint surge", "SLA breach"]
+    assert alerts.value["observed"].tolist() == ["25 complaints", "1 h 30 min business"]
+    assert json.loads(alerts.proto.columns)["severity"]["type_config"]["format"] == "%.1f"
+    queue = next(f for f in frames if "Waiting" in headers(f))
+    assert queue.value["created_at"].tolist() == ["2026-03-25 10:00", "2026-03-25 12:55"]
+    assert headers(queue)[:4] == ["Posted", "Waiting", "Status", "Past SLA"]
+
+
+def test_client_page_explains_calendar_vs_business_and_headline_vs_responders() -> None:
+    at = app(FakeReader())
+    at.query_params["org"] = "gemeente-zutphen"
+    open_page(at, "client")
+    explained = next(c.value for c in at.caption if "Calendar vs business hours" in c.value)
+    assert "SLA of 30 min counts only the client's business hours (Mon–Fri 09:00-17:00, " \
+           "Europe/Amsterdam)" in explained
+    # 70 answered, 45 in time: 25 late; 35 breached, so 10 late ones were never answered.
+    assert "45 answered in time out of 80, where 10 of the 35 late ones are still not " \
+           "answered" in explained
+    responders = next(f for f in at.dataframe if "Within SLA %" in headers(f))
+    assert responders.value["within_sla_pct"].tolist() == [80.0, 25.0, 0.0]
+    assert responders.value["handle"].tolist()[-1] == "(unknown)"
 
 
 def test_client_page_asks_for_the_chosen_range_and_the_clients_time_zone() -> None:
@@ -348,22 +546,52 @@ def test_client_page_asks_for_the_chosen_range_and_the_clients_time_zone() -> No
     assert heatmap["timezone"] == "Europe/Amsterdam"
     (voice,) = reader.parameters_of(queries.SECTOR_VOICE)
     assert voice["peer_org_ids"] == ["gemeente-deventer", "gemeente-zutphen"]
+    # The influential voices follow the range picker.
+    (voices,) = reader.parameters_of(queries.CLIENT_INFLUENCERS)
+    assert (voices["start"], voices["end"]) == (activity["start"], activity["end"])
     at.segmented_control(key="client.range").set_value("24 hours").run()
     assert not at.exception
     assert reader.parameters_of(queries.CLIENT_ACTIVITY)[-1]["start"] == (
         "2026-03-24 12:00:00.001")
+    assert reader.parameters_of(queries.CLIENT_INFLUENCERS)[-1]["start"] == (
+        "2026-03-24 12:00:00.001")
 
 
-def test_client_page_takes_whole_dates_as_a_range() -> None:
+def test_client_page_takes_whole_dates_in_the_clients_zone_as_a_range() -> None:
     reader = FakeReader()
     at = app(reader)
     at.query_params["org"] = "gemeente-zutphen"
     open_page(at, "client")
     at.segmented_control(key="client.range").set_value("Dates…").run()
+    assert at.date_input(key="client.dates").label == "Dates (Europe/Amsterdam)"
     at.date_input(key="client.dates").set_value((date(2026, 3, 1), date(2026, 3, 3))).run()
     assert not at.exception
     last = reader.parameters_of(queries.CLIENT_RESPONSE_SUMMARY)[-1]
-    assert (last["start"], last["end"]) == ("2026-03-01 00:00:00.000", "2026-03-04 00:00:00.000")
+    # Amsterdam's midnights of 1 and 4 March, in UTC.
+    assert (last["start"], last["end"]) == ("2026-02-28 23:00:00.000", "2026-03-03 23:00:00.000")
+
+
+def test_client_page_remembers_the_last_client_in_the_session_and_the_url() -> None:
+    reader = FakeReader()
+    at = app(reader)
+    at.run()
+    at.switch_page("pages/client.py").run()
+    # Nothing chosen yet: the most urgent client, not the alphabetically first one.
+    assert at.selectbox(key="client.org").value == "bibliotheek-oost"
+    at.selectbox(key="client.org").set_value("vliegmaatschappij-x").run()
+    assert at.query_params["org"] == "vliegmaatschappij-x"  # a reload keeps it
+    at.switch_page("pages/alerts.py").run()
+    at.query_params.clear()
+    at.switch_page("pages/client.py").run()
+    assert not at.exception
+    assert at.selectbox(key="client.org").value == "vliegmaatschappij-x"
+    assert reader.parameters_of(queries.CLIENT_SPAN)[-1]["org_id"] == "vliegmaatschappij-x"
+    # A link with ?org= wins over the memory.
+    at.query_params["org"] = "gemeente-zutphen"
+    at.switch_page("pages/alerts.py").run()
+    at.query_params["org"] = "gemeente-zutphen"
+    at.switch_page("pages/client.py").run()
+    assert at.selectbox(key="client.org").value == "gemeente-zutphen"
 
 
 def test_client_page_without_a_sector_explains_share_of_voice() -> None:
@@ -385,14 +613,33 @@ def test_alerts_page_lists_alerts_with_their_sample_mentions() -> None:
     assert listing["client"].tolist() == ["Bibliotheek Oost", "Gemeente Zutphen",
                                           "Gemeente Zutphen"]
     assert listing["samples"].tolist() == [2, 1, 1]
+    # Newest first, in the agency's zone (the roster's default, UTC here), as text.
+    assert listing["opened_at"].tolist() == ["2026-03-25 11:40", "2026-03-25 10:00",
+                                             "2026-03-23 12:00"]
+    assert listing["severity"].tolist() == [8.0, 6.0, 5.0]
+    assert json.loads(at.dataframe[0].proto.columns)["severity"]["type_config"]["format"] == (
+        "%.1f")
     assert len(charts(at)) == 1
     (asked,) = reader.parameters_of(queries.ALERT_SAMPLES)
     assert asked["alert_ids"] == listing["alert_id"].tolist()
     assert len(at.expander) == 3
+    assert at.expander[0].label == ("Bibliotheek Oost · complaint surge · open · "
+                                    "2026-03-25 11:40 (20 min)")
     surge_samples = at.expander[0].dataframe[0].value
     assert surge_samples["text"].tolist() == ["De bieb is al weken dicht!",
                                               "Geen reactie op mijn mail"]
     assert at.expander[2].caption[-1].value == "No sample mentions found in the warehouse."
+
+
+def test_alerts_timeline_reads_times_of_the_agency_zone() -> None:
+    at = open_page(app(FakeReader()), "alerts")
+    (chart,) = charts(at)
+    spec = json.loads(chart.proto.spec)
+    x = spec["encoding"]["x"]
+    assert x["scale"] == {"type": "utc"}
+    assert x["axis"]["format"] == "%a %H:%M"  # two days: a label every 12 hours
+    assert x["axis"]["tickCount"] == 4
+    assert x["title"] == "time (UTC)"
 
 
 def test_alerts_page_filters_in_the_warehouse() -> None:
@@ -416,7 +663,7 @@ def test_alerts_page_counts_come_from_the_whole_table_not_the_list() -> None:
         11, "matching", pa.array([5000] * 3, pa.uint64()))
     at = open_page(app(FakeReader(answers)), "alerts")
     assert any(s.value == "5,000 alerts" for s in at.subheader)
-    assert any("The first 3" in c.value for c in at.caption)
+    assert any("The newest 3" in c.value for c in at.caption)
 
 
 # -- SQL -----------------------------------------------------------------------------
