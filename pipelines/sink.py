@@ -64,13 +64,15 @@ class WriteResult:
 class WarehouseSink:
     """Writes ingest batches; safe to call again with the same events."""
 
-    def __init__(self, warehouse: Warehouse, consumer_group: str,
-                 seen: SeenIds | None = None) -> None:
-        """`seen`: the ids already stored, in memory (`pipelines.seenids`; only for the
-        embedded warehouse's single writer); without it every batch asks the warehouse."""
+    def __init__(self, warehouse: Warehouse, consumer_group: str, *,
+                 remember_ids: bool = False) -> None:
+        """`remember_ids`: keep the ids already stored in memory (`pipelines.seenids`,
+        loaded at the first write; only for the embedded warehouse's single writer);
+        without it every batch asks the warehouse."""
         self.warehouse = warehouse
         self.consumer_group = consumer_group
-        self.seen = seen
+        self.remember_ids = remember_ids
+        self.seen: SeenIds | None = None
 
     def write(self, batch: IngestBatch, received_at: datetime | None = None) -> WriteResult:
         """Events, then offsets: the whole ingest step for a batch without processors."""
@@ -83,6 +85,8 @@ class WarehouseSink:
         now = received_at or datetime.now(UTC)
         mentions, posts, in_batch_dupes = _first_copies(batch.mentions, batch.posts)
         ids = [m.event_id for m in mentions] + [p.event_id for p in posts]
+        if self.remember_ids and self.seen is None:
+            self.seen = SeenIds(self.warehouse.stored_id_digests())
         if self.seen is None:
             stored = self.warehouse.existing_event_ids(ids)
         else:

@@ -59,7 +59,6 @@ from pipelines.processors import StreamProcessors
 from pipelines.queryserver import QueryService
 from pipelines.queryserver import register as register_queries
 from pipelines.roster import Roster, load_roster
-from pipelines.seenids import SeenIds
 from pipelines.settings import Settings
 from pipelines.sink import Derived, IngestBatch, WarehouseSink, WriteResult
 from pipelines.warehouse import Warehouse
@@ -86,8 +85,8 @@ class IngestProcessor:
         self.roster = roster
         self.classifier = classifier
         # One writer owns the embedded warehouse: it can remember which ids it holds.
-        seen = SeenIds(warehouse.stored_id_digests()) if settings.embedded else None
-        self.sink = WarehouseSink(warehouse, settings.consumer_group, seen)
+        self.sink = WarehouseSink(warehouse, settings.consumer_group,
+                                  remember_ids=settings.embedded)
         self.processors = StreamProcessors(roster, settings.lateness)
         self.max_future = timedelta(seconds=settings.max_future)
         # Set while a batch is being processed: if it is still set when the next
