@@ -630,3 +630,24 @@ def test_the_fast_path_is_used_for_ordinary_events(roster: Roster) -> None:
     batch = check(values, roster)
     assert batch.per_message == 0
     assert columnar.MENTIONS_SCHEMA.names == batch.mentions.column_names
+
+
+def test_the_bench_command_measures_both_paths_on_a_file(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    events = eventgen.build(1500, seed=4)
+    path = events.write(tmp_path / "events.jsonl")
+    (tmp_path / "events.roster.yaml").write_bytes((ROOT / "examples" / "roster.yaml").read_bytes())
+    assert columnar.main(["bench", str(path), "--batch", "800", "--repeat", "1"]) == 0
+    out = capsys.readouterr().out
+    assert f"{len(events.lines):,} events in 3 batches of up to 800" in out
+    assert f"{events.dead_letters + events.blank:,} dead letters" in out
+    assert "same rows and dead letters: yes" in out
+    for path_name in ("per message, decode()", "batch, decode_batch()"):
+        assert path_name in out
+
+
+def test_the_bench_command_says_how_to_make_a_file(tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        columnar.main(["bench", str(tmp_path / "missing.jsonl")])
+    assert "dorpspomp simulate --out FILE" in capsys.readouterr().err
