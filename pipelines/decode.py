@@ -401,7 +401,10 @@ def _timestamp(doc: dict[str, Any]) -> datetime:
         raise Rejected(
             "bad_timestamp", f"'created_at' {_short(value)} is not a real time: {exc}"
         ) from None
-    utc = parsed.astimezone(UTC)
+    try:
+        utc = parsed.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00:00+01:00 is before year 1 in UTC
+        utc = EARLIEST - timedelta(days=1)
     if not EARLIEST <= utc <= LATEST:
         raise Rejected(
             "bad_timestamp", f"'created_at' {_short(value)} is outside the years 1900-2299"
@@ -469,7 +472,7 @@ def _optional_enum(
     value = doc.get(name)
     if value is None:
         return None
-    if value not in allowed:
+    if not isinstance(value, str) or value not in allowed:  # a list or object is unhashable
         choices = ", ".join(sorted(allowed))
         raise Rejected("bad_value", f"'{where}{name}' {_short(value)} is not one of: {choices}")
     return str(value)

@@ -6,6 +6,7 @@ import json
 import random
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import jsonschema
 import orjson
@@ -225,3 +226,18 @@ def test_shuffled_keys_do_not_matter() -> None:
     items = list(doc.items())
     random.Random(1).shuffle(items)
     assert run(dict(items)) == run(doc)
+
+
+@pytest.mark.parametrize(("field", "value", "code"), [
+    ("kind", [], "bad_value"),
+    ("kind", {}, "bad_value"),
+    ("created_at", "0001-01-01T00:00:00+01:00", "bad_timestamp"),
+    ("created_at", "9999-12-31T23:59:59-01:00", "bad_timestamp"),
+])
+def test_values_that_crashed_the_decoder_are_dead_letters(
+    field: str, value: Any, code: str
+) -> None:
+    doc = {"type": "mention", "event_id": "e1", "org_id": "o", "platform": "twitter",
+           "created_at": "2026-03-02T10:00:00Z", "author": {"id": "a"}, field: value}
+    item = decode(json.dumps(doc).encode(), Source("t", 0, 1), Roster.empty())
+    assert isinstance(item, DeadLetter) and item.error_code == code, item
