@@ -269,13 +269,19 @@ def sla_explanation(summary: dict[str, Any], org: Org) -> str:
     answered = int(summary.get("answered") or 0)
     answered_late = answered - within
     not_answered = max(0, breached - answered_late)
+    sla = format_seconds(org.first_response_sla)
+    if org.business_hours.weekly_seconds >= 7 * 86400:
+        clocks = (f"**Calendar vs business hours**: the SLA of {sla} counts business hours, "
+                  "which for this client are the whole week: both clocks run alike. ")
+    else:
+        clocks = (
+            f"**Calendar vs business hours**: the SLA of {sla} counts only the client's "
+            f"business hours ({opening_hours(org.business_hours)}, {org.timezone}), so a "
+            "mention posted after closing time and answered at the next opening took hours "
+            "of calendar time but minutes of business time. ")
     return (
-        f"**Calendar vs business hours**: the SLA of {format_seconds(org.first_response_sla)} "
-        f"counts only the client's business hours ({opening_hours(org.business_hours)}, "
-        f"{org.timezone}), so a "
-        "mention posted on a Friday evening and answered on Monday at opening time took "
-        "days of calendar time but minutes of business time. "
-        f"**Within SLA** counts every mention whose SLA is decided: {within:,} answered in "
+        clocks
+        + f"**Within SLA** counts every mention whose SLA is decided: {within:,} answered in "
         f"time out of {within + breached:,}, where {not_answered:,} of the {breached:,} "
         "late ones are still not answered (waiting, or past the answer window). The "
         "per-responder shares under *Who answers* count only the mentions each account "

@@ -42,7 +42,7 @@ from dashboard.figures import (
     local_midnight,
     window_until,
 )
-from dashboard.pages.client import CUSTOM, pick_window
+from dashboard.pages.client import CUSTOM, pick_window, sla_explanation
 from dashboard.pages.sql import csv_bytes, parquet_bytes
 from dashboard.triage import queue_points, silent_for, surge_points, urgency
 from pipelines.roster import parse_roster
@@ -359,6 +359,20 @@ def test_counts_severities_and_alert_figures_read_as_people_say_them() -> None:
     assert alert_kind("new_kind") == "new kind"
     assert opening_hours(ROSTER.org("gemeente-zutphen").business_hours) == (
         "Mon–Fri 09:00-17:00")
+
+
+def test_the_sla_note_explains_the_two_clocks_and_the_two_shares() -> None:
+    summary = {"answered": 70, "within_sla": 45, "breached": 35}
+    note = sla_explanation(summary, ROSTER.org("gemeente-zutphen"))
+    assert "counts only the client's business hours (Mon–Fri 09:00-17:00, " \
+           "Europe/Amsterdam)" in note
+    # 25 answered late of 35 late: 10 never answered, which the per-responder shares omit.
+    assert "45 answered in time out of 80, where 10 of the 35 late ones are still not " \
+           "answered" in note
+    always = parse_roster({"orgs": [{"id": "airline", "name": "Airline", "business_hours": {
+        d: "00:00-24:00" for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}}]})
+    note = sla_explanation(summary, always.org("airline"))
+    assert "the whole week: both clocks run alike" in note and "closing time" not in note
 
 
 @pytest.mark.parametrize(("span", "label"), [
