@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import orjson
+
 KINDS = ("complaint_surge", "sla_breach")
 
 
@@ -34,6 +36,11 @@ class Alert:
     version: int  # grows with every new state of the same alert
     retracted: bool = False  # late data showed there was no breach after all
     details: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+    def details_json(self) -> str:
+        """`details` as the warehouse keeps it (the `alerts` table's `details` column): a
+        JSON object, keys sorted, so that the same state is always the same text."""
+        return orjson.dumps(self.details, option=orjson.OPT_SORT_KEYS).decode()
 
     @property
     def delivery_key(self) -> str:

@@ -1,53 +1,73 @@
-"""Complaint surges: an organisation suddenly gets far more complaints than it usually does.
+"""Complaint surges: an organisation suddenly gets far more complaints than it usually does,
+more than the volume of everything else it is hearing can explain.
 
-A PR desk wants to hear about a storm while it starts, not about the Monday-morning
-peak it sees every week. So each organisation is measured against its own history at
-the same time of week: per minute (event time) the detector counts complaints and the
-summed followers of the distinct complaining authors, and compares the last minutes
-with what that organisation usually gets then.
+A PR desk wants to hear about a storm while it starts, not about the Monday-morning peak
+it sees every week, and not about a viral campaign of praise in which the classifier
+misreads a few per cent as complaints (ten times the praise with 4 % misread is a lot of
+"complaints"). So each organisation is measured against its own history at the same time
+of week, in complaints *and* in its other mentions: per minute (event time) the detector
+counts complaints, other mentions and the summed followers of the distinct complaining
+authors.
 
-The usual rate (complaints per minute) for a local hour of the organisation's own clock:
+The usual rates (complaints, and other mentions, per minute) for a local hour of the
+organisation's own clock:
 
 - with at least 2 earlier weeks holding that hour-of-week: their mean (a Monday 09:00
   is compared with earlier Mondays 09:00, up to 4 weeks back);
 - otherwise the same hour of day on earlier days (up to 10 of the same kind, weekdays
   and weekend days apart when there are at least 2 of that kind, else up to 7 days of
   any kind); with exactly one earlier week, the higher of that and the hour-of-week;
-- shrunk as if 3 more complaints had come at a prior rate (the hour-of-week towards the
-  hour-of-day rate, that one towards the organisation's overall rate), which matters
-  only while there are few complaints to go by, and never below a floor (`min_rate`,
-  3 per hour by default), so that two complaints at a quiet organisation are no storm.
+- shrunk as if 3 more had come at a prior rate (the hour-of-week towards the hour-of-day
+  rate, that one towards the organisation's rate over the week before yesterday), which
+  matters only while there is little to go by. The usual complaint count never goes
+  below a floor (`min_rate`, 3 per hour by default), so that two complaints at a quiet
+  organisation are no storm.
 
-A minute's expected count is the higher of the rates of the hours within ±30 min of it,
-so that a usual peak that starts a little before the hour is not a surprise. Minutes
+A minute's usual rates are the higher of those of the hours within ±30 min of it, so
+that a usual peak that starts a little before the hour is not a surprise. They use only
+history at least a day old, so they do not depend on when they are computed. Minutes
 that belong to a surge are left out of the history, so a storm does not raise the bar
 for the next one (for at most `MAX_EXCLUDED`, so that a lasting new level is learnt).
 
-The rule, checked once per organisation-minute on every trailing span of 1 up to
-`window` minutes (a sharp surge shows in a minute or two, a slower one in the window):
+The rule, on trailing spans of 1 minute up to `slow_window` (3 h) from a fixed ladder
+(1, 2, 3, 4, 5, 6, 8, 10, 12, 15, 20, 25, 30, 40, … 180 minutes, plus `window` and
+`slow_window` themselves). With k the complaints of the span, E their usual count and O
+the other mentions of the span, M their usual count:
 
-    complaints in the whole window          >= min_complaints   (volume), and for a span:
-    observed                                >= ratio × expected  (size), and
-    P(X >= observed), X ~ Poisson(expected) <= p_value           (not chance)
+    volume:  complaints in the span, or in `window` for a shorter span  >= min_complaints
+    rate:    k >= ratio × E (spans up to `window`; longer ones: slow_ratio × E), and
+             P(X >= k), X ~ Poisson(E)                                   <= p_value
+    share:   k >= share_ratio × S, and P(X >= k), X ~ Poisson(S)         <= p_value,
+             S = E + min(1, E₀/M) × max(0, O − M)
 
-Slow surges: at an organisation so quiet that the volume rule is what hides a surge
-(ratio × the usual count of a window < min_complaints), the rule is also checked on the
-trailing spans longer than the window up to `slow_window`, with the volume counted over
-the span: a complaint every two minutes for half an hour where one a day is usual
-never puts 8 in a 10-minute window. Busier organisations are left to the window, where
-the ratio, not the volume, is what a slow rise fails.
+S is what the span's volume explains: the usual count plus the usual share of the other
+mentions above their usual number (E₀ is E before the floor; the factor never exceeds
+one complaint per extra mention, so an organisation whose mentions are nearly all
+complaints is judged on its rate alone). A burst of praise or of questions raises O, and
+S with it, as much as the complaints its misread few add; a storm raises k and its share
+of the mentions, and leaves S near E. The alert reports S as its `expected`.
 
 The Poisson tail is bounded from above by pmf(k)·(k+1)/(k+1-λ) (k > λ), so the test is
-never looser than stated. The alert opens at the end of the first minute where the rule
+never looser than stated. The alert opens at the end of the first minute where a span
 holds (after `warmup` of history, and not within `cooldown` after the previous one was
-resolved) and reports the longest span that satisfies it; it is updated when the count
-(×1.5 or ÷1.5) or the severity (±1) changed since the last state sent, and resolved once
-the last `resolve_after` minutes are calm: below `resolve_ratio` × expected, or below
-half the minimum volume (hysteresis). The resolved state reports the peak.
+resolved) and reports the span with the most complaints beyond S; it is updated when the
+count since the surge began (×1.5 or ÷1.5) or the severity (±1) changed since the last
+state sent, and resolved once the last `resolve_after` minutes are calm: below
+`resolve_ratio` × E, or below half the minimum volume (hysteresis). The resolved state
+reports the peak.
+
+What a surge is about, in the alert's `summary` and `details`: the terms and hashtags
+that set the span's complaints apart from the organisation's usual ones
+(`pipelines.surge_explain`), its most-followed complaining authors, and sample posts.
+Both sets of texts are samples that do not depend on the order of arrival: per minute,
+the `TEXT_SAMPLE` complaints with the lowest CRC-32 of their event id; per day, the
+`USUAL_SAMPLE` lowest; the usual texts are those of the `USUAL_DAYS` days before the
+span. `pipelines.processors.restore` rebuilds the same samples from the warehouse.
 
 Defaults (`SurgeSettings`; per organisation from the roster's `surge:` mapping, over the
-roster defaults' one): window 10m, slow_window 1h, min_complaints 8, ratio 3, p_value
-1e-5, cooldown 1h, warmup 3d, resolve_ratio 1.5, resolve_after 5m, min_rate 3 (per hour).
+roster defaults' one): window 10m, slow_window 3h, min_complaints 8, ratio 3,
+slow_ratio 2, share_ratio 2, p_value 1e-5, cooldown 1h, warmup 3d, resolve_ratio 1.5,
+resolve_after 5m, min_rate 3 (per hour).
 
 Severity, 0-10 with one decimal (`severity`), grows with the excess and with the reach
 of the complaining authors:
@@ -58,37 +78,44 @@ where reach is the sum, over the span's minutes, of the followers of each minute
 distinct complaining authors: a 3× surge of nobodies is about 3, a 5× one with 100 000
 followers behind it about 7.5, and 8× with 10 million followers is 10.
 
-Event time only: a minute is evaluated once the clock of its organisation's partition
+Event time only: a minute is judged once the clock of its organisation's partition
 (the highest `created_at` read from it, each counted at most a minute past the time Kafka
 received it: `pipelines.decode.clock_time`) has passed the minute's end plus `lateness`.
 The clock advances with every mention in the order of its partition, and with the
 `clocks` passed at the end of a batch; so the alerts are a function of each partition's
-event order, not of batch boundaries or of how partitions interleave. (Exactly so when
-the clocks are those of the mentions; a clock moved on by events the detector does not
-see, such as posts, can only make a straggling mention late for its own minute.) A
-complaint that arrives after its minute was judged still counts for later minutes and
-for the history.
+event order, not of batch boundaries or of how partitions interleave. A complaint that
+arrives after its minute was judged still counts for later minutes and for the history.
 
-Pure and deterministic: no I/O, no wall clock. Cost: O(1) per mention; per organisation
-and minute with complaints in the window O(window), O(slow_window) when the slow check
-runs; quiet stretches are skipped in bulk, whatever their length: a clock that jumps a
-year (or 174) costs no more than one that jumps two months (`_add_minutes`).
+Cost. Pure and deterministic: no I/O, no wall clock. O(1) per mention. A minute is only
+looked at when it has mentions, or while a surge is open; a minute that cannot trigger
+costs O(1): a running bound (a CUSUM of complaints over `0.8 × min(ratio, slow_ratio)` ×
+the usual count) is at least the excess of every trailing span, and the spans are only
+tested when it says one could hold. Spans are read from running sums (bisection in the
+span's minutes that had mentions, and the usual counts per half-hour block), so a tested
+minute costs O(ladder), not O(slow_window). Quiet stretches are skipped in bulk, whatever
+their length: a clock that jumps a year (or 174) costs no more than one that jumps two
+months (`_add_minutes`). `SurgeDetector.work` counts what was done.
 """
 
 from __future__ import annotations
 
+import heapq
 import math
+import zlib
 from array import array
-from collections import deque
+from bisect import bisect_left
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from pipelines.alerts import Alert
 from pipelines.decode import Mention
 from pipelines.roster import Org, Roster, format_duration, parse_duration
+from pipelines.surge_explain import distinctive_terms
+from schemas.saturating import UINT64_MAX
 
 KIND = "complaint_surge"
 
@@ -99,16 +126,44 @@ MAX_EXCLUDED = 6 * 3600
 """Seconds into an alert during which its minutes stay out of the history."""
 
 SAMPLE_SIZE = 10
+"""Sample posts per alert (`sample_event_ids`): the most-followed complaining authors'."""
+
+TEXT_SAMPLE = 25
+"""Complaints per minute whose texts are kept to say what a surge is about."""
+
+USUAL_SAMPLE = 60
+"""Complaints per day whose texts are kept as the organisation's usual ones."""
+
+USUAL_DAYS = 7
+"""Days before a surge whose sampled complaints are its usual ones."""
+
+TEXT_DAYS_KEPT = USUAL_DAYS + 3
+"""Days of usual texts kept (a mention may be dated up to a day ahead of the clock)."""
+
+SPANS = (1, 2, 3, 4, 5, 6, 8, 10, 12, 15, 20, 25, 30, 40, 50, 60, 75, 90, 105, 120, 150, 180)
+"""The trailing spans (minutes) the rule is tested on, with `window` and `slow_window`."""
+
+TERMS_SHOWN = 5
+AUTHORS_SHOWN = 5
+POSTS_SHOWN = 3
+POST_CHARS = 280
+
+_GATE_SHARE = 0.8  # the running bound subtracts this share of the lowest ratio × usual
+_GATE_EPSILON = 1e-9  # rounding room: the bound is a sum of floats
+_GRID_BASE = 1e-4  # usual counts per minute are rounded down to this grid for the gate
+_GRID_STEP = 1.02
 _WEEK_HOURS = 168
 _WEEKS_BACK = 4
 _RING_HOURS = _WEEKS_BACK * _WEEK_HOURS + 48  # per-hour history kept per organisation
 _TAIL_MINUTES = (2 * _RING_HOURS + 48) * 60  # of a span of minutes seen, what the ring can hold
+_DAY_RING = 40  # local days of totals kept (the prior reads 7 of them)
 _SAME_KIND_DAYS = 10
 _ANY_DAYS = 7
 _DAYS_BACK = 28
 _MIN_SAMPLE_MINUTES = 30  # an hour of history counts once this many of its minutes were seen
 _EDGE = 30  # minutes: within this of an hour's edge the neighbouring hour's rate counts too
-_PRIOR_COMPLAINTS = 3.0  # weight of the prior in a shrunk estimate, in complaints
+_PRIOR_COUNT = 3.0  # weight of the prior in a shrunk estimate, in complaints (or mentions)
+_TINY_RATE = 1e-6  # per minute: a rate never estimated below this (no division by zero)
 _WEEKDAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
 
@@ -126,9 +181,11 @@ class SurgeSettings:
 
     enabled: bool = True
     window: int = 600
-    slow_window: int = 3600
+    slow_window: int = 3 * 3600
     min_complaints: int = 8
     ratio: float = 3.0
+    slow_ratio: float = 2.0
+    share_ratio: float = 2.0
     p_value: float = 1e-5
     cooldown: int = 3600
     warmup: int = 3 * 86_400
@@ -183,6 +240,7 @@ class SurgeSettings:
             "enabled": self.enabled, "window": format_duration(self.window),
             "slow_window": format_duration(self.slow_window),
             "min_complaints": self.min_complaints, "ratio": self.ratio,
+            "slow_ratio": self.slow_ratio, "share_ratio": self.share_ratio,
             "p_value": self.p_value, "cooldown": format_duration(self.cooldown),
             "warmup": format_duration(self.warmup), "resolve_ratio": self.resolve_ratio,
             "resolve_after": format_duration(self.resolve_after), "min_rate": self.min_rate,
@@ -211,8 +269,15 @@ def _problems(s: SurgeSettings) -> list[str]:
         problems.append(f"min_complaints {s.min_complaints} must be at least 1")
     if not 1.0 <= s.ratio <= 1000.0:
         problems.append(f"ratio {s.ratio} must be between 1 and 1000")
+    if not 1.0 <= s.slow_ratio <= s.ratio:
+        problems.append(f"slow_ratio {s.slow_ratio} must be between 1 and ratio ({s.ratio})")
+    if not 1.0 <= s.share_ratio <= 1000.0:
+        problems.append(f"share_ratio {s.share_ratio} must be between 1 and 1000")
     if not 1.0 <= s.resolve_ratio <= s.ratio:
         problems.append(f"resolve_ratio {s.resolve_ratio} must be between 1 and ratio ({s.ratio})")
+    elif s.resolve_ratio > s.slow_ratio:
+        problems.append(f"resolve_ratio {s.resolve_ratio} must not exceed slow_ratio "
+                        f"({s.slow_ratio}): a slow surge would resolve as it opens")
     if not 0.0 < s.p_value <= 0.1:
         problems.append(f"p_value {s.p_value} must be above 0 and at most 0.1")
     if s.cooldown < 0 or s.warmup < 0:
@@ -255,8 +320,8 @@ def _duration(value: Any) -> int:
 
 _PARSERS: dict[str, Any] = {
     "enabled": _flag, "window": _duration, "slow_window": _duration,
-    "min_complaints": _whole, "ratio": _number,
-    "p_value": _number, "cooldown": _duration, "warmup": _duration,
+    "min_complaints": _whole, "ratio": _number, "slow_ratio": _number,
+    "share_ratio": _number, "p_value": _number, "cooldown": _duration, "warmup": _duration,
     "resolve_ratio": _number, "resolve_after": _duration, "min_rate": _number,
 }
 
@@ -283,20 +348,113 @@ def severity(observed: float, expected: float, reach: int) -> float:
     return round(min(6.0, excess) + min(4.0, audience), 1)
 
 
+def _least_count(usual: float, log_p: float) -> int:
+    """The least count k with P(X >= k | usual) <= p: what the tail test needs at `usual`."""
+    least = max(1, math.floor(usual) + 1)
+    while log_poisson_tail(least, usual) > log_p:
+        least += 1
+    return least
+
+
+@lru_cache(maxsize=8192)
+def _gate(step: int, lowest_ratio: float, log_p: float) -> float:
+    """How high the running bound must be for a span to hold when the usual count of its
+    last minute is at least `_GRID_BASE · _GRID_STEP^step` (0 for step -1).
+
+    The least, over every usual count E' of the span from there on, of max((r - ρ)·E',
+    c(E') - ρ·E') (ρ = 0.8·r, c the least count the tail test lets through, which never
+    falls as E' grows): taken on intervals of the grid, each bounded from below by its
+    left end in the first term and by c there minus ρ × its right end in the second, so
+    the gate is never higher than the rule allows. Cached: a few hundred grid steps."""
+    rho = _GATE_SHARE * lowest_ratio
+    low = 0.0 if step < 0 else _GRID_BASE * _GRID_STEP ** step
+    best = math.inf
+    while (lowest_ratio - rho) * low < best:
+        high = _GRID_BASE if low == 0.0 else low * _GRID_STEP
+        value = max((lowest_ratio - rho) * low, _least_count(low, log_p) - rho * high)
+        best = min(best, value)
+        low = high
+    return best - _GATE_EPSILON
+
+
+def text_key(event_id: str) -> int:
+    """The sampling key of a complaint: CRC-32 of its event id (ClickHouse's `CRC32`)."""
+    return zlib.crc32(event_id.encode("utf-8"))
+
+
+@dataclass(frozen=True, slots=True)
+class ComplaintText:
+    """A stored complaint as a restart reads it back: what the samples keep of it."""
+
+    org_id: str
+    event_id: str
+    created_at: datetime
+    author_id: str
+    author_handle: str
+    author_followers: int
+    text: str
+    complaint: bool = True
+
+
+Sampled = Mention | ComplaintText
+
+
+@dataclass
+class SurgeWork:
+    """What the detector did, counted (the cost of a minute is a count, not a time)."""
+
+    minutes_stepped: int = 0  # organisation-minutes looked at one by one (O(1) each)
+    minutes_skipped: int = 0  # organisation-minutes passed in bulk (quiet stretches)
+    minutes_tested: int = 0  # organisation-minutes whose spans were tested (O(ladder))
+    span_tests: int = 0  # spans tested
+
+
+@dataclass(frozen=True)
+class _Span:
+    """One trailing span ending at a judged minute, with what the rule reads of it."""
+
+    length: int
+    complaints: int
+    others: int
+    reach: int
+    usual: float  # E: the usual complaints (with the floor)
+    usual_raw: float  # E₀: the same without the floor
+    usual_others: float  # M
+    explained: float  # S: what the usual rate and this volume explain
+
+    @property
+    def share(self) -> float:
+        total = self.complaints + self.others
+        return self.complaints / total if total else 0.0
+
+    @property
+    def usual_share(self) -> float:
+        total = self.usual_raw + self.usual_others
+        return self.usual_raw / total if total > 0 else 0.0
+
+
+def _explained(complaints_usual: float, raw: float, others: int, others_usual: float) -> float:
+    per_extra = min(1.0, raw / others_usual) if others_usual > 0 else 1.0
+    return complaints_usual + per_extra * max(0.0, others - others_usual)
+
+
 # -- per organisation ------------------------------------------------------------------------
 
 
 class _Minute:
-    """The complaints of one organisation-minute that is still in the window."""
+    """The mentions of one organisation-minute that is still inside the slow window."""
 
-    __slots__ = ("authors", "complaints", "ids", "reach", "top")
+    __slots__ = ("authors", "complaints", "others", "reach", "texts", "top")
 
     def __init__(self) -> None:
         self.complaints = 0
+        self.others = 0
         self.reach = 0
         self.authors: dict[str, int] = {}
-        self.ids: set[str] = set()
-        self.top: list[tuple[int, float, str]] = []  # (-followers, created_at, event_id)
+        # (-followers, created_at, event_id, author_id, handle, text), the best SAMPLE_SIZE
+        self.top: list[tuple[int, float, str, str, str, str]] = []
+        # max-heap of (-text_key, event_id, text): the TEXT_SAMPLE lowest keys
+        self.texts: list[tuple[int, str, str]] = []
 
 
 @dataclass
@@ -307,12 +465,13 @@ class _Surge:
     version: int
     last_observed: int
     last_severity: float
-    peak: tuple[float, int, float, int, int, tuple[str, ...]]
-    # peak = (severity, observed, expected, span minutes, span start, samples)
+    peak: tuple[float, int, int]  # (severity, observed, minute) of the strongest state
+    peak_span: _Span = field(repr=False)
+    about: dict[str, Any] | None = field(default=None, repr=False)  # of the last state
 
 
 class _OrgState:
-    """One organisation's counts, history and surge state."""
+    """One organisation's recent minutes, running sums, history and surge state."""
 
     def __init__(self, org: Org, settings: SurgeSettings) -> None:
         self.org_id = org.id
@@ -322,30 +481,54 @@ class _OrgState:
             org.timezone)
         self.window = settings.window // 60
         self.calm_span = settings.resolve_after // 60
-        self.span = max(self.window, self.calm_span)
-        self.slow = settings.slow_window // 60
-        # Committed minutes still inside the slow window: (minute, complaints, reach).
-        self.past: deque[tuple[int, int, int]] = deque()
+        self.slow = max(settings.slow_window // 60, self.window, self.calm_span)
+        self.spans = tuple(sorted({*(n for n in SPANS if n <= self.slow), self.window,
+                                   self.slow}))
+        self.ratios = tuple(settings.ratio if n <= self.window else settings.slow_ratio
+                            for n in self.spans)
+        self.lowest_ratio = min(settings.ratio, settings.slow_ratio)
+        self.gate_rate = _GATE_SHARE * self.lowest_ratio
         self.log_p = math.log(settings.p_value)
+        self.lowest_gate = _gate(-1, self.lowest_ratio, self.log_p)  # no minute's is lower
         self.floor = settings.min_rate / 60.0
         self.partition: int | None = None
         self.first_minute = -1  # -1: nothing seen yet
         self.cursor = 0  # the first minute not judged yet
         self.committed = 0  # minutes before this one are in the history
-        self.recent: dict[int, _Minute] = {}
+        self.minutes: dict[int, _Minute] = {}  # minutes >= committed that had mentions
+        self.pending: list[int] = []  # heap: minutes >= cursor in `minutes`
+        # Running sums over the judged minutes in [committed, cursor) that had mentions:
+        # the minute, and complaints / other mentions / reach up to and including it.
+        self.sum_minute: list[int] = []
+        self.sum_complaints: list[int] = []
+        self.sum_others: list[int] = []
+        self.sum_reach: list[int] = []
+        self.head = 0  # entries before this one have left the slow window
+        self.base = (0, 0, 0)  # the sums before the first entry kept
+        self.bound = 0.0  # >= the excess of every trailing span (the gate)
         # Per local hour (hours since 1970-01-01 on the organisation's clock) in a ring:
-        # which hour a slot holds, its complaints, and how many of its minutes were seen.
+        # which hour a slot holds, its complaints, its other mentions, and how many of its
+        # minutes were seen; per local day the same totals for the prior.
         self.hist_hour = array("i", [-1]) * _RING_HOURS
         self.hist_count = array("f", [0.0]) * _RING_HOURS
+        self.hist_others = array("f", [0.0]) * _RING_HOURS
         self.hist_minutes = array("H", [0]) * _RING_HOURS
-        self.total_count = 0.0
-        self.total_minutes = 0
-        self.estimates: dict[int, float] = {}  # local hour -> usual rate
-        self.minute_rates: dict[int, float] = {}  # UTC minute -> usual rate
+        self.day_id = array("i", [-1]) * _DAY_RING
+        self.day_count = array("d", [0.0]) * _DAY_RING
+        self.day_others = array("d", [0.0]) * _DAY_RING
+        self.day_minutes = array("i", [0]) * _DAY_RING
+        self.hour_rates: dict[int, tuple[float, float]] = {}
+        self.block_rates: dict[int, tuple[float, float, float]] = {}
+        self.block_gates: dict[int, float] = {}
         self.offsets: dict[int, int] = {}
         self.excluded: list[list[int]] = []  # [first, last] minutes kept out of the history
+        self.usual_texts: dict[int, list[tuple[int, str, int, str]]] = {}  # UTC day -> heap
         self.surge: _Surge | None = None
         self.resolved_minute: int | None = None
+        # A span never reaches back to this minute: the end of the last surge, or the last
+        # minute whose surge was held back (warm-up, cooldown), so that one storm is not
+        # alerted again once the cooldown is over.
+        self.barrier: int | None = None
 
     # clock -------------------------------------------------------------------------------
 
@@ -370,44 +553,151 @@ class _OrgState:
 
     # counting ----------------------------------------------------------------------------
 
-    def add_complaint(self, minute: int, mention: Mention, ts: float) -> None:
-        if minute < self.committed:
-            self.add_to_history(minute, 1.0)
-            return
-        bucket = self.recent.get(minute)
+    def _bucket(self, minute: int) -> _Minute:
+        bucket = self.minutes.get(minute)
         if bucket is None:
-            bucket = self.recent[minute] = _Minute()
-        event_id = mention.event_id
-        if event_id in bucket.ids:
-            return  # a second copy of the same event
-        bucket.ids.add(event_id)
+            bucket = self.minutes[minute] = _Minute()
+            if minute >= self.cursor:
+                heapq.heappush(self.pending, minute)
+        return bucket
+
+    def add_mention(self, minute: int, mention: Mention, ts: float) -> None:
+        complaint = bool(mention.complaint)
+        if complaint:
+            self.sample_usual(minute, mention)
+        if minute < self.committed:
+            self.add_to_history(minute, 1.0 if complaint else 0.0, 0.0 if complaint else 1.0)
+            return
+        bucket = self._bucket(minute)
+        if not complaint:
+            bucket.others += 1
+            if minute < self.cursor:
+                self._late(minute, 0, 1, 0)
+            return
         bucket.complaints += 1
         followers = mention.author_followers
         before = bucket.authors.get(mention.author_id)
+        added = 0
         if before is None:
             bucket.authors[mention.author_id] = followers
-            bucket.reach += followers
+            added = followers
         elif followers > before:
             bucket.authors[mention.author_id] = followers
-            bucket.reach += followers - before
+            added = followers - before
+        reach = min(UINT64_MAX, bucket.reach + added)
+        added, bucket.reach = reach - bucket.reach, reach
+        self._sample(bucket, mention, ts)
+        if minute < self.cursor:
+            self._late(minute, 1, 0, added)
+            self.bound += 1.0
+
+    def add_sample(self, minute: int, mention: Sampled, ts: float) -> None:
+        """A complaint the history already counted: only its text, author and sample."""
+        self.sample_usual(minute, mention)
+        if minute < self.committed:
+            return
+        bucket = self.minutes.get(minute)
+        if bucket is None:
+            return  # the history holds no complaint in that minute
+        followers = mention.author_followers
+        if followers > bucket.authors.get(mention.author_id, -1):
+            bucket.authors[mention.author_id] = followers
+        self._sample(bucket, mention, ts)
+
+    def _sample(self, bucket: _Minute, mention: Sampled, ts: float) -> None:
+        text = mention.text or ""
         top = bucket.top
-        top.append((-followers, ts, event_id))
+        top.append((-mention.author_followers, ts, mention.event_id, mention.author_id,
+                    mention.author_handle, text))
         if len(top) > 4 * SAMPLE_SIZE:
             top.sort()
             del top[SAMPLE_SIZE:]
+        if text:
+            entry = (-text_key(mention.event_id), mention.event_id, text)
+            if len(bucket.texts) < TEXT_SAMPLE:
+                heapq.heappush(bucket.texts, entry)
+            elif entry > bucket.texts[0]:
+                heapq.heapreplace(bucket.texts, entry)
 
-    def add_counts(self, minute: int, complaints: int, reach: int) -> None:
-        """A minute from the warehouse's history (no event ids or authors)."""
-        if complaints <= 0:
+    def sample_usual(self, minute: int, mention: Sampled) -> None:
+        if not mention.text:
             return
+        day = minute // 1440
+        heap = self.usual_texts.get(day)
+        if heap is None:
+            newest = max(self.usual_texts, default=day)
+            if day < newest - TEXT_DAYS_KEPT:
+                return
+            heap = self.usual_texts[day] = []
+            if day > newest:
+                for old in [d for d in self.usual_texts if d < day - TEXT_DAYS_KEPT]:
+                    del self.usual_texts[old]
+        entry = (-text_key(mention.event_id), mention.event_id, minute, mention.text)
+        if len(heap) < USUAL_SAMPLE:
+            heapq.heappush(heap, entry)
+        elif entry > heap[0]:
+            heapq.heapreplace(heap, entry)
+
+    def add_counts(self, minute: int, complaints: int, others: int, reach: int) -> None:
+        """A minute from the warehouse's history (no texts or authors)."""
+        if complaints <= 0 and others <= 0:
+            return
+        complaints, others = max(0, complaints), max(0, others)
         if minute < self.committed:
-            self.add_to_history(minute, float(complaints))
+            self.add_to_history(minute, float(complaints), float(others))
             return
-        bucket = self.recent.get(minute)
-        if bucket is None:
-            bucket = self.recent[minute] = _Minute()
+        bucket = self._bucket(minute)
         bucket.complaints += complaints
-        bucket.reach += max(0, reach)
+        bucket.others += others
+        reach = min(UINT64_MAX, bucket.reach + max(0, reach))
+        added, bucket.reach = reach - bucket.reach, reach
+        if minute < self.cursor:
+            self._late(minute, complaints, others, added)
+            self.bound += complaints
+
+    # running sums ------------------------------------------------------------------------
+
+    def _append(self, minute: int, bucket: _Minute) -> None:
+        c, o, r = self.totals_before(minute + 1)
+        self.sum_minute.append(minute)
+        self.sum_complaints.append(c + bucket.complaints)
+        self.sum_others.append(o + bucket.others)
+        self.sum_reach.append(r + bucket.reach)
+
+    def _late(self, minute: int, complaints: int, others: int, reach: int) -> None:
+        """A minute already judged got more: every sum from it on grows."""
+        minutes = self.sum_minute
+        i = bisect_left(minutes, minute, self.head)
+        if i == len(minutes) or minutes[i] != minute:
+            c, o, r = self.totals_before(minute)
+            minutes.insert(i, minute)
+            self.sum_complaints.insert(i, c)
+            self.sum_others.insert(i, o)
+            self.sum_reach.insert(i, r)
+        for j in range(i, len(minutes)):
+            self.sum_complaints[j] += complaints
+            self.sum_others[j] += others
+            self.sum_reach[j] += reach
+
+    def totals_before(self, boundary: int) -> tuple[int, int, int]:
+        """Complaints, other mentions and reach of the judged minutes before `boundary`
+        (from the first one kept; only differences mean anything)."""
+        i = bisect_left(self.sum_minute, boundary, self.head) - 1
+        if i < self.head:
+            return self.base
+        return self.sum_complaints[i], self.sum_others[i], self.sum_reach[i]
+
+    def _trim(self, upto: int) -> None:
+        minutes = self.sum_minute
+        i = bisect_left(minutes, upto, self.head)
+        if i > self.head:
+            self.base = (self.sum_complaints[i - 1], self.sum_others[i - 1],
+                         self.sum_reach[i - 1])
+            self.head = i
+            if i > 256 and i * 2 > len(minutes):
+                for values in (minutes, self.sum_complaints, self.sum_others, self.sum_reach):
+                    del values[:i]
+                self.head = 0
 
     # history -----------------------------------------------------------------------------
 
@@ -418,33 +708,47 @@ class _OrgState:
             return slot
         if held > hour:
             return -1  # older than the ring
-        if held >= 0:
-            self.total_count -= self.hist_count[slot]
-            self.total_minutes -= self.hist_minutes[slot]
         self.hist_hour[slot] = hour
         self.hist_count[slot] = 0.0
+        self.hist_others[slot] = 0.0
         self.hist_minutes[slot] = 0
+        return slot
+
+    def _day(self, day: int) -> int:
+        slot = day % _DAY_RING
+        held = self.day_id[slot]
+        if held == day:
+            return slot
+        if held > day:
+            return -1
+        self.day_id[slot] = day
+        self.day_count[slot] = self.day_others[slot] = 0.0
+        self.day_minutes[slot] = 0
         return slot
 
     def _is_excluded(self, minute: int) -> bool:
         return any(first <= minute <= last for first, last in self.excluded)
 
-    def add_to_history(self, minute: int, complaints: float) -> None:
+    def add_to_history(self, minute: int, complaints: float, others: float) -> None:
         if self._is_excluded(minute):
             return
-        slot = self._slot((minute + self.offset(minute)) // 60)
+        hour = (minute + self.offset(minute)) // 60
+        slot = self._slot(hour)
         if slot >= 0:
             self.hist_count[slot] += complaints
-            self.total_count += complaints
+            self.hist_others[slot] += others
+        day = self._day(hour // 24)
+        if day >= 0:
+            self.day_count[day] += complaints
+            self.day_others[day] += others
 
     def _add_minutes(self, first: int, end: int) -> None:
-        """Count the minutes [first, end) as seen, per local hour.
+        """Count the minutes [first, end) as seen, per local hour and day.
 
         Bounded by the ring, not by the calendar: each slot keeps the latest hour that maps
         to it, so of a longer span only the last `_TAIL_MINUTES` can leave a trace (two
         rings, so that every slot is reached even past a spring-forward hour that has no
         minutes, plus room for the zone's offset); what came before would be overwritten.
-        The counts are whole numbers, so the totals come out the same as well.
         """
         first = max(first, end - _TAIL_MINUTES)
         while first < end:
@@ -457,25 +761,23 @@ class _OrgState:
                 slot = self._slot(hour)
                 if slot >= 0:
                     self.hist_minutes[slot] += stop - local
-                    self.total_minutes += stop - local
+                day = self._day(hour // 24)
+                if day >= 0:
+                    self.day_minutes[day] += stop - local
                 local = stop
             first = utc_end
 
     def commit(self, upto: int) -> None:
-        """Move the minutes before `upto` (out of every window by now) into the history."""
+        """Move the minutes before `upto` (out of every span by now) into the history."""
         if upto <= self.committed:
             return
-        done = [minute for minute in self.recent if minute < upto]
-        done.sort()
-        keep = upto - self.slow
+        if len(self.minutes) <= upto - self.committed:
+            done = sorted(m for m in self.minutes if m < upto)
+        else:
+            done = [m for m in range(self.committed, upto) if m in self.minutes]
         for minute in done:
-            bucket = self.recent.pop(minute)
-            self.add_to_history(minute, float(bucket.complaints))
-            if minute >= keep and self.slow > self.span:
-                self.past.append((minute, bucket.complaints, bucket.reach))
-        past = self.past
-        while past and past[0][0] < keep:
-            past.popleft()
+            bucket = self.minutes.pop(minute)
+            self.add_to_history(minute, float(bucket.complaints), float(bucket.others))
         start = self.committed
         for first, last in sorted(self.excluded):
             if last < start or first >= upto:
@@ -484,6 +786,7 @@ class _OrgState:
             start = max(start, last + 1)
         self._add_minutes(start, max(start, upto))
         self.committed = upto
+        self._trim(upto)
         if self.excluded:
             self.excluded = [r for r in self.excluded if r[1] >= upto]
 
@@ -494,64 +797,151 @@ class _OrgState:
                 return
         self.excluded.append([first, last])
 
-    # the usual rate ----------------------------------------------------------------------
+    # the usual rates ---------------------------------------------------------------------
 
-    def _hour(self, hour: int) -> tuple[float, int]:
+    def _hour(self, hour: int) -> tuple[float, float, int]:
         slot = hour % _RING_HOURS
         if hour < 0 or self.hist_hour[slot] != hour:
-            return 0.0, 0
-        return self.hist_count[slot], self.hist_minutes[slot]
+            return 0.0, 0.0, 0
+        return self.hist_count[slot], self.hist_others[slot], self.hist_minutes[slot]
 
-    def _shrunk(self, count: float, minutes: int, prior: float) -> float:
-        """The rate seen, pulled towards `prior` as if `_PRIOR_COMPLAINTS` more were seen."""
-        return (count + _PRIOR_COMPLAINTS) / (minutes + _PRIOR_COMPLAINTS / prior)
+    def _prior(self, hour: int) -> tuple[float, float]:
+        """Complaints and other mentions per minute over the week before yesterday."""
+        day = hour // 24
+        count = others = 0.0
+        minutes = 0
+        for d in range(day - 8, day - 1):
+            slot = d % _DAY_RING
+            if d >= 0 and self.day_id[slot] == d:
+                count += self.day_count[slot]
+                others += self.day_others[slot]
+                minutes += self.day_minutes[slot]
+        if not minutes:
+            return max(self.floor, _TINY_RATE), _TINY_RATE
+        return max(count / minutes, _TINY_RATE), max(others / minutes, _TINY_RATE)
 
-    def hour_rate(self, hour: int) -> float:
-        """The usual complaints per minute in a local hour (hours since 1970-01-01 local)."""
-        cached = self.estimates.get(hour)
+    @staticmethod
+    def _shrunk(count: float, minutes: int, prior: float) -> float:
+        """The rate seen, pulled towards `prior` as if `_PRIOR_COUNT` more were seen."""
+        return (count + _PRIOR_COUNT) / (minutes + _PRIOR_COUNT / prior)
+
+    def hour_rate(self, hour: int) -> tuple[float, float]:
+        """The usual complaints and other mentions per minute in a local hour (hours since
+        1970-01-01 local), before the floor. Reads only hours at least a day old."""
+        cached = self.hour_rates.get(hour)
         if cached is not None:
             return cached
-        floor = max(self.floor, 1e-6)
-        overall = max(self.total_count / self.total_minutes if self.total_minutes else 0, floor)
+        prior_c, prior_o = self._prior(hour)
         weekend = (hour // 24 + 3) % 7 >= 5
-        same: list[tuple[float, int]] = []
-        any_day: list[tuple[float, int]] = []
+        same: list[tuple[float, float, int]] = []
+        any_day: list[tuple[float, float, int]] = []
         for k in range(1, _DAYS_BACK + 1):
-            count, minutes = self._hour(hour - 24 * k)
-            if minutes < _MIN_SAMPLE_MINUTES:
+            seen = self._hour(hour - 24 * k)
+            if seen[2] < _MIN_SAMPLE_MINUTES:
                 continue
             if k <= _ANY_DAYS:
-                any_day.append((count, minutes))
+                any_day.append(seen)
             same_kind = (((hour - 24 * k) // 24 + 3) % 7 >= 5) == weekend
             if same_kind and len(same) < _SAME_KIND_DAYS:
-                same.append((count, minutes))
+                same.append(seen)
         days = same if len(same) >= 2 else any_day
-        rate = self._shrunk(sum(c for c, _ in days), sum(m for _, m in days), overall)
+        minutes = sum(m for _, _, m in days)
+        rate_c = self._shrunk(sum(c for c, _, _ in days), minutes, prior_c)
+        rate_o = self._shrunk(sum(o for _, o, _ in days), minutes, prior_o)
         weeks = [self._hour(hour - k * _WEEK_HOURS) for k in range(1, _WEEKS_BACK + 1)]
-        weeks = [w for w in weeks if w[1] >= _MIN_SAMPLE_MINUTES]
+        weeks = [w for w in weeks if w[2] >= _MIN_SAMPLE_MINUTES]
         if weeks:
-            week_rate = self._shrunk(sum(c for c, _ in weeks), sum(m for _, m in weeks),
-                                     max(rate, floor))
-            rate = week_rate if len(weeks) >= 2 else max(rate, week_rate)
-        rate = max(rate, self.floor)
-        if len(self.estimates) > 16:
-            self.estimates = {h: r for h, r in self.estimates.items() if h >= hour - 2}
-        self.estimates[hour] = rate
-        return rate
+            minutes = sum(m for _, _, m in weeks)
+            week_c = self._shrunk(sum(c for c, _, _ in weeks), minutes, rate_c)
+            week_o = self._shrunk(sum(o for _, o, _ in weeks), minutes, rate_o)
+            if len(weeks) >= 2:
+                rate_c, rate_o = week_c, week_o
+            else:
+                rate_c, rate_o = max(rate_c, week_c), max(rate_o, week_o)
+        if len(self.hour_rates) > 32:
+            self.hour_rates = {h: r for h, r in self.hour_rates.items() if h >= hour - 8}
+        self.hour_rates[hour] = (rate_c, rate_o)
+        return rate_c, rate_o
 
-    def expected(self, minute: int) -> float:
-        """The usual complaints in a (UTC) minute."""
-        cached = self.minute_rates.get(minute)
-        if cached is None:
-            local = minute + self.offset(minute)
-            cached = max(self.hour_rate((local - _EDGE) // 60),
-                         self.hour_rate((local + _EDGE) // 60))
-            keep = max(self.span, self.slow)
-            if len(self.minute_rates) >= 4 * keep:
-                self.minute_rates = {m: r for m, r in self.minute_rates.items()
-                                     if m > minute - 2 * keep}
-            self.minute_rates[minute] = cached
-        return cached
+    def rates(self, block: int) -> tuple[float, float, float]:
+        """(E, E₀, M) per minute in a local half-hour block: the higher of the usual rates
+        of the hours within ±30 min, complaints with the floor (E) and without (E₀)."""
+        cached = self.block_rates.get(block)
+        if cached is not None:
+            return cached
+        start = block * 30
+        c1, o1 = self.hour_rate((start - _EDGE) // 60)
+        c2, o2 = self.hour_rate((start + _EDGE) // 60)
+        raw = max(c1, c2)
+        rates = (max(raw, self.floor), raw, max(o1, o2))
+        if len(self.block_rates) > 48:
+            self.block_rates = {b: r for b, r in self.block_rates.items() if b >= block - 16}
+        self.block_rates[block] = rates
+        return rates
+
+    def usual_at(self, minute: int) -> tuple[float, float]:
+        """E of one (UTC) minute, and the gate: how high the bound must be for a span
+        ending with that minute to hold.
+
+        A span that holds has k >= r·E_span and P(X >= k | E_span) <= p_value, with
+        E_span >= E of its last minute; the bound is at least k - 0.8·r_min·E_span. So the
+        bound is at least the least, over every E' >= E, of max(0.2·r_min·E',
+        c(E') - 0.8·r_min·E') where c(E') is the least count that passes the tail test at
+        E' (`_gate`)."""
+        block = (minute + self.offset(minute)) // 30
+        usual = self.rates(block)[0]
+        gate = self.block_gates.get(block)
+        if gate is None:
+            step = math.floor(math.log(usual / _GRID_BASE) / math.log(_GRID_STEP)) \
+                if usual >= _GRID_BASE else -1
+            gate = _gate(step, self.lowest_ratio, self.log_p)
+            if len(self.block_gates) > 48:
+                self.block_gates = {b: g for b, g in self.block_gates.items() if b >= block - 16}
+            self.block_gates[block] = gate
+        return usual, gate
+
+    def segments(self, first: int, end: int) -> list[tuple[int, int, tuple[float, float, float]]]:
+        """The UTC minutes [first, end) cut where the usual rates may change."""
+        out = []
+        while first < end:
+            off = self.offset(first)
+            block = (first + off) // 30
+            stop = min(end, (block + 1) * 30 - off, (first // 60 + 1) * 60)
+            out.append((first, stop, self.rates(block)))
+            first = stop
+        return out
+
+    def span(self, minute: int, length: int) -> _Span:
+        """The trailing span of `length` minutes that ends with `minute`."""
+        return self.spans_ending(minute, (length,))[0]
+
+    def spans_ending(self, minute: int, lengths: Sequence[int]) -> list[_Span]:
+        """Trailing spans ending with `minute`, `lengths` ascending: one pass back over the
+        half-hour blocks, one bisection per span for the counts."""
+        end = minute + 1
+        c_end, o_end, r_end = self.totals_before(end)
+        segments = self.segments(end - lengths[-1], end)
+        i = len(segments) - 1
+        pos = end
+        e = e0 = m = 0.0
+        out = []
+        for length in lengths:
+            low = end - length
+            while pos > low:
+                seg_start, _, (rate, raw, others) = segments[i]
+                take = max(seg_start, low)
+                n = pos - take
+                e += n * rate
+                e0 += n * raw
+                m += n * others
+                pos = take
+                if pos == seg_start:
+                    i -= 1
+            c, o, r = self.totals_before(low)
+            k, others_seen = c_end - c, o_end - o
+            out.append(_Span(length, k, others_seen, r_end - r, e, e0, m,
+                             _explained(e, e0, others_seen, m)))
+        return out
 
 
 # -- the detector ----------------------------------------------------------------------------
@@ -589,6 +979,7 @@ class SurgeDetector:
         self._due: dict[int, int] = {}
         self._history_end = -math.inf  # seconds: mentions before it are in the loaded history
         self._out: list[Alert] | None = None
+        self.work = SurgeWork()
 
     @property
     def tracked_orgs(self) -> int:
@@ -596,6 +987,15 @@ class SurgeDetector:
 
     def settings(self, org_id: str) -> SurgeSettings:
         return self._settings.get(org_id, self._base)
+
+    def texts_needed(self, through: datetime) -> tuple[datetime, datetime]:
+        """Which stored complaints a restart at `through` must give `load_history` for the
+        samples to be what they were: (a, b) — from `a`, each day's `USUAL_SAMPLE` with
+        the lowest `text_key` (ties: the higher event id), and from `b` every one (the
+        minutes that spans and the explanation of an open surge may still read)."""
+        longest = max([self._base.slow_window, *(s.slow_window for s in self._settings.values())])
+        day = datetime.fromtimestamp(math.floor(through.timestamp() / 86_400) * 86_400, UTC)
+        return day - timedelta(days=TEXT_DAYS_KEPT), through - timedelta(seconds=2 * longest)
 
     # input -------------------------------------------------------------------------------
 
@@ -619,8 +1019,8 @@ class SurgeDetector:
             minute = int(ts // 60)
             if state.first_minute < 0:
                 state.start(minute)
-            if mention.complaint and ts >= history_end:
-                state.add_complaint(minute, mention, ts)
+            if ts >= history_end:
+                state.add_mention(minute, mention, ts)
             at = mention.clock_at  # created_at, at most a minute past its Kafka timestamp
             tick = ts if at is mention.created_at else at.timestamp()
             clock = self._clock.get(partition)
@@ -634,9 +1034,13 @@ class SurgeDetector:
         self._out = None
         return out
 
-    def load_history(self, rows: Iterable[tuple[str, datetime, int, int]], *,
-                     through: datetime | None = None) -> None:
-        """Start from the warehouse: (org_id, minute, complaints, complaint_reach), oldest first.
+    def load_history(self, rows: Iterable[tuple[Any, ...]], *, through: datetime | None = None,
+                     complaints: Iterable[Sampled] = ()) -> None:
+        """Start from the warehouse: rows of (org_id, minute, complaints, complaint_reach,
+        mentions), oldest first (`mentions` counts every mention of the minute; left out,
+        the minute had complaints only), and the complaints whose texts the samples need
+        (`texts_needed`; only their texts, authors and ids are read, they are not counted
+        again).
 
         The minutes are judged as if they had been processed (the same baseline, surge
         and cooldown state) but no alert is emitted. The history is taken as complete up
@@ -645,18 +1049,31 @@ class SurgeDetector:
         its mentions has shown which partition it is on.
         """
         self._out = None
+        limit = _seconds(through, "through") if through is not None else math.inf
+        texts = sorted(((m.created_at.timestamp(), m) for m in complaints
+                        if m.complaint and m.created_at.timestamp() < limit),
+                       key=lambda pair: pair[0])
+        j = 0
         last = -1
-        for org_id, at, complaints, reach in rows:
+        for row in rows:
+            org_id, at, count, reach = row[0], row[1], int(row[2]), int(row[3])
+            others = int(row[4]) - count if len(row) > 4 else 0
             state = self._orgs.get(org_id) or self._track(org_id)
             minute = int(_seconds(at, "history minute") // 60)
+            # The texts of the minutes before this one, as they would have come.
+            while j < len(texts) and texts[j][0] < minute * 60:
+                self._sample(*texts[j])
+                j += 1
             if state.first_minute < 0:
                 state.start(minute)
             if minute > state.cursor:
                 self._advance(state, minute)
-            state.add_counts(minute, complaints, reach)
+            state.add_counts(minute, count, others, reach)
             last = max(last, minute)
+        for pair in texts[j:]:
+            self._sample(*pair)
         if through is not None:
-            history_end = _seconds(through, "through")
+            history_end = limit
         elif last >= 0:
             history_end = (last + 1) * 60.0
         else:
@@ -666,6 +1083,11 @@ class SurgeDetector:
             if state.first_minute >= 0 and state.cursor < end:
                 self._advance(state, end)
         self._history_end = max(self._history_end, history_end)
+
+    def _sample(self, ts: float, mention: Sampled) -> None:
+        state = self._orgs.get(mention.org_id)
+        if state is not None:
+            state.add_sample(int(ts // 60), mention, ts)
 
     # bookkeeping -------------------------------------------------------------------------
 
@@ -690,191 +1112,211 @@ class SurgeDetector:
                     self._advance(state, due)
 
     def _advance(self, state: _OrgState, target: int) -> None:
-        """Judge the organisation's minutes before `target`, skipping quiet stretches."""
+        """Judge the organisation's minutes before `target`: one by one where a minute had
+        mentions, a surge is open or the bound says a span could hold; the rest in bulk."""
+        work = self.work
+        pending = state.pending
         while state.cursor < target:
-            if state.surge is None:
-                upcoming = min(state.recent, default=target)
+            while pending and pending[0] < state.cursor:
+                heapq.heappop(pending)
+            if state.surge is None and state.bound < state.lowest_gate:
+                upcoming = min(pending[0], target) if pending else target
                 if upcoming > state.cursor:
-                    state.cursor = min(upcoming, target)
-                    state.commit(state.cursor - state.span + 1)
+                    gap = upcoming - state.cursor
+                    work.minutes_skipped += gap
+                    state.bound = max(0.0, state.bound - state.gate_rate * state.floor * gap)
+                    state.cursor = upcoming
+                    state.commit(state.cursor - state.slow)
                     continue
-            self._judge(state, state.cursor)
+            self._step(state, state.cursor)
             state.cursor += 1
-            state.commit(state.cursor - state.span + 1)
+            state.commit(state.cursor - state.slow)
 
     # the rule ----------------------------------------------------------------------------
 
-    def _judge(self, state: _OrgState, minute: int) -> None:
+    def _step(self, state: _OrgState, minute: int) -> None:
+        """The end of one minute: its counts join the running sums, the bound moves, and
+        the spans are tested when the bound says one could hold (or a surge is open)."""
+        self.work.minutes_stepped += 1
+        bucket = state.minutes.get(minute)
+        complaints = 0
+        if bucket is not None:
+            state._append(minute, bucket)
+            complaints = bucket.complaints
+        usual, gate = state.usual_at(minute)
+        state.bound = max(0.0, state.bound + complaints - state.gate_rate * usual)
         s = state.s
-        span = state.span
-        window = state.window
-        observed = [0] * (span + 1)
-        reach = [0] * (span + 1)
-        o = r = 0
-        recent = state.recent
-        for length in range(1, span + 1):
-            bucket = recent.get(minute - length + 1)
-            if bucket is not None:
-                o += bucket.complaints
-                r += bucket.reach
-            observed[length], reach[length] = o, r
-        surge = state.surge
-        if surge is None and (not s.enabled or observed[window] < s.min_complaints):
-            if s.enabled and state.slow > span:
-                self._judge_slow(state, minute, observed[span], reach[span])
-            return  # too few to matter: the usual rate is not even needed
-        expected = [0.0] * (span + 1)
-        e = 0.0
-        for length in range(1, span + 1):
-            e += state.expected(minute - length + 1)
-            expected[length] = e
-        trigger = 0
-        if s.enabled and observed[window] >= s.min_complaints:
-            for length in range(window, 0, -1):
-                k, lam = observed[length], expected[length]
-                if k >= s.ratio * lam and log_poisson_tail(k, lam) <= state.log_p:
-                    trigger = length
-                    break
-        if surge is None:
-            if trigger:
-                self._start(state, minute, trigger, observed[trigger], expected[trigger],
-                            reach[trigger])
+        if state.surge is not None:
+            self._follow(state, state.surge, minute)
             return
+        if not s.enabled or state.bound < gate:
+            return
+        longest = min(state.slow, minute + 1 - state.first_minute)
+        if state.barrier is not None:  # a new surge is made of what came after
+            longest = min(longest, minute - state.barrier)
+            if longest <= 0:
+                return
+        c_end = state.totals_before(minute + 1)[0]
+        if c_end - state.totals_before(minute + 1 - longest)[0] < s.min_complaints:
+            return  # too few in the longest span for any span to hold
+        self.work.minutes_tested += 1
+        lengths = [n for n in state.spans if n <= longest]
+        self.work.span_tests += len(lengths)
+        spans = state.spans_ending(minute, lengths)
+        in_window = next((sp.complaints for sp in reversed(spans) if sp.length <= state.window),
+                         0)
+        best: _Span | None = None
+        for span, ratio in zip(spans, state.ratios, strict=False):
+            k = span.complaints
+            volume = k if span.length >= state.window else in_window
+            if volume < s.min_complaints or k < ratio * span.usual:
+                continue
+            if log_poisson_tail(k, span.usual) > state.log_p:
+                continue
+            explained = span.explained
+            if k < s.share_ratio * explained or log_poisson_tail(k, explained) > state.log_p:
+                continue
+            if best is None or k - explained > best.complaints - best.explained:
+                best = span
+        if best is not None:
+            self._start(state, minute, best)
+
+    def _follow(self, state: _OrgState, surge: _Surge, minute: int) -> None:
+        """An open surge: keep its minutes out of the history, resolve it once calm,
+        send a new state when it grew or shrank."""
+        s = state.s
         if (minute - surge.opened_minute) * 60 < MAX_EXCLUDED:
-            state.exclude(minute - window + 1, minute)
-        calm = state.calm_span
-        k, lam = observed[calm], expected[calm]
-        if k < s.resolve_ratio * lam or 2 * k * window < s.min_complaints * calm:
+            state.exclude(minute, minute)
+        calm = state.span(minute, state.calm_span)
+        k = calm.complaints
+        if k < s.resolve_ratio * calm.usual or 2 * k * state.window < s.min_complaints * \
+                state.calm_span:
             self._resolve(state, surge, minute)
             return
-        length = min(minute - surge.span_start + 1, window)
-        k, lam = observed[length], expected[length]
-        level = severity(k, lam, reach[length])
-        peak = surge.peak
-        if (level, k) > (peak[0], peak[1]):
-            surge.peak = (level, k, lam, length, minute - length + 1,
-                          self._samples(state, minute - length + 1, minute))
+        span = state.span(minute, min(minute - surge.span_start + 1, state.slow))
+        level = severity(span.complaints, span.explained, span.reach)
+        if (level, span.complaints) > surge.peak[:2]:
+            surge.peak = (level, span.complaints, minute)
+            surge.peak_span = span
         moved = (abs(level - surge.last_severity) >= 1.0
-                 or k >= 1.5 * surge.last_observed or 1.5 * k <= surge.last_observed)
+                 or span.complaints >= 1.5 * surge.last_observed
+                 or 1.5 * span.complaints <= surge.last_observed)
         if moved:
             surge.version += 1
-            surge.last_observed, surge.last_severity = k, level
-            self._emit(state, surge, "open", minute, level, k, lam, length, reach[length],
-                       self._samples(state, minute - length + 1, minute))
+            surge.last_observed, surge.last_severity = span.complaints, level
+            self._emit(state, surge, "open", minute, level, span)
 
-    def _judge_slow(self, state: _OrgState, minute: int, recent_k: int,
-                    recent_reach: int) -> None:
-        """The rule over spans longer than the window, up to `slow_window`, at an
-        organisation so quiet that `min_complaints` in the window is what hides a surge:
-        complaints at a few a minute for half an hour where one an hour is usual."""
-        s = state.s
-        slow, span = state.slow, state.span
-        past = state.past
-        first = minute - slow + 1
-        while past and past[0][0] < first:
-            past.popleft()
-        total = recent_k + sum(c for _, c, _ in past)
-        if total < s.min_complaints:
-            return
-        if s.ratio * state.expected(minute) * state.window >= s.min_complaints:
-            return  # busy enough that the window's own rule decides
-        counts = [0] * (slow + 1)
-        reaches = [0] * (slow + 1)
-        for m, c, r in past:
-            counts[minute - m + 1] += c
-            reaches[minute - m + 1] += r
-        recent = state.recent
-        for length in range(1, span + 1):
-            bucket = recent.get(minute - length + 1)
-            if bucket is not None:
-                counts[length] += bucket.complaints
-                reaches[length] += bucket.reach
-        k = r = 0
-        e = 0.0
-        best: tuple[int, int, float, int] | None = None
-        for length in range(1, slow + 1):
-            k += counts[length]
-            r += reaches[length]
-            e += state.expected(minute - length + 1)
-            if (length > state.window and k >= s.min_complaints and k >= s.ratio * e
-                    and log_poisson_tail(k, e) <= state.log_p):
-                best = (length, k, e, r)  # the longest span that holds
-        if best is not None:
-            self._start(state, minute, *best)
-
-    def _start(self, state: _OrgState, minute: int, length: int, k: int, lam: float,
-               reach: int) -> None:
+    def _start(self, state: _OrgState, minute: int, span: _Span) -> None:
         """Open an alert for a span where the rule holds, unless still in the warm-up
-        or the cooldown; either way its minutes stay out of the history."""
+        (still learning: the minutes join the history) or the cooldown (they stay out)."""
         s = state.s
         if (minute + 1 - state.first_minute) * 60 < s.warmup:
+            state.barrier = minute
             return
-        state.exclude(minute - state.window + 1, minute)
-        cooling = (state.resolved_minute is not None
-                   and (minute - state.resolved_minute) * 60 < s.cooldown)
-        if not cooling:
-            self._open(state, minute, length, k, lam, reach)
-
-    def _open(self, state: _OrgState, minute: int, length: int, k: int, lam: float,
-              reach: int) -> None:
+        state.exclude(minute - span.length + 1, minute)
+        if state.resolved_minute is not None and (minute - state.resolved_minute) * 60 < \
+                s.cooldown:
+            state.barrier = minute
+            return
         opened = datetime.fromtimestamp(minute * 60, UTC)
-        level = severity(k, lam, reach)
-        start = minute - length + 1
-        samples = self._samples(state, start, minute)
+        level = severity(span.complaints, span.explained, span.reach)
         surge = state.surge = _Surge(
             alert_id=f"{KIND}:{state.org_id}:{opened:%Y%m%dT%H%M}", opened_minute=minute,
-            span_start=start, version=1, last_observed=k, last_severity=level,
-            peak=(level, k, lam, length, start, samples),
+            span_start=minute - span.length + 1, version=1, last_observed=span.complaints,
+            last_severity=level, peak=(level, span.complaints, minute), peak_span=span,
         )
-        self._emit(state, surge, "open", minute, level, k, lam, length, reach, samples)
+        self._emit(state, surge, "open", minute, level, span)
 
     def _resolve(self, state: _OrgState, surge: _Surge, minute: int) -> None:
         surge.version += 1
-        level, k, lam, length, start, samples = surge.peak
-        self._emit(state, surge, "resolved", minute, level, k, lam, length, None, samples,
-                   peak_start=start)
+        level, _, peak_minute = surge.peak
+        self._emit(state, surge, "resolved", minute, level, surge.peak_span,
+                   peak_minute=peak_minute)
         state.surge = None
-        state.resolved_minute = minute
+        state.resolved_minute = state.barrier = minute
 
-    def _samples(self, state: _OrgState, first: int, last: int) -> tuple[str, ...]:
-        picks: list[tuple[int, float, str]] = []
-        for m in range(first, last + 1):
-            bucket = state.recent.get(m)
-            if bucket is not None:
-                picks.extend(bucket.top)
-        picks.sort()
-        return tuple(event_id for _, _, event_id in picks[:SAMPLE_SIZE])
+    # what the alert says -----------------------------------------------------------------
 
     def _emit(self, state: _OrgState, surge: _Surge, status: str, minute: int, level: float,
-              observed: int, expected: float, length: int, reach: int | None,
-              samples: tuple[str, ...], *, peak_start: int | None = None) -> None:
+              span: _Span, *, peak_minute: int | None = None) -> None:
+        """Send a state. What the surge is about is read at every open state (also while
+        replaying the history, so that a restart resumes with it); the resolved state
+        repeats the last one's, since the peak's minutes may have left the slow window."""
+        last = peak_minute if peak_minute is not None else minute
+        start = last - span.length + 1
+        if status == "resolved" and surge.about is not None:
+            about = surge.about
+        else:
+            about = surge.about = self._about(state, start, last)
         if self._out is None:
             return  # replaying the history: the state moves on, nothing is sent
+        about = dict(about)
         end = datetime.fromtimestamp((minute + 1) * 60, UTC)
-        start = peak_start if peak_start is not None else minute - length + 1
         when = state.local(start)
+        k, expected = span.complaints, span.explained
         usual = f"the usual {expected:.1f} for a {_WEEKDAY_NAMES[when.weekday()]} {when:%H:%M}"
-        times = observed / expected if expected > 0 else math.inf
+        times = k / expected if expected > 0 else math.inf
+        sample_ids = about.pop("sample_ids")
         if status == "resolved":
             lasted = minute + 1 - surge.span_start
             summary = (f"{state.name}: complaint surge over after {lasted} min; peak "
-                       f"{observed} complaints in {length} min, {times:.1f}× {usual}")
+                       f"{k} complaints in {span.length} min, {times:.1f}× {usual}")
         else:
-            summary = (f"{state.name}: {observed} complaints in {length} min, "
-                       f"{times:.1f}× {usual}")
-        details: dict[str, Any] = {"window_minutes": length,
-                                   "window_start": _iso_minute(start)}
-        if reach is not None:
-            details["reach"] = reach
-            details["log_p"] = round(log_poisson_tail(observed, expected), 2)
+            summary = f"{state.name}: {k} complaints in {span.length} min, {times:.1f}× {usual}"
+        summary += (f"; {span.share:.0%} of its mentions (usually {span.usual_share:.0%})")
+        if about["terms"]:
+            summary += "; about " + ", ".join(t["term"] for t in about["terms"][:3])
+        if about["top_authors"]:
+            loudest = about["top_authors"][0]
+            summary += f"; loudest @{loudest['handle']} ({loudest['followers']:,} followers)"
+        details: dict[str, Any] = {
+            "window_minutes": span.length, "window_start": _iso_minute(start),
+            "reach": span.reach, "log_p": round(log_poisson_tail(k, expected), 2),
+            "other_mentions": span.others, "usual_complaints": round(span.usual, 2),
+            "usual_other_mentions": round(span.usual_others, 2),
+            "share": round(span.share, 3), "usual_share": round(span.usual_share, 3),
+            **about,
+        }
         self._out.append(Alert(
             alert_id=surge.alert_id, org_id=state.org_id, kind=KIND, status=status,
             opened_at=datetime.fromtimestamp((surge.opened_minute + 1) * 60, UTC),
             resolved_at=end if status == "resolved" else None,
-            severity=level, observed=float(observed), expected=round(expected, 2),
-            summary=summary, sample_event_ids=samples, updated_at=end,
+            severity=level, observed=float(k), expected=round(expected, 2),
+            summary=summary, sample_event_ids=sample_ids, updated_at=end,
             version=surge.version, details=details,
         ))
+
+    def _about(self, state: _OrgState, first: int, last: int) -> dict[str, Any]:
+        """The span's distinctive terms, most-followed authors and sample posts."""
+        top: list[tuple[int, float, str, str, str, str]] = []
+        texts: list[str] = []
+        for minute in range(first, last + 1):
+            bucket = state.minutes.get(minute)
+            if bucket is not None:
+                top.extend(bucket.top)
+                texts.extend(text for _, _, text in sorted(bucket.texts, reverse=True))
+        top.sort()
+        usual: list[str] = []
+        day = first // 1440
+        for d in range(day - USUAL_DAYS, day + 1):
+            entries = state.usual_texts.get(d, ())
+            usual.extend(text for _, _, m, text in sorted(entries, reverse=True) if m < first)
+        terms = distinctive_terms(texts, usual, TERMS_SHOWN)
+        authors: list[dict[str, Any]] = []
+        seen: set[str] = set()
+        for followers, _, _, author_id, handle, _ in top:
+            if author_id not in seen:
+                seen.add(author_id)
+                authors.append({"author_id": author_id, "handle": handle or author_id,
+                                "followers": -followers})
+            if len(authors) == AUTHORS_SHOWN:
+                break
+        posts = [{"event_id": event_id, "author": handle or author_id, "followers": -followers,
+                  "text": text[:POST_CHARS]}
+                 for followers, _, event_id, author_id, handle, text in top[:POSTS_SHOWN]]
+        return {"terms": [t.to_json() for t in terms], "sampled_complaints": len(texts),
+                "sampled_usual": len(usual), "top_authors": authors, "posts": posts,
+                "sample_ids": tuple(entry[2] for entry in top[:SAMPLE_SIZE])}
 
 
 def _seconds(t: datetime, what: str) -> float:

@@ -39,7 +39,7 @@ import pyarrow as pa
 
 from pipelines.alerts import Alert
 from pipelines.decode import CLOCK_SKEW, Mention, Post, Source
-from pipelines.escalation import SurgeDetector
+from pipelines.escalation import USUAL_SAMPLE, ComplaintText, SurgeDetector
 from pipelines.responses import ResponseRow, ResponseTracker
 from pipelines.roster import Roster
 from pipelines.sink import Derived, IngestBatch, WriteResult
@@ -122,7 +122,8 @@ class StreamProcessors:
                       *(org.answer_window for org in self.roster.orgs.values())])
         horizon = cut - timedelta(seconds=window + self.lateness)
         history = complaint_history(warehouse, max(final.values()) - HISTORY_FOR_BASELINES, cut)
-        self.detector.load_history(history, through=cut)
+        self.detector.load_history(history, through=cut, complaints=complaint_texts(
+            warehouse, *self.detector.texts_needed(cut), cut))
 
         mentions = load_mentions(warehouse, topic, horizon)
         posts = load_posts(warehouse, topic, horizon - timedelta(seconds=self.lateness))
@@ -256,24 +257,49 @@ def load_posts(warehouse: Warehouse, topic: str, since: datetime) -> list[Post]:
 
 def complaint_history(
     warehouse: Warehouse, since: datetime, until: datetime
-) -> Sequence[tuple[str, datetime, int, int]]:
-    """(org_id, minute, complaints, summed followers of the distinct complaining authors)."""
+) -> Sequence[tuple[str, datetime, int, int, int]]:
+    """(org_id, minute, complaints, summed followers of the distinct complaining authors,
+    mentions) per organisation-minute with mentions."""
     table = warehouse.client.query_arrow(
-        f"SELECT org_id, minute, sum(n) AS complaints, {saturating_sum('followers')} AS reach "
+        "SELECT org_id, minute, sumIf(n, complaint) AS complaints, "
+        f"{saturating_sum('if(complaint, followers, 0)')} AS reach, sum(n) AS mentions "
         "FROM ("
         "SELECT org_id, toDateTime64(toStartOfMinute(created_at), 3, 'UTC') AS minute, "
-        "author_id, count() AS n, "
+        "author_id, ifNull(complaint, false) AS complaint, count() AS n, "
         f"max(author_followers) AS followers FROM {warehouse.table('mentions')} "
-        "WHERE complaint AND created_at >= {since:DateTime64(3)} "
-        "AND created_at < {until:DateTime64(3)} "
-        "GROUP BY org_id, minute, author_id) GROUP BY org_id, minute ORDER BY minute, org_id",
+        "WHERE created_at >= {since:DateTime64(3)} AND created_at < {until:DateTime64(3)} "
+        "GROUP BY org_id, minute, author_id, complaint) "
+        "GROUP BY org_id, minute ORDER BY minute, org_id",
         parameters={"since": since, "until": until},
     )
     return [
-        (org, as_utc(minute), int(n), int(reach))
-        for org, minute, n, reach in zip(
+        (org, as_utc(minute), int(n), int(reach), int(total))
+        for org, minute, n, reach, total in zip(
             table.column("org_id").to_pylist(), table.column("minute").to_pylist(),
             table.column("complaints").to_pylist(), table.column("reach").to_pylist(),
-            strict=True,
+            table.column("mentions").to_pylist(), strict=True,
         )
+    ]
+
+
+def complaint_texts(warehouse: Warehouse, since: datetime, recent: datetime,
+                    until: datetime) -> list[ComplaintText]:
+    """The complaints whose texts the surge detector's samples hold at `until`
+    (`SurgeDetector.texts_needed`): per organisation and day from `since` the
+    `USUAL_SAMPLE` with the lowest CRC-32 of their event id, and every one from `recent`."""
+    columns = "org_id, event_id, created_at, author_id, author_handle, author_followers, text"
+    where = "complaint AND text != '' AND created_at < {until:DateTime64(3)}"
+    table = warehouse.client.query_arrow(
+        f"SELECT {columns} FROM (SELECT {columns} FROM {warehouse.table('mentions')} "
+        f"WHERE {where} AND created_at >= {{since:DateTime64(3)}} "
+        "ORDER BY org_id, toDate(created_at), CRC32(event_id), event_id DESC "
+        f"LIMIT {USUAL_SAMPLE} BY org_id, toDate(created_at)) "
+        f"UNION DISTINCT SELECT {columns} FROM {warehouse.table('mentions')} "
+        f"WHERE {where} AND created_at >= {{recent:DateTime64(3)}}",
+        parameters={"since": since, "recent": recent, "until": until},
+    )
+    return [
+        ComplaintText(r["org_id"], r["event_id"], as_utc(r["created_at"]), r["author_id"],
+                      r["author_handle"], int(r["author_followers"]), r["text"])
+        for r in _rows(table)
     ]

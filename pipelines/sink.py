@@ -279,4 +279,5 @@ def alerts_table(alerts: Sequence[Alert]) -> pa.Table:
         "updated_at": _times([a.updated_at for a in alerts]),
         "version": pa.array([a.version for a in alerts], pa.uint64()),
         "is_deleted": pa.array([1 if a.retracted else 0 for a in alerts], pa.uint8()),
+        "details": pa.array([a.details_json() for a in alerts], pa.string()),
     })

@@ -150,6 +150,9 @@ ALERTS_STATE = _table("alerts_state", (
     ("updated_at", TIME, "event time of this state"),
     ("version", "UInt64", "state version; the highest wins"),
     ("is_deleted", "UInt8", "1: late data showed the alert was wrong; hidden by the view"),
+    # Rows written before the column existed read it as '' (migration 0006).
+    ("details", "String", "what the alert is about, as a JSON object (complaint_surge: terms, "
+     "top_authors, posts, share; each kind its own facts)"),
 ))
 
 WATERMARKS = _table("watermarks", (

@@ -82,20 +82,20 @@ def mention(org_id: str, event_id: str, at: datetime, *, complaint: bool, follow
 def stream(org_id: str, *, days: float, seed: int, partition: int = 0,
            surges: Sequence[Surge] = (), rate: Callable[[datetime], float] = usual_rate,
            start: datetime = DAY_1, chatter: float = 0.5) -> list[Mention]:
-    """One organisation's mentions in event-time order: complaints plus `chatter` × as many
-    other mentions (which must not count)."""
+    """One organisation's mentions in event-time order: complaints, and other mentions at
+    `chatter` × the usual complaint rate (a surge brings complaints, not other mentions)."""
     rng = random.Random(seed)
     out: list[Mention] = []
     first = start.astimezone(UTC)
     for i in range(int(days * 1440)):
         minute = first + timedelta(minutes=i)
         local = minute.astimezone(start.tzinfo)
-        lam = rate(local)
+        lam = usual = rate(local)
         for surge in surges:
             if surge.start <= local < surge.start + timedelta(minutes=surge.minutes):
                 lam = surge.rate
         complaints = poisson(rng, lam)
-        others = poisson(rng, lam * chatter)
+        others = poisson(rng, usual * chatter)
         offsets = sorted(rng.randrange(60_000) for _ in range(complaints + others))
         kinds = [True] * complaints + [False] * others
         rng.shuffle(kinds)
@@ -263,14 +263,18 @@ def test_a_slow_surge_at_a_quiet_organisation_is_caught_by_the_slow_window() -> 
     assert run(SurgeDetector(roster()), calm) == []
 
 
-def test_the_slow_window_keeps_an_hour_of_minutes_not_the_whole_stream(
+def test_the_detector_keeps_the_slow_window_of_minutes_not_the_whole_stream(
         fortnight: list[Mention]) -> None:
-    # A busy organisation never reaches the slow check; what it keeps for it must still
-    # be bounded by the slow window (per organisation, for as long as the worker runs).
+    # What an organisation keeps of its minutes (counts, running sums, sampled texts) is
+    # bounded by the slow window (3 h), however long the worker runs.
     detector = SurgeDetector(roster())
     run(detector, fortnight)
     state = detector._orgs[ZUTPHEN]
-    assert 0 < len(state.past) <= state.slow == 60
+    assert state.slow == 180
+    assert 0 < len(state.minutes) <= state.slow + 2
+    assert 0 < len(state.sum_minute) - state.head <= state.slow
+    assert len(state.sum_minute) <= 2 * state.slow + 256
+    assert len(state.usual_texts) <= 11
 
 
 def test_cooldown_and_per_org_thresholds() -> None:
@@ -293,11 +297,11 @@ def test_cooldown_and_per_org_thresholds() -> None:
     # A higher bar for one organisation: ~150 complaints in 10 minutes are not enough.
     strict = roster("    surge: {min_complaints: 200, slow_window: 10m}")
     assert run(SurgeDetector(strict), mentions) == []
-    # Over longer spans (up to slow_window, 1h by default) the bar holds too: the alert
-    # comes once the wave has brought 200, after its first 10 minutes.
+    # Over longer spans (up to slow_window, 3h by default) the bar holds too: the alert
+    # comes once a span longer than the window holds 200 complaints.
     longer = run(SurgeDetector(roster("    surge: {min_complaints: 200}")), mentions)
-    assert longer[0].observed >= 200
-    assert longer[0].opened_at.astimezone(AMSTERDAM) > first.start + timedelta(minutes=10)
+    assert longer[0].observed >= 200 and longer[0].details["window_minutes"] > 10
+    assert longer[0].opened_at.astimezone(AMSTERDAM) > first.start + timedelta(minutes=5)
 
 
 def test_roster_settings_are_validated() -> None:
@@ -317,7 +321,14 @@ def test_roster_settings_are_validated() -> None:
     with pytest.raises(ValueError, match=r"surge: slow_window 300s must be whole minutes from "
                                          r"the window \(10m\) to 3h"):
         SurgeDetector(roster("    surge: {slow_window: 5m}"))
-    assert custom.settings(ZUTPHEN).slow_window == 3600
+    assert custom.settings(ZUTPHEN).slow_window == 10800
+    assert SurgeSettings().to_spec()["slow_window"] == "3h"
+    with pytest.raises(ValueError, match=r"slow_ratio 4\.0 must be between 1 and ratio \(3\.0\)"):
+        SurgeDetector(roster("    surge: {slow_ratio: 4}"))
+    with pytest.raises(ValueError, match=r"resolve_ratio 1\.8 must not exceed slow_ratio"):
+        SurgeDetector(roster("    surge: {slow_ratio: 1.6, resolve_ratio: 1.8}"))
+    with pytest.raises(ValueError, match=r"share_ratio 0\.5 must be between 1 and 1000"):
+        SurgeDetector(roster("    surge: {share_ratio: 0.5}"))
     with pytest.raises(ValueError, match=r"org gemeente-zutphen: surge: ratio 0\.5 must be"):
         SurgeDetector(roster("    surge: {ratio: 0.5}"))
     with pytest.raises(ValueError, match=r"surge\.min_complaints: 'many' is not a whole"):
@@ -464,18 +475,22 @@ def test_batches_and_interleaving_do_not_change_the_alerts(
     assert per_org(alerts) == per_org(reference)
 
 
-def history_rows(mentions: Iterable[Mention]) -> list[tuple[str, datetime, int, int]]:
-    """What the warehouse would answer: per org-minute complaints and their authors' reach."""
+def history_rows(mentions: Iterable[Mention]) -> list[tuple[str, datetime, int, int, int]]:
+    """What the warehouse would answer: per org-minute complaints, their authors' reach
+    and all mentions."""
     complaints: dict[tuple[str, datetime], int] = defaultdict(int)
+    total: dict[tuple[str, datetime], int] = defaultdict(int)
     authors: dict[tuple[str, datetime], dict[str, int]] = defaultdict(dict)
     for m in mentions:
         key = (m.org_id, m.created_at.replace(second=0, microsecond=0))
         complaints[key] += bool(m.complaint)
+        total[key] += 1
         if m.complaint:
             seen = authors[key]
             seen[m.author_id] = max(seen.get(m.author_id, 0), m.author_followers)
-    return [(org, minute, complaints[(org, minute)], sum(authors[(org, minute)].values()))
-            for org, minute in sorted(complaints, key=lambda k: (k[1], k[0]))]
+    return [(org, minute, complaints[(org, minute)], sum(authors[(org, minute)].values()),
+             total[(org, minute)])
+            for org, minute in sorted(total, key=lambda k: (k[1], k[0]))]
 
 
 @pytest.mark.parametrize("seconds", [0, 30.5])

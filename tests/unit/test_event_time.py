@@ -323,7 +323,7 @@ def test_skipping_a_long_silence_changes_nothing_the_detector_decides(
         alerts += detector.process([], {0: back + timedelta(days=3)})
         state = detector._orgs["dagblad-noord"]
         return alerts, (list(state.hist_hour), list(state.hist_count), list(state.hist_minutes),
-                        state.total_count, state.total_minutes)
+                        list(state.day_id), list(state.day_count), list(state.day_minutes))
 
     bounded = detect()
     monkeypatch.setattr(escalation, "_TAIL_MINUTES", 10**12)  # the walk through every hour
