@@ -12,10 +12,12 @@ what the model learns about those on one language carries to the other.
 
 Everything a word contributes is summed into one table row when the model
 is exported (its own weight, its n-grams', its lexicon features'), so
-scoring a batch is: tokenise (vectorised, :mod:`pipelines.textmodel.tokens`),
-join tokens and token pairs with the word and pair tables, compute n-grams
-only for the words the table lacks, and add the rows up per text with
-``numpy.bincount``. The feature values are counts divided by the square root
+scoring a batch is: tokenise (one polars query, :mod:`pipelines.textmodel.tokens`),
+hash the tokens (polars) and find their rows in a numpy hash index built when
+the model loads, find the word pairs the same way (two word ids make one
+integer key), compute character n-grams only for the words the table lacks,
+and add the rows up per text with ``numpy.bincount``. No Python loop runs per
+text or per token. The feature values are counts divided by the square root
 of the text's feature count, the same at training.
 
 The model file holds only arrays (``allow_pickle=False``) and a JSON header.
@@ -31,7 +33,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from pipelines.textmodel.tokens import char_ngram_frame, tokenise
+from pipelines.textmodel.tokens import char_ngram_query, token_query
 
 #: The model shipped with the package.
 MODEL_PATH = Path(__file__).resolve().parent / "data" / "textmodel.npz"
@@ -62,8 +64,73 @@ class Scores:
 
     complaint_logit: np.ndarray
     sentiment_probs: np.ndarray  # (n, 3): neg, neu, pos
-    langs: list[str]
+    lang_index: np.ndarray  # 0 English, 1 Dutch (see LANGS)
     empty: np.ndarray
+
+
+#: Seed of polars' string hash. The hash may change between polars versions,
+#: but the tables (when the model loads) and the tokens are hashed by the
+#: same installed polars in the same process, so look-ups stay exact.
+_SEED = 0x5EED
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+
+
+class _HashIndex:
+    """Unique 64-bit keys -> their position, looked up for a whole array at
+    once: open addressing with linear probing in numpy arrays, built once
+    when the model loads. It replaces a polars join, which would hash the
+    whole table again for every batch."""
+
+    def __init__(self, keys: np.ndarray) -> None:
+        keys = np.asarray(keys, dtype=np.uint64)
+        if len(np.unique(keys)) != len(keys):
+            raise ValueError("two entries of a text model table share one hash key")
+        size = 1 << max(4, int(np.ceil(np.log2(max(len(keys), 1) * 4))))
+        self._shift = np.uint64(64 - (size.bit_length() - 1))
+        self._mask = size - 1
+        self._keys = np.zeros(size, dtype=np.uint64)
+        self._values = np.full(size, -1, dtype=np.int64)
+        home = self._home(keys)
+        pending = np.arange(len(keys))
+        self._rounds = 0
+        while pending.size:  # round r places the keys that find home + r free
+            slots = (home[pending] + self._rounds) & self._mask
+            free = self._values[slots] < 0
+            taken, first = np.unique(slots[free], return_index=True)
+            chosen = pending[free][first]
+            self._keys[taken] = keys[chosen]
+            self._values[taken] = chosen
+            placed = np.zeros(len(keys), dtype=bool)
+            placed[chosen] = True
+            pending = pending[~placed[pending]]
+            self._rounds += 1
+
+    def _home(self, keys: np.ndarray) -> np.ndarray:
+        return ((keys * _GOLDEN) >> self._shift).astype(np.int64)
+
+    def find(self, queries: np.ndarray) -> np.ndarray:
+        """Each query's position, or -1 where it is not a key."""
+        queries = np.asarray(queries, dtype=np.uint64)
+        found = np.full(len(queries), -1, dtype=np.int64)
+        home = self._home(queries)
+        todo = np.arange(len(queries))
+        for step in range(self._rounds):
+            slots = (home[todo] + step) & self._mask
+            values = self._values[slots]
+            hit = (values >= 0) & (self._keys[slots] == queries[todo])
+            found[todo[hit]] = values[hit]
+            todo = todo[~hit & (values >= 0)]  # an empty slot ends the search
+            if not todo.size:
+                break
+        return found
+
+    @property
+    def nbytes(self) -> int:
+        return int(self._keys.nbytes + self._values.nbytes)
+
+
+def _hashes(strings: pl.Series) -> np.ndarray:
+    return strings.hash(seed=_SEED).to_numpy()
 
 
 class TextModel:
@@ -89,76 +156,62 @@ class TextModel:
                 [header["complaint_threshold"][lang] for lang in LANGS], dtype=np.float64
             )
             words = _words(arrays["words"])
-            word_w = arrays["word_w"].astype(np.float64)
-            word_n = arrays["word_n"].astype(np.float64)
-            word_lang = arrays["word_lang"].astype(np.float64)
+            self._word_w = arrays["word_w"].astype(np.float64)
+            self._word_n = arrays["word_n"].astype(np.float64)
+            self._word_lang = arrays["word_lang"].astype(np.float64)
             pairs = _words(arrays["pairs"])
-            pair_w = arrays["pair_w"].astype(np.float64)
-            pair_n = arrays["pair_n"].astype(np.float64)
+            self._pair_w = arrays["pair_w"].astype(np.float64)
+            self._pair_n = arrays["pair_n"].astype(np.float64)
             grams = _words(arrays["grams"])
             self._gram_w = arrays["gram_w"].astype(np.float64)
-
+        self._words = _HashIndex(_hashes(pl.Series(words, dtype=pl.String)))
+        self._grams = _HashIndex(_hashes(pl.Series(grams, dtype=pl.String)))
+        # A word pair is one integer: its first word's id * 2**32 + the second's.
         index = {word: i for i, word in enumerate(words)}
-        self._word_w, self._word_n, self._word_lang = word_w, word_n, word_lang
-        self._word_ids = pl.DataFrame({"tok": words, "id": np.arange(len(words), dtype=np.int64)})
-        self._gram_ids = pl.DataFrame({"gram": grams, "gid": np.arange(len(grams), dtype=np.int64)})
-        # A word pair is looked up as one integer: first id * 2**32 + second id.
-        keys = np.array(
-            [(index[a] << 32) + index[b] for a, b in (p.split(" ") for p in pairs)],
-            dtype=np.int64,
+        self._pairs = _HashIndex(
+            np.array(
+                [(index[a] << 32) + index[b] for a, b in (p.split(" ") for p in pairs)],
+                dtype=np.uint64,
+            )
         )
-        order = np.argsort(keys)
-        self._pair_keys = keys[order]
-        self._pair_w = pair_w[order]
-        self._pair_n = pair_n[order]
 
     def nbytes(self) -> int:
         """Memory the loaded tables take (what ``bench`` reports)."""
-        arrays = (
-            self._word_w,
-            self._word_n,
-            self._word_lang,
-            self._gram_w,
-            self._pair_keys,
-            self._pair_w,
-            self._pair_n,
-        )
-        frames = (self._word_ids, self._gram_ids)
-        return sum(a.nbytes for a in arrays) + sum(int(f.estimated_size()) for f in frames)
+        arrays = (self._word_w, self._word_n, self._word_lang, self._gram_w, self._pair_w)
+        indexes = (self._words, self._grams, self._pairs)
+        return sum(a.nbytes for a in arrays) + self._pair_n.nbytes + sum(i.nbytes for i in indexes)
 
     def predict(self, texts: Sequence[str | None], langs: Sequence[str | None]) -> Scores:
         size = len(texts)
-        tokens = tokenise(texts).join(self._word_ids, on="tok", how="left", maintain_order="left")
+        tokens = token_query(texts).collect()
         rows = tokens["row"].to_numpy().astype(np.int64)
-        ids = tokens["id"].fill_null(-1).to_numpy()
+        ids = self._words.find(_hashes(tokens["tok"]))
         known = ids >= 0
         at, word = rows[known], ids[known]
-
         sums = np.zeros((size, len(OUTPUTS)))
-        count = np.bincount(at, weights=self._word_n[word], minlength=size)
-        for k in range(len(OUTPUTS)):
-            sums[:, k] = np.bincount(at, weights=self._word_w[word, k], minlength=size)
+        count = np.zeros(size)
+
+        def add(where: np.ndarray, weights: np.ndarray, counts: np.ndarray | None) -> None:
+            count[:] += np.bincount(where, weights=counts, minlength=size)
+            for k in range(len(OUTPUTS)):
+                sums[:, k] += np.bincount(where, weights=weights[:, k], minlength=size)
+
+        add(at, self._word_w[word], self._word_n[word])
 
         # Word pairs: both words known and in the same text.
         same = (rows[1:] == rows[:-1]) & known[1:] & known[:-1]
-        keys = (ids[:-1][same] << 32) + ids[1:][same]
-        if len(keys) and len(self._pair_keys):
-            slot = np.minimum(np.searchsorted(self._pair_keys, keys), len(self._pair_keys) - 1)
-            hit = self._pair_keys[slot] == keys
-            pair, pair_at = slot[hit], rows[:-1][same][hit]
-            count += np.bincount(pair_at, weights=self._pair_n[pair], minlength=size)
-            for k in range(len(OUTPUTS)):
-                sums[:, k] += np.bincount(pair_at, weights=self._pair_w[pair, k], minlength=size)
+        first, second = ids[:-1][same].astype(np.uint64), ids[1:][same].astype(np.uint64)
+        pair = self._pairs.find((first << np.uint64(32)) + second)
+        hit = pair >= 0
+        add(rows[:-1][same][hit], self._pair_w[pair[hit]], self._pair_n[pair[hit]])
 
         # Words the table lacks: their character n-grams.
         if not known.all():
-            unknown = tokens.filter(pl.col("id").is_null()).select("row", "tok")
-            grams = char_ngram_frame(unknown).join(self._gram_ids, on="gram", how="inner")
-            gram_at = grams["row"].to_numpy().astype(np.int64)
-            gram = grams["gid"].to_numpy()
-            count += np.bincount(gram_at, minlength=size)
-            for k in range(len(OUTPUTS)):
-                sums[:, k] += np.bincount(gram_at, weights=self._gram_w[gram, k], minlength=size)
+            unknown = pl.DataFrame({"row": rows[~known], "tok": tokens["tok"].filter(~known)})
+            grams = char_ngram_query(unknown.lazy()).collect()
+            gram = self._grams.find(_hashes(grams["gram"]))
+            hit = gram >= 0
+            add(grams["row"].to_numpy()[hit], self._gram_w[gram[hit]], None)
 
         lang_index = _lang_index(
             langs, np.bincount(at, weights=self._word_lang[word], minlength=size)
@@ -172,23 +225,31 @@ class TextModel:
         return Scores(
             complaint_logit=logits[:, 0] - self.thresholds[lang_index],
             sentiment_probs=sentiment,
-            langs=[LANGS[i] for i in lang_index],
+            lang_index=lang_index,
             empty=np.bincount(rows, minlength=size) == 0,
         )
 
 
 def _lang_index(langs: Sequence[str | None], dutch_evidence: np.ndarray) -> np.ndarray:
     """0 for English, 1 for Dutch: the tag's primary language when it is one
-    of those, else the sign of the summed log-odds of the text's words (see
-    tooling/train.language_evidence); no evidence at all is Dutch, the
-    pipeline's home language."""
-    guessed = np.where(dutch_evidence < 0, 0, 1)
-    for i, tag in enumerate(langs):
-        if tag:
-            primary = tag[:2].lower()
-            if primary in LANGS and (len(tag) == 2 or tag[2] in "-_"):
-                guessed[i] = LANGS.index(primary)
-    return guessed
+    of those ("nl", "nl-BE", "en_GB"; not "nld"), else the sign of the summed
+    log-odds of the text's words (see tooling/train.language_evidence); no
+    evidence at all is Dutch, the pipeline's home language."""
+    tags = pl.Series(langs, dtype=pl.String).str.to_lowercase()
+    primary = tags.str.slice(0, 2)
+    whole = (tags.str.len_chars() == 2) | tags.str.slice(2, 1).is_in(["-", "_"])
+    tagged = (
+        pl.select(
+            pl.when(whole & (primary == "en"))
+            .then(0)
+            .when(whole & (primary == "nl"))
+            .then(1)
+            .otherwise(-1)
+        )
+        .to_series()
+        .to_numpy()
+    )
+    return np.where(tagged >= 0, tagged, np.where(dutch_evidence < 0, 0, 1)).astype(np.int64)
 
 
 class TextModelClassifier:

@@ -28,7 +28,7 @@ _PLAIN = list("aaaaeeeeiiiioooouuuuc''")
 
 #: A word, a "!" or "?", or one emoji; links and handles were replaced by
 #: the words ``httpurl`` and ``@user`` before.
-_TOKEN = r"@user|[^\W_]+|[!?]|[\x{2600}-\x{27bf}\x{1f300}-\x{1faff}]"
+_TOKEN = r"@?[^\W_]+|[!?]|[\x{2600}-\x{27bf}\x{1f300}-\x{1faff}]"
 
 
 def normalised(texts: pl.Expr) -> pl.Expr:
@@ -46,19 +46,30 @@ def normalised(texts: pl.Expr) -> pl.Expr:
     )
 
 
-def tokenise(texts: Sequence[str | None]) -> pl.DataFrame:
+#: The expressions of :func:`token_query` and :func:`char_ngram_query`, built
+#: once: building them costs more than running them on a small batch.
+_ROW = pl.int_range(pl.len(), dtype=pl.UInt32).alias("row")
+_TOKENS = normalised(pl.col("text")).str.extract_all(_TOKEN).alias("tok")
+_CUT = pl.col("tok").str.slice(0, MAX_TOKEN)
+_PADDED = (pl.lit(" ") + pl.col("tok") + pl.lit(" ")).alias("p")
+_SIZE = pl.col("p").str.len_chars().alias("size")
+_OFFSETS = pl.int_ranges(0, pl.col("size") - 2).alias("i")
+_GRAMS = [
+    (pl.col("i") + n <= pl.col("size"), pl.col("p").str.slice(pl.col("i"), n).alias("gram"))
+    for n in NGRAM_SIZES
+]
+
+
+def token_query(texts: Sequence[str | None]) -> pl.LazyFrame:
     """One row per token, in text order: ``row`` (the text's position,
     UInt32) and ``tok``."""
     frame = pl.DataFrame({"text": pl.Series(texts, dtype=pl.String)})
-    return (
-        frame.select(
-            pl.int_range(pl.len(), dtype=pl.UInt32).alias("row"),
-            normalised(pl.col("text")).str.extract_all(_TOKEN).alias("tok"),
-        )
-        .explode("tok")
-        .drop_nulls("tok")
-        .with_columns(pl.col("tok").str.slice(0, MAX_TOKEN))
-    )
+    return frame.lazy().select(_ROW, _TOKENS).explode("tok").drop_nulls("tok").with_columns(_CUT)
+
+
+def tokenise(texts: Sequence[str | None]) -> pl.DataFrame:
+    """:func:`token_query`, collected."""
+    return token_query(texts).collect()
 
 
 def char_ngrams(token: str) -> list[str]:
@@ -68,21 +79,14 @@ def char_ngrams(token: str) -> list[str]:
     return [padded[i : i + n] for n in NGRAM_SIZES for i in range(len(padded) - n + 1)]
 
 
-def char_ngram_frame(words: pl.DataFrame) -> pl.DataFrame:
+def char_ngram_query(words: pl.LazyFrame) -> pl.LazyFrame:
     """``row`` and ``gram`` for every character n-gram of every ``tok`` of
-    ``words`` (a frame of ``row``, ``tok``)."""
-    padded = pl.lit(" ") + pl.col("tok") + pl.lit(" ")
+    ``words`` (``row``, ``tok``)."""
     base = (
-        words.select("row", padded.alias("p"))
-        .with_columns(pl.col("p").str.len_chars().alias("size"))
-        .with_columns(pl.int_ranges(0, pl.col("size") - 2).alias("i"))
+        words.select("row", _PADDED)
+        .with_columns(_SIZE)
+        .with_columns(_OFFSETS)
         .explode("i")
         .drop_nulls("i")
     )
-    parts = [
-        base.filter(pl.col("i") + n <= pl.col("size")).select(
-            "row", pl.col("p").str.slice(pl.col("i"), n).alias("gram")
-        )
-        for n in NGRAM_SIZES
-    ]
-    return pl.concat(parts)
+    return pl.concat([base.filter(keep).select("row", gram) for keep, gram in _GRAMS])

@@ -74,13 +74,13 @@ def test_a_batch_is_one_vectorised_pass(
     model: TextModelClassifier, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     calls = []
-    real = scorer.tokenise
+    real = scorer.token_query
 
     def counting(texts: list[str | None]) -> object:
         calls.append(len(texts))
         return real(texts)
 
-    monkeypatch.setattr(scorer, "tokenise", counting)
+    monkeypatch.setattr(scorer, "token_query", counting)
     texts = [str(r["text"]) for r in _holdout()] * 10
     flags, scores = model.score(texts, [None] * len(texts))
     assert calls == [len(texts)]  # the whole batch tokenised at once, never text by text
@@ -286,3 +286,34 @@ def test_evaluate_and_bench_need_their_data(capsys: pytest.CaptureFixture[str]) 
     assert "--data" in capsys.readouterr().err
     assert main(["evaluate", "--data", "/nonexistent"]) == 1
     assert "README" in capsys.readouterr().err
+
+
+# --- the vectorised pieces against their plain definitions ----------------------------
+
+
+def test_vectorised_char_ngrams_match_the_training_definition() -> None:
+    import polars as pl
+
+    from pipelines.textmodel.tokens import char_ngram_query, char_ngrams, tokenise
+
+    words = tokenise(["a ab storing Überall 😡 " + "x" * 40 + " 3"])["tok"].to_list()
+    assert words == ["a", "ab", "storing", "uberall", "😡", "x" * 24, "0"]
+    frame = pl.DataFrame({"row": list(range(len(words))), "tok": words})
+    grams = char_ngram_query(frame.lazy()).collect()
+    for row, word in enumerate(words):
+        got = sorted(grams.filter(pl.col("row") == row)["gram"].to_list())
+        assert got == sorted(char_ngrams(word)), word
+
+
+def test_the_hash_index_finds_every_key_and_nothing_else() -> None:
+    rng = np.random.default_rng(7)
+    keys = np.unique(rng.integers(0, 2**63, size=5000, dtype=np.uint64))
+    index = scorer._HashIndex(keys)
+    order = rng.permutation(len(keys))
+    assert (index.find(keys[order]) == order).all()
+    others = rng.integers(0, 2**63, size=5000, dtype=np.uint64)
+    others = others[~np.isin(others, keys)]
+    assert (index.find(others) == -1).all()
+    assert len(index.find(np.array([], dtype=np.uint64))) == 0
+    with pytest.raises(ValueError, match="share one hash key"):
+        scorer._HashIndex(np.array([3, 3], dtype=np.uint64))

@@ -178,9 +178,11 @@ def _bench(options: argparse.Namespace) -> int:
         f" {rates['per_cpu_second']:,.0f} texts per CPU-second; batches of 1000, lang=None,"
         f" {len(texts)} texts of mean {mean:.0f} chars from {source}"
     )
+    model = getattr(classifier, "model", None)
+    tables = f", its tables hold {model.nbytes() / 2**20:.0f} MiB" if model is not None else ""
     print(
         f"on {cores} core(s) (polars threads: {pl.thread_pool_size()}; for one core run under"
         " `taskset -c 0` with POLARS_MAX_THREADS=1); peak memory grew"
-        f" {(loaded - before) / 1024:.0f} MiB while loading the classifier"
+        f" {(loaded - before) / 1024:.0f} MiB while loading the classifier{tables}"
     )
     return 0

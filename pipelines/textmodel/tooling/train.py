@@ -121,16 +121,18 @@ def _choose_complaint(x: csr_matrix, y: np.ndarray, langs: np.ndarray, log: list
             model = _fit(x[fold != k], y[fold != k], c)
             logits[fold == k] = model.decision_function(x[fold == k])
         cuts: dict[str, float] = {}
-        scores = []
+        scores: list[float] = []
+        named: dict[str, float] = {}
         for lang in scorer.LANGS:
             mask = langs == lang
             if mask.sum() >= 20 and 0 < y[mask].sum() < mask.sum():
                 cuts[lang], score = _best_threshold(logits[mask], y[mask])
                 scores.append(score)
+                named[lang] = round(score, 3)
             else:
                 cuts[lang] = 0.0
         mean = float(np.mean(scores)) if scores else 0.0
-        log.append(f"complaint C={c}: out-of-fold MCC {mean:.3f} {cuts}")
+        log.append(f"complaint C={c}: out-of-fold MCC {mean:.3f} {named}, thresholds {cuts}")
         if best is None or mean > best[1]:
             best = (c, mean, cuts)
     assert best is not None
