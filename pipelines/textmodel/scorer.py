@@ -156,14 +156,21 @@ class TextModel:
                 [header["complaint_threshold"][lang] for lang in LANGS], dtype=np.float64
             )
             words = _words(arrays["words"])
-            self._word_w = arrays["word_w"].astype(np.float64)
-            self._word_n = arrays["word_n"].astype(np.float64)
-            self._word_lang = arrays["word_lang"].astype(np.float64)
             pairs = _words(arrays["pairs"])
-            self._pair_w = arrays["pair_w"].astype(np.float64)
-            self._pair_n = arrays["pair_n"].astype(np.float64)
             grams = _words(arrays["grams"])
-            self._gram_w = arrays["gram_w"].astype(np.float64)
+            # One table for all three kinds of row (words, then pairs, then
+            # n-grams), one array per output plus the feature count, so a
+            # batch is one gather and one bincount per array.
+            self._pair_at = len(words)
+            self._gram_at = len(words) + len(pairs)
+            weights = np.vstack([arrays["word_w"], arrays["pair_w"], arrays["gram_w"]])
+            counts = np.concatenate(
+                [arrays["word_n"], arrays["pair_n"], np.ones(len(grams), dtype=np.uint16)]
+            )
+            self._columns = np.ascontiguousarray(
+                np.vstack([weights.T, counts[None, :]]), dtype=np.float64
+            )
+            self._word_lang = arrays["word_lang"].astype(np.float64)
         self._words = _HashIndex(_hashes(pl.Series(words, dtype=pl.String)))
         self._grams = _HashIndex(_hashes(pl.Series(grams, dtype=pl.String)))
         # A word pair is one integer: its first word's id * 2**32 + the second's.
@@ -177,9 +184,8 @@ class TextModel:
 
     def nbytes(self) -> int:
         """Memory the loaded tables take (what ``bench`` reports)."""
-        arrays = (self._word_w, self._word_n, self._word_lang, self._gram_w, self._pair_w)
         indexes = (self._words, self._grams, self._pairs)
-        return sum(a.nbytes for a in arrays) + self._pair_n.nbytes + sum(i.nbytes for i in indexes)
+        return self._columns.nbytes + self._word_lang.nbytes + sum(i.nbytes for i in indexes)
 
     def predict(self, texts: Sequence[str | None], langs: Sequence[str | None]) -> Scores:
         size = len(texts)
@@ -188,22 +194,13 @@ class TextModel:
         ids = self._words.find(_hashes(tokens["tok"]))
         known = ids >= 0
         at, word = rows[known], ids[known]
-        sums = np.zeros((size, len(OUTPUTS)))
-        count = np.zeros(size)
-
-        def add(where: np.ndarray, weights: np.ndarray, counts: np.ndarray | None) -> None:
-            count[:] += np.bincount(where, weights=counts, minlength=size)
-            for k in range(len(OUTPUTS)):
-                sums[:, k] += np.bincount(where, weights=weights[:, k], minlength=size)
-
-        add(at, self._word_w[word], self._word_n[word])
 
         # Word pairs: both words known and in the same text.
         same = (rows[1:] == rows[:-1]) & known[1:] & known[:-1]
         first, second = ids[:-1][same].astype(np.uint64), ids[1:][same].astype(np.uint64)
         pair = self._pairs.find((first << np.uint64(32)) + second)
         hit = pair >= 0
-        add(rows[:-1][same][hit], self._pair_w[pair[hit]], self._pair_n[pair[hit]])
+        parts_at, parts = [at, rows[:-1][same][hit]], [word, pair[hit] + self._pair_at]
 
         # Words the table lacks: their character n-grams.
         if not known.all():
@@ -211,7 +208,15 @@ class TextModel:
             grams = char_ngram_query(unknown.lazy()).collect()
             gram = self._grams.find(_hashes(grams["gram"]))
             hit = gram >= 0
-            add(grams["row"].to_numpy()[hit], self._gram_w[gram[hit]], None)
+            parts_at.append(grams["row"].to_numpy()[hit])
+            parts.append(gram[hit] + self._gram_at)
+
+        where, which = np.concatenate(parts_at), np.concatenate(parts)
+        totals = np.stack(
+            [np.bincount(where, weights=column[which], minlength=size) for column in self._columns],
+            axis=1,
+        )
+        sums, count = totals[:, : len(OUTPUTS)], totals[:, len(OUTPUTS)]
 
         lang_index = _lang_index(
             langs, np.bincount(at, weights=self._word_lang[word], minlength=size)
@@ -235,7 +240,11 @@ def _lang_index(langs: Sequence[str | None], dutch_evidence: np.ndarray) -> np.n
     of those ("nl", "nl-BE", "en_GB"; not "nld"), else the sign of the summed
     log-odds of the text's words (see tooling/train.language_evidence); no
     evidence at all is Dutch, the pipeline's home language."""
-    tags = pl.Series(langs, dtype=pl.String).str.to_lowercase()
+    guessed = np.where(dutch_evidence < 0, 0, 1).astype(np.int64)
+    given = list(langs)
+    if given.count(None) == len(given):
+        return guessed
+    tags = pl.Series(given, dtype=pl.String).str.to_lowercase()
     primary = tags.str.slice(0, 2)
     whole = (tags.str.len_chars() == 2) | tags.str.slice(2, 1).is_in(["-", "_"])
     tagged = (
@@ -249,7 +258,7 @@ def _lang_index(langs: Sequence[str | None], dutch_evidence: np.ndarray) -> np.n
         .to_series()
         .to_numpy()
     )
-    return np.where(tagged >= 0, tagged, np.where(dutch_evidence < 0, 0, 1)).astype(np.int64)
+    return np.where(tagged >= 0, tagged, guessed)
 
 
 class TextModelClassifier:

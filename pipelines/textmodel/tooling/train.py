@@ -212,7 +212,11 @@ def train(
         },
         "note": note,
     }
-    export(design.vocabulary, weights, bias, header, out, language_evidence(examples, bags))
+    # Every word of the training texts gets a row, also those seen once (their
+    # row is the sum of their n-grams' weights, as the runtime would compute):
+    # fewer words are left for the runtime's n-gram path, the slow one.
+    seen = {f[2:] for bag in bags for f in bag if f.startswith("w:")}
+    export(design.vocabulary, weights, bias, header, out, language_evidence(examples, bags), seen)
     gap = _export_gap(
         examples[:500], x[:500], complaint, sentiment.predict_proba(x[:500])[:, order], out
     )
@@ -274,6 +278,7 @@ def export(
     header: dict[str, object],
     out: Path,
     evidence: dict[str, float],
+    seen: set[str] | frozenset[str] = frozenset(),
 ) -> None:
     """Sum every feature a word or a word pair brings into one table row (see
     pipelines.textmodel.scorer) and write the arrays."""
@@ -290,6 +295,7 @@ def export(
         | set(lex.words)
         | {word for pair in lex.pairs for word in pair.split(" ")}
         | set(evidence)
+        | seen
     )
     word_rows = [(w, *row(word_features(w, lex))) for w in words]
     pairs = sorted({f[2:] for f in vocabulary if f.startswith("b:")} | set(lex.pairs))
