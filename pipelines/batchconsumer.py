@@ -101,7 +101,10 @@ class BatchConsumer:
             max_poll_interval_ms=600_000,
         )
         self._generation = 0
-        self._taken: dict[int, int] = {}  # partition → next offset handed out in a batch
+        # partition → the next offset a batch may hold: set at each assignment, moved on
+        # by every batch; a record before it was handed out already (or is before the
+        # warehouse's position) and is dropped, so no event is read twice in one process
+        self._next: dict[int, int] = {}
 
     @property
     def consumer(self) -> AIOKafkaConsumer:
@@ -136,20 +139,18 @@ class BatchConsumer:
             return
         loop = asyncio.get_running_loop()
         written = await loop.run_in_executor(None, self.written_offsets)
-        # What this process already took is written in order (a failed write is retried
-        # until it succeeds), so a partition that comes back goes on from there, unless
-        # another worker wrote further meanwhile.
-        resume = {p: max(written.get(p, 0), self._taken.get(p, 0))
-                  for p in mine if p in written or p in self._taken}
+        # No await from here on: the fetcher may have run (and batches been taken) while
+        # the warehouse was asked, and `_next` holds what they took. What this process
+        # took is written in order (a failed write is retried until it succeeds), so a
+        # partition goes on from there unless another worker wrote further meanwhile;
+        # never backwards within one process. Offset 0 before the log's start falls
+        # back to the earliest offset (auto_offset_reset).
+        resume = {p: max(written.get(p, 0), self._next.get(p, 0)) for p in mine}
         for partition in mine:
-            tp = TopicPartition(self.topic, partition)
-            if partition in resume:
-                self.consumer.seek(tp, resume[partition])
-            else:
-                await self.consumer.seek_to_beginning(tp)
+            self._next[partition] = resume[partition]
+            self.consumer.seek(TopicPartition(self.topic, partition), resume[partition])
         log.info("assigned partitions %s, resuming at offsets %s (the warehouse's: %s)", mine,
-                 {p: resume.get(p, "start") for p in mine},
-                 {p: written.get(p, "start") for p in mine})
+                 resume, {p: written.get(p, "none") for p in mine})
 
     async def batches(self) -> AsyncIterator[RawBatch]:
         """Batches for as long as the consumer runs; a rebalance in the middle of a batch
@@ -171,16 +172,20 @@ class BatchConsumer:
                     batch.taken_at = time.monotonic()
                     deadline = batch.taken_at + self.within
                 for tp, rows in sorted(records.items(), key=lambda item: item[0].partition):
-                    batch.messages.extend((tp.partition, r.offset, r.value) for r in rows)
+                    start = self._next.get(tp.partition, 0)
+                    fresh = [r for r in rows if r.offset >= start]
+                    if not fresh:
+                        continue
+                    self._next[tp.partition] = fresh[-1].offset + 1
+                    batch.messages.extend((tp.partition, r.offset, r.value) for r in fresh)
                     batch.timestamps.extend(
                         r.timestamp / 1000 if r.timestamp is not None and r.timestamp >= 0
-                        else None for r in rows)
+                        else None for r in fresh)
                 if self._generation != generation:
                     break
                 if not records and deadline is not None:
                     break
             if batch.messages:
-                self._taken.update(batch.next_offsets())
                 yield batch
 
     async def commit(self, next_offsets: dict[int, int]) -> None:
