@@ -19,7 +19,7 @@ test:
 	.venv/bin/ruff check pipelines dashboard schemas tests infra
 	.venv/bin/mypy
 	.venv/bin/python -m pytest -m "not integration" -q
-	.venv/bin/python -m pytest -m integration -q
+	.venv/bin/python -m pytest -m integration -q -n 2 --dist loadfile
 	.venv/bin/dorpspomp bench --quick
 
 # The full measurement (about 12 minutes): bench/results.json and a table.
@@ -32,7 +32,7 @@ test-unit:
 
 test-integration:
 	@infra/setup.sh --test
-	.venv/bin/python -m pytest -m integration -q
+	.venv/bin/python -m pytest -m integration -q -n 2 --dist loadfile
 
 lint: setup
 	.venv/bin/ruff check pipelines dashboard schemas tests infra
