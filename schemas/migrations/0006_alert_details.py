@@ -7,9 +7,9 @@ alerts topic and the webhook always had them; the warehouse now keeps them too, 
 dashboard and a saved query can show them: `JSONExtract(details, 'terms', ...)`.
 
 `details` is added to `alerts_state` and to its copy by time `alerts_by_time` (migration
-0003), after every other column; rows written before read it as an empty string. The materialized view that copies each new state and the `alerts` view are
-created again with the column; every other column, its name and its meaning are those of
-migration 0003.
+0003), after every other column; rows written before read it as an empty string. The
+materialized view that copies each new state and the `alerts` view are created again with
+the column; every other column, its name and its meaning are those of migration 0003.
 """
 
 from schemas.tables import ALERTS_STATE
