@@ -82,11 +82,14 @@ def severity(value: float | None) -> str:
 
 def alert_figure(kind: str, value: float | None) -> str:
     """An alert's observed or expected figure in its own unit: complaints for a complaint
-    surge, business time for an SLA breach, the plain number otherwise."""
+    surge, business time for an SLA breach (the oldest waiting mention's, against the SLA),
+    time without a post for a silent client, the plain number otherwise."""
     if value is None or value != value:
         return NO_VALUE
     if kind == "sla_breach":
         return format_seconds(value) + " business"
+    if kind == "silent_org":
+        return format_seconds(value)
     if kind == "complaint_surge":
         return f"{value:,.1f} complaints" if value % 1 else f"{value:,.0f} complaints"
     return f"{value:,g}"

@@ -1,11 +1,12 @@
 """What an alert is, as every processor emits it and every outlet receives it.
 
-An `Alert` is one state of one alert: the processors (responses: `sla_breach`,
-escalation: `complaint_surge`) emit a new state whenever it changes; the
-warehouse keeps the highest `version` per `alert_id` (the `alerts` view), the
-alerts topic and the webhook get each state once. Contents are a function of
-the events only — never of the wall clock or of batch boundaries — so replaying
-the same events gives the same alerts.
+An `Alert` is one state of one alert: the processors (responses: `sla_breach`, one
+per organisation while its queue is past SLA, and `silent_org`; escalation:
+`complaint_surge`) emit a new state whenever it changes; the warehouse keeps the
+highest `version` per `alert_id` (the `alerts` view), the alerts topic gets each
+state once and the webhook at most one per client and interval (`pipelines.notify`).
+Contents are a function of the events only — never of the wall clock or of batch
+boundaries — so replaying the same events gives the same alerts.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 
 import orjson
 
-KINDS = ("complaint_surge", "sla_breach")
+KINDS = ("complaint_surge", "sla_breach", "silent_org")
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,6 +17,16 @@ Exactly once across restarts rests on two things:
 
 Per alert the receiver sees versions in increasing order: a state older than
 one already delivered is skipped rather than sent late.
+
+A channel that gets a message per alert state of a busy client is a channel
+nobody reads, so with `min_interval` (`DORPSPOMP_ALERT_WEBHOOK_INTERVAL`) each
+client (organisation) gets at most one message per that many seconds: the
+first right away, the next once the interval has passed. While a state waits
+for its client's turn, a newer state of the same alert replaces it (the
+receiver gets the latest, never an older one after it); states of different
+alerts of one client go out one per interval, oldest first. The interval counts
+from the last message the receiver answered; a restarted worker starts
+counting afresh.
 """
 
 from __future__ import annotations
@@ -24,6 +34,7 @@ from __future__ import annotations
 import email.utils
 import json
 import logging
+import math
 import threading
 import time
 import urllib.error
@@ -247,6 +258,7 @@ class NotifierStats:
     skipped_duplicates: int = 0  # already delivered (ledger, memory) or already queued
     skipped_stale: int = 0  # a later version of the same alert was already delivered
     dropped: int = 0  # pushed out of a full queue, or submitted after close()
+    superseded: int = 0  # replaced by a newer state of the same alert while waiting
     abandoned: int = 0  # still undelivered when close() stopped the thread
     retries: int = 0
     ledger_errors: int = 0
@@ -276,6 +288,8 @@ class WebhookNotifier:
         sleep: Callable[[float], object] | None = None,
         post: PostFunction | None = None,
         max_queue: int = MAX_QUEUE,
+        min_interval: float = 0.0,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.url = _checked_url(url)
         self.target = redacted(url)
@@ -287,12 +301,16 @@ class WebhookNotifier:
             raise ValueError("backoff needs at least one delay, none negative")
         if max_queue < 1:
             raise ValueError("max_queue must be at least 1")
+        if not min_interval >= 0:
+            raise ValueError("min_interval must be 0 (no limit) or more seconds")
         self.ledger = ledger
         self.timeout = timeout
         self.max_attempts = max_attempts
         self.backoff = tuple(float(b) for b in backoff)
         self.dashboard_url = dashboard_url
         self.max_queue = max_queue
+        self.min_interval = float(min_interval)
+        self._clock = clock
         self._post: PostFunction = urllib_post if post is None else post
         self._stopping = threading.Event()
         # Default: a wait that close() can cut short.
@@ -302,6 +320,10 @@ class WebhookNotifier:
         self._resolved: deque[str] = deque()  # keys of queued resolved states, oldest first
         self._in_flight = 0
         self._latest: OrderedDict[str, int] = OrderedDict()  # alert_id -> version delivered
+        # With min_interval: the state of each alert that waits, and when each client last
+        # got a message.
+        self._waiting: dict[str, str] = {}  # alert_id -> delivery_key in the queue
+        self._sent_at: dict[str, float] = {}  # org_id -> clock() of its last message
         self._stats = NotifierStats()
         self._overflowing = False
         self._closed = False
@@ -373,6 +395,15 @@ class WebhookNotifier:
         if key in self._queue:
             self._stats.skipped_duplicates += 1
             return
+        if self.min_interval:
+            waiting = self._waiting.get(alert.alert_id)
+            if waiting is not None and waiting in self._queue:
+                if self._queue[waiting].version > alert.version:
+                    self._stats.skipped_stale += 1  # a newer state waits already
+                    return
+                del self._queue[waiting]
+                self._stats.superseded += 1
+            self._waiting[alert.alert_id] = key
         if len(self._queue) >= self.max_queue:
             self._drop_one()
         self._queue[key] = alert
@@ -395,18 +426,50 @@ class WebhookNotifier:
 
     def _take(self) -> list[Alert] | None:
         with self._cond:
-            while not self._queue and not self._stopping.is_set():
-                self._overflowing = False
-                self._cond.wait()
-            if self._stopping.is_set():
-                return None
-            batch: list[Alert] = []
-            while self._queue and len(batch) < LEDGER_BATCH:
-                batch.append(self._queue.popitem(last=False)[1])
+            while True:
+                while not self._queue and not self._stopping.is_set():
+                    self._overflowing = False
+                    self._cond.wait()
+                if self._stopping.is_set():
+                    return None
+                if not self.min_interval:
+                    batch: list[Alert] = []
+                    while self._queue and len(batch) < LEDGER_BATCH:
+                        batch.append(self._queue.popitem(last=False)[1])
+                    break
+                batch, wait = self._clients_due()
+                if batch:
+                    break
+                self._cond.wait(wait)  # until a client's interval is over, or news
             while self._resolved and self._resolved[0] not in self._queue:
                 self._resolved.popleft()
             self._in_flight = len(batch)
             return batch
+
+    def _clients_due(self) -> tuple[list[Alert], float]:
+        """With min_interval: the oldest waiting state of each client whose interval is
+        over (taken out of the queue), or else how long until the first one is."""
+        now = self._clock()
+        batch: list[Alert] = []
+        picked: set[str] = set()
+        wait = self.min_interval
+        for alert in self._queue.values():
+            org = alert.org_id
+            if org in picked:
+                continue
+            free_in = self._sent_at.get(org, -math.inf) + self.min_interval - now
+            if free_in > 0:
+                wait = min(wait, free_in)
+                continue
+            picked.add(org)
+            batch.append(alert)
+            if len(batch) == LEDGER_BATCH:
+                break
+        for alert in batch:
+            del self._queue[alert.delivery_key]
+            if self._waiting.get(alert.alert_id) == alert.delivery_key:
+                del self._waiting[alert.alert_id]
+        return batch, wait
 
     def _done(self) -> None:
         with self._cond:
@@ -498,6 +561,7 @@ class WebhookNotifier:
                 problem, delay = f"{type(exc).__name__}: {exc}", self._delay(attempt)
             else:
                 status = response.status
+                self._messaged(alert)
                 if 200 <= status < 300:
                     self._delivered(alert)
                     return True
@@ -525,6 +589,12 @@ class WebhookNotifier:
                 return False
         self._give_up(alert, problem, self.max_attempts)
         return True
+
+    def _messaged(self, alert: Alert) -> None:
+        """The receiver answered a message about the alert's client: its interval starts."""
+        if self.min_interval:
+            with self._cond:
+                self._sent_at[alert.org_id] = self._clock()
 
     def _delivered(self, alert: Alert) -> None:
         self._remember(alert)

@@ -35,12 +35,20 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import orjson
 import pyarrow as pa
 
 from pipelines.alerts import Alert
 from pipelines.decode import CLOCK_SKEW, Mention, Post, Source
 from pipelines.escalation import USUAL_SAMPLE, ComplaintText, SurgeDetector
-from pipelines.responses import ResponseRow, ResponseTracker
+from pipelines.responses import (
+    ALERT_KIND,
+    RESOLVE_AFTER,
+    SILENT_KIND,
+    OrgActivity,
+    ResponseRow,
+    ResponseTracker,
+)
 from pipelines.roster import Roster
 from pipelines.sink import Derived, IngestBatch, WriteResult
 from pipelines.warehouse import Warehouse, as_utc
@@ -102,9 +110,14 @@ class StreamProcessors:
         at its last recorded offset — may not have been through the processors
         yet (a crash or a failed write), so they are replayed in partition and
         offset order, with the partition's clock advancing as it did the first
-        time. Mentions up to one answer window (plus lateness) before the cut
-        come along so that replies can pair with them; the complaint history
-        before the cut only feeds the surge baselines.
+        time. Every event from one answer window + lateness + the SLA alert's
+        `RESOLVE_AFTER` before the cut comes along (posts that answer nothing
+        too: they move the clocks as they did), and every event after it whatever
+        its date, so that replies pair as they did and each organisation's queue
+        past SLA is exact from the cut on; the tracker goes on from the latest
+        stored state of each organisation's SLA and silence alerts
+        (`ResponseTracker.resume`). The complaint history before the cut only
+        feeds the surge baselines.
         """
         self.tracker = ResponseTracker(self.roster, self.lateness)
         self.detector = SurgeDetector(self.roster)
@@ -120,13 +133,17 @@ class StreamProcessors:
             cut = earliest_event(warehouse)
         window = max([self.roster.defaults.answer_window,
                       *(org.answer_window for org in self.roster.orgs.values())])
-        horizon = cut - timedelta(seconds=window + self.lateness)
+        horizon = cut - timedelta(seconds=window + self.lateness) - RESOLVE_AFTER
+        posts_since = horizon - timedelta(seconds=self.lateness)
+        self.tracker.resume(latest_alert_states(warehouse, (ALERT_KIND, SILENT_KIND)),
+                            {p: t for p, t in cut_clocks.items() if p in recorded},
+                            org_activity(warehouse, recorded, horizon, posts_since))
         history = complaint_history(warehouse, max(final.values()) - HISTORY_FOR_BASELINES, cut)
         self.detector.load_history(history, through=cut, complaints=complaint_texts(
             warehouse, *self.detector.texts_needed(cut), cut))
 
-        mentions = load_mentions(warehouse, topic, horizon)
-        posts = load_posts(warehouse, topic, horizon - timedelta(seconds=self.lateness))
+        mentions = load_mentions(warehouse, topic, horizon, recorded)
+        posts = load_posts(warehouse, topic, posts_since, recorded)
         rows: list[ResponseRow] = []
         alerts: list[Alert] = []
         for partition, events in sorted(_by_partition(mentions, posts).items()):
@@ -213,11 +230,22 @@ def _rows(table: pa.Table) -> Iterable[dict[str, Any]]:
         yield {name: values[i] for name, values in columns.items()}
 
 
-def load_mentions(warehouse: Warehouse, topic: str, since: datetime) -> list[Mention]:
+def _after(offsets: dict[int, int]) -> tuple[str, dict[str, Any]]:
+    """A condition for the events at or after `offsets` (every event of a partition that
+    has none), and its parameters."""
+    return ("source_offset >= {offsets:Array(UInt64)}[indexOf({partitions:Array(UInt32)}, "
+            "source_partition)]",
+            {"partitions": list(offsets), "offsets": [offsets[p] for p in offsets]})
+
+
+def load_mentions(warehouse: Warehouse, topic: str, since: datetime,
+                  offsets: dict[int, int] | None = None) -> list[Mention]:
+    """Mentions posted since `since`, and every one at or after `offsets`, in offset order."""
+    after, parameters = _after(offsets or {})
     table = warehouse.client.query_arrow(
         f"SELECT * FROM {warehouse.table('mentions')} WHERE created_at >= {{since:DateTime64(3)}} "
-        "ORDER BY source_partition, source_offset",
-        parameters={"since": since},
+        f"OR {after} ORDER BY source_partition, source_offset",
+        parameters={"since": since, **parameters},
     )
     return [
         Mention(
@@ -235,11 +263,14 @@ def load_mentions(warehouse: Warehouse, topic: str, since: datetime) -> list[Men
     ]
 
 
-def load_posts(warehouse: Warehouse, topic: str, since: datetime) -> list[Post]:
+def load_posts(warehouse: Warehouse, topic: str, since: datetime,
+               offsets: dict[int, int] | None = None) -> list[Post]:
+    """Posts (replies or not) posted since `since`, and every one at or after `offsets`."""
+    after, parameters = _after(offsets or {})
     table = warehouse.client.query_arrow(
         f"SELECT * FROM {warehouse.table('posts')} WHERE created_at >= {{since:DateTime64(3)}} "
-        "AND in_reply_to IS NOT NULL ORDER BY source_partition, source_offset",
-        parameters={"since": since},
+        f"OR {after} ORDER BY source_partition, source_offset",
+        parameters={"since": since, **parameters},
     )
     return [
         Post(
@@ -250,6 +281,56 @@ def load_posts(warehouse: Warehouse, topic: str, since: datetime) -> list[Post]:
             in_reply_to=r["in_reply_to"], text=r["text"], org_source=r["org_source"],
             source=Source(topic, r["source_partition"], r["source_offset"],
                           as_utc(r["kafka_timestamp"])),
+        )
+        for r in _rows(table)
+    ]
+
+
+def org_activity(warehouse: Warehouse, offsets: dict[int, int], mentions_before: datetime,
+                 posts_before: datetime) -> dict[str, OrgActivity]:
+    """Per organisation, what its events before the cut that a restore does not hand in
+    again showed: its newest post, its first and newest actionable mention
+    (`responses.OrgActivity`)."""
+    if not offsets:
+        return {}
+    after, parameters = _after(offsets)
+    table = warehouse.client.query_arrow(
+        "SELECT org_id, max(p) AS last_post, min(m) AS first_mention, max(m) AS last_mention "
+        f"FROM (SELECT org_id, created_at AS p, NULL AS m FROM {warehouse.table('posts')} "
+        f"WHERE created_at < {{posts_before:DateTime64(3)}} AND NOT ({after}) "
+        f"UNION ALL SELECT org_id, NULL, created_at FROM {warehouse.table('mentions')} "
+        f"WHERE kind != 'share' AND created_at < {{mentions_before:DateTime64(3)}} "
+        f"AND NOT ({after})) GROUP BY org_id",
+        parameters={"posts_before": posts_before, "mentions_before": mentions_before,
+                    **parameters},
+    )
+    return {
+        r["org_id"]: OrgActivity(*(as_utc(r[k]) if r[k] is not None else None
+                                   for k in ("last_post", "first_mention", "last_mention")))
+        for r in _rows(table)
+    }
+
+
+def latest_alert_states(warehouse: Warehouse, kinds: Sequence[str]) -> list[Alert]:
+    """The latest stored state of each organisation's alert of each of `kinds` (alerts
+    whose id is `<kind>:<org_id>:...`, one open at a time per organisation), withdrawn ones
+    too (so no FINAL, which hides them)."""
+    table = warehouse.client.query_arrow(
+        f"SELECT * FROM {warehouse.table('alerts_state')} "
+        "WHERE kind IN {kinds:Array(String)} AND startsWith(alert_id, concat(kind, ':', "
+        "org_id, ':')) ORDER BY org_id, kind, updated_at DESC, opened_at DESC, version DESC "
+        "LIMIT 1 BY org_id, kind",
+        parameters={"kinds": list(kinds)},
+    )
+    return [
+        Alert(
+            alert_id=r["alert_id"], org_id=r["org_id"], kind=r["kind"], status=r["status"],
+            opened_at=as_utc(r["opened_at"]),
+            resolved_at=as_utc(r["resolved_at"]) if r["resolved_at"] is not None else None,
+            severity=r["severity"], observed=r["observed"], expected=r["expected"],
+            summary=r["summary"], sample_event_ids=tuple(r["sample_event_ids"]),
+            updated_at=as_utc(r["updated_at"]), version=r["version"],
+            retracted=bool(r["is_deleted"]), details=orjson.loads(r["details"] or "{}"),
         )
         for r in _rows(table)
     ]

@@ -102,6 +102,11 @@ class Settings:
         "DORPSPOMP_ALERT_WEBHOOK", None,
         "URL that receives every alert state as a Slack-compatible JSON POST (none: no webhook)",
     )
+    alert_webhook_interval: float = _env(
+        "DORPSPOMP_ALERT_WEBHOOK_INTERVAL", "300",
+        "seconds between two webhook messages about one client: at most one message per client "
+        "per interval, the newest state of each of its alerts (0: every state at once)",
+    )
     query_timeout: float = _env(
         "DORPSPOMP_QUERY_TIMEOUT", "30", "time limit in seconds of a read-only query",
     )
@@ -203,6 +208,9 @@ class Settings:
         for name in ("login_failures", "login_window", "login_lockout"):
             if getattr(self, name) <= 0:
                 raise SettingsError(f"{_env_name(name)} must be a positive number")
+        if not self.alert_webhook_interval >= 0:
+            raise SettingsError("DORPSPOMP_ALERT_WEBHOOK_INTERVAL must be 0 (every alert state "
+                                "at once) or a number of seconds")
         if self.login_address_failures < 0:
             raise SettingsError("DORPSPOMP_LOGIN_ADDRESS_FAILURES must be 0 (no per-address "
                                 "limit) or a positive number")

@@ -208,7 +208,8 @@ def create_app(
     # Declared so faust creates it; alerts go out through the producer directly (below).
     app.topic(settings.alerts_topic, value_serializer="raw", key_serializer="raw")
     notifier = (
-        WebhookNotifier(settings.alert_webhook, WarehouseLedger(warehouse))
+        WebhookNotifier(settings.alert_webhook, WarehouseLedger(warehouse),
+                        min_interval=settings.alert_webhook_interval)
         if settings.alert_webhook else None
     )
     app.dorpspomp_notifier = notifier  # type: ignore[attr-defined]

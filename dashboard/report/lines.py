@@ -255,7 +255,7 @@ def sample_rows(surge: Surge, report: WeeklyReport) -> list[list[str]]:
 
 def other_alert_lines(report: WeeklyReport) -> list[str]:
     """Alerts other than surges that opened in the week, by kind."""
-    names = {"sla_breach": "SLA alerts (a mention still unanswered when its SLA ran out)",
+    names = {"sla_breach": "SLA alerts (mentions waiting past the response SLA)",
              "silent_org": "silence alerts"}
     return [f"{names.get(kind, kind)}: {now:,} (week before: {before:,})"
             for kind, (now, before) in sorted(report.alerts_opened.items())

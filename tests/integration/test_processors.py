@@ -48,7 +48,8 @@ EVENTS = [
     reply("r1", "m1", "2026-03-09T07:45:00Z", "@Marieke_Zutphen"),
     mention("m2", "2026-03-09T08:00:00Z", kind="direct"),
     # m3: Tuesday 09:00 local, never answered: SLA breached at 09:30 local, and
-    # unanswered once the watermark passes Tue 17 March 08:00Z.
+    # unanswered once the watermark passes Tue 17 March 08:00Z. It waits past SLA from
+    # 09:30 local until then: the organisation's SLA alert is open that long.
     mention("m3", "2026-03-10T08:00:00Z"),
     # A share expects no answer.
     mention("m4", "2026-03-10T08:30:00Z", kind="share", shared_from="m3"),
@@ -93,14 +94,20 @@ def test_response_figures_and_sla_alerts(stack: Stack, tmp_path: Path) -> None:
     assert rows["m3"]["first_response_id"] is None
     assert (rows["m5"]["status"], rows["m5"]["sla_breached"]) == ("pending", False)
 
+    # SLA alerts are per organisation (not per mention). m2's answer was read before its
+    # SLA ran out: it never waited. m1's answer (Mon 08:45 local, just in time) was read
+    # after r2-official had moved the clock past m1's SLA (08:45:00.001 local): m1 seemed
+    # to wait, and that alert was withdrawn once its answer showed up (gone from `alerts`).
+    # m3 really waited: Tue 09:00 local + 30 business minutes = 09:30 local = 08:30Z, until
+    # it turned unanswered (Tue 17 March 08:00Z); resolved 30 minutes later (m5's clock).
     alerts = {a["alert_id"]: a for a in stack.sql("SELECT * FROM alerts ORDER BY alert_id")}
-    assert set(alerts) == {"sla_breach:m2", "sla_breach:m3"}
-    assert alerts["sla_breach:m2"]["status"] == "resolved"
-    assert alerts["sla_breach:m2"]["resolved_at"].startswith("2026-03-09T09:00:00")
-    assert alerts["sla_breach:m3"]["status"] == "open"
-    # Tue 09:00 local + 30 business minutes = 09:30 local = 08:30Z.
-    assert alerts["sla_breach:m3"]["opened_at"].startswith("2026-03-10T08:30:00")
-    assert alerts["sla_breach:m3"]["sample_event_ids"] == ["m3"]
+    sla = "sla_breach:gemeente-zutphen:20260310T083000.001Z"
+    assert set(alerts) == {sla}
+    assert (alerts[sla]["kind"], alerts[sla]["status"]) == ("sla_breach", "resolved")
+    assert alerts[sla]["opened_at"].startswith("2026-03-10T08:30:00.001")
+    assert alerts[sla]["resolved_at"].startswith("2026-03-17T08:00:00")
+    assert alerts[sla]["sample_event_ids"] == ["m3"]
+    assert "no mention waits past the 30m response SLA" in alerts[sla]["summary"]
 
     activity = stack.sql("SELECT sum(mentions) AS m, sum(shares) AS s, sum(posts) AS p, "
                          "sum(replies) AS r FROM org_activity_1m "
@@ -129,6 +136,13 @@ def test_response_figures_and_sla_alerts(stack: Stack, tmp_path: Path) -> None:
     assert {m.partition for m in messages} == {expected_partition}
     assert [dict(m.headers)["delivery_key"].decode() for m in messages] == [
         f"{a['alert_id']}#{a['version']}" for a in published]
-    assert ("sla_breach:m3", "open") in states
-    assert ("sla_breach:m2", "resolved") in states
+    seemed = "sla_breach:gemeente-zutphen:20260309T074500.001Z"
+    assert states == {(seemed, "open"), (seemed, "retracted"), (sla, "open"), (sla, "resolved")}
+    (opened,) = [a for a in published if a["status"] == "open" and a["alert_id"] == sla]
+    assert (opened["version"], opened["details"]["past_sla"]) == (1, 1)
+    assert (opened["observed"], opened["expected"]) == (1800.001, 1800)  # the oldest's wait
+    # "a mention" or "a complaint", as the classifier reads m3's text
+    assert opened["summary"].endswith("waits past the 30m response SLA: by @burger_m3, since "
+                                      "Tue 10 Mar 09:00 CET (30m business time)")
+    assert opened["details"]["oldest_mention_id"] == "m3"
     assert all(a["org_id"] == "gemeente-zutphen" for a in published)

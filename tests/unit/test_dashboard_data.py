@@ -352,6 +352,7 @@ def test_counts_severities_and_alert_figures_read_as_people_say_them() -> None:
     assert (severity(5), severity(5.47), severity(None)) == ("5.0", "5.5", "–")
     assert (share(0.314), share(None)) == ("31%", "–")
     assert alert_figure("sla_breach", 5400.0) == "1 h 30 min business"
+    assert alert_figure("silent_org", 3 * 86400 + 7200.0) == "3 d 2 h"  # without a post
     assert alert_figure("complaint_surge", 25.0) == "25 complaints"
     assert alert_figure("complaint_surge", 4.35) == "4.3 complaints"
     assert alert_kind("sla_breach") == "SLA breach"

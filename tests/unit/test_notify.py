@@ -277,6 +277,79 @@ def test_a_given_up_state_may_be_followed_by_an_older_one() -> None:
     assert n.stats.delivered == 1
 
 
+# --- at most one message per client per interval --------------------------------------------
+
+
+class Clock:
+    """The notifier's clock, moved by hand."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def settle(receiver: Receiver, calls: int, n: WebhookNotifier) -> list[str]:
+    """The keys posted once `calls` came (or, for fewer, after a moment of nothing new)."""
+    n.submit([])  # wakes the thread up to look at the clock again
+    deadline = time.monotonic() + (5 if calls > len(receiver.calls) else 0.3)
+    while len(receiver.calls) < calls and time.monotonic() < deadline:
+        time.sleep(0.01)
+    if calls <= len(receiver.calls):
+        time.sleep(0.05)  # and nothing more
+    return receiver.keys
+
+
+def test_each_client_gets_at_most_one_message_per_interval_and_the_newest_state() -> None:
+    clock, receiver, ledger = Clock(), Receiver(), MemoryLedger()
+    n = notifier(receiver, ledger, min_interval=300, clock=clock)
+    n.submit([make_alert("acme-sla", 1, org_id="acme", kind="sla_breach"),
+              make_alert("acme-surge", 1, org_id="acme"), make_alert("zeta-sla", 1,
+                                                                    org_id="zeta")])
+    # One message per client right away; acme's surge waits for acme's turn.
+    assert settle(receiver, 2, n) == ["acme-sla#1", "zeta-sla#1"]
+    # Meanwhile acme's SLA alert moves on twice: only its newest state will go.
+    n.submit([make_alert("acme-sla", 2, org_id="acme", kind="sla_breach"),
+              make_alert("acme-sla", 3, org_id="acme", kind="sla_breach")])
+    clock.now += 299
+    assert settle(receiver, 2, n) == ["acme-sla#1", "zeta-sla#1"]
+    clock.now += 1  # five minutes after acme's last message: the oldest waiting goes
+    assert settle(receiver, 3, n)[2:] == ["acme-surge#1"]
+    clock.now += 299
+    assert len(settle(receiver, 3, n)) == 3
+    clock.now += 1
+    assert settle(receiver, 4, n)[3:] == ["acme-sla#3"]
+    assert n.stats.superseded == 1 and n.stats.delivered == 4
+    assert n.flush(1)
+    # What went out is in the ledger under its own key, as the Idempotency-Key said.
+    assert all(key in ledger for key in receiver.keys)
+    assert [h["Idempotency-Key"] for h, _ in receiver.calls] == receiver.keys
+    n.close()
+
+
+def test_a_state_waiting_for_its_turn_is_not_lost_at_a_restart() -> None:
+    clock, receiver, ledger = Clock(), Receiver(), MemoryLedger()
+    first = notifier(receiver, ledger, min_interval=300, clock=clock)
+    first.submit([make_alert("a", 1)])
+    assert settle(receiver, 1, first) == ["a#1"]
+    first.submit([make_alert("a", 2, status="resolved")])
+    first.close(timeout=0.2)  # a#2 still waits for its turn when the worker stops
+    assert first.stats.pending == 1 and receiver.keys == ["a#1"]
+    # The restarted worker re-emits both; a#1 is in the ledger, a#2 goes (a new process
+    # counts the interval afresh).
+    second = notifier(receiver, ledger, min_interval=300, clock=clock)
+    second.submit([make_alert("a", 1), make_alert("a", 2, status="resolved")])
+    assert settle(receiver, 2, second) == ["a#1", "a#2"]
+    second.close()
+
+
+def test_a_negative_interval_is_refused() -> None:
+    with pytest.raises(ValueError, match="min_interval"):
+        notifier(Receiver(), min_interval=-1)
+
+
+
 # --- restarts -------------------------------------------------------------------------------
 
 

@@ -381,7 +381,7 @@ def test_the_html_file_is_self_contained_and_holds_the_figures() -> None:
     assert "Gemeente Zutphen: 42 complaints in 10 min" in text
     assert "Het loket is wéér dicht 😡" in text  # the HTML keeps every character
     assert "Tue 3 Mar 14:20 – 15:05 (45 min) · severity 6.2" in text
-    assert "SLA alerts (a mention still unanswered when its SLA ran out): 14" in text
+    assert "SLA alerts (mentions waiting past the response SLA): 14" in text
     # The chart: one bar per day for last week's mentions, this week's mentions, complaints.
     assert page.tags.count("rect") == 21 + 3  # and three legend keys
 
