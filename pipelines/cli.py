@@ -216,6 +216,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="folder for the run's broker, workers and warehouses "
                    "(default: a new temporary folder, removed afterwards)")
     p.add_argument("--keep", action="store_true", help="keep the work folder afterwards")
+    p.add_argument("--texts", type=Path, default=None, metavar="DIR",
+                   help="folder of the real labelled sets (pipelines/textmodel/README.md) "
+                   "whose posts the surge phase's world speaks with (default "
+                   "$DORPSPOMP_EVAL_TEXTS; without either, the team-written fallback)")
     p.set_defaults(run=cmd_bench)
     _describe_commands(sub)
     return parser
@@ -448,7 +452,7 @@ def cmd_bench(settings: Settings, args: argparse.Namespace) -> int:
     from pipelines.bench.run import main as bench
 
     return bench(quick=args.quick, out=args.out, seed=args.seed, workdir=args.workdir,
-                 keep=args.keep)
+                 keep=args.keep, texts=args.texts)
 
 
 def cmd_dashboard(settings: Settings, args: argparse.Namespace) -> int:

@@ -21,6 +21,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 
 MIN_LIFT = 2.0
 """A term's share of the surge's complaints over its share of the usual ones, at least."""
@@ -49,15 +50,17 @@ class Term:
                 "usual_share": round(self.usual_share, 3)}
 
 
-def terms_of(text: str) -> set[str]:
+@lru_cache(maxsize=16_384)
+def terms_of(text: str) -> frozenset[str]:
     """The distinct terms of a text: lower-case words of three letters or more and
-    hashtags; handles, links and numbers left out."""
+    hashtags; handles, links and numbers left out. Cached: the usual texts of an
+    organisation come back at every alert."""
     found = set()
     for match in _TERM.finditer(_URL_OR_HANDLE.sub(" ", text.lower())):
         term = match.group().replace("’", "'")
         if len(term) >= (4 if term[0] == "#" else 3):
             found.add(term)
-    return found
+    return frozenset(found)
 
 
 def document_frequencies(texts: Iterable[str]) -> tuple[Counter[str], int]:

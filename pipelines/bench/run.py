@@ -12,7 +12,9 @@ folder, with one Kafka broker of the run's own:
 5. memory: a fresh worker reads `pending` mentions nobody answers, while the warehouse of
    phases 3-4 is grown to `dashboard_mentions` mentions;
 6. dashboard: every dashboard query and every page timed on the grown warehouse through
-   the worker's read-only endpoint.
+   the worker's read-only endpoint;
+7. surges: complaint-surge detection on an independent world (`pipelines.bench.evalsurges`,
+   no services: the worker's pure steps).
 
 The figures go to a JSON file (default `bench/results.json`, `--quick`:
 `bench/results-quick.json`) and a table on the terminal compares them with the targets.
@@ -36,7 +38,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from pipelines.bench import live, memory, throughput
+from pipelines.bench import evalsurges, live, memory, throughput
 from pipelines.bench.load import produce
 from pipelines.bench.services import ROOT, BenchError, Broker, WorkerProcess, bench_settings
 from pipelines.bench.surges import OpenedAlert, score
@@ -96,6 +98,7 @@ TARGETS: list[tuple[str, str, Callable[[dict[str, Any]], Any], Callable[[Any], b
      lambda r: r["dashboard"]["slowest_query_p95_ms"], lambda v: v <= 300),
     ("slowest page first render (s)", "≤ 2",
      lambda r: r["dashboard"]["slowest_page_seconds"], lambda v: v <= 2),
+    *evalsurges.TARGETS,
 ]
 
 
@@ -151,7 +154,7 @@ def simulate(plan: Plan, seed: int, workdir: Path) -> Simulated:
 
 
 def run(plan: Plan, *, seed: int, workdir: Path, out: Path, quick: bool,
-        keep: bool = False) -> dict[str, Any]:
+        keep: bool = False, texts: Path | None = None) -> dict[str, Any]:
     results: dict[str, Any] = {
         "command": "dorpspomp bench" + (" --quick" if quick else ""),
         "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -168,7 +171,7 @@ def run(plan: Plan, *, seed: int, workdir: Path, out: Path, quick: bool,
     phases = PhaseClock()
     try:
         phases.start("world")
-        say(f"[1/6] simulating {plan.events:,} events of {plan.orgs} organisations …")
+        say(f"[1/7] simulating {plan.events:,} events of {plan.orgs} organisations …")
         # The broker (a JVM, another process) starts while the world is simulated.
         with ThreadPoolExecutor(1, thread_name_prefix="broker-start") as starter:
             started = starter.submit(broker.start, {
@@ -185,14 +188,14 @@ def run(plan: Plan, *, seed: int, workdir: Path, out: Path, quick: bool,
         total = sum(broker.end_offsets(pre_topic).values())
 
         phases.start("limits")
-        say("[2/6] limits: bare aiokafka consumer, bare faust agent …")
+        say("[2/7] limits: bare aiokafka consumer, bare faust agent …")
         tp: dict[str, Any] = {"events": total}
         tp["bare_consumer"] = throughput.bare_consumer(broker, pre_topic)
         tp["faust_agent"] = throughput.bare_faust_agent(
             broker, pre_topic, min(total, FAUST_PROBE_EVENTS), plan.batch_size, workdir)
 
         phases.start("pipeline")
-        say(f"[3/6] pipeline: a worker reads the {total:,} pre-loaded events …")
+        say(f"[3/7] pipeline: a worker reads the {total:,} pre-loaded events …")
         settings = bench_settings(workdir / "pipeline", broker.bootstrap, pre_topic, sim.roster,
                                   batch_size=plan.batch_size)
         worker = WorkerProcess(settings)
@@ -213,7 +216,7 @@ def run(plan: Plan, *, seed: int, workdir: Path, out: Path, quick: bool,
         results["throughput"] = tp
 
         phases.start("live")
-        say(f"[4/6] live: {plan.live_rate:,.0f} events/s for {plan.live_seconds:.0f} s …")
+        say(f"[4/7] live: {plan.live_rate:,.0f} events/s for {plan.live_seconds:.0f} s …")
         planned = live.plan(sim.world, sim.end, plan.live_rate, plan.live_seconds)
         results["live"] = live.run_live(broker, worker, planned)
         live_end = sim.end + timedelta(seconds=planned.due[-1] * planned.speedup) \
@@ -225,7 +228,7 @@ def run(plan: Plan, *, seed: int, workdir: Path, out: Path, quick: bool,
         # is grown for the dashboard phase: neither figure is a time, so they may share
         # the machine.
         phases.start("memory")
-        say(f"[5/6] memory: a fresh worker reads {plan.pending:,} mentions nobody answers "
+        say(f"[5/7] memory: a fresh worker reads {plan.pending:,} mentions nobody answers "
             f"(meanwhile the warehouse grows to {plan.dashboard_mentions:,} mentions) …")
         grow = start_grow(worker, plan)
         pending = WorkerProcess(bench_settings(workdir / "pending", broker.bootstrap,
@@ -237,9 +240,15 @@ def run(plan: Plan, *, seed: int, workdir: Path, out: Path, quick: bool,
         shutil.rmtree(pending.settings.home / "warehouse", ignore_errors=True)
 
         phases.start("dashboard")
-        say("[6/6] dashboard: every query and page, through the worker's endpoint …")
+        say("[6/7] dashboard: every query and page, through the worker's endpoint …")
         results["dashboard"] = dashboard_phase(worker, plan, grow)
         worker.stop()
+
+        phases.start("surges")
+        say("[7/7] surges: detection on an independent world, through decode, the classifier "
+            "and the detector …")
+        results["surge_eval"] = evalsurges.run(quick=quick, texts=texts, say=say)
+        say(evalsurges.summary(results["surge_eval"]))
     except BaseException as exc:
         results["error"] = f"{type(exc).__name__}: {exc}"
         raise
@@ -386,6 +395,9 @@ def markdown(results: dict[str, Any]) -> str:
             f"{tp['faust_agent']['events_per_second']:,} events/s, bare Arrow insert "
             f"{tp['bare_insert']['rows_per_second']:,} rows/s.",
         ]
+    surges = results.get("surge_eval")
+    if surges:
+        lines += ["", evalsurges.markdown(surges)]
     lines.append(README_END)
     return "\n".join(lines)
 
@@ -403,7 +415,7 @@ def machine() -> dict[str, Any]:
 
 
 def main(quick: bool = False, out: Path | None = None, seed: int = 7,
-         workdir: Path | None = None, keep: bool = False) -> int:
+         workdir: Path | None = None, keep: bool = False, texts: Path | None = None) -> int:
     plan = Plan.quick() if quick else Plan.full()
     out = out or ROOT / "bench" / ("results-quick.json" if quick else "results.json")
     # Ctrl-C or a kill must still stop the run's broker and workers (they run in
@@ -413,7 +425,8 @@ def main(quick: bool = False, out: Path | None = None, seed: int = 7,
     base = workdir or Path(tempfile.mkdtemp(prefix="dorpspomp-bench-"))
     base.mkdir(parents=True, exist_ok=True)
     try:
-        results = run(plan, seed=seed, workdir=base, out=out, quick=quick, keep=keep)
+        results = run(plan, seed=seed, workdir=base, out=out, quick=quick, keep=keep,
+                      texts=evalsurges.texts_dir(texts))
     except BenchError as exc:
         say(f"bench: {exc}")
         return 1

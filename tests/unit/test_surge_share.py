@@ -272,12 +272,20 @@ def test_ordinary_minutes_cost_a_constant_and_quiet_ones_nothing(
     assert with_mentions <= stepped <= 1.25 * with_mentions <= 6 * 1440
     assert tested <= 0.1 * stepped, (tested, stepped)
     assert spans <= len(SPANS) * tested
-    # A year of silence is skipped in bulk: a handful of minutes looked at one by one.
+    # A year of silence costs nothing while it lasts (a calm organisation is not walked
+    # by the partition's ticks) and a handful of minutes when it ends (skipped in bulk).
     later = ordinary[-1].created_at + timedelta(days=365)
-    stepped = detector.work.minutes_stepped
-    detector.process([], {0: later})
+    detector.process([], {0: ordinary[-1].created_at + timedelta(days=1)})  # it calms down
+    stepped, skipped = detector.work.minutes_stepped, detector.work.minutes_skipped
+    for day in range(2, 365):
+        detector.process([], {0: ordinary[-1].created_at + timedelta(days=day)})
+    assert (detector.work.minutes_stepped, detector.work.minutes_skipped) == (stepped, skipped)
+    back = stream(BUSY, days=0.01, seed=9)
+    for m in back:
+        m.created_at = later + (m.created_at - DAY_1.astimezone(UTC))
+    detector.process(back, {0: later + timedelta(minutes=5)})
     assert detector.work.minutes_stepped - stepped <= 60
-    assert detector.work.minutes_skipped >= 364 * 1440
+    assert detector.work.minutes_skipped - skipped >= 364 * 1440
 
 
 # -- a restart in the middle of a storm -------------------------------------------------------
@@ -340,3 +348,24 @@ def test_the_gate_never_hides_a_span_that_holds() -> None:
                 while log_poisson_tail(k, span_usual) > log_p:
                     k += 1
                 assert k - rho * span_usual >= gate, (ratio, usual, span_usual, k, gate)
+
+
+def test_a_lasting_new_level_opens_an_alert_and_is_learnt() -> None:
+    # From a Tuesday afternoon on, three times the complaints for good (the rest as usual).
+    level = Rhythm(complaints=1.5, others=4.0)
+    before = [m for m in stream(BUSY, days=16, seed=4) if m.created_at < AT]
+    after = [m for m in stream(level, days=16, seed=5) if m.created_at >= AT]
+    alerts = opened(run(SurgeDetector(roster()), before + after))
+    assert alerts and AT < alerts[0].opened_at <= AT + timedelta(minutes=30)
+    # While it is new, a few more (the first days, the first weekend of it); then the
+    # history holds it (at most six hours of a week are kept out) and it is the usual.
+    assert len(alerts) <= 12, [a.summary for a in alerts]
+    settled = AT + timedelta(days=6)
+    assert [a.summary for a in alerts if a.opened_at >= settled] == []
+
+
+def test_misread_is_a_roster_setting() -> None:
+    detector = SurgeDetector(roster("    surge: {misread: 0.3, share_ratio: 2}"))
+    assert (detector.settings(ORG).misread, detector.settings(ORG).share_ratio) == (0.3, 2.0)
+    with pytest.raises(ValueError, match=r"misread 1\.5 must be between 0 and 1"):
+        SurgeDetector(roster("    surge: {misread: 1.5}"))
