@@ -107,7 +107,14 @@ from zoneinfo import ZoneInfo
 
 from pipelines.alerts import Alert
 from pipelines.decode import Mention, Post
-from pipelines.roster import BusinessHours, Org, Roster, format_duration, parse_duration
+from pipelines.roster import (
+    BusinessHours,
+    Org,
+    Roster,
+    RosterError,
+    format_duration,
+    parse_duration,
+)
 
 VERSION_ANSWERED = 2**62
 """An answered row's version is this minus first_response_at in epoch milliseconds."""
@@ -275,7 +282,7 @@ class ResponseTracker:
             except ValueError as e:
                 problems.append(str(e))
         if problems:
-            raise ValueError("\n".join(problems))
+            raise RosterError(problems)
         longest = max([roster.defaults.answer_window,
                        *(org.answer_window for org in roster.orgs.values())])
         self._orphan_keep = timedelta(seconds=longest + lateness_seconds)
