@@ -268,9 +268,9 @@ class Warehouse:
         the configured limit cuts the result there (`cut_at` tells), where the configured
         limit refuses a larger result: a SELECT is wrapped as `SELECT * FROM (…) LIMIT
         max_rows + 1` (exact, and the engine stops early; measured, `result_overflow_mode =
-        'break'` returns whole blocks, up to 65 409 rows past the limit), other statements
-        are cut here. `DateTime` columns, which the engine's Arrow output writes as uint32
-        seconds, come back as timestamps (`pipelines.arrowtimes`). Client-side
+        'break'` returns whole blocks: 5 851 to 65 409 rows for a limit of 3), other
+        statements are cut here. `DateTime` columns, which the engine's Arrow output writes
+        as uint32 seconds, come back as timestamps (`pipelines.arrowtimes`). Client-side
         `%(name)s` parameters are bound first and the bound text is checked, so a
         parameter value cannot smuggle in a table function; server-side `{name:Type}`
         parameters stay typed values, and those that would stand for a name
