@@ -311,17 +311,35 @@ def org_activity(warehouse: Warehouse, offsets: dict[int, int], mentions_before:
     }
 
 
-def latest_alert_states(warehouse: Warehouse, kinds: Sequence[str]) -> list[Alert]:
-    """The latest stored state of each organisation's alert of each of `kinds` (alerts
-    whose id is `<kind>:<org_id>:...`, one open at a time per organisation), withdrawn ones
-    too (so no FINAL, which hides them)."""
+WEBHOOK_CATCH_UP = timedelta(days=1)
+"""How far back in event time a starting worker looks for alert states the webhook lacks."""
+
+
+def undelivered_alert_states(warehouse: Warehouse, watermark: datetime | None) -> list[Alert]:
+    """The newest state of each alert updated within `WEBHOOK_CATCH_UP` before `watermark`
+    that the webhook's ledger (`alert_deliveries`) does not have: what a stopped worker
+    still had queued for the webhook (a state waiting for its client's turn, a receiver that
+    was down) and a restart does not emit again."""
+    if watermark is None:
+        return []
     table = warehouse.client.query_arrow(
         f"SELECT * FROM {warehouse.table('alerts_state')} "
-        "WHERE kind IN {kinds:Array(String)} AND startsWith(alert_id, concat(kind, ':', "
-        "org_id, ':')) ORDER BY org_id, kind, updated_at DESC, opened_at DESC, version DESC "
-        "LIMIT 1 BY org_id, kind",
-        parameters={"kinds": list(kinds)},
+        "WHERE updated_at >= {since:DateTime64(3)} "
+        "ORDER BY alert_id, version DESC LIMIT 1 BY alert_id",
+        parameters={"since": watermark - WEBHOOK_CATCH_UP},
     )
+    states = _alerts(table)
+    if not states:
+        return []
+    delivered = {r[0] for r in warehouse.client.query(
+        f"SELECT delivery_key FROM {warehouse.table('alert_deliveries')} "
+        "WHERE delivery_key IN {keys:Array(String)}",
+        parameters={"keys": [a.delivery_key for a in states]}).result_rows}
+    return sorted((a for a in states if a.delivery_key not in delivered),
+                  key=lambda a: (a.updated_at, a.alert_id))
+
+
+def _alerts(table: pa.Table) -> list[Alert]:
     return [
         Alert(
             alert_id=r["alert_id"], org_id=r["org_id"], kind=r["kind"], status=r["status"],
@@ -334,6 +352,20 @@ def latest_alert_states(warehouse: Warehouse, kinds: Sequence[str]) -> list[Aler
         )
         for r in _rows(table)
     ]
+
+
+def latest_alert_states(warehouse: Warehouse, kinds: Sequence[str]) -> list[Alert]:
+    """The latest stored state of each organisation's alert of each of `kinds` (alerts
+    whose id is `<kind>:<org_id>:...`, one open at a time per organisation), withdrawn ones
+    too (so no FINAL, which hides them)."""
+    table = warehouse.client.query_arrow(
+        f"SELECT * FROM {warehouse.table('alerts_state')} "
+        "WHERE kind IN {kinds:Array(String)} AND startsWith(alert_id, concat(kind, ':', "
+        "org_id, ':')) ORDER BY org_id, kind, updated_at DESC, opened_at DESC, version DESC "
+        "LIMIT 1 BY org_id, kind",
+        parameters={"kinds": list(kinds)},
+    )
+    return _alerts(table)
 
 
 def complaint_history(

@@ -55,7 +55,7 @@ from pipelines.kafkabatch import RecordTooLarge, send_keyed
 from pipelines.leanfaust import lean_app
 from pipelines.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from pipelines.notify import WebhookNotifier
-from pipelines.processors import StreamProcessors
+from pipelines.processors import StreamProcessors, undelivered_alert_states
 from pipelines.queryserver import QueryService
 from pipelines.queryserver import register as register_queries
 from pipelines.roster import Roster, load_roster
@@ -214,6 +214,10 @@ def create_app(
     )
     app.dorpspomp_notifier = notifier  # type: ignore[attr-defined]
     restored = processor.restore()
+    if notifier is not None:
+        # What a stopped worker had not got to the webhook yet and the restore does not
+        # emit again (a state waiting for its client's turn, say): the newest of each.
+        notifier.submit(undelivered_alert_states(warehouse, processor.processors.watermark))
 
     async def publish(alerts: Sequence[Alert]) -> None:
         """Every alert state to the alerts topic (keyed by organisation) and the webhook."""

@@ -105,3 +105,46 @@ def test_each_alert_state_is_delivered_once_across_restarts(stack: Stack, receiv
     assert "text" in body and "blocks" in body, "a Slack-compatible body"
     assert body["dorpspomp"]["alert_id"] == sla
     assert body["dorpspomp"]["status"] == "open"
+
+
+def test_a_worker_that_starts_with_a_webhook_sends_the_newest_state_it_lacks(
+        kafka_broker: Any, tmp_path: Path, receiver: Receiver) -> None:
+    """States the webhook never got (it was down, not set, or a state still waited for its
+    client's turn when the worker stopped) are not lost at a restart: the newest state of
+    each alert of the last day of event time goes out, once; older history stays quiet."""
+    path = tmp_path / "events.jsonl"
+    # A share an hour after m5 moves the clock past m5's SLA (Wed 10:30 local): the SLA
+    # alert opens, and so does a silence alert (no post since Mon 9 March).
+    later = {"type": "mention", "event_id": "m6", "org_id": "gemeente-zutphen",
+             "platform": "twitter", "created_at": "2026-03-18T10:00:00Z", "kind": "share",
+             "author": {"id": "u-m6", "handle": "burger_m6"}}
+    path.write_bytes(b"\n".join(orjson.dumps(e) for e in [*EVENTS, later]) + b"\n")
+    stack = Stack.fresh("w", tmp_path / "home", kafka_broker.bootstrap)
+    try:
+        stack.start_worker()  # no webhook yet
+        stack.cli("replay", str(path), "--quiet")
+        stack.wait_caught_up()
+        assert stack.stop_worker() == 0
+        newest = {a["alert_id"]: a["version"] for a in stack.sql(
+            "SELECT alert_id, version FROM alerts WHERE updated_at >= "
+            "(SELECT max(created_at) FROM mentions) - INTERVAL 1 DAY")}
+        assert {a.split(":")[0] for a in newest} == {"sla_breach", "silent_org"}
+        stack.extra_env.update({"DORPSPOMP_ALERT_WEBHOOK": receiver.url,
+                                "DORPSPOMP_ALERT_WEBHOOK_INTERVAL": "0"})
+        stack.start_worker()
+        wanted = {f"{alert_id}#{version}" for alert_id, version in newest.items()}
+        wait_for(lambda: wanted <= set(receiver.keys()))
+        time.sleep(1)
+        sent = receiver.keys()
+        assert len(sent) == len(set(sent)), "a state was sent twice"
+        # The newest state of each alert only (a withdrawn one's too), no older ones.
+        ids = [key.rsplit("#", 1)[0] for key in sent]
+        assert len(ids) == len(set(ids)), sent
+        assert set(ids) == set(newest), "only the last day's alerts"
+        # A second start has nothing left to send.
+        assert stack.stop_worker() == 0
+        stack.start_worker()
+        time.sleep(3)
+        assert sorted(receiver.keys()) == sorted(sent)
+    finally:
+        stack.stop_worker()
