@@ -22,10 +22,13 @@ neighbours' events, as they always did. A wall clock or the arrival order across
 partitions would give a replay other results than the first run.
 
 After a restart the state is rebuilt from the warehouse (`restore`): the
-mentions and replies of the last answer window, and the per-minute complaint
-history. Everything they emit is a deterministic function of those events, so
-rows and alert states written again are identical to the ones written before
-(the `*_state` tables keep one row per key and version).
+events of the last answer window (and what is needed to go on from the latest
+stored alert states), and the per-minute complaint history. Everything they
+emit is a deterministic function of those events in partition order, so rows
+and alert states written again are identical to the ones written before (the
+`*_state` tables keep one row per key and version); the stored events of a
+write cut short after a gap are held until they are read again, so that order
+holds.
 """
 
 from __future__ import annotations
@@ -71,6 +74,13 @@ class StreamProcessors:
         self.detector = SurgeDetector(roster)
         self.clocks: dict[int, datetime] = {}
         self.watermark: datetime | None = None
+        # The partitions' clocks as far as the tracker has taken their events in order:
+        # after a restart they may stay behind `clocks` until the events of a crashed
+        # write have been read again (see `restore`).
+        self.tracker_clocks: dict[int, datetime] = {}
+        # Restart: per partition, events (offset -> event id) that a crashed write stored
+        # after one it did not; the tracker takes them when they are read again.
+        self.held: dict[int, dict[int, str]] = {}
 
     def advance_clocks(self, batch: IngestBatch) -> bool:
         """Move each partition's clock to the newest event time read (each event's
@@ -79,12 +89,8 @@ class StreamProcessors:
         read, whoever wrote them first."""
         clocks = self.clocks
         events: list[Mention | Post] = [*batch.mentions, *batch.posts]
-        for event in events:
-            partition = event.source.partition
-            current = clocks.get(partition)
-            at = event.clock_at
-            if current is None or at > current:
-                clocks[partition] = at
+        _advance(clocks, events)
+        _advance(self.tracker_clocks, events)
         newest = max(clocks.values(), default=None)
         if newest is not None and (self.watermark is None or newest > self.watermark):
             self.watermark = newest
@@ -93,13 +99,32 @@ class StreamProcessors:
 
     def process(self, batch: IngestBatch, result: WriteResult) -> Derived:
         moved = self.advance_clocks(batch)
-        tracked = self.tracker.process(result.mentions, result.posts, self.clocks)
+        mentions, posts = result.mentions, result.posts
+        if self.held:
+            again_mentions, again_posts = self._read_again(batch)
+            if again_mentions or again_posts:
+                mentions, posts = [*mentions, *again_mentions], [*posts, *again_posts]
+        tracked = self.tracker.process(mentions, posts, self.tracker_clocks)
         surges = self.detector.process(result.mentions, self.clocks)
         return Derived(
             rows=tracked.rows,
             alerts=[*tracked.alerts, *surges],
             watermark=self.watermark if moved else None,
         )
+
+    def _read_again(self, batch: IngestBatch) -> tuple[list[Mention], list[Post]]:
+        """The held events of a crashed write among the batch's (stored, so not new)."""
+        mentions = [m for m in batch.mentions if self._release(m)]
+        posts = [p for p in batch.posts if self._release(p)]
+        self.held = {p: held for p, held in self.held.items() if held}
+        return mentions, posts
+
+    def _release(self, event: Mention | Post) -> bool:
+        held = self.held.get(event.source.partition)
+        if held and held.get(event.source.offset) == event.event_id:
+            del held[event.source.offset]
+            return True
+        return False
 
     # -- restart ----------------------------------------------------------------
 
@@ -118,10 +143,19 @@ class StreamProcessors:
         stored state of each organisation's SLA and silence alerts
         (`ResponseTracker.resume`). The complaint history before the cut only
         feeds the surge baselines.
+
+        A worker killed in the middle of a write may have stored part of a batch:
+        its mentions but not its posts, say. Its events after the first offset
+        the warehouse lacks (past the recorded one) are not replayed to the
+        response tracker: they are *held*, and the tracker takes each when it is
+        read again, after the ones before it, as the first time (a reply read
+        before its mention, with the reply missing from the warehouse, left the
+        mention unanswered for good).
         """
         self.tracker = ResponseTracker(self.roster, self.lateness)
         self.detector = SurgeDetector(self.roster)
         self.clocks, self.watermark = {}, None
+        self.tracker_clocks, self.held = {}, {}
         final = partition_clocks(warehouse)
         if not final:
             return Derived()
@@ -144,31 +178,82 @@ class StreamProcessors:
 
         mentions = load_mentions(warehouse, topic, horizon, recorded)
         posts = load_posts(warehouse, topic, posts_since, recorded)
+        by_partition = _by_partition(mentions, posts)
+        gaps = first_gaps(by_partition, recorded, rejected_after(warehouse, topic, recorded))
         rows: list[ResponseRow] = []
         alerts: list[Alert] = []
-        for partition, events in sorted(_by_partition(mentions, posts).items()):
-            clock: datetime | None = None
+        for partition, events in sorted(by_partition.items()):
+            gap = gaps[partition]
+            self.held[partition] = {e.source.offset: e.event_id for e in events
+                                    if e.source.offset >= gap}
             for start in range(0, len(events), REPLAY_CHUNK):
                 chunk = events[start:start + REPLAY_CHUNK]
-                newest = max(e.clock_at for e in chunk)
-                clock = newest if clock is None or newest > clock else clock
-                self.clocks[partition] = clock
-                chunk_mentions = [e for e in chunk if isinstance(e, Mention)]
-                chunk_posts = [e for e in chunk if isinstance(e, Post)]
-                tracked = self.tracker.process(chunk_mentions, chunk_posts, self.clocks)
+                _advance(self.clocks, chunk)
+                taken = [e for e in chunk if e.source.offset < gap]
+                _advance(self.tracker_clocks, taken)
+                tracked = self.tracker.process([e for e in taken if isinstance(e, Mention)],
+                                               [e for e in taken if isinstance(e, Post)],
+                                               self.tracker_clocks)
                 rows += tracked.rows
                 alerts += tracked.alerts
                 alerts += self.detector.process(
-                    [m for m in chunk_mentions if m.created_at >= cut], self.clocks)
+                    [m for m in chunk if isinstance(m, Mention) and m.created_at >= cut],
+                    self.clocks)
+        self.held = {p: held for p, held in self.held.items() if held}
         self.clocks = dict(final)
+        for partition, clock in final.items():  # none of its events handed in again
+            self.tracker_clocks.setdefault(partition, clock)
         self.watermark = max(final.values())
-        tracked = self.tracker.process([], [], self.clocks)
+        tracked = self.tracker.process([], [], self.tracker_clocks)
         rows += tracked.rows
         alerts += tracked.alerts + self.detector.process([], self.clocks)
         log.info("restored state from %s: %d open mentions, %d early replies, %d organisations "
-                 "with complaint history", cut.isoformat(), self.tracker.open_mentions,
-                 self.tracker.orphan_posts, self.detector.tracked_orgs)
+                 "with complaint history, %d events of a half-done write held until read "
+                 "again", cut.isoformat(), self.tracker.open_mentions, self.tracker.orphan_posts,
+                 self.detector.tracked_orgs, sum(len(h) for h in self.held.values()))
         return Derived(rows=rows, alerts=alerts, watermark=self.watermark)
+
+
+def _advance(clocks: dict[int, datetime], events: Iterable[Mention | Post]) -> None:
+    """Each partition's clock to the newest `clock_at` among `events` (never back)."""
+    for event in events:
+        partition = event.source.partition
+        current = clocks.get(partition)
+        at = event.clock_at
+        if current is None or at > current:
+            clocks[partition] = at
+
+
+def first_gaps(by_partition: dict[int, list[Mention | Post]], recorded: dict[int, int],
+               rejected: dict[int, set[int]]) -> dict[int, int]:
+    """Per partition, the first offset at or after the recorded one that the warehouse
+    holds no event and no dead letter of: where the stored events stop being what was
+    read in one piece."""
+    gaps = {}
+    for partition, events in by_partition.items():
+        present = {e.source.offset for e in events} | rejected.get(partition, set())
+        gap = recorded.get(partition, 0)
+        while gap in present:
+            gap += 1
+        gaps[partition] = gap
+    return gaps
+
+
+def rejected_after(warehouse: Warehouse, topic: str,
+                   offsets: dict[int, int]) -> dict[int, set[int]]:
+    """Per partition, the offsets of the dead letters at or after `offsets`."""
+    table = warehouse.client.query_arrow(
+        f"SELECT `partition` AS p, `offset` AS o FROM {warehouse.table('dead_letters')} "
+        "WHERE topic = {topic:String} AND `offset` >= {offsets:Array(UInt64)}"
+        "[indexOf({partitions:Array(UInt32)}, `partition`)]",
+        parameters={"topic": topic, "partitions": list(offsets),
+                    "offsets": [offsets[p] for p in offsets]},
+    )
+    found: dict[int, set[int]] = {}
+    for p, o in zip(table.column("p").to_pylist(), table.column("o").to_pylist(),
+                    strict=True):
+        found.setdefault(int(p), set()).add(int(o))
+    return found
 
 
 def _by_partition(mentions: Sequence[Mention],
