@@ -142,6 +142,29 @@ def test_another_process_with_another_hash_seed_writes_the_same_bytes(tmp_path: 
         assert here.with_suffix(suffix).read_bytes() == there.with_suffix(suffix).read_bytes()
 
 
+# Recorded with the single-module simulate.py (commit aff0111) before it became a package:
+# the same arguments must still write these bytes (.jsonl, then .roster.yaml, then
+# .surges.jsonl), so that splitting the module or moving its texts to data files changed
+# no event, no roster and no ground truth.
+RECORDED_DIGESTS = {
+    (11, 6, 2.0, 1.0): ("d011ff95157eae4348e5c6060614f0e36493915c31f083afb87db6adc0bce331", 5364),
+    (7, 60, 0.5, 0.3): ("8420a27a06802db1abf1b0453dc0d13742d022a9953d33d09403849180c8c073", 5108),
+}
+
+
+@pytest.mark.parametrize("seed,orgs,days,scale", sorted(RECORDED_DIGESTS))
+def test_the_same_arguments_write_the_bytes_recorded_before_the_package_split(
+        tmp_path: Path, seed: int, orgs: int, days: float, scale: float) -> None:
+    import hashlib
+
+    report = simulate_to_file(tmp_path / "w.jsonl", seed=seed, orgs=orgs, days=days,
+                              start=START, scale=scale, progress=False)
+    digest = hashlib.sha256()
+    for path in report.files:
+        digest.update(path.read_bytes())
+    assert (digest.hexdigest(), report.events) == RECORDED_DIGESTS[(seed, orgs, days, scale)]
+
+
 def test_world_is_a_pure_function_of_seed_and_size() -> None:
     assert world(3, 60) == world(3, 60)
     assert world(3, 60) != world(4, 60)
