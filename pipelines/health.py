@@ -33,9 +33,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from pipelines.batch import WriteResult
 from pipelines.metrics import WorkerMetrics
 from pipelines.settings import Settings
-from pipelines.sink import WriteResult
 
 log = logging.getLogger("dorpspomp.health")
 

@@ -42,6 +42,14 @@ import orjson
 import pyarrow as pa
 
 from pipelines.alerts import Alert
+from pipelines.batch import (
+    Derived,
+    IngestBatch,
+    WriteResult,
+    mention_objects,
+    newest_clocks,
+    post_objects,
+)
 from pipelines.decode import CLOCK_SKEW, Mention, Post, Source
 from pipelines.escalation import USUAL_SAMPLE, ComplaintText, SurgeDetector
 from pipelines.responses import (
@@ -53,7 +61,6 @@ from pipelines.responses import (
     ResponseTracker,
 )
 from pipelines.roster import Roster
-from pipelines.sink import Derived, IngestBatch, WriteResult
 from pipelines.warehouse import Warehouse, as_utc
 from schemas.saturating import saturating_sum
 
@@ -87,25 +94,29 @@ class StreamProcessors:
         `clock_at`: at most a minute past its Kafka timestamp); True if the global
         watermark moved. Every valid event counts, duplicates included: they were
         read, whoever wrote them first."""
-        clocks = self.clocks
-        events: list[Mention | Post] = [*batch.mentions, *batch.posts]
-        _advance(clocks, events)
-        _advance(self.tracker_clocks, events)
-        newest = max(clocks.values(), default=None)
-        if newest is not None and (self.watermark is None or newest > self.watermark):
-            self.watermark = newest
+        newest = newest_clocks(batch.mentions, batch.posts)
+        for clocks in (self.clocks, self.tracker_clocks):
+            for partition, at in newest.items():
+                current = clocks.get(partition)
+                if current is None or at > current:
+                    clocks[partition] = at
+        top = max(self.clocks.values(), default=None)
+        if top is not None and (self.watermark is None or top > self.watermark):
+            self.watermark = top
             return True
         return False
 
     def process(self, batch: IngestBatch, result: WriteResult) -> Derived:
         moved = self.advance_clocks(batch)
-        mentions, posts = result.mentions, result.posts
+        new_mentions = mention_objects(result.mentions, batch.topic)
+        mentions = new_mentions
+        posts = post_objects(result.posts, batch.topic)
         if self.held:
             again_mentions, again_posts = self._read_again(batch)
             if again_mentions or again_posts:
                 mentions, posts = [*mentions, *again_mentions], [*posts, *again_posts]
         tracked = self.tracker.process(mentions, posts, self.tracker_clocks)
-        surges = self.detector.process(result.mentions, self.clocks)
+        surges = self.detector.process(new_mentions, self.clocks)
         return Derived(
             rows=tracked.rows,
             alerts=[*tracked.alerts, *surges],
@@ -114,8 +125,8 @@ class StreamProcessors:
 
     def _read_again(self, batch: IngestBatch) -> tuple[list[Mention], list[Post]]:
         """The held events of a crashed write among the batch's (stored, so not new)."""
-        mentions = [m for m in batch.mentions if self._release(m)]
-        posts = [p for p in batch.posts if self._release(p)]
+        mentions = [m for m in mention_objects(batch.mentions, batch.topic) if self._release(m)]
+        posts = [p for p in post_objects(batch.posts, batch.topic) if self._release(p)]
         self.held = {p: held for p, held in self.held.items() if held}
         return mentions, posts
 

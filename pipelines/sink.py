@@ -12,12 +12,15 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+import numpy as np
+import polars as pl
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from pipelines.alerts import Alert
+from pipelines.batch import Derived, IngestBatch, WriteResult, in_set, rows_at
 from pipelines.decode import DeadLetter, Mention, Post
 from pipelines.responses import ResponseRow
 from pipelines.seenids import SeenIds
@@ -37,30 +40,6 @@ log = logging.getLogger(__name__)
 MS_UTC = pa.timestamp("ms", tz="UTC")
 
 
-@dataclass
-class IngestBatch:
-    """What one pass over a Kafka batch produced, in offset order."""
-
-    topic: str
-    mentions: list[Mention] = field(default_factory=list)
-    posts: list[Post] = field(default_factory=list)
-    dead_letters: list[DeadLetter] = field(default_factory=list)
-    next_offsets: dict[int, int] = field(default_factory=dict)
-
-    def __len__(self) -> int:
-        return len(self.mentions) + len(self.posts) + len(self.dead_letters)
-
-
-@dataclass(frozen=True)
-class WriteResult:
-    """The rows that were new, for the stream processors downstream."""
-
-    mentions: list[Mention]
-    posts: list[Post]
-    dead_letters: int
-    duplicates: int
-
-
 class WarehouseSink:
     """Writes ingest batches; safe to call again with the same events."""
 
@@ -74,17 +53,18 @@ class WarehouseSink:
         self.remember_ids = remember_ids
         self.seen: SeenIds | None = None
 
-    def write(self, batch: IngestBatch, received_at: datetime | None = None) -> WriteResult:
+    def write(self, batch: IngestBatch) -> WriteResult:
         """Events, then offsets: the whole ingest step for a batch without processors."""
-        result = self.write_events(batch, received_at)
+        result = self.write_events(batch)
         self.record_offsets(batch)
         return result
 
-    def write_events(self, batch: IngestBatch, received_at: datetime | None = None) -> WriteResult:
-        """Insert the batch's events that are not stored yet; return those."""
-        now = received_at or datetime.now(UTC)
-        mentions, posts, in_batch_dupes = _first_copies(batch.mentions, batch.posts)
-        ids = [m.event_id for m in mentions] + [p.event_id for p in posts]
+    def write_events(self, batch: IngestBatch) -> WriteResult:
+        """Insert the batch's events that are not stored yet; return those.
+
+        The tables keep the `ingested_at` decode gave them (the time the batch was taken)."""
+        mentions, posts, in_batch_dupes = first_copies(batch.mentions, batch.posts)
+        ids = mentions["event_id"].to_pylist() + posts["event_id"].to_pylist()
         if self.remember_ids and self.seen is None:
             self.seen = SeenIds(self.warehouse.stored_id_digests())
         if self.seen is None:
@@ -93,24 +73,27 @@ class WarehouseSink:
             maybe = self.seen.maybe_seen(ids)
             stored = self.warehouse.existing_event_ids(maybe) if maybe else set()
             # before the insert: if it fails half-way, the retry looks these ids up
-            self.seen.add([i for i in ids if i not in stored])
+            self.seen.add([i for i in ids if i not in stored] if stored else ids)
         if stored:
-            mentions = [m for m in mentions if m.event_id not in stored]
-            posts = [p for p in posts if p.event_id not in stored]
+            known = sorted(stored)
+            mentions = rows_at(mentions, ~in_set(mentions["event_id"], known))
+            posts = rows_at(posts, ~in_set(posts["event_id"], known))
         dead = _new_dead_letters(self.warehouse, batch.topic, batch.dead_letters)
 
-        self.warehouse.insert_arrow(MENTIONS.name, mentions_table(mentions, now))
-        self.warehouse.insert_arrow(POSTS.name, posts_table(posts, now))
-        self.warehouse.insert_arrow(DEAD_LETTERS.name, dead_letters_table(dead, now))
+        self.warehouse.insert_arrow(MENTIONS.name, mentions)
+        self.warehouse.insert_arrow(POSTS.name, posts)
+        self.warehouse.insert_arrow(DEAD_LETTERS.name,
+                                    dead_letters_table(dead, datetime.now(UTC)))
         duplicates = in_batch_dupes + len(stored)
         if duplicates:
             log.debug("dropped %d duplicate events", duplicates)
         return WriteResult(mentions, posts, len(dead), duplicates)
 
-
     def write_derived(self, derived: Derived) -> None:
         """What the stream processors made of the batch: response states, alerts, watermark."""
-        self.warehouse.insert_arrow(MENTION_RESPONSES_STATE.name, responses_table(derived.rows))
+        rows = derived.rows
+        self.warehouse.insert_arrow(MENTION_RESPONSES_STATE.name,
+                                    rows if isinstance(rows, pa.Table) else responses_table(rows))
         self.warehouse.insert_arrow(ALERTS_STATE.name, alerts_table(derived.alerts))
         if derived.watermark is not None:
             self.warehouse.insert_arrow(WATERMARKS.name, pa.table({
@@ -123,34 +106,28 @@ class WarehouseSink:
         self.warehouse.record_offsets(self.consumer_group, batch.topic, batch.next_offsets)
 
 
-@dataclass
-class Derived:
-    """The processors' output for one batch."""
-
-    rows: list[ResponseRow] = field(default_factory=list)
-    alerts: list[Alert] = field(default_factory=list)
-    watermark: datetime | None = None
-
-
-def _first_copies(
-    mentions: Sequence[Mention], posts: Sequence[Post]
-) -> tuple[list[Mention], list[Post], int]:
-    """Keep the first copy of each event_id (by offset order); a post and a
-    mention with the same event_id are copies too."""
-    events: list[Mention | Post] = [*mentions, *posts]
-    events.sort(key=lambda e: (e.source.partition, e.source.offset))
-    seen: set[str] = set()
-    kept_m: list[Mention] = []
-    kept_p: list[Post] = []
-    for event in events:
-        if event.event_id in seen:
-            continue
-        seen.add(event.event_id)
-        if isinstance(event, Mention):
-            kept_m.append(event)
-        else:
-            kept_p.append(event)
-    return kept_m, kept_p, len(events) - len(seen)
+def first_copies(mentions: pa.Table, posts: pa.Table) -> tuple[pa.Table, pa.Table, int]:
+    """Keep the first copy of each event_id (by partition and offset); a post and a mention
+    with the same event_id are copies too. Returns the kept rows and how many were dropped."""
+    m_ids, p_ids = mentions["event_id"], posts["event_id"]
+    n = len(m_ids) + len(p_ids)
+    every = pa.chunked_array([*m_ids.chunks, *p_ids.chunks], pa.string())
+    if pc.count_distinct(every).as_py() == n:
+        return mentions, posts, 0
+    frame = pl.DataFrame({
+        "id": pl.from_arrow(every),
+        "p": pl.from_arrow(pa.chunked_array(
+            [*mentions["source_partition"].chunks, *posts["source_partition"].chunks],
+            pa.uint32())),
+        "o": pl.from_arrow(pa.chunked_array(
+            [*mentions["source_offset"].chunks, *posts["source_offset"].chunks],
+            pa.uint64())),
+        "row": pl.int_range(0, n, eager=True),
+    }).sort("p", "o", maintain_order=True)
+    keep = np.zeros(n, dtype=bool)
+    keep[frame.filter(pl.col("id").is_first_distinct())["row"].to_numpy()] = True
+    m = len(m_ids)
+    return rows_at(mentions, keep[:m]), rows_at(posts, keep[m:]), n - int(keep.sum())
 
 
 def _new_dead_letters(

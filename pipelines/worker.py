@@ -38,10 +38,11 @@ import orjson
 from faust.transport.drivers import aiokafka as faust_aiokafka
 
 from pipelines.alerts import Alert
+from pipelines.batch import Derived, IngestBatch, WriteResult
 from pipelines.batchconsumer import BatchConsumer, RawBatch
 from pipelines.classify import TextClassifier, load_classifier
-from pipelines.decode import DeadLetter, Mention, Source, decode
-from pipelines.enrich import label_mentions
+from pipelines.columnar import decode_batch
+from pipelines.enrich import label_table
 from pipelines.health import (
     BrokerProbe,
     BrokerView,
@@ -60,7 +61,7 @@ from pipelines.queryserver import QueryService
 from pipelines.queryserver import register as register_queries
 from pipelines.roster import Roster, load_roster
 from pipelines.settings import Settings
-from pipelines.sink import Derived, IngestBatch, WarehouseSink, WriteResult
+from pipelines.sink import WarehouseSink
 from pipelines.warehouse import Warehouse
 
 log = logging.getLogger("dorpspomp.worker")
@@ -99,28 +100,24 @@ class IngestProcessor:
         self, topic: str, messages: Sequence[tuple[int, int, bytes | None]],
         timestamps: Sequence[float | None] | None = None,
     ) -> IngestBatch:
-        """Decode and label; `timestamps` are the messages' Kafka timestamps in seconds, in
-        the same order (None or ≤ 0 for a message without one: taken as received now)."""
-        batch = IngestBatch(topic=topic)
-        roster = self.roster
-        max_future = self.max_future
-        now = _EPOCH + timedelta(milliseconds=time.time_ns() // 1_000_000)
-        for i, (partition, offset, value) in enumerate(messages):
-            stamp = timestamps[i] if timestamps is not None else None
-            received = _kafka_time(stamp) if stamp is not None and stamp > 0 else now
-            item = decode(value, Source(topic, partition, offset, received), roster,
-                          max_future=max_future)
-            if isinstance(item, Mention):
-                batch.mentions.append(item)
-            elif isinstance(item, DeadLetter):
-                batch.dead_letters.append(item)
-            else:
-                batch.posts.append(item)
-            nxt = offset + 1
-            if batch.next_offsets.get(partition, -1) < nxt:
-                batch.next_offsets[partition] = nxt
-        label_mentions(batch.mentions, self.classifier)
-        return batch
+        """Decode the batch as columns (`pipelines.columnar`) and label it; `timestamps` are
+        the messages' Kafka timestamps in seconds, in the same order (None or ≤ 0 for a
+        message without one: taken as received now)."""
+        now_ms = time.time_ns() // 1_000_000
+        n = len(messages)
+        if timestamps is None:
+            stamps = [now_ms] * n
+        else:
+            stamps = [round(t * 1000) if t is not None and t > 0 else now_ms
+                      for t in timestamps]
+        decoded = decode_batch(
+            topic, [m[0] for m in messages], [m[1] for m in messages],
+            [m[2] for m in messages], stamps, self.roster, max_future=self.max_future,
+            ingested_at=_EPOCH + timedelta(milliseconds=now_ms))
+        return IngestBatch(
+            topic=topic, mentions=label_table(decoded.mentions, self.classifier),
+            posts=decoded.posts, dead_letters=decoded.dead_letters,
+            next_offsets=decoded.next_offsets)
 
     def process(
         self, topic: str, messages: Sequence[tuple[int, int, bytes | None]],
@@ -146,12 +143,6 @@ class IngestProcessor:
             self.warehouse, self.settings.events_topic, self.settings.consumer_group)
         self.sink.write_derived(derived)
         return derived
-
-
-def _kafka_time(seconds: float) -> datetime:
-    """A Kafka timestamp (seconds, as faust gives it) as an aware UTC datetime in whole
-    milliseconds, as Kafka and the warehouse keep it."""
-    return _EPOCH + timedelta(milliseconds=round(seconds * 1000))
 
 
 def faust_brokers(bootstrap: str) -> list[str]:

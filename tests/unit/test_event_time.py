@@ -22,6 +22,7 @@ import pytest
 
 from pipelines import escalation, replay
 from pipelines.alerts import Alert
+from pipelines.batch import IngestBatch, WriteResult, mention_objects
 from pipelines.classify import load_classifier
 from pipelines.decode import (
     CLOCK_SKEW,
@@ -39,7 +40,7 @@ from pipelines.responses import ResponseTracker
 from pipelines.roster import BusinessHours, Roster, parse_roster
 from pipelines.settings import Settings, SettingsError
 from pipelines.simulate import simulate_live
-from pipelines.sink import IngestBatch, WriteResult
+from pipelines.sink import mentions_table, posts_table
 from pipelines.worker import IngestProcessor
 
 RECEIVED = datetime(2026, 12, 4, 23, 50, tzinfo=UTC)  # the time Kafka received the message
@@ -160,7 +161,7 @@ def test_the_worker_decodes_against_each_messages_kafka_timestamp(tmp_path: Path
     before = datetime.now(UTC) - timedelta(milliseconds=1)
     batch = processor.build_batch("events", messages, [kafka_seconds, kafka_seconds, None, -0.001])
     after = datetime.now(UTC)
-    inside, untimed, unstamped = batch.mentions
+    inside, untimed, unstamped = mention_objects(batch.mentions, "events")
     assert inside.source.kafka_timestamp == RECEIVED + timedelta(milliseconds=123)
     (outside,) = batch.dead_letters
     assert outside.error_code == "future_timestamp" and "more than 2h ahead" in outside.error
@@ -183,8 +184,9 @@ def test_an_event_moves_a_clock_at_most_a_minute_past_its_arrival() -> None:
 
 
 def run(processors: StreamProcessors, *events: Mention) -> tuple[list[Alert], datetime | None]:
-    batch = IngestBatch("events", mentions=list(events))
-    derived = processors.process(batch, WriteResult(list(events), [], 0, 0))
+    table = mentions_table(events, RECEIVED)
+    derived = processors.process(IngestBatch("events", mentions=table),
+                                 WriteResult(table, posts_table([], RECEIVED), 0, 0))
     return derived.alerts, processors.watermark
 
 

@@ -7,6 +7,8 @@ import time
 
 import pytest
 
+from pipelines.batch import WriteResult
+from pipelines.columnar import MENTIONS_SCHEMA, POSTS_SCHEMA
 from pipelines.health import (
     BROKER_SILENCE_SECONDS,
     STALL_SECONDS,
@@ -18,10 +20,15 @@ from pipelines.health import (
     health_report,
 )
 from pipelines.settings import Settings
-from pipelines.sink import WriteResult
 from pipelines.status import format_status
 
 BOOTSTRAP = "127.0.0.1:9092"
+
+
+def nothing_new(repeated: int) -> WriteResult:
+    """A write that stored no event: `repeated` dead letters and as many duplicates."""
+    return WriteResult(MENTIONS_SCHEMA.empty_table(), POSTS_SCHEMA.empty_table(), repeated,
+                       repeated)
 
 
 def answered(ends: dict[int, int], beginnings: dict[int, int] | None = None,
@@ -39,7 +46,7 @@ def silent(seconds: float, ends: dict[int, int] | None = None) -> BrokerView:
 def written(stats: WorkerStats, partition: int, offsets: range) -> None:
     stats.write_started(len(offsets))
     stats.batch_written([(partition, o, b"{}") for o in offsets],
-                        WriteResult([], [], 0, 0), taken_at=time.monotonic() - 0.2)
+                        nothing_new(0), taken_at=time.monotonic() - 0.2)
 
 
 def test_a_working_worker_is_ok() -> None:
@@ -120,7 +127,7 @@ def test_the_health_report_keeps_its_fields_and_adds_status_reasons_and_lag(
     stats = WorkerStats(recorded_offsets={0: 3})
     stats.write_started(2)
     stats.batch_written([(0, 3, b"x"), (0, 4, b"y")],
-                        WriteResult([], [], 1, 1), taken_at=time.monotonic())
+                        nothing_new(1), taken_at=time.monotonic())
     stats.alerts_published(3)
     view = answered({0: 9})
     report = health_report(settings, stats, assess(stats, view, {0}, BOOTSTRAP), view)
