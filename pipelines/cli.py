@@ -22,6 +22,11 @@ import pyarrow as pa
 
 from pipelines.settings import Settings, SettingsError
 
+# `make demo`: four weeks of history (two full weeks give surges their same-hour-of-the-week
+# baseline) at a volume the worker takes in well under a minute here (README, "Start it").
+DEMO_HISTORY_DAYS = 28.0
+DEMO_SCALE = 0.5
+
 EXPECTED_ERRORS: tuple[type[BaseException], ...] = (SettingsError,)
 
 
@@ -67,12 +72,23 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("up", help="run broker, worker and dashboard in the foreground")
     p.add_argument("--no-dashboard", action="store_true", help="do not start the dashboard")
     p.add_argument("--simulate", action="store_true",
-                   help="also run `dorpspomp simulate` live, with its roster, so the dashboard "
-                        "fills with believable data")
+                   help="also run `dorpspomp simulate` with its roster: first --history days "
+                        "of simulated past up to now, as fast as the worker takes them, then "
+                        "live, so the dashboard opens on a lived-in world")
+    p.add_argument("--history", type=float, default=DEMO_HISTORY_DAYS, metavar="DAYS",
+                   help=f"with --simulate: days of history to load first (default "
+                        f"{DEMO_HISTORY_DAYS:g}; a restart on the same home sends only what "
+                        "it missed); 0: no history, live sped up by --speedup instead")
+    p.add_argument("--scale", type=float, default=DEMO_SCALE,
+                   help=f"with --simulate: traffic volume factor (default {DEMO_SCALE:g}: "
+                        "about 45,000 events a day of 60 organisations at 1)")
+    p.add_argument("--orgs", type=int, default=60,
+                   help="with --simulate: number of simulated organisations (default 60)")
     p.add_argument("--rate", type=float, default=200.0,
-                   help="with --simulate: events per second (default 200)")
+                   help="with --simulate --history 0: events per second (default 200)")
     p.add_argument("--speedup", type=float, default=60.0,
-                   help="with --simulate: simulated seconds per real second (default 60)")
+                   help="with --simulate --history 0: simulated seconds per real second "
+                        "(default 60)")
     p.set_defaults(run=cmd_up)
 
     p = sub.add_parser("worker", help="run one stream worker (what `up` starts)")
@@ -123,6 +139,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--speedup", type=float, default=1.0,
                    help="live: simulated seconds per real second")
     p.add_argument("--duration", type=float, default=None, help="live: stop after N seconds")
+    p.add_argument("--history", type=float, default=None, metavar="DAYS",
+                   help="live: first send DAYS of history up to now as fast as the broker "
+                        "takes them, then go on in real time (what `up --simulate` runs); "
+                        "a second run on the same home goes on from where the first stopped")
     p.add_argument("--quiet", action="store_true", help="no progress output")
     p.set_defaults(run=cmd_simulate)
 
@@ -256,12 +276,21 @@ def cmd_up(settings: Settings, args: argparse.Namespace) -> int:
 
         from pipelines.simulate import world
 
+        if args.history < 0 or args.scale <= 0 or args.orgs < 1:
+            raise SettingsError("--history must be 0 or more days, --scale positive and "
+                                "--orgs at least 1")
         roster = settings.home / "simulated.roster.yaml"
         settings.home.mkdir(parents=True, exist_ok=True)
-        roster.write_text(world(7, 60).roster_yaml())
+        roster.write_text(world(7, args.orgs).roster_yaml())
         settings = replace(settings, roster=roster)
-        simulation = ["simulate", "--rate", str(args.rate), "--speedup", str(args.speedup),
-                      "--quiet"]
+        simulation = ["simulate", "--orgs", str(args.orgs), "--quiet"]
+        if args.history > 0:
+            from pipelines.simulate.history import state_path_for
+
+            simulation += ["--history", str(args.history), "--scale", str(args.scale)]
+            return up(settings, dashboard=not args.no_dashboard, simulation=simulation,
+                      history=state_path_for(roster))
+        simulation += ["--rate", str(args.rate), "--speedup", str(args.speedup)]
     return up(settings, dashboard=not args.no_dashboard, simulation=simulation)
 
 
@@ -319,6 +348,15 @@ def cmd_simulate(settings: Settings, args: argparse.Namespace) -> int:
             start=args.start or datetime(2026, 3, 2, tzinfo=UTC), scale=args.scale,
             progress=not args.quiet,
         )
+    elif args.history is not None:
+        from pipelines.simulate.history import history_then_live
+
+        settings.home.mkdir(parents=True, exist_ok=True)
+        report = history_then_live(
+            settings.kafka, settings.events_topic, seed=args.seed, orgs=args.orgs,
+            days=args.history, scale=args.scale,
+            roster_out=settings.home / "simulated.roster.yaml", duration=args.duration,
+            progress=not args.quiet)
     else:
         roster_out = settings.home / "simulated.roster.yaml"
         settings.home.mkdir(parents=True, exist_ok=True)

@@ -13,8 +13,10 @@ import signal
 import subprocess
 import sys
 import time
+from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse
 
 from pipelines.readapi import RunningWorker, running_worker, worker_health
@@ -175,9 +177,46 @@ def tail(path: Path, lines: int = 20) -> str:
         return ""
 
 
+class HistoryWatch:
+    """Says every few seconds how far the simulated history is (sent, stored, ETA), and
+    once when all of it is stored: the dashboard is then a lived-in one."""
+
+    def __init__(self, state: Path, worker: RunningWorker, echo: Any) -> None:
+        self.state, self.worker, self.echo = state, worker, echo
+        self.began = time.monotonic()
+        self.next = self.began + 2.0
+        self.seen: deque[tuple[float, int]] = deque(maxlen=6)
+
+    def look(self) -> bool:
+        """True once the history is in (then it has said so)."""
+        from pipelines.simulate.history import HistoryState, describe_progress
+
+        now = time.monotonic()
+        if now < self.next:
+            return False
+        self.next = now + 3.0
+        health = worker_health(self.worker) or {}
+        stored = health.get("events")
+        lag = (health.get("consumer_lag") or {}).get("total")
+        rate = None
+        if isinstance(stored, int):
+            self.seen.append((now, stored))
+            if len(self.seen) >= 2 and self.seen[-1][0] > self.seen[0][0]:
+                rate = (self.seen[-1][1] - self.seen[0][1]) / (self.seen[-1][0] - self.seen[0][0])
+        line, done = describe_progress(HistoryState.read(self.state),
+                                       stored if isinstance(stored, int) else None,
+                                       lag if isinstance(lag, int) else None, rate)
+        if done:
+            line += f"; {now - self.began:.0f} s after the worker was ready"
+        self.echo(line)
+        return done
+
+
 def up(settings: Settings, *, dashboard: bool = True, simulation: list[str] | None = None,
-       say: object = print) -> int:
-    """Run broker, worker and dashboard until Ctrl-C; returns an exit code."""
+       history: Path | None = None, say: object = print) -> int:
+    """Run broker, worker and dashboard until Ctrl-C; returns an exit code. With `history`
+    (the simulation's state file, `pipelines.simulate.history`), say how the simulated
+    history loads until the worker has stored all of it."""
     echo = say if callable(say) else print
     existing = running_worker(settings)
     if existing is not None:
@@ -223,7 +262,10 @@ def up(settings: Settings, *, dashboard: bool = True, simulation: list[str] | No
         echo("dorpspomp is up — replay events with `dorpspomp replay FILE.jsonl`; "
              "Ctrl-C stops everything")
         reported: set[str] = set()
+        loading = HistoryWatch(history, ready, echo) if history is not None else None
         while not stopping:
+            if loading is not None and loading.look():
+                loading = None
             for child in children:
                 if child.process.poll() is None or child.name in reported:
                     continue

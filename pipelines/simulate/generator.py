@@ -63,6 +63,7 @@ from pipelines.simulate.world import (
     Account,
     Event,
     OrgProfile,
+    PlannedSurge,
     Surge,
     World,
     _normalised,
@@ -194,12 +195,14 @@ class _OrgRun:
 
     def __init__(self, w: World, org: OrgProfile, start_ms: int, end_ms: int | None,
                  scale: float, tag: str, on_surge: Callable[[Surge], None] | None,
-                 authors: _Authors) -> None:
+                 authors: _Authors,
+                 planned: tuple[PlannedSurge, ...] = ()) -> None:
         self.org = org
         self.traits = KIND_TRAITS[org.kind]
         self.rng = random.Random(f"dorpspomp-simulate/{w.seed}/{org.id}/{start_ms}")
         self.start_ms, self.end_ms, self.scale = start_ms, end_ms, scale
         self.on_surge = on_surge
+        self.planned = planned
         self.heap: list[Task] = []
         self.seq = 0
         self.emitted = 0
@@ -263,6 +266,9 @@ class _OrgRun:
         if self.org.posts_per_day > 0:
             self._at(self._next_arrival(start, self._post_rate), self._organic_post, None)
         self._schedule_surge(start)
+        for surge in self.planned:
+            if surge.start_ms >= start:
+                self._at(float(surge.start_ms), self._planned_surge, surge)
         heap, end, no = self.heap, self.end_ms, self.org.no
         pop = heapq.heappop
         while heap:
@@ -714,6 +720,33 @@ class _OrgRun:
         official = org.official("twitter") or org.official(self.platform_names[0])
         if org.responsiveness > 0 and official is not None:
             # The organisation notices, says so, and says so again when it is over.
+            text = SURGES[cause]["statement"][0].format(town=org.town)
+            self._at(start + rng.uniform(5, 25) * 60_000, self._statement, (official, text))
+            text = SURGES[cause]["resolved"][0].format(town=org.town)
+            self._at(end + rng.uniform(5, 60) * 60_000, self._statement, (official, text))
+        return None
+
+    def _planned_surge(self, t: float, surge: PlannedSurge) -> bytes | None:
+        """A surge at a time and rate asked for: spread evenly over its window (a random
+        one front-loads), with the organisation's statements as for a random one; it
+        leaves the random surges' schedule alone."""
+        start, end = float(surge.start_ms), surge.start_ms + surge.minutes * 60_000
+        rng = self.rng
+        org = self.org
+        cause = self.traits.causes[int(rng.random() * len(self.traits.causes))]
+        count = _poisson(rng, surge.per_minute * surge.minutes)
+        times = sorted(start + (end - start) * rng.random() for _ in range(count))
+        if self.end_ms is not None:
+            times = [x for x in times if x < self.end_ms]
+        if not times:
+            return None
+        if self.on_surge is not None:
+            self.on_surge(Surge(org.id, int(start), int(end), len(times), cause,
+                                surge.per_minute, self._complaints_per_minute(start)))
+        for i, when in enumerate(times):
+            self._at(when, self._surge_mention, (cause, i == 0))
+        official = org.official("twitter") or org.official(self.platform_names[0])
+        if org.responsiveness > 0 and official is not None:
             text = SURGES[cause]["statement"][0].format(town=org.town)
             self._at(start + rng.uniform(5, 25) * 60_000, self._statement, (official, text))
             text = SURGES[cause]["resolved"][0].format(town=org.town)

@@ -215,6 +215,17 @@ class Influencer:
 
 
 @dataclass(frozen=True)
+class PlannedSurge:
+    """A complaint surge asked for at a given time, on top of the random ones: the demo plans
+    one that is open when its dashboard is first looked at, and one a few minutes later."""
+
+    org_id: str
+    start_ms: int
+    minutes: float
+    per_minute: float         # the complaints' rate while it lasts
+
+
+@dataclass(frozen=True)
 class Surge:
     """One injected complaint surge: the ground truth a surge alert is checked against."""
 
@@ -315,12 +326,15 @@ class World:
     # the stream -----------------------------------------------------------------------
 
     def stream(self, start: datetime, *, end: datetime | None = None, scale: float = 1.0,
-               on_surge: Callable[[Surge], None] | None = None) -> Iterator[Event]:
+               on_surge: Callable[[Surge], None] | None = None,
+               planned: Sequence[PlannedSurge] = ()) -> Iterator[Event]:
         """Every organisation's events from `start` (to `end`, or for ever), merged by time.
 
         Lazy: one heap entry per organisation plus each organisation's scheduled follow-ups.
         Yields (created_at ms, org number, sequence, JSON line); `on_surge` hears of each
         complaint surge as its window opens. With `end`, only surges that fit are injected.
+        `planned` surges come on top of the random ones (those starting before `start` are
+        left out); without them the stream is what it always was for the same arguments.
         """
         start_ms = _to_ms(start)
         end_ms = _to_ms(end) if end is not None else None
@@ -332,7 +346,13 @@ class World:
 
         tag = _run_tag(self.seed, start_ms)
         authors = _Authors(self.seed)
-        runs = [_OrgRun(self, org, start_ms, end_ms, scale, tag, on_surge, authors).events()
+        known = {org.id for org in self.orgs}
+        for surge in planned:
+            if surge.org_id not in known:
+                raise ValueError(f"a planned surge names {surge.org_id!r}, which is not one of "
+                                 "the world's organisations")
+        runs = [_OrgRun(self, org, start_ms, end_ms, scale, tag, on_surge, authors,
+                        tuple(p for p in planned if p.org_id == org.id)).events()
                 for org in self.orgs]
         return heapq.merge(*runs)
 

@@ -578,3 +578,106 @@ def test_live_mode_stops_on_ctrl_c_with_a_summary(
     assert report.interrupted and report.events == 50
     assert producer.flushed and producer.closed
     assert report.summary().startswith("stopped: 50 events")
+
+
+# -- history, then live (`dorpspomp up --simulate`) -----------------------------------------
+
+
+def test_planned_surges_come_on_top_and_leave_the_stream_alone_without_them() -> None:
+    from pipelines.simulate.history import demo_surges
+
+    w = world(7, 60)
+    start, end = START, START + timedelta(hours=6)
+    now_ms = int((START + timedelta(hours=3)).timestamp() * 1000)
+    planned = demo_surges(w, now_ms, 0.5)
+    assert len(planned) == 2 and planned[0].org_id != planned[1].org_id
+    assert w.org(planned[0].org_id).kind != w.org(planned[1].org_id).kind
+    # The first began before "now", so a dashboard opened now shows it; the second follows.
+    assert planned[0].start_ms < now_ms < planned[1].start_ms <= now_ms + 5 * 60_000
+    plain = list(w.stream(start, end=end, scale=0.5))
+    assert plain == list(w.stream(start, end=end, scale=0.5, planned=()))
+    surges: list[Any] = []
+    with_them = list(w.stream(start, end=end, scale=0.5, planned=planned,
+                              on_surge=surges.append))
+    roster = w.roster()
+    for p in planned:
+        (truth,) = [s for s in surges if s.org_id == p.org_id and s.start_ms == p.start_ms]
+        assert abs(truth.size - p.per_minute * p.minutes) < 5 * (p.per_minute * p.minutes) ** 0.5
+        window = [line for t, _, _, line in with_them
+                  if p.start_ms <= t < p.start_ms + p.minutes * 60_000]
+        ours = [orjson.loads(line) for line in window
+                if replay.message_key(line, roster) == p.org_id.encode()]
+        assert len(ours) >= truth.size      # the surge's complaints and the usual traffic
+    # Other organisations' events are untouched.
+    others = {p.org_id for p in planned}
+    def rest(events: list[Any]) -> list[bytes]:
+        return [line for _, _, _, line in events
+                if replay.message_key(line, roster) not in {o.encode() for o in others}]
+    assert rest(with_them) == rest(plain)
+
+
+def test_a_planned_surge_for_an_unknown_organisation_is_refused() -> None:
+    from pipelines.simulate.world import PlannedSurge
+
+    with pytest.raises(ValueError, match="not one of the world's organisations"):
+        world(7, 8).stream(START, planned=[PlannedSurge("nobody", 0, 10, 5)])
+
+
+def test_the_key_of_each_simulated_event_is_the_organisation_the_worker_files_it_under(
+) -> None:
+    """The history sender keys by the generating organisation without parsing the line."""
+    w = world(7, 60)
+    keys = {org.no: org.id.encode() for org in w.orgs}
+    roster = w.roster()
+    events = list(w.stream(START, end=START + timedelta(hours=12), scale=0.3))
+    assert len(events) > 2000
+    assert all(keys[no] == replay.message_key(line, roster) for _, no, _, line in events)
+
+
+def test_a_restart_goes_on_after_what_was_acknowledged_and_never_sends_history_twice(
+        tmp_path: Path) -> None:
+    from pipelines.simulate.history import HistoryState, plan_run, state_path_for
+
+    w = world(7, 12)
+    day = 86_400_000
+    now = int(datetime(2026, 12, 5, 3, tzinfo=UTC).timestamp() * 1000)
+    first = plan_run(w, None, days=28, scale=0.5, now_ms=now)
+    assert first.acknowledged_ms + 1 == now - 28 * day and first.events == 0
+    assert first.expected == pytest.approx(28 * w.expected_events_per_day(0.5), rel=0.01)
+    # It ran for a while: acknowledged up to an hour ago.
+    first.acknowledged_ms, first.events = now - 3_600_000, 123_456
+    path = state_path_for(tmp_path / "simulated.roster.yaml")
+    assert path.name == "simulated.history.json"
+    first.write(path)
+    stored = HistoryState.read(path)
+    assert stored == first
+    again = plan_run(w, stored, days=28, scale=0.5, now_ms=now + 60_000)
+    assert again.acknowledged_ms == now - 3_600_000          # on from there: one hour and
+    assert again.events == 123_456 and again.started_ms == first.started_ms   # a minute
+    assert again.expected < w.expected_events_per_day(0.5) / 10
+    # Stopped longer ago than the history reaches: four weeks again, no more.
+    later = plan_run(w, stored, days=28, scale=0.5, now_ms=now + 40 * day)
+    assert later.acknowledged_ms + 1 == now + 12 * day
+    # Another world on the same home starts afresh.
+    other = plan_run(world(8, 12), stored, days=28, scale=0.5, now_ms=now + 60_000)
+    assert other.events == 0 and other.acknowledged_ms + 1 == now + 60_000 - 28 * day
+    assert HistoryState.read(tmp_path / "missing.json") is None
+
+
+def test_progress_says_how_far_the_history_is_and_when_it_is_in() -> None:
+    from pipelines.simulate.history import HistoryState, describe_progress
+
+    state = HistoryState(seed=7, orgs=60, scale=0.5, days=28, started_ms=0,
+                         acknowledged_ms=1_796_000_000_000, events=300_000, expected=600_000,
+                         run_events=300_000)
+    line, done = describe_progress(state, 200_000, 100_000, 10_000.0)
+    assert not done
+    assert line.startswith("history: 200,000 of about 600,000 events stored (sent up to "
+                           "2026-11-30 ")
+    assert line.endswith(", 10,000/s, about 40 s to go")
+    state.catching_up, state.history_events, state.history_seconds = False, 612_345, 41.2
+    assert describe_progress(state, 600_000, 12_345, 10_000.0)[1] is False
+    line, done = describe_progress(state, 612_345, 0, 10_000.0)
+    assert done and line == "history loaded: 612,345 events up to now, sent in 41 s"
+    assert describe_progress(None, None, None, None) == ("history: starting the simulation …",
+                                                          False)
