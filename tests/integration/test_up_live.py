@@ -57,7 +57,8 @@ def test_up_simulate_serves_a_dashboard_of_live_data(
     log = (tmp_path / "up.log").open("wb")
     up = subprocess.Popen(
         [sys.executable, "-m", "pipelines.cli", "up", "--simulate", "--history", "0",
-         "--rate", "200", "--speedup", "120"], env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+         "--rate", "200", "--speedup", "120"],
+        env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
     )
     try:
         deadline = time.monotonic() + 120
