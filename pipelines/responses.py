@@ -101,12 +101,14 @@ from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from heapq import heappop, heappush
-from operator import attrgetter
 from typing import Any, Final, Generic, TypeVar
 from zoneinfo import ZoneInfo
 
+import numpy as np
+import pyarrow as pa
+
 from pipelines.alerts import Alert
-from pipelines.decode import Mention, Post
+from pipelines.decode import CLOCK_SKEW, Mention, Post
 from pipelines.roster import (
     BusinessHours,
     Org,
@@ -115,6 +117,7 @@ from pipelines.roster import (
     format_duration,
     parse_duration,
 )
+from schemas.tables import MENTION_RESPONSES_STATE
 
 VERSION_ANSWERED = 2**62
 """An answered row's version is this minus first_response_at in epoch milliseconds."""
@@ -149,7 +152,6 @@ _SPAN_WEEKS = 3
 _CHUNK = 256
 _SPANS_KEPT = 16
 
-_OFFSET_ORDER = attrgetter("source.offset")
 _intern = sys.intern
 
 
@@ -183,6 +185,35 @@ class TrackerOutput:
     """What one `ResponseTracker.process` call changed."""
 
     rows: list[ResponseRow] = field(default_factory=list)
+    alerts: list[Alert] = field(default_factory=list)
+
+
+def _row_type(spec: str) -> pa.DataType:
+    """The Arrow type of a `mention_responses_state` column, as the sink inserts it."""
+    if "DateTime64" in spec:
+        return pa.timestamp("ms", tz="UTC")
+    if spec == "UInt64":
+        return pa.uint64()
+    if "Float64" in spec:
+        return pa.float64()
+    if spec == "Bool":
+        return pa.bool_()
+    return pa.string()
+
+
+_ROW_COLUMNS = ("org_id", "event_id", "platform", "author_id", "author_handle", "kind",
+                "complaint")
+_NO_RESPONSE = (None, None, None, None, None, None, False, 0)
+ROWS_SCHEMA = pa.schema([(c.name, _row_type(c.type)) for c in MENTION_RESPONSES_STATE.columns])
+"""The layout of `TrackerTables.rows`: `mention_responses_state`, as `ResponseRow` has it."""
+
+
+@dataclass
+class TrackerTables:
+    """What one `ResponseTracker.process_tables` call changed: the rows as a table in the
+    layout of `mention_responses_state` (`ROWS_SCHEMA`), one per mention."""
+
+    rows: pa.Table
     alerts: list[Alert] = field(default_factory=list)
 
 
@@ -344,36 +375,29 @@ class ResponseTracker:
 
     def process(self, mentions: Sequence[Mention], posts: Sequence[Post],
                 clocks: Mapping[int, datetime]) -> TrackerOutput:
-        """Take a batch of new events, then move each partition's clock to `clocks[p]`."""
-        by_partition: dict[int, list[Mention | Post]] = {}
-        for events in (mentions, posts):
-            for event in events:
-                number = event.source.partition
-                queue = by_partition.get(number)
-                if queue is None:
-                    by_partition[number] = [event]
-                else:
-                    queue.append(event)
+        """`process_tables` for decoded objects: the same rows, as `ResponseRow`s."""
+        from pipelines.sink import mentions_table, posts_table  # sink imports this module
+
+        out = self.process_tables(mentions_table(mentions, _EPOCH),
+                                  posts_table(posts, _EPOCH), clocks)
+        return TrackerOutput(_response_rows(out.rows), out.alerts)
+
+    def process_tables(self, mentions: pa.Table, posts: pa.Table,
+                       clocks: Mapping[int, datetime]) -> TrackerTables:
+        """Take a batch of new events, then move each partition's clock to `clocks[p]`.
+
+        `mentions` and `posts` are in the warehouse's layout (`pipelines.sink.mentions_table`
+        and `posts_table`; the columns the tracker reads must be there, others may be
+        missing), in any order. The rows come back as a table in the layout of
+        `mention_responses_state`.
+        """
+        batch = _Batch(mentions, posts)
         changed: dict[str, _State] = {}
-        for number, queue in by_partition.items():
-            queue.sort(key=_OFFSET_ORDER)  # two sorted runs: a linear merge
-            part = self._partition(number)
-            for event in queue:
-                at = event.clock_at
-                clock = part.clock
-                # The queue's changes happen at the clock before the event, its silence at
-                # the clock after it: in that order, so the instants never go back.
-                instant = at if clock is None else clock
-                after = at if clock is None or at > clock else clock
-                if isinstance(event, Mention):
-                    if event.kind != "share":
-                        self._take_mention(event, part, instant, changed)
-                        self._see_mention(event, part, after)
-                else:
-                    if event.in_reply_to is not None:
-                        self._take_reply(event, event.in_reply_to, part, instant, changed)
-                    self._see_post(event, part, after)
-                part.clock = after
+        fresh: dict[str, int] = {}  # a mention new in this call -> its row in `mentions`
+        if batch.size:
+            self._prepare(batch)
+            for number, events in batch.partitions():
+                self._take_events(self._partition(number), batch, events, changed, fresh)
         for number, moved in clocks.items():
             part = self._partition(number)
             if part.clock is None or moved > part.clock:
@@ -381,8 +405,196 @@ class ResponseTracker:
         alerts: list[Alert] = []
         for part in self._partitions.values():
             self._settle_partition(part, alerts)
-        rows = [self._row(mention_id, state) for mention_id, state in changed.items()]
-        return TrackerOutput(rows, alerts)
+        return TrackerTables(self._rows_table(batch, changed, fresh), alerts)
+
+    def _prepare(self, batch: _Batch) -> None:
+        """Per organisation of the batch its terms; per actionable mention, vectorised over
+        its organisation's calendar, when its SLA runs out and when its state expires."""
+        terms = batch.terms = [self._terms_of(org_id) for org_id in batch.orgs]
+        codes = batch.m_code
+        breach = np.zeros(batch.n_m, np.int64)
+        actionable = batch.actionable
+        for code in np.unique(codes[actionable]).tolist():
+            chosen = np.flatnonzero(actionable & (codes == code))
+            breach[chosen] = terms[code].breach_times(batch.m_created[chosen])
+        window = np.array([t.window_us for t in terms], np.int64)
+        keep = np.array([t.keep_us for t in terms], np.int64)
+        batch.breach = breach
+        # datetimes for the state, made in bulk; one object per distinct deadline
+        distinct, which = np.unique(breach, return_inverse=True)
+        deadlines = _datetimes(distinct)
+        batch.m_breach_at = [deadlines[i] for i in which.tolist()]
+        batch.m_created_at = _datetimes(batch.m_created)
+        batch.deadline = batch.m_created + window[codes]
+        batch.m_breach = breach.tolist()
+        batch.m_deadline = batch.deadline.tolist()
+        batch.m_expires = (batch.m_created + keep[codes]).tolist()
+
+    def _take_events(self, part: _Partition, batch: _Batch, events: np.ndarray,
+                     changed: dict[str, _State], fresh: dict[str, int]) -> None:
+        """One partition's events of the batch (merged numbers, in offset order)."""
+        clock_at = batch.clock[events]
+        after = np.maximum.accumulate(clock_at)
+        start = part.clock
+        instant = np.empty_like(after)
+        instant[1:] = after[:-1]
+        if start is None:
+            instant[0] = clock_at[0]  # the partition's first event: its own clock
+        else:
+            start_us = _us(start)
+            np.maximum(after, start_us, out=after)
+            instant[0] = start_us
+            instant[1:] = np.maximum(instant[1:], start_us)
+        n_m = batch.n_m
+        is_post = events >= n_m
+        codes = batch.code[events]
+        relevant = is_post | batch.actionable_all[events]
+        watches: dict[int, _Watch] = {}
+        for code in np.unique(codes[relevant]).tolist():
+            org_id = batch.orgs[code]
+            watches[code] = part.watches.get(org_id) or self._watch(part, org_id)
+        exact = self._quiet_orgs(batch, events, codes, is_post, relevant, watches)
+        walk = relevant & (~is_post | batch.replying[events])
+        if exact:
+            walk |= relevant & np.isin(codes, list(exact))
+        number = part.number
+        mentions_held = self._mentions
+        index = mentions_held.index
+        put_new = mentions_held.put_new
+        orphans = self._orphans
+        m_ids, m_breach = batch.m_ids, batch.m_breach
+        m_deadline, m_expires = batch.m_deadline, batch.m_expires
+        m_code, m_created, m_breach_at = batch.m_code_list, batch.m_created_at, batch.m_breach_at
+        m_platform, m_kind, m_complaint = batch.m_platform, batch.m_kind, batch.m_complaint
+        m_author_id, m_author_handle = batch.m_author_id, batch.m_author_handle
+        change = part.change
+        p_created = batch.p_created_at
+        due = part.due
+        event_list = events.tolist()
+        instants = instant.tolist()
+        for j in np.flatnonzero(walk).tolist():
+            e = event_list[j]
+            at = instants[j]
+            clocked = j > 0 or start is not None  # the partition had a clock before it
+            if e < n_m:
+                watch = watches[m_code[e]]
+                mention_id = m_ids[e]
+                created = m_created[e]
+                if mention_id not in index:
+                    # A new actionable mention (a copy of one tracked is skipped).
+                    terms = watch.terms
+                    breach_us = m_breach[e]
+                    breach_at = m_breach_at[e]
+                    response = None
+                    if orphans.index:
+                        response = orphans.pop(_orphan_key(mention_id, terms.org_id))
+                        if response is not None:
+                            part.clock = _instant(at) if clocked else None
+                            read_at = self._partitions[response[_READ_FROM]].clock
+                            if read_at is not None and read_at > response[_AT] + self._orphan_keep:
+                                response = None  # it had left the state already
+                    state: _State = (
+                        terms.org_id, m_platform[e], created, m_author_id[e],
+                        m_author_handle[e], m_kind[e], m_complaint[e], number, breach_at,
+                        response,
+                        None if response is None else terms.seconds_between(created,
+                                                                            response[_AT]),
+                        None if response is None else _instant(at),
+                    )
+                    changed[mention_id] = state
+                    fresh[mention_id] = e
+                    expires_us = m_expires[e]
+                    if not (clocked and at > expires_us):  # else its state is gone already
+                        label = expires_us // _HOUR_US << _PARTITION_BITS | number
+                        if put_new(mention_id, state, label):
+                            part.add_shelf(label)
+                        if response is None:
+                            deadline_us = m_deadline[e]
+                            if breach_us >= deadline_us:
+                                pass  # unanswered before it could wait past SLA
+                            elif breach_us > at:
+                                watch.wait_for(breach_at, mention_id)
+                                if watch.due is None or breach_at < watch.due:
+                                    watch.due = breach_at
+                                    heappush(due, (breach_at, terms.org_id))
+                            elif at < deadline_us:  # read after its SLA ran out
+                                change(watch, (_instant(at), _ENTER, mention_id))
+                if watch.exact:
+                    self._see_mention(watch, created, mention_id, m_author_handle[e],
+                                      m_author_id[e], _instant(int(after[j])))
+            else:
+                k = e - n_m
+                watch = watches[batch.p_code_list[k]]
+                target = batch.p_reply_to[k]
+                created = p_created[k]
+                if target is not None:
+                    read = _instant(at)
+                    part.clock = read if clocked else None
+                    reply: _Reply = (created, batch.p_ids[k], batch.p_handle[k],
+                                     batch.p_role[k], number)
+                    self._take_reply(watch.terms.org_id, reply, target, part, read, changed)
+                if watch.exact:
+                    self._see_post(watch, created, _instant(int(after[j])))
+        for watch in watches.values():
+            watch.exact = False
+        part.clock = _instant(int(after[-1]))
+
+    def _quiet_orgs(self, batch: _Batch, events: np.ndarray, codes: np.ndarray,
+                    is_post: np.ndarray, relevant: np.ndarray,
+                    watches: dict[int, _Watch]) -> set[int]:
+        """Silence without a walk per event: for each organisation of the partition's events,
+        either its silence cannot flip in this batch, and its latest mention and post are
+        taken from the columns, or it is marked `exact` (returned), and the walk takes its
+        events one by one. Silence flips seldom, so nearly every organisation is the first
+        case."""
+        exact: set[int] = set()
+        created = batch.created[events]
+        for code, watch in watches.items():
+            terms = watch.terms
+            if terms.silent_after is None:
+                continue
+            mine = relevant & (codes == code)
+            said = created[mine & ~is_post]  # its actionable mentions, in offset order
+            posted = created[mine & is_post]
+            last_post = None if watch.last_post is None else _us(watch.last_post)
+            newest_post = int(posted.max()) if posted.size else None
+            if watch.silent:
+                # Only a post newer than the latest can end it.
+                flip = newest_post is not None and (last_post is None or newest_post > last_post)
+            elif not said.size:
+                flip = False  # only a mention can start it
+            else:
+                last = int(said.max())
+                if watch.last_mention is not None:
+                    last = max(last, _us(watch.last_mention))
+                # The earliest the silence could count from: the latest post only grows.
+                candidates = [] if last_post is None else [last_post]
+                if last_post is None:
+                    if newest_post is not None:
+                        candidates.append(int(posted.min()))
+                    if terms.listed:
+                        candidates.append(int(said.min()))
+                        if watch.first_mention is not None:
+                            candidates.append(_us(watch.first_mention))
+                flip = bool(candidates) and last >= min(candidates) + terms.silent_after * _US
+            if flip:
+                exact.add(code)
+                watch.exact = True
+                continue
+            if said.size:
+                newest = int(said.max())
+                if watch.last_mention is None or newest > _us(watch.last_mention):
+                    first = int(np.flatnonzero(said == newest)[0])
+                    e = int(events[np.flatnonzero(mine & ~is_post)[first]])
+                    watch.last_mention = _instant(newest)
+                    watch.latest = (batch.m_ids[e], batch.m_author_handle[e],
+                                    batch.m_author_id[e])
+                oldest = int(said.min())
+                if watch.first_mention is None or oldest < _us(watch.first_mention):
+                    watch.first_mention = _instant(oldest)
+            if newest_post is not None and (last_post is None or newest_post > last_post):
+                watch.last_post = _instant(newest_post)
+        return exact
 
     def _partition(self, number: int) -> _Partition:
         part = self._partitions.get(number)
@@ -430,61 +642,15 @@ class ResponseTracker:
 
     # -- events -------------------------------------------------------------------------
 
-    def _take_mention(self, mention: Mention, part: _Partition, instant: datetime,
-                      changed: dict[str, _State]) -> None:
-        mention_id = mention.event_id
-        if mention_id in self._mentions.index:
-            return  # a copy of one already tracked
-        org_id = mention.org_id
-        watch = part.watches.get(org_id) or self._watch(part, org_id)
-        terms = watch.terms
-        created = mention.created_at
-        breach_at = terms.breach_at(created)
-        clock = part.clock
-        response = None
-        if self._orphans.index:
-            response = self._orphans.pop(_orphan_key(mention_id, terms.org_id))
-            if response is not None:
-                read_at = self._partitions[response[_READ_FROM]].clock
-                if read_at is not None and read_at > response[_AT] + self._orphan_keep:
-                    response = None  # it had left the state already
-        state: _State = (
-            terms.org_id, _intern(mention.platform), created, _intern(mention.author_id),
-            _intern(mention.author_handle), _intern(mention.kind), bool(mention.complaint),
-            part.number, breach_at, response,
-            None if response is None else terms.seconds_between(created, response[_AT]),
-            None if response is None else instant,
-        )
-        changed[mention_id] = state
-        expires = created + terms.keep
-        if clock is not None and clock > expires:
-            return  # its state would be gone already: the row, nothing more
-        label = part.label(expires)
-        if self._mentions.put_new(mention_id, state, label):
-            part.add_shelf(label)
-        if response is not None:
-            return
-        deadline = created + terms.window
-        if breach_at >= deadline:
-            return  # unanswered before it could wait past SLA
-        if breach_at > instant:
-            watch.wait_for(breach_at, mention_id)
-            if watch.due is None or breach_at < watch.due:
-                watch.due = breach_at
-                heappush(part.due, (breach_at, watch.terms.org_id))
-        elif instant < deadline:
-            part.change(watch, (instant, _ENTER, mention_id))  # read after its SLA ran out
-
-    def _see_mention(self, mention: Mention, part: _Partition, instant: datetime) -> None:
+    def _see_mention(self, watch: _Watch, created: datetime, event_id: str, handle: str,
+                     author_id: str, instant: datetime) -> None:
         """Silence: a mention came; does the organisation count as silent now?"""
-        watch = part.watches.get(mention.org_id) or self._watch(part, mention.org_id)
         if watch.terms.silent_after is None:
             return
-        created = mention.created_at
         moved = False
         if watch.last_mention is None or created > watch.last_mention:
             watch.last_mention = created
-            watch.latest = (mention.event_id, mention.author_handle, mention.author_id)
+            watch.latest = (event_id, handle, author_id)
             moved = True
         if watch.first_mention is None or created < watch.first_mention:
             watch.first_mention = created
@@ -510,25 +676,22 @@ class ResponseTracker:
                 info = (False, before, posted, watch.last_mention, "", "", watch.last_post)
             watch.part.change(watch, (instant, _SILENCE, info))
 
-    def _see_post(self, post: Post, part: _Partition, instant: datetime) -> None:
+    def _see_post(self, watch: _Watch, created: datetime, instant: datetime) -> None:
         """Silence: the organisation posted; is it still silent?"""
-        watch = part.watches.get(post.org_id) or self._watch(part, post.org_id)
         if watch.terms.silent_after is None:
             return
-        created = post.created_at
         if watch.last_post is None or created > watch.last_post:
             before, posted = _silence_since(watch), watch.last_post is not None
             watch.last_post = created
             if watch.silent:
                 self._check_silence(watch, instant, before, posted)
 
-    def _take_reply(self, post: Post, target: str, part: _Partition, instant: datetime,
-                    changed: dict[str, _State]) -> None:
-        reply: _Reply = (post.created_at, post.event_id, post.account_handle,
-                         post.account_role, part.number)
+    def _take_reply(self, org_id: str, reply: _Reply, target: str, part: _Partition,
+                    instant: datetime, changed: dict[str, _State]) -> None:
+        """A post of `org_id` in reply to `target`, read at `instant` on `part`."""
         state = self._mentions.get(target)
         if state is not None:
-            if post.org_id != state[_ORG]:
+            if org_id != state[_ORG]:
                 return  # another organisation's reply never counts
             home = self._partitions[state[_PARTITION]]
             terms = self._terms[state[_ORG]]
@@ -548,10 +711,10 @@ class ResponseTracker:
                 # seemed to wait because the answer was read late.
                 home.change(watch, (instant, _LEAVE, (target, reply[_AT] < state[_BREACH])))
             return
-        keep_until = post.created_at + self._orphan_keep
+        keep_until = reply[_AT] + self._orphan_keep
         if part.clock is not None and part.clock > keep_until:
             return
-        key = _orphan_key(target, post.org_id)
+        key = _orphan_key(target, org_id)
         waiting = self._orphans.get(key)
         if waiting is not None and not reply < waiting:
             read_at = self._partitions[waiting[_READ_FROM]].clock
@@ -803,26 +966,116 @@ class ResponseTracker:
 
     # -- output -------------------------------------------------------------------------
 
-    def _row(self, mention_id: str, state: _State) -> ResponseRow:
-        terms = self._terms[state[_ORG]]
-        created = state[_CREATED]
-        reply = state[_RESPONSE]
-        if reply is None:
-            return _new_row(
-                state[_ORG], mention_id, state[_PLATFORM], created, None, None, None, None,
-                None, None, terms.sla_seconds, False, state[_AUTHOR_ID], state[_AUTHOR_HANDLE],
-                state[_KIND], state[_COMPLAINT], created + terms.window, state[_BREACH], 0,
-            )
-        at = reply[_AT]
-        business = state[_BUSINESS]
-        assert business is not None
-        return _new_row(
-            state[_ORG], mention_id, state[_PLATFORM], created, reply[_POST_ID], at,
-            reply[_HANDLE], reply[_ROLE], max(0.0, (at - created) / _ONE_US / _US), business,
-            terms.sla_seconds, business > terms.sla_seconds, state[_AUTHOR_ID],
-            state[_AUTHOR_HANDLE], state[_KIND], state[_COMPLAINT], created + terms.window,
-            state[_BREACH], VERSION_ANSWERED - (at - _EPOCH) // _ONE_MS,
-        )
+    def _rows_table(self, batch: _Batch, changed: dict[str, _State],
+                    fresh: dict[str, int]) -> pa.Table:
+        """The call's rows, in the order their mentions first changed: the columns of a
+        mention new in this call come from the batch, its response (if any) from its state;
+        a mention of an earlier call that got its first response is built from its state."""
+        taken: list[int] = []  # per row of a mention new in this call: its row in `mentions`
+        responses: list[tuple[Any, ...]] = []  # and its response's columns
+        late: list[tuple[str, _State]] = []  # answered mentions of earlier calls
+        place: list[int] = []  # per row: in taken (>= 0) or in late (< 0)
+        terms_of = self._terms
+        for mention_id, state in changed.items():
+            e = fresh.get(mention_id)
+            if e is None:
+                place.append(-1 - len(late))
+                late.append((mention_id, state))
+                continue
+            place.append(len(taken))
+            taken.append(e)
+            reply = state[_RESPONSE]
+            if reply is None:
+                responses.append(_NO_RESPONSE)
+                continue
+            at = reply[_AT]
+            at_ms = (at - _EPOCH) // _ONE_MS
+            business = state[_BUSINESS]
+            assert business is not None
+            sla = terms_of[state[_ORG]].sla_seconds
+            responses.append((reply[_POST_ID], at_ms, reply[_HANDLE], reply[_ROLE],
+                              max(0.0, (at - state[_CREATED]) / _ONE_US / _US), business,
+                              business > sla, VERSION_ANSWERED - at_ms))
+        if not late:
+            return self._fresh_rows(batch, taken, responses)
+        if not taken:
+            return self._answered_rows(late)
+        both = pa.concat_tables([self._fresh_rows(batch, taken, responses),
+                                 self._answered_rows(late)])
+        first = len(taken)
+        return both.take(pa.array([p if p >= 0 else first - 1 - p for p in place], pa.int64()))
+
+    def _fresh_rows(self, batch: _Batch, taken: list[int],
+                    responses: list[tuple[Any, ...]]) -> pa.Table:
+        n = len(taken)
+        if not n:
+            return ROWS_SCHEMA.empty_table()
+        rows = np.array(taken, np.int64)
+        mentions = batch.mentions.select(list(_ROW_COLUMNS)).take(pa.array(rows, pa.int64()))
+
+        def text(name: str) -> pa.Array:
+            return _column(mentions, name).cast(pa.string())
+
+        def times(us: np.ndarray) -> pa.Array:
+            return pa.array(us // 1000, pa.int64()).cast(_MS_UTC)
+
+        (response_id, response_ms, handle, role, seconds, business, breached,
+         version) = zip(*responses, strict=True)
+        sla = np.array([t.sla_seconds for t in batch.terms], np.float64)
+        return pa.table({
+            "org_id": text("org_id"), "mention_id": text("event_id"),
+            "platform": text("platform"), "created_at": times(batch.m_created[rows]),
+            "first_response_id": pa.array(response_id, pa.string()),
+            "first_response_at": pa.array(response_ms, pa.int64()).cast(_MS_UTC),
+            "responder_handle": pa.array(handle, pa.string()),
+            "responder_role": pa.array(role, pa.string()),
+            "response_seconds": pa.array(seconds, pa.float64()),
+            "business_response_seconds": pa.array(business, pa.float64()),
+            "sla_seconds": pa.array(sla[batch.m_code[rows]], pa.float64()),
+            "sla_breached": pa.array(breached, pa.bool_()),
+            "author_id": text("author_id"), "author_handle": text("author_handle"),
+            "kind": text("kind"),
+            "complaint": _column(mentions, "complaint").cast(pa.bool_()).fill_null(False),
+            "answer_deadline": times(batch.deadline[rows]),
+            "sla_breach_at": times(batch.breach[rows]),
+            "version": pa.array(version, pa.uint64()),
+        }, schema=ROWS_SCHEMA)
+
+    def _answered_rows(self, answered: list[tuple[str, _State]]) -> pa.Table:
+        columns: dict[str, list[Any]] = {name: [] for name in ROWS_SCHEMA.names}
+        (org_id, mention_id, platform, created_at, first_response_id, first_response_at,
+         responder_handle, responder_role, response_seconds, business_response_seconds,
+         sla_seconds, sla_breached, author_id, author_handle, kind, complaint, answer_deadline,
+         sla_breach_at, version) = columns.values()
+        for key, state in answered:
+            terms = self._terms[state[_ORG]]
+            created = state[_CREATED]
+            reply = state[_RESPONSE]
+            assert reply is not None
+            at = reply[_AT]
+            business = state[_BUSINESS]
+            assert business is not None
+            org_id.append(state[_ORG])
+            mention_id.append(key)
+            platform.append(state[_PLATFORM])
+            created_at.append(created)
+            first_response_id.append(reply[_POST_ID])
+            first_response_at.append(at)
+            responder_handle.append(reply[_HANDLE])
+            responder_role.append(reply[_ROLE])
+            response_seconds.append(max(0.0, (at - created) / _ONE_US / _US))
+            business_response_seconds.append(business)
+            sla_seconds.append(terms.sla_seconds)
+            sla_breached.append(business > terms.sla_seconds)
+            author_id.append(state[_AUTHOR_ID])
+            author_handle.append(state[_AUTHOR_HANDLE])
+            kind.append(state[_KIND])
+            complaint.append(state[_COMPLAINT])
+            answer_deadline.append(created + terms.window)
+            sla_breach_at.append(state[_BREACH])
+            version.append(VERSION_ANSWERED - (at - _EPOCH) // _ONE_MS)
+        return pa.table({name: pa.array(values, ROWS_SCHEMA.field(name).type)
+                         for name, values in columns.items()}, schema=ROWS_SCHEMA)
 
     def _queue_alert(self, watch: _Watch, at: datetime, *, opening: bool) -> Alert:
         """The open state of the organisation's SLA alert: who waits past SLA at `at`."""
@@ -1037,12 +1290,150 @@ def _new_row(org_id: str, mention_id: str, platform: str, created_at: datetime,
     return row
 
 
+def _response_rows(table: pa.Table) -> list[ResponseRow]:
+    """`TrackerTables.rows` as `ResponseRow`s."""
+    columns = [table[name].to_pylist() for name in ROWS_SCHEMA.names]
+    return [_new_row(*values) for values in zip(*columns, strict=True)]
 
-# -- per-organisation and per-partition state -----------------------------------------
+
+
+# -- the batch as columns -------------------------------------------------------------
+
+
+_MS_UTC = pa.timestamp("ms", tz="UTC")
+_US_UTC = pa.timestamp("us", tz="UTC")
+_SKEW_US = CLOCK_SKEW // _ONE_US
+_HOUR_US = 3600 * _US
+_FAST_UNTIL_US = 4 * 10**15  # below it (year 2096) a float timestamp is exact to the µs
+
+
+def _us(t: datetime) -> int:
+    return (t - _EPOCH) // _ONE_US
 
 
 def _instant(us: int) -> datetime:
+    if 0 <= us < _FAST_UNTIL_US:
+        return _FROM_TIMESTAMP(us / _US, UTC)
     return _EPOCH + timedelta(microseconds=us)
+
+
+_FROM_TIMESTAMP = datetime.fromtimestamp
+
+
+def _datetimes(us: np.ndarray) -> list[datetime]:
+    """`_instant` of each value, in bulk."""
+    if us.size and (us.min() < 0 or us.max() >= _FAST_UNTIL_US):
+        return [_instant(v) for v in us.tolist()]
+    from_timestamp = _FROM_TIMESTAMP
+    return [from_timestamp(seconds, UTC) for seconds in (us / _US).tolist()]
+
+
+def _column(table: pa.Table, name: str) -> pa.Array:
+    if name not in table.column_names:
+        raise ValueError(f"the response tracker needs column {name!r}, which the table "
+                         f"lacks (it has {', '.join(table.column_names)}); build it with "
+                         "pipelines.sink.mentions_table / posts_table")
+    return table[name].combine_chunks()
+
+
+def _times_us(table: pa.Table, name: str) -> np.ndarray:
+    values = _column(table, name).cast(_US_UTC).cast(pa.int64())
+    return np.asarray(values.to_numpy(zero_copy_only=False), np.int64)
+
+
+def _ints(table: pa.Table, name: str) -> np.ndarray:
+    return np.asarray(_column(table, name).to_numpy(zero_copy_only=False), np.int64)
+
+
+def _texts(table: pa.Table, name: str, *, few: bool = True) -> list[Any]:
+    """A string column as a list. `few`: a column of few distinct values (organisations,
+    platforms, kinds), whose equal values become one interned object each, as the state
+    holds them for a long time."""
+    column = _column(table, name)
+    if not few or len(column) == 0:
+        return column.to_pylist()
+    encoded = column.dictionary_encode() if not pa.types.is_dictionary(column.type) else column
+    words = [None if w is None else _intern(w) for w in encoded.dictionary.to_pylist()]
+    return [None if k is None else words[k] for k in encoded.indices.to_pylist()]
+
+
+class _Batch:
+    """One call's mentions and posts as columns, times in µs since the epoch; events are
+    numbered mentions first, then posts ("merged" arrays)."""
+
+    def __init__(self, mentions: pa.Table, posts: pa.Table) -> None:
+        self.mentions = mentions
+        self.n_m = n_m = mentions.num_rows
+        self.n_p = n_p = posts.num_rows
+        self.size = n_m + n_p
+        org_ids = _texts(mentions, "org_id") + _texts(posts, "org_id")
+        known: dict[str, int] = {}
+        code_list = [known.setdefault(org_id, len(known)) for org_id in org_ids]
+        self.orgs = list(known)
+        self.code = np.array(code_list, np.int64)
+        self.m_code = self.code[:n_m]
+        self.m_code_list = code_list[:n_m]
+        self.p_code_list = code_list[n_m:]
+        self.m_partition = _ints(mentions, "source_partition")
+        self.p_partition = _ints(posts, "source_partition")
+        self.offset = np.concatenate([_ints(mentions, "source_offset"),
+                                      _ints(posts, "source_offset")])
+        self.m_created = _times_us(mentions, "created_at")
+        p_created = _times_us(posts, "created_at")
+        self.created = np.concatenate([self.m_created, p_created])
+        received = np.concatenate([_times_us(mentions, "kafka_timestamp"),
+                                   _times_us(posts, "kafka_timestamp")])
+        # pipelines.decode.clock_time; a message without a Kafka timestamp has none in the
+        # table (null reads as 0 here) and then its created_at counts
+        known_time = np.concatenate([
+            _column(mentions, "kafka_timestamp").is_valid().to_numpy(zero_copy_only=False),
+            _column(posts, "kafka_timestamp").is_valid().to_numpy(zero_copy_only=False)])
+        self.clock = np.where(known_time, np.minimum(self.created, received + _SKEW_US),
+                              self.created)
+        self.m_ids: list[str] = _column(mentions, "event_id").to_pylist()
+        self.m_kind = _texts(mentions, "kind")
+        self.actionable = np.array([k != "share" for k in self.m_kind], bool)
+        self.actionable_all = np.concatenate([self.actionable, np.zeros(n_p, bool)])
+        self.m_platform = _texts(mentions, "platform")
+        self.m_author_id = _texts(mentions, "author_id", few=False)
+        self.m_author_handle = _texts(mentions, "author_handle", few=False)
+        self.m_complaint = [c is True for c in _column(mentions, "complaint").to_pylist()]
+        self.p_ids: list[str] = _column(posts, "event_id").to_pylist()
+        self.p_handle = _texts(posts, "account_handle", few=False)
+        self.p_role = _texts(posts, "account_role")
+        reply_to = _column(posts, "in_reply_to")
+        self.p_reply_to: list[str | None] = reply_to.to_pylist()
+        self.replying = np.concatenate([
+            np.zeros(n_m, bool), reply_to.is_valid().to_numpy(zero_copy_only=False)])
+        self.p_created_at = _datetimes(p_created)
+        # Set by ResponseTracker._prepare, per mention.
+        self.terms: list[_Terms] = []
+        self.breach = self.deadline = np.zeros(0, np.int64)
+        self.m_breach: list[int] = []
+        self.m_breach_at: list[datetime] = []
+        self.m_created_at: list[datetime] = []
+        self.m_deadline: list[int] = []
+        self.m_expires: list[int] = []
+
+    def partitions(self) -> list[tuple[int, np.ndarray]]:
+        """Each partition's events, merged numbers in offset order (a mention before a post
+        at the same offset); partitions in the order they first appear, mentions first."""
+        partition = np.concatenate([self.m_partition, self.p_partition])
+        order = np.lexsort((self.offset, partition))
+        ordered = partition[order]
+        cuts = np.flatnonzero(np.diff(ordered)) + 1
+        groups = {int(partition[g[0]]): g for g in np.split(order, cuts) if g.size}
+        seen: list[int] = []
+        for column in (self.m_partition, self.p_partition):
+            if column.size:
+                values, first = np.unique(column, return_index=True)
+                for number in values[np.argsort(first)].tolist():
+                    if number not in seen:
+                        seen.append(number)
+        return [(number, groups[number]) for number in seen]
+
+
+# -- per-organisation and per-partition state -----------------------------------------
 
 
 class _Terms:
@@ -1054,9 +1445,9 @@ class _Terms:
     """
 
     __slots__ = ("breach_after", "breach_after_us", "calendar", "closed_breach", "closed_hi",
-                 "closed_lo", "keep", "linear_hi", "listed", "name", "open_hi", "open_lo",
-                 "org_id", "silent_after", "silent_span", "sla", "sla_seconds", "window",
-                 "zone")
+                 "closed_lo", "keep", "keep_us", "linear_hi", "listed", "name", "open_hi",
+                 "open_lo", "org_id", "silent_after", "silent_span", "sla", "sla_seconds",
+                 "window", "window_us", "zone")
 
     def __init__(self, org_id: str, name: str, calendar: _Calendar, sla: int, window: int,
                  lateness: int, silent_after: int | None = None, listed: bool = False,
@@ -1069,7 +1460,9 @@ class _Terms:
         self.breach_after_us = sla * _US + 1000  # more than the SLA: 1 ms more
         self.breach_after = timedelta(microseconds=self.breach_after_us)
         self.window = timedelta(seconds=window)
+        self.window_us = window * _US
         self.keep = timedelta(seconds=window + lateness)
+        self.keep_us = (window + lateness) * _US
         self.silent_after = silent_after
         self.silent_span = timedelta(seconds=silent_after or 0)
         self.listed = listed  # the roster lists accounts for it
@@ -1087,6 +1480,33 @@ class _Terms:
         if self.closed_lo <= created < self.closed_hi:
             return self.closed_breach
         return self._look_up_breach(created)
+
+    def breach_times(self, created: np.ndarray) -> np.ndarray:
+        """`breach_at` of mentions posted at `created` (µs since the epoch), as µs: a
+        bisection per mention in the open intervals of its stretch of weeks, all at once."""
+        calendar = self.calendar
+        after = self.breach_after_us
+        if calendar.always:
+            return created + after
+        if calendar.never:
+            return np.full(created.shape, _us(NEVER), np.int64)
+        out = np.empty_like(created)
+        weeks = created // _WEEK_US
+        for week in np.unique(weeks).tolist():
+            chosen = np.flatnonzero(weeks == week)
+            span = calendar.span(week * _WEEK_US)
+            starts, ends, before, through = span.arrays()
+            us = created[chosen]
+            i = np.searchsorted(starts, us, "right") - 1
+            at = np.maximum(i, 0)
+            target = np.where(i < 0, 0, before[at] + np.minimum(us, ends[at]) - starts[at]) + after
+            k = np.searchsorted(through, target, "left")
+            inside = k < len(through)
+            kk = np.minimum(k, len(through) - 1)
+            out[chosen] = np.where(inside, starts[kk] + target - before[kk], 0)
+            for m in np.flatnonzero(~inside).tolist():  # past the stretch: the slow way
+                out[chosen[m]] = _us(self.breach_at(_instant(int(us[m]))))
+        return out
 
     def seconds_between(self, start: datetime, end: datetime) -> float:
         """Business seconds of [start, end); 0 when end <= start."""
@@ -1174,7 +1594,7 @@ class _Watch:
     """
 
     __slots__ = ("alert_id", "changes", "complaints", "confirmed", "confirming", "due", "ends",
-                 "evaluated", "first_mention", "known_until", "last_end", "last_mention",
+                 "evaluated", "exact", "first_mention", "known_until", "last_end", "last_mention",
                  "last_post", "last_start", "late_ends", "late_starts", "latest", "members",
                  "opened_at", "part", "pending", "reported", "samples", "severity", "silence",
                  "silent", "silent_flag", "silent_id", "silent_known_until", "silent_opened",
@@ -1183,6 +1603,7 @@ class _Watch:
     def __init__(self, terms: _Terms, part: _Partition) -> None:
         self.terms = terms
         self.part = part
+        self.exact = False  # this batch: silence taken event by event (`_quiet_orgs`)
         # The queue past SLA.
         self.starts = _Queue()  # mention ids by the instant their SLA runs out
         self.last_start: datetime | None = None  # that instant for the FIFO's last id
@@ -1460,7 +1881,7 @@ class _Calendar:
 class _Span:
     """The open intervals in UTC µs of `_SPAN_WEEKS` weeks from week `index` since the epoch."""
 
-    __slots__ = ("before", "end", "ends", "start", "starts", "through")
+    __slots__ = ("before", "columns", "end", "ends", "start", "starts", "through")
 
     def __init__(self, pattern: tuple[tuple[int, int], ...], timezone: str, index: int) -> None:
         lo, hi = index * _WEEK_US, (index + _SPAN_WEEKS) * _WEEK_US
@@ -1492,6 +1913,14 @@ class _Span:
         self.start, self.end = lo, hi
         self.starts, self.ends = starts, ends
         self.before, self.through = before, through
+        self.columns: tuple[np.ndarray, ...] | None = None
+
+    def arrays(self) -> tuple[np.ndarray, ...]:
+        """starts, ends, before and through as numpy arrays (made once)."""
+        if self.columns is None:
+            self.columns = tuple(np.array(v, np.int64) for v in (
+                self.starts, self.ends, self.before, self.through))
+        return self.columns
 
     def open_until(self, us: int) -> int:
         """Open µs of the span up to instant `us`."""
