@@ -32,10 +32,13 @@ from collections.abc import Callable, Sequence
 from functools import cache
 from importlib import metadata
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, TypeAlias
+
+import pyarrow as pa
 
 __all__ = [
     "NEUTRAL_BAND",
+    "Column",
     "LexiconClassifier",
     "TextClassifier",
     "evaluate",
@@ -52,18 +55,33 @@ NEUTRAL_BAND = 0.1
 MAX_CHARS = 4096
 
 
+#: A batch of texts or of language tags: a list (None where missing), or the
+#: Arrow column that holds them (``pa.Array`` or ``pa.ChunkedArray`` of
+#: strings, nulls where missing), so the worker can pass its columns as they
+#: are.
+Column: TypeAlias = Sequence[str | None] | pa.Array | pa.ChunkedArray
+
+
 class TextClassifier(Protocol):
     """Decides, for a batch of texts, whether each is a complaint and how it feels."""
 
-    def score(
-        self, texts: Sequence[str | None], langs: Sequence[str | None]
-    ) -> tuple[list[bool], list[float]]:
-        """Return one complaint flag and one sentiment in [-1, 1] per text.
+    def score(self, texts: Column, langs: Column) -> tuple[list[bool], list[float]]:
+        """Return one complaint flag and one sentiment in [-1, 1] per text, as
+        two lists of Python ``bool`` and ``float``.
 
-        ``langs`` holds the mention's BCP 47 tag or None, position by position.
-        A None or empty text is no complaint and has sentiment 0.0.
+        ``texts`` and ``langs`` have the same length and come as lists or as
+        Arrow string arrays (:data:`Column`); ``langs`` holds the mention's
+        BCP 47 tag or None, position by position. A None or empty text is no
+        complaint and has sentiment 0.0.
         """
         ...
+
+
+def as_list(values: Column) -> list[str | None]:
+    """A :data:`Column` as a Python list (for classifiers that read text by text)."""
+    if isinstance(values, pa.Array | pa.ChunkedArray):
+        return values.to_pylist()
+    return list(values)
 
 
 # --------------------------------------------------------------------------
@@ -610,11 +628,10 @@ class LexiconClassifier:
     def __init__(self) -> None:
         self._tokens = {lang: _token_table(lang) for lang in PATTERN_LEXICONS}
 
-    def score(
-        self, texts: Sequence[str | None], langs: Sequence[str | None]
-    ) -> tuple[list[bool], list[float]]:
+    def score(self, texts: Column, langs: Column) -> tuple[list[bool], list[float]]:
         if len(texts) != len(langs):
             raise ValueError(f"{len(texts)} texts but {len(langs)} langs")
+        texts, langs = as_list(texts), as_list(langs)
         complaints: list[bool] = []
         sentiments: list[float] = []
         for text, lang in zip(texts, langs, strict=True):

@@ -33,13 +33,14 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from pipelines.textmodel.tokens import char_ngram_query, token_query
+from pipelines.textmodel.tokens import Texts, as_series, ngram_keys
+from pipelines.textmodel.tokens import tokenise as token_frame
 
 #: The model shipped with the package.
 MODEL_PATH = Path(__file__).resolve().parent / "data" / "textmodel.npz"
 
 #: Bump when the features change in a way an old model file cannot follow.
-FORMAT = 2
+FORMAT = 3
 
 #: Output columns of every weight table, in order.
 OUTPUTS = ("complaint", "neg", "neu", "pos")
@@ -109,19 +110,22 @@ class _HashIndex:
         return ((keys * _GOLDEN) >> self._shift).astype(np.int64)
 
     def find(self, queries: np.ndarray) -> np.ndarray:
-        """Each query's position, or -1 where it is not a key."""
+        """Each query's position, or -1 where it is not a key. The first
+        probe settles most queries at once; only the rest go round again."""
         queries = np.asarray(queries, dtype=np.uint64)
-        found = np.full(len(queries), -1, dtype=np.int64)
         home = self._home(queries)
-        todo = np.arange(len(queries))
-        for step in range(self._rounds):
+        values = self._values[home]
+        hit = self._keys[home] == queries
+        found = np.where(hit, values, -1)
+        todo = np.flatnonzero(~hit & (values >= 0))  # an empty slot ends the search
+        for step in range(1, self._rounds):
+            if not todo.size:
+                break
             slots = (home[todo] + step) & self._mask
             values = self._values[slots]
             hit = (values >= 0) & (self._keys[slots] == queries[todo])
             found[todo[hit]] = values[hit]
-            todo = todo[~hit & (values >= 0)]  # an empty slot ends the search
-            if not todo.size:
-                break
+            todo = todo[~hit & (values >= 0)]
         return found
 
     @property
@@ -157,7 +161,7 @@ class TextModel:
             )
             words = _words(arrays["words"])
             pairs = _words(arrays["pairs"])
-            grams = _words(arrays["grams"])
+            gram_keys = arrays["grams"].astype(np.uint64)
             # One table for all three kinds of row (words, then pairs, then
             # n-grams), one array per output plus the feature count, so a
             # batch is one gather and one bincount per array.
@@ -165,14 +169,14 @@ class TextModel:
             self._gram_at = len(words) + len(pairs)
             weights = np.vstack([arrays["word_w"], arrays["pair_w"], arrays["gram_w"]])
             counts = np.concatenate(
-                [arrays["word_n"], arrays["pair_n"], np.ones(len(grams), dtype=np.uint16)]
+                [arrays["word_n"], arrays["pair_n"], np.ones(len(gram_keys), dtype=np.uint16)]
             )
             self._columns = np.ascontiguousarray(
                 np.vstack([weights.T, counts[None, :]]), dtype=np.float64
             )
             self._word_lang = arrays["word_lang"].astype(np.float64)
         self._words = _HashIndex(_hashes(pl.Series(words, dtype=pl.String)))
-        self._grams = _HashIndex(_hashes(pl.Series(grams, dtype=pl.String)))
+        self._grams = _HashIndex(gram_keys)
         # A word pair is one integer: its first word's id * 2**32 + the second's.
         index = {word: i for i, word in enumerate(words)}
         self._pairs = _HashIndex(
@@ -187,9 +191,11 @@ class TextModel:
         indexes = (self._words, self._grams, self._pairs)
         return self._columns.nbytes + self._word_lang.nbytes + sum(i.nbytes for i in indexes)
 
-    def predict(self, texts: Sequence[str | None], langs: Sequence[str | None]) -> Scores:
+    def predict(self, texts: Texts, langs: Texts) -> Scores:
+        """Score a batch: texts and language tags as lists or Arrow/polars
+        columns of the same length."""
+        tokens = token_frame(texts)
         size = len(texts)
-        tokens = token_query(texts).collect()
         rows = tokens["row"].to_numpy().astype(np.int64)
         ids = self._words.find(_hashes(tokens["tok"]))
         known = ids >= 0
@@ -202,18 +208,18 @@ class TextModel:
         hit = pair >= 0
         parts_at, parts = [at, rows[:-1][same][hit]], [word, pair[hit] + self._pair_at]
 
-        # Words the table lacks: their character n-grams.
+        # Words the table lacks: their byte n-grams.
         if not known.all():
-            unknown = pl.DataFrame({"row": rows[~known], "tok": tokens["tok"].filter(~known)})
-            grams = char_ngram_query(unknown.lazy()).collect()
-            gram = self._grams.find(_hashes(grams["gram"]))
+            unknown = np.flatnonzero(~known)
+            which, keys = ngram_keys(tokens["tok"].gather(unknown))
+            gram = self._grams.find(keys)
             hit = gram >= 0
-            parts_at.append(grams["row"].to_numpy()[hit])
+            parts_at.append(rows[unknown[which[hit]]])
             parts.append(gram[hit] + self._gram_at)
 
-        where, which = np.concatenate(parts_at), np.concatenate(parts)
+        where, found = np.concatenate(parts_at), np.concatenate(parts)
         totals = np.stack(
-            [np.bincount(where, weights=column[which], minlength=size) for column in self._columns],
+            [np.bincount(where, weights=column[found], minlength=size) for column in self._columns],
             axis=1,
         )
         sums, count = totals[:, : len(OUTPUTS)], totals[:, len(OUTPUTS)]
@@ -235,16 +241,16 @@ class TextModel:
         )
 
 
-def _lang_index(langs: Sequence[str | None], dutch_evidence: np.ndarray) -> np.ndarray:
+def _lang_index(langs: Texts, dutch_evidence: np.ndarray) -> np.ndarray:
     """0 for English, 1 for Dutch: the tag's primary language when it is one
     of those ("nl", "nl-BE", "en_GB"; not "nld"), else the sign of the summed
     log-odds of the text's words (see tooling/train.language_evidence); no
     evidence at all is Dutch, the pipeline's home language."""
     guessed = np.where(dutch_evidence < 0, 0, 1).astype(np.int64)
-    given = list(langs)
-    if given.count(None) == len(given):
+    tags = as_series(langs)
+    if tags.null_count() == len(tags):
         return guessed
-    tags = pl.Series(given, dtype=pl.String).str.to_lowercase()
+    tags = tags.str.to_lowercase()
     primary = tags.str.slice(0, 2)
     whole = (tags.str.len_chars() == 2) | tags.str.slice(2, 1).is_in(["-", "_"])
     tagged = (
@@ -274,12 +280,14 @@ class TextModelClassifier:
     def __init__(self, path: Path = MODEL_PATH) -> None:
         self.model = TextModel(path)
 
-    def score(
-        self, texts: Sequence[str | None], langs: Sequence[str | None]
-    ) -> tuple[list[bool], list[float]]:
+    def score(self, texts: Texts, langs: Texts) -> tuple[list[bool], list[float]]:
+        """Flags and sentiments as lists of Python ``bool`` and ``float``;
+        ``texts`` and ``langs`` as lists, or as Arrow (``pa.Array``,
+        ``pa.ChunkedArray``) or polars string columns, read without a Python
+        loop."""
         if len(texts) != len(langs):
             raise ValueError(f"{len(texts)} texts but {len(langs)} langs")
-        if not texts:
+        if len(texts) == 0:
             return [], []
         scores = self.model.predict(texts, langs)
         flags = (scores.complaint_logit > 0) & ~scores.empty

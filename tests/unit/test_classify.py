@@ -278,3 +278,16 @@ def test_clear_non_complaints(classifier: TextClassifier, lang: str, text: str) 
 def test_sentiment_examples(classifier: TextClassifier, text: str, label: str) -> None:
     _, scores = classifier.score([text], [None])
     assert sentiment_label(scores[0]) == label, scores
+
+
+def test_the_lexicon_classifier_reads_arrow_columns_like_lists() -> None:
+    import pyarrow as pa
+
+    from pipelines.classify import LexiconClassifier
+
+    texts = ["Al drie weken geen internet!", None, "Thanks for the quick help!"]
+    langs = [None, "en", "en"]
+    classifier = LexiconClassifier()
+    expected = classifier.score(texts, langs)
+    assert classifier.score(pa.array(texts), pa.chunked_array([pa.array(langs)])) == expected
+    assert expected[0][0] is True and expected[0][1:] == [False, False]

@@ -70,17 +70,38 @@ def test_scoring_is_deterministic_and_independent_of_the_batch(
         assert model.score([text], [lang]) == ([flag], [score])
 
 
+def test_arrow_columns_score_like_lists(model: TextModelClassifier) -> None:
+    import pyarrow as pa
+
+    rows = _holdout()
+    texts: list[str | None] = [str(r["text"]) for r in rows] + [None, ""]
+    langs: list[str | None] = [str(r["lang"]) for r in rows] + ["nl", None]
+    langs[::7] = [None] * len(langs[::7])
+    expected = model.score(texts, langs)
+    assert model.score(pa.array(texts), pa.array(langs)) == expected
+    half = len(texts) // 2
+    chunked_texts = pa.chunked_array([pa.array(texts[:half]), pa.array(texts[half:])])
+    chunked_langs = pa.chunked_array([pa.array(langs[:half]), pa.array(langs[half:])])
+    assert model.score(chunked_texts, chunked_langs) == expected
+    sliced = pa.array(texts).slice(5, 20)
+    assert model.score(sliced, pa.array(langs).slice(5, 20)) == (
+        expected[0][5:25],
+        expected[1][5:25],
+    )
+    assert model.score(pa.array([], pa.string()), pa.array([], pa.string())) == ([], [])
+
+
 def test_a_batch_is_one_vectorised_pass(
     model: TextModelClassifier, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     calls = []
-    real = scorer.token_query
+    real = scorer.token_frame
 
     def counting(texts: list[str | None]) -> object:
         calls.append(len(texts))
         return real(texts)
 
-    monkeypatch.setattr(scorer, "token_query", counting)
+    monkeypatch.setattr(scorer, "token_frame", counting)
     texts = [str(r["text"]) for r in _holdout()] * 10
     flags, scores = model.score(texts, [None] * len(texts))
     assert calls == [len(texts)]  # the whole batch tokenised at once, never text by text
@@ -292,17 +313,43 @@ def test_evaluate_and_bench_need_their_data(capsys: pytest.CaptureFixture[str]) 
 
 
 def test_vectorised_char_ngrams_match_the_training_definition() -> None:
-    import polars as pl
+    from pipelines.textmodel.tokens import char_ngrams, ngram_keys, tokenise
 
-    from pipelines.textmodel.tokens import char_ngram_query, char_ngrams, tokenise
+    words = tokenise(["a ab storing Überall 😡 " + "x" * 40 + " 3 ñandú"])["tok"]
+    assert words.to_list() == ["a", "ab", "storing", "uberall", "😡", "x" * 24, "0", "ñandu"]
+    which, keys = ngram_keys(words)
+    for row, word in enumerate(words.to_list()):
+        assert sorted(keys[which == row].tolist()) == sorted(char_ngrams(word)), word
 
-    words = tokenise(["a ab storing Überall 😡 " + "x" * 40 + " 3"])["tok"].to_list()
-    assert words == ["a", "ab", "storing", "uberall", "😡", "x" * 24, "0"]
-    frame = pl.DataFrame({"row": list(range(len(words))), "tok": words})
-    grams = char_ngram_query(frame.lazy()).collect()
-    for row, word in enumerate(words):
-        got = sorted(grams.filter(pl.col("row") == row)["gram"].to_list())
-        assert got == sorted(char_ngrams(word)), word
+
+def test_the_tokeniser_cuts_at_every_kind_of_boundary() -> None:
+    from pipelines.textmodel.tokens import MAX_TOKEN, tokenise
+
+    texts = [
+        "Hé @KLM, don't!! www.x.nl/a?b=1 émoji👍🏽ok… “quote” foo_bar",
+        None,
+        "",
+        "x@",
+        "y",
+        "é" * 30,
+    ]
+    frame = tokenise(texts)
+    by_row: dict[int, list[str]] = {}
+    for row, token in frame.iter_rows():
+        by_row.setdefault(row, []).append(token)
+    assert by_row[0] == [
+        "he", "@user", "do", "not", "!", "!", "httpurl",
+        "emoji", "👍", "🏽", "ok", "quote", "foo", "bar",
+    ]  # fmt: skip
+    assert 1 not in by_row and 2 not in by_row
+    assert by_row[3] == ["x"] and by_row[4] == ["y"]  # a text's "@" never joins the next text
+    assert by_row[5] == ["e" * MAX_TOKEN]
+    # The same tokens one text at a time, and from an Arrow array.
+    import pyarrow as pa
+
+    for row, text in enumerate(texts):
+        assert tokenise([text])["tok"].to_list() == by_row.get(row, [])
+    assert tokenise(pa.array(texts)).equals(frame)
 
 
 def test_the_hash_index_finds_every_key_and_nothing_else() -> None:

@@ -58,7 +58,8 @@ def lexicon() -> Lexicon:
 
 
 def word_features(token: str, lex: Lexicon) -> list[str]:
-    return ["w:" + token, *("c:" + gram for gram in char_ngrams(token)), *lex.words.get(token, ())]
+    grams = (f"c:{key:x}" for key in char_ngrams(token))
+    return ["w:" + token, *grams, *lex.words.get(token, ())]
 
 
 def pair_features(pair: str, lex: Lexicon) -> list[str]:

@@ -319,6 +319,6 @@ def export(
             pairs=scorer.pack_words([r[0] for r in pair_rows]),
             pair_w=np.array([r[1] for r in pair_rows], dtype=np.float32).reshape(-1, 4),
             pair_n=np.array([r[2] for r in pair_rows], dtype=np.uint16),
-            grams=scorer.pack_words(grams),
+            grams=np.array([int(g, 16) for g in grams], dtype=np.uint64),
             gram_w=weights[[vocabulary["c:" + g] for g in grams]].astype(np.float32).reshape(-1, 4),
         )
