@@ -155,6 +155,10 @@ class StreamProcessors:
         (`ResponseTracker.resume`). The complaint history before the cut only
         feeds the surge baselines.
 
+        A consumer group new to the warehouse goes on from where the groups that wrote
+        the topic got to (`Warehouse.resume_offsets`), so its restore is bounded the same way
+        as a restart's.
+
         A worker killed in the middle of a write may have stored part of a batch:
         its mentions but not its posts, say. Its events after the first offset
         the warehouse lacks (past the recorded one) are not replayed to the
@@ -170,7 +174,7 @@ class StreamProcessors:
         final = partition_clocks(warehouse)
         if not final:
             return Derived()
-        recorded = warehouse.written_offsets(group, topic)
+        recorded = warehouse.resume_offsets(group, topic)
         cut_clocks = clocks_before(warehouse, recorded)
         starts = [cut_clocks.get(p) for p in final]
         cut = min((t for t in starts if t is not None), default=None)

@@ -87,6 +87,11 @@ class Settings:
         "DORPSPOMP_BATCH_SECONDS", "0.5",
         "longest a worker waits to fill a batch before it writes what it has",
     )
+    decode_processes: int = _env(
+        "DORPSPOMP_DECODE_PROCESSES", "1",
+        "processes beside the worker that decode and label batches while the worker writes "
+        "the one before (0: the worker does it itself, between writes)",
+    )
     lateness: int = _env(
         "DORPSPOMP_LATENESS", "86400",
         "seconds an open mention or an early reply is kept beyond its answer window, so that "
@@ -211,6 +216,9 @@ class Settings:
         if not self.alert_webhook_interval >= 0:
             raise SettingsError("DORPSPOMP_ALERT_WEBHOOK_INTERVAL must be 0 (every alert state "
                                 "at once) or a number of seconds")
+        if self.decode_processes < 0:
+            raise SettingsError("DORPSPOMP_DECODE_PROCESSES must be 0 (decode in the worker "
+                                "itself) or a number of processes")
         if self.login_address_failures < 0:
             raise SettingsError("DORPSPOMP_LOGIN_ADDRESS_FAILURES must be 0 (no per-address "
                                 "limit) or a positive number")

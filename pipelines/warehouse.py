@@ -223,14 +223,22 @@ class Warehouse:
             found.update((int(p), int(o)) for p, o in result.result_rows)
         return found
 
-    def written_offsets(self, group: str, topic: str) -> dict[int, int]:
-        """The next offset to read per partition, as recorded after each write."""
+    def written_offsets(self, group: str | None, topic: str) -> dict[int, int]:
+        """The next offset to read per partition, as recorded after each write by `group`
+        (None: by any group, the furthest of them)."""
         result = self.client.query(
             f"SELECT partition, max(next_offset) FROM {self.table('ingest_offsets')} "
-            "WHERE consumer_group = {g:String} AND topic = {t:String} GROUP BY partition",
-            parameters={"g": group, "t": topic},
+            "WHERE (consumer_group = {g:String} OR {any:Bool}) AND topic = {t:String} "
+            "GROUP BY partition",
+            parameters={"g": group or "", "any": group is None, "t": topic},
         )
         return {int(p): int(o) for p, o in result.result_rows}
+
+    def resume_offsets(self, group: str, topic: str) -> dict[int, int]:
+        """Where `group` goes on reading `topic`: its own recorded offsets, or, for a group
+        new to this warehouse, the furthest any group recorded (what they wrote is stored and
+        has been through their processors; reading it again would only find duplicates)."""
+        return self.written_offsets(group, topic) or self.written_offsets(None, topic)
 
     def record_offsets(self, group: str, topic: str, next_offsets: dict[int, int]) -> None:
         if not next_offsets:

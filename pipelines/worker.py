@@ -41,8 +41,7 @@ from pipelines.alerts import Alert
 from pipelines.batch import Derived, IngestBatch, WriteResult
 from pipelines.batchconsumer import BatchConsumer, RawBatch
 from pipelines.classify import TextClassifier, load_classifier
-from pipelines.columnar import decode_batch
-from pipelines.enrich import label_table
+from pipelines.decoder import BatchDecoder, decode_messages
 from pipelines.health import (
     BrokerProbe,
     BrokerView,
@@ -100,34 +99,26 @@ class IngestProcessor:
         self, topic: str, messages: Sequence[tuple[int, int, bytes | None]],
         timestamps: Sequence[float | None] | None = None,
     ) -> IngestBatch:
-        """Decode the batch as columns (`pipelines.columnar`) and label it; `timestamps` are
-        the messages' Kafka timestamps in seconds, in the same order (None or ≤ 0 for a
-        message without one: taken as received now)."""
-        now_ms = time.time_ns() // 1_000_000
-        n = len(messages)
-        if timestamps is None:
-            stamps = [now_ms] * n
-        else:
-            stamps = [round(t * 1000) if t is not None and t > 0 else now_ms
-                      for t in timestamps]
-        decoded = decode_batch(
-            topic, [m[0] for m in messages], [m[1] for m in messages],
-            [m[2] for m in messages], stamps, self.roster, max_future=self.max_future,
-            ingested_at=_EPOCH + timedelta(milliseconds=now_ms))
-        return IngestBatch(
-            topic=topic, mentions=label_table(decoded.mentions, self.classifier),
-            posts=decoded.posts, dead_letters=decoded.dead_letters,
-            next_offsets=decoded.next_offsets)
+        """Decode and label here (`pipelines.decoder`); `timestamps` are the messages' Kafka
+        timestamps in seconds, in the same order (None or ≤ 0 for a message without one:
+        taken as received now)."""
+        return decode_messages(topic, messages, timestamps, self.roster, self.classifier,
+                               self.max_future)
 
     def process(
         self, topic: str, messages: Sequence[tuple[int, int, bytes | None]],
         timestamps: Sequence[float | None] | None = None,
     ) -> tuple[WriteResult, Derived]:
+        """Decode, then `write`."""
+        return self.write(self.build_batch(topic, messages, timestamps))
+
+    def write(self, batch: IngestBatch) -> tuple[WriteResult, Derived]:
+        """Write a decoded batch's events, run the processors, write what they derived and
+        record the offsets; safe to call again with the same batch after a failure."""
         recovered: list[Alert] = []
         if self._interrupted:
             recovered = self.restore().alerts
         self._interrupted = True
-        batch = self.build_batch(topic, messages, timestamps)
         result = self.sink.write_events(batch)
         derived = self.processors.process(batch, result)
         self.sink.write_derived(derived)
@@ -162,7 +153,7 @@ def create_app(
     classifier = classifier or load_classifier()
     processor = IngestProcessor(settings, warehouse, roster, classifier)
     writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="warehouse-writer")
-    stats = WorkerStats(recorded_offsets=warehouse.written_offsets(
+    stats = WorkerStats(recorded_offsets=warehouse.resume_offsets(
         settings.consumer_group, settings.events_topic))
     metrics = stats.metrics  # metrics.observe_query(kind, seconds, outcome): pipelines.metrics
     probe = BrokerProbe(settings.kafka, settings.events_topic)
@@ -234,20 +225,47 @@ def create_app(
 
     consumer = BatchConsumer(
         settings.kafka, settings.events_topic, settings.consumer_group,
-        lambda: warehouse.written_offsets(settings.consumer_group, settings.events_topic),
+        lambda: warehouse.resume_offsets(settings.consumer_group, settings.events_topic),
         max_records=settings.batch_size, within=settings.batch_seconds,
         session_timeout=settings.session_timeout,
     )
     app.dorpspomp_consumer = consumer  # type: ignore[attr-defined]
 
-    async def write_batch(batch: RawBatch) -> None:
-        messages, timestamps, taken_at = batch.messages, batch.timestamps, batch.taken_at
+    decoder = BatchDecoder(roster, classifier, processor.max_future,
+                           processes=settings.decode_processes)
+    app.dorpspomp_decoder = decoder  # type: ignore[attr-defined]
+    decoder.start()
+
+    def decode(batch: RawBatch) -> asyncio.Future[IngestBatch]:
+        """Start decoding a batch: in a decode process, or after the writes queued before it
+        in the writer thread (never in the event loop: heartbeats and /health run there)."""
+        if decoder.pool is not None:
+            return asyncio.wrap_future(decoder.submit(settings.events_topic, batch.messages,
+                                                      batch.timestamps))
+        return asyncio.get_running_loop().run_in_executor(
+            writer, decoder.decode, settings.events_topic, batch.messages, batch.timestamps)
+
+    async def decoded(batch: RawBatch, decoding: asyncio.Future[IngestBatch]) -> IngestBatch:
+        try:
+            return await decoding
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # a decode process died: decode here from now on
+            log.error("decoding a batch of %d events in a decode process failed (%s); the "
+                      "worker decodes from now on", len(batch), exc)
+            decoder.close()
+            return await asyncio.get_running_loop().run_in_executor(
+                writer, decoder.decode, settings.events_topic, batch.messages,
+                batch.timestamps)
+
+    async def write_batch(batch: RawBatch, decoding: asyncio.Future[IngestBatch]) -> None:
+        messages, taken_at = batch.messages, batch.taken_at
+        ingest_batch = await decoded(batch, decoding)
         loop = asyncio.get_running_loop()
         attempt = 0
         stats.write_started(len(messages))
         while True:
-            task = loop.run_in_executor(writer, processor.process, settings.events_topic, messages,
-                                        timestamps)
+            task = loop.run_in_executor(writer, processor.write, ingest_batch)
             try:
                 # A stop request must not cut a write in half: the events of this
                 # batch are acked as soon as this function returns or raises.
@@ -277,19 +295,22 @@ def create_app(
     @app.task
     async def ingest() -> None:
         """The events topic in raw batches (pipelines.batchconsumer), not faust's
-        per-message stream. The next batch is read while this one is written (one in
-        flight, in order); a restart resumes from the warehouse's offsets."""
+        per-message stream. Each batch is decoded as soon as it is read, in a decode
+        process (`pipelines.decoder`), while the one before is written; writes go one at a
+        time, in order; a restart resumes from the warehouse's offsets."""
         await consumer.start()
         writing: asyncio.Future[None] | None = None
         try:
             async for batch in consumer.batches():
+                decoding = decode(batch)
                 if writing is not None:
                     await writing
-                writing = asyncio.ensure_future(write_batch(batch))
+                writing = asyncio.ensure_future(write_batch(batch, decoding))
         finally:
             if writing is not None and not writing.done():
                 await writing
             await consumer.stop()
+            decoder.close()
 
     def judge_health() -> tuple[Health, BrokerView]:
         """The last broker probe and the judgement on it (pipelines.health); cheap."""
