@@ -45,8 +45,8 @@ def label_table(mentions: pa.Table, classifier: TextClassifier) -> pa.Table:
         return mentions
     rows = np.flatnonzero(todo)
     picked = pa.array(rows)
-    flags, scores = classifier.score(mentions["text"].take(picked).to_pylist(),
-                                     mentions["lang"].take(picked).to_pylist())
+    flags, scores = classifier.score(mentions["text"].take(picked),
+                                     mentions["lang"].take(picked))
     n = mentions.num_rows
     model_sentiment = np.zeros(n, dtype=np.float32)
     model_sentiment[rows] = np.asarray(scores, dtype=np.float32)

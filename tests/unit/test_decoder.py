@@ -1,0 +1,128 @@
+"""The worker's decode step as columns: the same labels as the per-mention step, the same
+batch from a decode process as from the worker itself, the first copy of an event kept."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import orjson
+import pytest
+
+from pipelines.batch import mention_objects
+from pipelines.classify import load_classifier
+from pipelines.columnar import decode_batch
+from pipelines.decoder import BatchDecoder, decode_messages
+from pipelines.enrich import label_mentions, label_table
+from pipelines.roster import Roster, load_roster
+from pipelines.sink import first_copies, mentions_table
+from tests import eventgen
+
+ROOT = Path(__file__).resolve().parents[2]
+TOPIC = "dorpspomp.events"
+NOW = datetime(2026, 12, 5, 9, 30, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def roster() -> Roster:
+    return load_roster(ROOT / "examples" / "roster.yaml")
+
+
+def messages(lines: list[bytes], partitions: int = 3) -> list[tuple[int, int, bytes | None]]:
+    return [(i % partitions, i // partitions, line) for i, line in enumerate(lines)]
+
+
+def test_labels_as_columns_are_the_labels_of_the_per_mention_step(roster: Roster) -> None:
+    """Upstream labels win, each of the two on its own; the model fills the rest, and
+    `labels_source` says who set them."""
+    rng = eventgen.random.Random(3)
+    t = datetime(2026, 3, 2, 9, tzinfo=UTC)
+    docs = []
+    texts = ["Al drie dagen geen reactie, waardeloze service!", "Dank jullie, top geholpen",
+             "What time does the library open on Sunday?", "Worst airline ever, lost my bag"]
+    for i in range(600):
+        doc = eventgen.mention(f"lab-{i}", "gemeente-zutphen", t + timedelta(seconds=i), rng,
+                               text=texts[i % 4], lang=("nl", "en", None)[i % 3])
+        doc.pop("sentiment", None)
+        doc.pop("complaint", None)
+        if i % 5 == 1:
+            doc["sentiment"] = -0.5
+        if i % 5 == 2:
+            doc["complaint"] = False
+        if i % 5 == 3:
+            doc["sentiment"], doc["complaint"] = 0.25, True
+        docs.append(orjson.dumps(doc))
+    stamps = [1_798_000_000_000] * len(docs)
+    decoded = decode_batch(TOPIC, [0] * len(docs), list(range(len(docs))), docs, stamps, roster,
+                           ingested_at=NOW)
+    classifier = load_classifier()
+    labelled = label_table(decoded.mentions, classifier)
+    expected = mention_objects(decoded.mentions, TOPIC)
+    label_mentions(expected, classifier)
+    assert labelled.schema == decoded.mentions.schema
+    got = mention_objects(labelled, TOPIC)
+    assert [(m.sentiment, m.complaint, m.labels_source) for m in got] == [
+        (pytest.approx(m.sentiment, abs=1e-6), m.complaint, m.labels_source) for m in expected]
+    sources = {m.labels_source for m in got}
+    assert sources == {"model", "mixed", "upstream"}
+    assert got[3].sentiment == 0.25 and got[3].complaint is True  # upstream kept
+    assert got[1].sentiment == -0.5 and got[2].complaint is False
+
+
+def test_a_decode_process_gives_the_batch_the_worker_would_decode(roster: Roster) -> None:
+    events = eventgen.build(1500, seed=11, bad_per_kind=2)
+    batch = messages(events.lines)
+    stamps: list[float | None] = [1_798_000_000.0] * len(batch)
+    stamps[5] = None
+    decoder = BatchDecoder(roster, load_classifier(), timedelta(days=1), processes=1)
+    try:
+        decoder.start()
+        remote = decoder.submit(TOPIC, batch, stamps).result(timeout=120)
+    finally:
+        decoder.close()
+    here = decode_messages(TOPIC, batch, stamps, roster, load_classifier(), timedelta(days=1))
+    assert remote.mentions.num_rows + remote.posts.num_rows > 1000
+    for name in ("mentions", "posts"):
+        a, b = getattr(remote, name), getattr(here, name)
+        # ingested_at (and the fallback Kafka time of the unstamped message) is each
+        # process's own clock
+        keep = [c for c in a.column_names if c not in ("ingested_at", "kafka_timestamp")]
+        assert a.select(keep).equals(b.select(keep)), name
+    assert [(d.source, d.error_code, d.error) for d in remote.dead_letters] == [
+        (d.source, d.error_code, d.error) for d in here.dead_letters]
+    assert len(remote.dead_letters) == sum(events.bad.values()) + events.blank
+    assert remote.next_offsets == here.next_offsets == {
+        p: max(o for q, o, _ in batch if q == p) + 1 for p in range(3)}
+
+
+def test_a_decoder_without_processes_decodes_in_place(roster: Roster) -> None:
+    events = eventgen.build(50, seed=2, bad_per_kind=0, duplicate_share=0)
+    decoder = BatchDecoder(roster, load_classifier(), timedelta(days=1))
+    assert decoder.pool is None
+    batch = decoder.submit(TOPIC, messages(events.lines), None).result()
+    assert batch.mentions.num_rows + batch.posts.num_rows == len(events.mentions) + len(
+        events.posts)
+
+
+def test_the_first_copy_by_partition_and_offset_is_kept_across_mentions_and_posts(
+        roster: Roster) -> None:
+    rng = eventgen.random.Random(5)
+    t = datetime(2026, 3, 2, 9, tzinfo=UTC)
+    first = eventgen.mention("dup-1", "gemeente-zutphen", t, rng, text="first copy")
+    later = dict(first, text="later copy")
+    as_post = eventgen.post("dup-2", "gemeente-zutphen", t, rng)
+    as_mention = eventgen.mention("dup-2", "gemeente-zutphen", t, rng, text="mention copy")
+    lines = [(1, 7, orjson.dumps(later)), (0, 3, orjson.dumps(as_post)),
+             (1, 2, orjson.dumps(first)), (0, 9, orjson.dumps(as_mention)),
+             (0, 4, orjson.dumps(eventgen.mention("solo", "gemeente-zutphen", t, rng)))]
+    decoded = decode_batch(TOPIC, [m[0] for m in lines], [m[1] for m in lines],
+                           [m[2] for m in lines], [1_798_000_000_000] * len(lines), roster,
+                           per_message_below=0)
+    mentions, posts, dropped = first_copies(decoded.mentions, decoded.posts)
+    assert dropped == 2
+    # in (partition, offset) order; the later copy of dup-1 (1, 7) and the mention copy of
+    # dup-2 (0, 9), after its post (0, 3), are gone
+    assert mentions["event_id"].to_pylist() == ["solo", "dup-1"]
+    assert mentions["text"][1].as_py() == "first copy"
+    assert posts["event_id"].to_pylist() == ["dup-2"]
+    assert first_copies(mentions_table([], NOW), posts) == (mentions_table([], NOW), posts, 0)
