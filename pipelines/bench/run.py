@@ -11,8 +11,9 @@ folder, with one Kafka broker of the run's own:
    surge-alert latency), then detection quality over everything the worker saw;
 5. memory: a fresh worker reads `pending` mentions nobody answers, while the warehouse of
    phases 3-4 is grown to `dashboard_mentions` mentions;
-6. dashboard: every dashboard query and every page timed on the grown warehouse through
-   the worker's read-only endpoint;
+6. dashboard: the worker restarts on the grown warehouse, every dashboard query and every
+   page is timed through its read-only endpoint, then a worker of a new consumer group
+   starts on it (both start-up times: restore on a big warehouse);
 7. surges: complaint-surge detection on an independent world (`pipelines.bench.evalsurges`,
    no services: the worker's pure steps).
 
@@ -33,7 +34,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -94,6 +95,10 @@ TARGETS: list[tuple[str, str, Callable[[dict[str, Any]], Any], Callable[[Any], b
      lambda r: r["detection"]["false_alerts_per_org_week"], lambda v: v <= 1),
     ("peak RSS with the pending flood (MiB)", "≤ 1024",
      lambda r: r["memory"]["peak_rss_mib"], lambda v: v <= 1024),
+    ("worker restart on the grown warehouse (s)", "≤ 5",
+     lambda r: r["dashboard"]["worker_restart_seconds"], lambda v: v <= 5),
+    ("new consumer group on it (s)", "≤ 10",
+     lambda r: r["dashboard"]["new_group_start_seconds"], lambda v: v <= 10),
     ("slowest dashboard query p95 (ms)", "≤ 300",
      lambda r: r["dashboard"]["slowest_query_p95_ms"], lambda v: v <= 300),
     ("slowest page first render (s)", "≤ 2",
@@ -314,6 +319,16 @@ def dashboard_phase(worker: WorkerProcess, plan: Plan,
     report["queries"] = dashboard.time_queries(data, runs=plan.query_runs)
     report["slowest_query_p95_ms"] = max(q["p95_ms"] for q in report["queries"].values())
     report["slowest_page_seconds"] = max(p["max_seconds"] for p in report["pages"].values())
+    # A consumer group new to the grown warehouse: it must not replay the history.
+    worker.stop()
+    settings = worker.settings
+    fresh = WorkerProcess(replace(settings, consumer_group=f"{settings.consumer_group}-new"),
+                          name="new-group")
+    try:
+        fresh.start()
+        report["new_group_start_seconds"] = round(fresh.ready - fresh.started, 2)
+    finally:
+        fresh.stop()
     return report
 
 
