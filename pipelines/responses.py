@@ -96,11 +96,13 @@ import math
 import sys
 from bisect import bisect_left, bisect_right
 from collections import deque
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from heapq import heappop, heappush
+from itertools import repeat
+from operator import itemgetter
 from typing import Any, Final, Generic, TypeVar
 from zoneinfo import ZoneInfo
 
@@ -203,7 +205,6 @@ def _row_type(spec: str) -> pa.DataType:
 
 _ROW_COLUMNS = ("org_id", "event_id", "platform", "author_id", "author_handle", "kind",
                 "complaint")
-_NO_RESPONSE = (None, None, None, None, None, None, False, 0)
 ROWS_SCHEMA = pa.schema([(c.name, _row_type(c.type)) for c in MENTION_RESPONSES_STATE.columns])
 """The layout of `TrackerTables.rows`: `mention_responses_state`, as `ResponseRow` has it."""
 
@@ -428,7 +429,8 @@ class ResponseTracker:
         batch.deadline = batch.m_created + window[codes]
         batch.m_breach = breach.tolist()
         batch.m_deadline = batch.deadline.tolist()
-        batch.m_expires = (batch.m_created + keep[codes]).tolist()
+        batch.expires = batch.m_created + keep[codes]
+        batch.m_expires = batch.expires.tolist()
 
     def _take_events(self, part: _Partition, batch: _Batch, events: np.ndarray,
                      changed: dict[str, _State], fresh: dict[str, int]) -> None:
@@ -454,7 +456,9 @@ class ResponseTracker:
             org_id = batch.orgs[code]
             watches[code] = part.watches.get(org_id) or self._watch(part, org_id)
         exact = self._quiet_orgs(batch, events, codes, is_post, relevant, watches)
-        walk = relevant & (~is_post | batch.replying[events])
+        taken, enters = self._take_plain(part, batch, events, instant, start is None, watches,
+                                         changed, fresh)
+        walk = relevant & ((~is_post & ~taken) | batch.replying[events])
         if exact:
             walk |= relevant & np.isin(codes, list(exact))
         number = part.number
@@ -472,7 +476,11 @@ class ResponseTracker:
         due = part.due
         event_list = events.tolist()
         instants = instant.tolist()
+        flushed, pending = 0, len(enters)
         for j in np.flatnonzero(walk).tolist():
+            while flushed < pending and enters[flushed][0] < j:
+                change(enters[flushed][1], enters[flushed][2])
+                flushed += 1
             e = event_list[j]
             at = instants[j]
             clocked = j > 0 or start is not None  # the partition had a clock before it
@@ -501,7 +509,10 @@ class ResponseTracker:
                                                                             response[_AT]),
                         None if response is None else _instant(at),
                     )
-                    changed[mention_id] = state
+                    if response is None:
+                        changed.pop(mention_id, None)  # an earlier copy's, if any
+                    else:
+                        changed[mention_id] = state
                     fresh[mention_id] = e
                     expires_us = m_expires[e]
                     if not (clocked and at > expires_us):  # else its state is gone already
@@ -535,9 +546,139 @@ class ResponseTracker:
                     self._take_reply(watch.terms.org_id, reply, target, part, read, changed)
                 if watch.exact:
                     self._see_post(watch, created, _instant(int(after[j])))
+        for _, watch, entering in enters[flushed:]:
+            change(watch, entering)
         for watch in watches.values():
             watch.exact = False
         part.clock = _instant(int(after[-1]))
+
+    def _take_plain(self, part: _Partition, batch: _Batch, events: np.ndarray,
+                    instant: np.ndarray, first_unclocked: bool, watches: dict[int, _Watch],
+                    changed: dict[str, _State], fresh: dict[str, int],
+                    ) -> tuple[np.ndarray, list[tuple[int, _Watch, Any]]]:
+        """Take the partition's new actionable mentions in bulk where nothing but their own
+        columns decides what happens to them: not tracked yet, no other copy in the batch,
+        no reply waiting for them (from an earlier batch or earlier in this one), not
+        expired on arrival; and only for organisations all of whose mentions in the batch
+        are such. Returns which positions were taken, and the changes (mentions read after
+        their SLA ran out start waiting) with their positions, for the walk to interleave
+        with its own in offset order. What the walk would have done to each, in order:
+        the result is the same."""
+        mention = np.flatnonzero(batch.actionable_all[events])  # positions
+        taken = np.zeros(len(events), bool)
+        if not mention.size:
+            return taken, []
+        rows = events[mention]
+        m_ids = batch.m_ids
+        ids = [m_ids[e] for e in rows.tolist()]
+        odd = np.zeros(len(ids), bool)  # decided event by event
+        unique = set(ids)
+        if len(unique) < len(ids):
+            seen: set[str] = set()
+            twice = {i for i in ids if i in seen or seen.add(i)}  # type: ignore[func-returns-value]
+            odd |= np.array([i in twice for i in ids], bool)
+        held = self._mentions.index.keys() & unique
+        if held:
+            odd |= np.array([i in held for i in ids], bool)
+        orphans = self._orphans.index
+        if orphans:
+            orgs = batch.orgs
+            m_code = batch.m_code_list
+            odd |= np.array([_orphan_key(i, orgs[m_code[e]]) in orphans
+                             for i, e in zip(ids, rows.tolist(), strict=True)], bool)
+        replies = np.flatnonzero(batch.replying[events])
+        if replies.size:
+            targets = batch.p_reply_to
+            n_m = batch.n_m
+            first: dict[str | None, int] = {}
+            for j, e in zip(replies.tolist(), events[replies].tolist(), strict=True):
+                first.setdefault(targets[e - n_m], j)
+            answered = first.keys() & unique
+            if answered:
+                odd |= np.array([first.get(i, len(events)) < j
+                                 for i, j in zip(ids, mention.tolist(), strict=True)], bool)
+        at = instant[mention]
+        expires = batch.expires[rows]
+        late = at > expires
+        if first_unclocked and mention[0] == 0:
+            late[0] = False  # no clock before it
+        odd |= late
+        codes = batch.m_code[rows]
+        if odd.any():
+            odd |= np.isin(codes, codes[odd])
+        plain = np.flatnonzero(~odd)
+        if not plain.size:
+            return taken, []
+        taken[mention[plain]] = True
+        rows, codes, at = rows[plain], codes[plain], at[plain]
+        ids = [ids[i] for i in plain.tolist()]
+        row_list = rows.tolist()
+        number = part.number
+        org_of = [watch.terms.org_id if watch else "" for watch in
+                  (watches.get(c) for c in range(len(batch.orgs)))]
+        orgs = [org_of[c] for c in codes.tolist()]
+        pick = _picker(row_list)
+        breach_at = batch.m_breach_at
+        states: list[_State] = list(zip(
+            orgs, pick(batch.m_platform), pick(batch.m_created_at), pick(batch.m_author_id),
+            pick(batch.m_author_handle), pick(batch.m_kind), pick(batch.m_complaint),
+            repeat(number), pick(breach_at), repeat(None), repeat(None), repeat(None)))
+        fresh.update(zip(ids, row_list, strict=True))
+        labels = batch.expires[rows] // _HOUR_US << _PARTITION_BITS | number
+        shelves = self._mentions
+        for label in np.unique(labels).tolist():
+            chosen = np.flatnonzero(labels == label).tolist()
+            if shelves.put_many([ids[i] for i in chosen], [states[i] for i in chosen], label):
+                part.add_shelf(label)
+        breach = batch.breach[rows]
+        deadline = batch.deadline[rows]
+        early = breach < deadline  # else unanswered before it could wait past SLA
+        waits = early & (breach > at)
+        entering = np.flatnonzero(early & (breach <= at) & (at < deadline)).tolist()
+        for code in np.unique(codes[waits]).tolist():
+            chosen = np.flatnonzero(waits & (codes == code)).tolist()
+            self._wait_all(part, watches[code], breach[chosen], [ids[i] for i in chosen],
+                           [breach_at[row_list[i]] for i in chosen])
+        positions = mention[plain].tolist()
+        at_list = at.tolist()
+        return taken, [(positions[i], watches[codes[i]],
+                        (_instant(at_list[i]), _ENTER, ids[i])) for i in entering]
+
+    def _wait_all(self, part: _Partition, watch: _Watch, breach: np.ndarray, ids: list[str],
+                  deadlines: list[datetime]) -> None:
+        """`_Watch.wait_for` for each mention, in order, and the partition's `due` heap."""
+        starts = watch.starts
+        last = watch.last_start
+        if starts.size and last is not None:
+            before = np.maximum.accumulate(np.concatenate([[_us(last)], breach]))[:-1]
+            queued = breach >= before
+        else:
+            queued = np.empty(len(ids), bool)
+            queued[0] = True  # an empty FIFO takes the first
+            queued[1:] = breach[1:] >= np.maximum.accumulate(breach)[:-1]
+        fifo = np.flatnonzero(queued).tolist()
+        if fifo:
+            starts.extend([ids[i] for i in fifo])
+            watch.last_start = deadlines[fifo[-1]]
+        if len(fifo) < len(ids):
+            late = watch.late_starts
+            for i in np.flatnonzero(~queued).tolist():
+                heappush(late, (deadlines[i], ids[i]))
+        # The due heap: a new entry whenever a deadline comes before the watch's due.
+        due = watch.due
+        floor = np.minimum.accumulate(breach)
+        if due is None:
+            sooner = np.empty(len(ids), bool)
+            sooner[0] = True
+            sooner[1:] = breach[1:] < floor[:-1]
+        else:
+            sooner = np.empty(len(ids), bool)
+            sooner[0] = breach[0] < _us(due)
+            sooner[1:] = breach[1:] < np.minimum(floor[:-1], _us(due))
+        org_id = watch.terms.org_id
+        for i in np.flatnonzero(sooner).tolist():
+            heappush(part.due, (deadlines[i], org_id))
+            watch.due = deadlines[i]
 
     def _quiet_orgs(self, batch: _Batch, events: np.ndarray, codes: np.ndarray,
                     is_post: np.ndarray, relevant: np.ndarray,
@@ -968,26 +1109,22 @@ class ResponseTracker:
 
     def _rows_table(self, batch: _Batch, changed: dict[str, _State],
                     fresh: dict[str, int]) -> pa.Table:
-        """The call's rows, in the order their mentions first changed: the columns of a
-        mention new in this call come from the batch, its response (if any) from its state;
-        a mention of an earlier call that got its first response is built from its state."""
-        taken: list[int] = []  # per row of a mention new in this call: its row in `mentions`
-        responses: list[tuple[Any, ...]] = []  # and its response's columns
+        """The call's rows, in no particular order: a mention new in this call and still open
+        straight from the batch's columns; an answered one with its response from its state
+        (and the rest from the batch's columns when it is new in this call)."""
+        opened = [e for mention_id, e in fresh.items() if mention_id not in changed]
+        taken: list[int] = []  # answered mentions new in this call: their rows in `mentions`
+        responses: list[tuple[Any, ...]] = []  # and their responses' columns
         late: list[tuple[str, _State]] = []  # answered mentions of earlier calls
-        place: list[int] = []  # per row: in taken (>= 0) or in late (< 0)
         terms_of = self._terms
         for mention_id, state in changed.items():
             e = fresh.get(mention_id)
             if e is None:
-                place.append(-1 - len(late))
                 late.append((mention_id, state))
                 continue
-            place.append(len(taken))
             taken.append(e)
             reply = state[_RESPONSE]
-            if reply is None:
-                responses.append(_NO_RESPONSE)
-                continue
+            assert reply is not None
             at = reply[_AT]
             at_ms = (at - _EPOCH) // _ONE_MS
             business = state[_BUSINESS]
@@ -996,20 +1133,19 @@ class ResponseTracker:
             responses.append((reply[_POST_ID], at_ms, reply[_HANDLE], reply[_ROLE],
                               max(0.0, (at - state[_CREATED]) / _ONE_US / _US), business,
                               business > sla, VERSION_ANSWERED - at_ms))
-        if not late:
-            return self._fresh_rows(batch, taken, responses)
-        if not taken:
-            return self._answered_rows(late)
-        both = pa.concat_tables([self._fresh_rows(batch, taken, responses),
-                                 self._answered_rows(late)])
-        first = len(taken)
-        return both.take(pa.array([p if p >= 0 else first - 1 - p for p in place], pa.int64()))
+        parts = [self._fresh_rows(batch, rows, answers)
+                 for rows, answers in ((opened, None), (taken, responses)) if rows]
+        if late:
+            parts.append(self._answered_rows(late))
+        if not parts:
+            return ROWS_SCHEMA.empty_table()
+        return parts[0] if len(parts) == 1 else pa.concat_tables(parts)
 
     def _fresh_rows(self, batch: _Batch, taken: list[int],
-                    responses: list[tuple[Any, ...]]) -> pa.Table:
+                    responses: list[tuple[Any, ...]] | None) -> pa.Table:
+        """Rows of mentions new in this call (rows `taken` of `mentions`); `responses`:
+        their first responses' columns, None when they are all open."""
         n = len(taken)
-        if not n:
-            return ROWS_SCHEMA.empty_table()
         rows = np.array(taken, np.int64)
         mentions = batch.mentions.select(list(_ROW_COLUMNS)).take(pa.array(rows, pa.int64()))
 
@@ -1019,27 +1155,42 @@ class ResponseTracker:
         def times(us: np.ndarray) -> pa.Array:
             return pa.array(us // 1000, pa.int64()).cast(_MS_UTC)
 
-        (response_id, response_ms, handle, role, seconds, business, breached,
-         version) = zip(*responses, strict=True)
+        if responses is None:
+            response: dict[str, pa.Array] = {
+                "first_response_id": pa.nulls(n, pa.string()),
+                "first_response_at": pa.nulls(n, _MS_UTC),
+                "responder_handle": pa.nulls(n, pa.string()),
+                "responder_role": pa.nulls(n, pa.string()),
+                "response_seconds": pa.nulls(n, pa.float64()),
+                "business_response_seconds": pa.nulls(n, pa.float64()),
+                "sla_breached": pa.array(np.zeros(n, bool), pa.bool_()),
+                "version": pa.array(np.zeros(n, np.uint64), pa.uint64()),
+            }
+        else:
+            (response_id, response_ms, handle, role, seconds, business, breached,
+             version) = zip(*responses, strict=True)
+            response = {
+                "first_response_id": pa.array(response_id, pa.string()),
+                "first_response_at": pa.array(response_ms, pa.int64()).cast(_MS_UTC),
+                "responder_handle": pa.array(handle, pa.string()),
+                "responder_role": pa.array(role, pa.string()),
+                "response_seconds": pa.array(seconds, pa.float64()),
+                "business_response_seconds": pa.array(business, pa.float64()),
+                "sla_breached": pa.array(breached, pa.bool_()),
+                "version": pa.array(version, pa.uint64()),
+            }
         sla = np.array([t.sla_seconds for t in batch.terms], np.float64)
         return pa.table({
             "org_id": text("org_id"), "mention_id": text("event_id"),
             "platform": text("platform"), "created_at": times(batch.m_created[rows]),
-            "first_response_id": pa.array(response_id, pa.string()),
-            "first_response_at": pa.array(response_ms, pa.int64()).cast(_MS_UTC),
-            "responder_handle": pa.array(handle, pa.string()),
-            "responder_role": pa.array(role, pa.string()),
-            "response_seconds": pa.array(seconds, pa.float64()),
-            "business_response_seconds": pa.array(business, pa.float64()),
             "sla_seconds": pa.array(sla[batch.m_code[rows]], pa.float64()),
-            "sla_breached": pa.array(breached, pa.bool_()),
             "author_id": text("author_id"), "author_handle": text("author_handle"),
             "kind": text("kind"),
             "complaint": _column(mentions, "complaint").cast(pa.bool_()).fill_null(False),
             "answer_deadline": times(batch.deadline[rows]),
             "sla_breach_at": times(batch.breach[rows]),
-            "version": pa.array(version, pa.uint64()),
-        }, schema=ROWS_SCHEMA)
+            **response,
+        }).select(ROWS_SCHEMA.names).cast(ROWS_SCHEMA)
 
     def _answered_rows(self, answered: list[tuple[str, _State]]) -> pa.Table:
         columns: dict[str, list[Any]] = {name: [] for name in ROWS_SCHEMA.names}
@@ -1320,6 +1471,14 @@ def _instant(us: int) -> datetime:
 _FROM_TIMESTAMP = datetime.fromtimestamp
 
 
+def _picker(rows: list[int]) -> Callable[[list[Any]], tuple[Any, ...]]:
+    """A function that takes the items at `rows` of a list, as a tuple."""
+    if len(rows) == 1:
+        row = rows[0]
+        return lambda values: (values[row],)
+    return itemgetter(*rows)
+
+
 def _datetimes(us: np.ndarray) -> list[datetime]:
     """`_instant` of each value, in bulk."""
     if us.size and (us.min() < 0 or us.max() >= _FAST_UNTIL_US):
@@ -1408,7 +1567,7 @@ class _Batch:
         self.p_created_at = _datetimes(p_created)
         # Set by ResponseTracker._prepare, per mention.
         self.terms: list[_Terms] = []
-        self.breach = self.deadline = np.zeros(0, np.int64)
+        self.breach = self.deadline = self.expires = np.zeros(0, np.int64)
         self.m_breach: list[int] = []
         self.m_breach_at: list[datetime] = []
         self.m_created_at: list[datetime] = []
@@ -1712,6 +1871,15 @@ class _Queue:
             self.chunks.append(tuple(tail))
             tail.clear()
 
+    def extend(self, items: list[str]) -> None:
+        """`append` each, in order."""
+        tail = self.tail
+        tail.extend(items)
+        self.size += len(items)
+        while len(tail) >= _CHUNK:
+            self.chunks.append(tuple(tail[:_CHUNK]))
+            del tail[:_CHUNK]
+
     def first(self) -> str:
         return self.chunks[0][self.head] if self.chunks else self.tail[self.head]
 
@@ -1788,6 +1956,20 @@ class _Shelves(Generic[_V]):
         self.shelves[label] = {key: value}
         self.labels[label] = self.index[key] = label
         return True
+
+    def put_many(self, keys: list[str], values: list[_V], label: int) -> bool:
+        """`put_new` for each of `keys` (none held yet) on one shelf; True when it is new."""
+        shelf = self.shelves.get(label)
+        if shelf is None:
+            shelf = self.shelves[label] = {}
+            self.labels[label] = label
+            new = True
+        else:
+            label = self.labels[label]
+            new = False
+        shelf.update(zip(keys, values, strict=True))
+        self.index.update(dict.fromkeys(keys, label))
+        return new
 
     def replace(self, key: str, value: _V) -> None:
         self.shelves[self.index[key]][key] = value
