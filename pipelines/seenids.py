@@ -47,7 +47,7 @@ class SeenIds:
     def __init__(self, stored: np.ndarray | None = None) -> None:
         self.levels: list[np.ndarray] = []
         if stored is not None and len(stored):
-            self.levels.append(np.unique(np.asarray(stored, dtype=np.uint64)))
+            self.levels.append(_sorted_unique(np.asarray(stored, dtype=np.uint64)))
 
     def __len__(self) -> int:
         return sum(len(level) for level in self.levels)
@@ -67,7 +67,7 @@ class SeenIds:
     def add(self, ids: Sequence[str]) -> None:
         if not ids:
             return
-        self.levels.append(np.unique(digests(ids)))
+        self.levels.append(_sorted_unique(digests(ids)))
         self._compact()
 
     def _compact(self) -> None:
@@ -77,5 +77,18 @@ class SeenIds:
         while len(levels) > 1 and (len(levels) > _MAX_LEVELS
                                    or len(levels[-1]) * 2 >= len(levels[-2])):
             newest, before = levels.pop(), levels.pop()
-            levels.append(np.union1d(before, newest))
+            levels.append(_sorted_unique(np.concatenate((before, newest))))
         levels.sort(key=len, reverse=True)
+
+
+def _sorted_unique(values: np.ndarray) -> np.ndarray:
+    """The distinct values, sorted. Not `np.unique`: numpy 2.4 answers it for integers with
+    a hash table that took 70 s for the 13.7 M digests of a 10 M-mention warehouse here,
+    where a sort takes about a second."""
+    if len(values) < 2:
+        return np.sort(values)
+    ordered = np.sort(values)
+    keep = np.empty(len(ordered), dtype=bool)
+    keep[0] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=keep[1:])
+    return ordered[keep]
