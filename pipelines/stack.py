@@ -237,6 +237,19 @@ def up(settings: Settings, *, dashboard: bool = True, simulation: list[str] | No
         started_broker = start_broker(settings)
         if not started_broker and local_broker_port(settings) is not None:
             echo(f"using the broker already running at {settings.kafka}")
+
+        def simulate() -> None:
+            assert simulation is not None
+            sim = spawn("simulate", [sys.executable, "-m", "pipelines.cli", *simulation],
+                        settings)
+            children.append(sim)
+            echo(f"simulated organisations are talking (log: {sim.log}; "
+                 f"roster: {settings.roster})")
+
+        if simulation is not None and history is not None:
+            # The history waits in Kafka while the worker starts: its sending overlaps
+            # the worker's start-up instead of following it.
+            simulate()
         worker = spawn("worker", [sys.executable, "-m", "pipelines.cli", "worker"], settings)
         children.append(worker)
         echo(f"worker starting (log: {worker.log}) …")
@@ -253,12 +266,8 @@ def up(settings: Settings, *, dashboard: bool = True, simulation: list[str] | No
                      "listens on 127.0.0.1 only")
             else:
                 echo(f"  logins from {settings.dashboard_users}, listening on {address}")
-        if simulation is not None:
-            sim = spawn("simulate", [sys.executable, "-m", "pipelines.cli", *simulation],
-                        settings)
-            children.append(sim)
-            echo(f"simulated organisations are talking (log: {sim.log}; "
-                 f"roster: {settings.roster})")
+        if simulation is not None and history is None:
+            simulate()
         echo("dorpspomp is up — replay events with `dorpspomp replay FILE.jsonl`; "
              "Ctrl-C stops everything")
         reported: set[str] = set()

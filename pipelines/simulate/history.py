@@ -49,6 +49,7 @@ from pipelines.simulate.world import (
 CHUNK = 20_000            # events per chunk while catching up (one batch per partition)
 IN_FLIGHT = 8             # chunks handed to the producer and not yet acknowledged
 LIVE_TICK = 0.5           # seconds: live events go out in batches this far apart at most
+TOPIC_WAIT = 120.0        # seconds to wait for the events topic to exist
 
 
 @dataclass
@@ -235,12 +236,22 @@ async def _run(bootstrap: str, topic: str, events: Iterator[tuple[int, int, int,
     producer = _batch_producer(bootstrap, 1_000_000, 60.0)
     try:
         await producer.start()
-        await asyncio.wait_for(producer.partitions_for(topic), 30)
+        # `dorpspomp up` starts the simulation beside the worker, which creates the topic
+        # when it is not there yet: wait for it as long as a worker takes to start.
+        waited = time.monotonic() + TOPIC_WAIT
+        while True:
+            try:
+                await asyncio.wait_for(producer.partitions_for(topic), 10)
+                break
+            except Exception:
+                if time.monotonic() >= waited:
+                    raise
     except Exception as exc:
         with contextlib.suppress(Exception):
             await producer.stop()
-        raise BrokerUnavailable(f"no broker with the topic {topic} at {bootstrap} ({exc}); "
-                                "start it with `dorpspomp up`") from None
+        raise BrokerUnavailable(f"no broker with the topic {topic} at {bootstrap} after "
+                                f"{TOPIC_WAIT:.0f} s ({exc!r}); start it with `dorpspomp up`, "
+                                "whose worker creates the topic") from None
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     if threading.current_thread() is threading.main_thread():
