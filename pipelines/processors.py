@@ -38,8 +38,10 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import numpy as np
 import orjson
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from pipelines.alerts import Alert
 from pipelines.batch import (
@@ -48,16 +50,15 @@ from pipelines.batch import (
     WriteResult,
     mention_objects,
     newest_clocks,
-    post_objects,
 )
-from pipelines.decode import CLOCK_SKEW, Mention, Post, Source
+from pipelines.columnar import MENTIONS_SCHEMA, POSTS_SCHEMA
+from pipelines.decode import CLOCK_SKEW, Mention, Post
 from pipelines.escalation import USUAL_SAMPLE, ComplaintText, SurgeDetector
 from pipelines.responses import (
     ALERT_KIND,
     RESOLVE_AFTER,
     SILENT_KIND,
     OrgActivity,
-    ResponseRow,
     ResponseTracker,
 )
 from pipelines.roster import Roster
@@ -66,8 +67,9 @@ from schemas.saturating import saturating_sum
 
 log = logging.getLogger(__name__)
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 HISTORY_FOR_BASELINES = timedelta(weeks=5)
-REPLAY_CHUNK = 2000
+REPLAY_CHUNK = 10_000
 _SKEW_MS = CLOCK_SKEW // timedelta(milliseconds=1)
 
 
@@ -108,34 +110,33 @@ class StreamProcessors:
 
     def process(self, batch: IngestBatch, result: WriteResult) -> Derived:
         moved = self.advance_clocks(batch)
-        new_mentions = mention_objects(result.mentions, batch.topic)
-        mentions = new_mentions
-        posts = post_objects(result.posts, batch.topic)
-        if self.held:
-            again_mentions, again_posts = self._read_again(batch)
-            if again_mentions or again_posts:
-                mentions, posts = [*mentions, *again_mentions], [*posts, *again_posts]
-        tracked = self.tracker.process(mentions, posts, self.tracker_clocks)
-        surges = self.detector.process(new_mentions, self.clocks)
+        mentions, posts = result.mentions, result.posts
+        if self.held:  # stored by a crashed write, so not new: the tracker takes them now
+            mentions = pa.concat_tables([mentions, self._read_again(batch.mentions)])
+            posts = pa.concat_tables([posts, self._read_again(batch.posts)])
+            self.held = {p: held for p, held in self.held.items() if held}
+        tracked = self.tracker.process_tables(mentions, posts, self.tracker_clocks)
+        surges = self.detector.process(mention_objects(result.mentions, batch.topic),
+                                       self.clocks)
         return Derived(
             rows=tracked.rows,
             alerts=[*tracked.alerts, *surges],
             watermark=self.watermark if moved else None,
         )
 
-    def _read_again(self, batch: IngestBatch) -> tuple[list[Mention], list[Post]]:
-        """The held events of a crashed write among the batch's (stored, so not new)."""
-        mentions = [m for m in mention_objects(batch.mentions, batch.topic) if self._release(m)]
-        posts = [p for p in post_objects(batch.posts, batch.topic) if self._release(p)]
-        self.held = {p: held for p, held in self.held.items() if held}
-        return mentions, posts
-
-    def _release(self, event: Mention | Post) -> bool:
-        held = self.held.get(event.source.partition)
-        if held and held.get(event.source.offset) == event.event_id:
-            del held[event.source.offset]
-            return True
-        return False
+    def _read_again(self, table: pa.Table) -> pa.Table:
+        """The rows of `table` that are held events of a crashed write (released now)."""
+        partitions, offsets = _positions(table)
+        candidates = np.flatnonzero(np.isin(partitions, list(self.held)))
+        ids = table["event_id"].take(pa.array(candidates)).to_pylist()
+        keep = []
+        for row, event_id in zip(candidates.tolist(), ids, strict=True):
+            held = self.held[int(partitions[row])]
+            offset = int(offsets[row])
+            if held.get(offset) == event_id:
+                del held[offset]
+                keep.append(row)
+        return table.take(pa.array(keep, pa.int64()))
 
     # -- restart ----------------------------------------------------------------
 
@@ -191,67 +192,97 @@ class StreamProcessors:
         self.detector.load_history(history, through=cut, complaints=complaint_texts(
             warehouse, *self.detector.texts_needed(cut), cut))
 
-        mentions = load_mentions(warehouse, topic, horizon, recorded)
-        posts = load_posts(warehouse, topic, posts_since, recorded)
-        by_partition = _by_partition(mentions, posts)
-        gaps = first_gaps(by_partition, recorded, rejected_after(warehouse, topic, recorded))
-        rows: list[ResponseRow] = []
+        mentions = mention_columns(warehouse, horizon, recorded)
+        posts = post_columns(warehouse, posts_since, recorded)
+        rejected = rejected_after(warehouse, topic, recorded)
+        rows: list[pa.Table] = []
         alerts: list[Alert] = []
-        for partition, events in sorted(by_partition.items()):
-            gap = gaps[partition]
-            self.held[partition] = {e.source.offset: e.event_id for e in events
-                                    if e.source.offset >= gap}
-            for start in range(0, len(events), REPLAY_CHUNK):
-                chunk = events[start:start + REPLAY_CHUNK]
-                _advance(self.clocks, chunk)
-                taken = [e for e in chunk if e.source.offset < gap]
-                _advance(self.tracker_clocks, taken)
-                tracked = self.tracker.process([e for e in taken if isinstance(e, Mention)],
-                                               [e for e in taken if isinstance(e, Post)],
-                                               self.tracker_clocks)
-                rows += tracked.rows
+        m_part, m_off = _positions(mentions)
+        p_part, p_off = _positions(posts)
+        cut_ms = _ms(cut)
+        for partition in sorted({*m_part.tolist(), *p_part.tolist()}):
+            m_rows = np.flatnonzero(m_part == partition)
+            p_rows = np.flatnonzero(p_part == partition)
+            offsets = np.sort(np.concatenate((m_off[m_rows], p_off[p_rows])))
+            gap = _first_gap(offsets, recorded.get(partition, 0), rejected.get(partition, set()))
+            self.held[partition] = _held(mentions, m_rows, m_off, gap) | _held(
+                posts, p_rows, p_off, gap)
+            for start in range(0, len(offsets), REPLAY_CHUNK):
+                low, high = offsets[start], offsets[min(start + REPLAY_CHUNK, len(offsets)) - 1]
+                m_chunk = m_rows[(m_off[m_rows] >= low) & (m_off[m_rows] <= high)]
+                p_chunk = p_rows[(p_off[p_rows] >= low) & (p_off[p_rows] <= high)]
+                chunk_m, chunk_p = mentions.take(m_chunk), posts.take(p_chunk)
+                _advance_to(self.clocks, newest_clocks(chunk_m, chunk_p))
+                taken_m = mentions.take(m_chunk[m_off[m_chunk] < gap])
+                taken_p = posts.take(p_chunk[p_off[p_chunk] < gap])
+                _advance_to(self.tracker_clocks, newest_clocks(taken_m, taken_p))
+                tracked = self.tracker.process_tables(taken_m, taken_p, self.tracker_clocks)
+                rows.append(tracked.rows)
                 alerts += tracked.alerts
-                alerts += self.detector.process(
-                    [m for m in chunk if isinstance(m, Mention) and m.created_at >= cut],
-                    self.clocks)
+                recent = chunk_m.filter(pc.greater_equal(
+                    chunk_m["created_at"].cast(pa.int64()), cut_ms))
+                alerts += self.detector.process(mention_objects(recent, topic), self.clocks)
         self.held = {p: held for p, held in self.held.items() if held}
         self.clocks = dict(final)
         for partition, clock in final.items():  # none of its events handed in again
             self.tracker_clocks.setdefault(partition, clock)
         self.watermark = max(final.values())
-        tracked = self.tracker.process([], [], self.tracker_clocks)
-        rows += tracked.rows
+        tracked = self.tracker.process_tables(MENTIONS_SCHEMA.empty_table(),
+                                              POSTS_SCHEMA.empty_table(), self.tracker_clocks)
+        rows.append(tracked.rows)
         alerts += tracked.alerts + self.detector.process([], self.clocks)
         log.info("restored state from %s: %d open mentions, %d early replies, %d organisations "
                  "with complaint history, %d events of a half-done write held until read "
                  "again", cut.isoformat(), self.tracker.open_mentions, self.tracker.orphan_posts,
                  self.detector.tracked_orgs, sum(len(h) for h in self.held.values()))
-        return Derived(rows=rows, alerts=alerts, watermark=self.watermark)
+        return Derived(rows=pa.concat_tables(rows), alerts=alerts, watermark=self.watermark)
 
 
-def _advance(clocks: dict[int, datetime], events: Iterable[Mention | Post]) -> None:
-    """Each partition's clock to the newest `clock_at` among `events` (never back)."""
-    for event in events:
-        partition = event.source.partition
+def _positions(table: pa.Table) -> tuple[np.ndarray, np.ndarray]:
+    return (table["source_partition"].to_numpy().astype(np.int64),
+            table["source_offset"].to_numpy().astype(np.int64))
+
+
+def _first_gap(offsets: np.ndarray, recorded: int, rejected: set[int]) -> int:
+    """The first offset at or after `recorded` that is neither among the sorted stored
+    `offsets` nor `rejected` (a dead letter's): where the stored events stop being what was
+    read in one piece."""
+    present = set(offsets[offsets >= recorded].tolist()) | rejected
+    gap = recorded
+    while gap in present:
+        gap += 1
+    return gap
+
+
+def _held(table: pa.Table, rows: np.ndarray, offsets: np.ndarray, gap: int) -> dict[int, str]:
+    """offset -> event id of the rows (of one partition) at or after `gap`."""
+    after = rows[offsets[rows] >= gap]
+    if not len(after):
+        return {}
+    ids = table["event_id"].take(pa.array(after)).to_pylist()
+    return dict(zip(offsets[after].tolist(), ids, strict=True))
+
+
+def _advance_to(clocks: dict[int, datetime], newest: dict[int, datetime]) -> None:
+    for partition, at in newest.items():
         current = clocks.get(partition)
-        at = event.clock_at
         if current is None or at > current:
             clocks[partition] = at
+
+
+def _ms(t: datetime) -> int:
+    return (t - _EPOCH) // timedelta(milliseconds=1)
 
 
 def first_gaps(by_partition: dict[int, list[Mention | Post]], recorded: dict[int, int],
                rejected: dict[int, set[int]]) -> dict[int, int]:
     """Per partition, the first offset at or after the recorded one that the warehouse
-    holds no event and no dead letter of: where the stored events stop being what was
-    read in one piece."""
-    gaps = {}
-    for partition, events in by_partition.items():
-        present = {e.source.offset for e in events} | rejected.get(partition, set())
-        gap = recorded.get(partition, 0)
-        while gap in present:
-            gap += 1
-        gaps[partition] = gap
-    return gaps
+    holds no event and no dead letter of (`_first_gap`), for events as objects."""
+    return {
+        partition: _first_gap(np.array(sorted(e.source.offset for e in events), np.int64),
+                              recorded.get(partition, 0), rejected.get(partition, set()))
+        for partition, events in by_partition.items()
+    }
 
 
 def rejected_after(warehouse: Warehouse, topic: str,
@@ -269,17 +300,6 @@ def rejected_after(warehouse: Warehouse, topic: str,
                     strict=True):
         found.setdefault(int(p), set()).add(int(o))
     return found
-
-
-def _by_partition(mentions: Sequence[Mention],
-                  posts: Sequence[Post]) -> dict[int, list[Mention | Post]]:
-    grouped: dict[int, list[Mention | Post]] = {}
-    events: list[Mention | Post] = [*mentions, *posts]
-    for event in events:
-        grouped.setdefault(event.source.partition, []).append(event)
-    for events in grouped.values():
-        events.sort(key=lambda e: e.source.offset)
-    return grouped
 
 
 def clocks_before(warehouse: Warehouse, offsets: dict[int, int]) -> dict[int, datetime]:
@@ -338,52 +358,31 @@ def _after(offsets: dict[int, int]) -> tuple[str, dict[str, Any]]:
             {"partitions": list(offsets), "offsets": [offsets[p] for p in offsets]})
 
 
-def load_mentions(warehouse: Warehouse, topic: str, since: datetime,
-                  offsets: dict[int, int] | None = None) -> list[Mention]:
-    """Mentions posted since `since`, and every one at or after `offsets`, in offset order."""
-    after, parameters = _after(offsets or {})
-    table = warehouse.client.query_arrow(
-        f"SELECT * FROM {warehouse.table('mentions')} WHERE created_at >= {{since:DateTime64(3)}} "
-        f"OR {after} ORDER BY source_partition, source_offset",
-        parameters={"since": since, **parameters},
-    )
-    return [
-        Mention(
-            org_id=r["org_id"], event_id=r["event_id"], platform=r["platform"],
-            created_at=as_utc(r["created_at"]), author_id=r["author_id"],
-            author_handle=r["author_handle"], author_followers=r["author_followers"],
-            author_verified=bool(r["author_verified"]), kind=r["kind"], text=r["text"],
-            lang=r["lang"], in_reply_to=r["in_reply_to"], shared_from=r["shared_from"],
-            sentiment=r["sentiment"], complaint=r["complaint"],
-            source=Source(topic, r["source_partition"], r["source_offset"],
-                          as_utc(r["kafka_timestamp"])),
-            labels_source=r["labels_source"],
-        )
-        for r in _rows(table)
-    ]
+def mention_columns(warehouse: Warehouse, since: datetime,
+                    offsets: dict[int, int] | None = None) -> pa.Table:
+    """Mentions posted since `since`, and every one at or after `offsets`, in (partition,
+    offset) order, in the layout decode gives (`pipelines.columnar.MENTIONS_SCHEMA`)."""
+    return _columns(warehouse, "mentions", MENTIONS_SCHEMA, since, offsets)
 
 
-def load_posts(warehouse: Warehouse, topic: str, since: datetime,
-               offsets: dict[int, int] | None = None) -> list[Post]:
+def post_columns(warehouse: Warehouse, since: datetime,
+                 offsets: dict[int, int] | None = None) -> pa.Table:
     """Posts (replies or not) posted since `since`, and every one at or after `offsets`."""
+    return _columns(warehouse, "posts", POSTS_SCHEMA, since, offsets)
+
+
+def _columns(warehouse: Warehouse, table: str, schema: pa.Schema, since: datetime,
+             offsets: dict[int, int] | None) -> pa.Table:
     after, parameters = _after(offsets or {})
-    table = warehouse.client.query_arrow(
-        f"SELECT * FROM {warehouse.table('posts')} WHERE created_at >= {{since:DateTime64(3)}} "
-        f"OR {after} ORDER BY source_partition, source_offset",
+    names = ", ".join(f"`{name}`" for name in schema.names)
+    found = warehouse.client.query_arrow(
+        f"SELECT {names} FROM {warehouse.table(table)} "
+        f"WHERE created_at >= {{since:DateTime64(3)}} OR {after} "
+        "ORDER BY source_partition, source_offset",
         parameters={"since": since, **parameters},
     )
-    return [
-        Post(
-            org_id=r["org_id"], event_id=r["event_id"], platform=r["platform"],
-            created_at=as_utc(r["created_at"]), account_id=r["account_id"],
-            account_handle=r["account_handle"], account_role=r["account_role"],
-            account_followers=r["account_followers"], kind=r["kind"],
-            in_reply_to=r["in_reply_to"], text=r["text"], org_source=r["org_source"],
-            source=Source(topic, r["source_partition"], r["source_offset"],
-                          as_utc(r["kafka_timestamp"])),
-        )
-        for r in _rows(table)
-    ]
+    return pa.Table.from_arrays(
+        [found.column(f.name).cast(f.type) for f in schema], schema=schema)
 
 
 def org_activity(warehouse: Warehouse, offsets: dict[int, int], mentions_before: datetime,
