@@ -681,3 +681,24 @@ def test_progress_says_how_far_the_history_is_and_when_it_is_in() -> None:
     assert done and line == "history loaded: 612,345 events up to now, sent in 41 s"
     assert describe_progress(None, None, None, None) == ("history: starting the simulation …",
                                                           False)
+
+
+def test_the_texts_are_package_data_and_load_from_the_package() -> None:
+    """The YAML files ship in the wheel (pyproject's package-data) and are read through
+    importlib.resources, so an installed dorpspomp finds them as a checkout does."""
+    import tomllib
+    from importlib import resources
+
+    from pipelines.simulate import texts
+
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    patterns = pyproject["tool"]["setuptools"]["package-data"]["pipelines.simulate"]
+    package = resources.files("pipelines.simulate")
+    shipped = sorted(p.name for p in (ROOT / "pipelines" / "simulate").glob("*.yaml"))
+    assert shipped == ["names.yaml", "texts.yaml"] and patterns == ["*.yaml"]
+    for name in shipped:
+        assert package.joinpath(name).is_file()
+    # Lists come back as tuples (the generator draws by position; nothing may change them).
+    assert isinstance(texts.TOWNS, tuple) and isinstance(texts.DUTCH_SLIPS[0], tuple)
+    assert texts.TEMPLATES["nl"]["complaint"][0].count("{") >= 1
+    assert len(texts.KIND_SLOTS) == len(KINDS)
