@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 
 import numpy as np
@@ -45,13 +46,34 @@ class WarehouseSink:
 
     def __init__(self, warehouse: Warehouse, consumer_group: str, *,
                  remember_ids: bool = False) -> None:
-        """`remember_ids`: keep the ids already stored in memory (`pipelines.seenids`,
-        loaded at the first write; only for the embedded warehouse's single writer);
-        without it every batch asks the warehouse."""
+        """`remember_ids`: keep the ids already stored in memory (`pipelines.seenids`; only
+        for the embedded warehouse's single writer); without it every batch asks the
+        warehouse. The stored ids are read in a thread of their own (13.7 M of them take
+        seconds): until they are in, batches ask the warehouse, and the ids they add are
+        kept aside to join them."""
         self.warehouse = warehouse
         self.consumer_group = consumer_group
-        self.remember_ids = remember_ids
         self.seen: SeenIds | None = None
+        self._loading: Future[np.ndarray] | None = None
+        self._added_while_loading: list[str] = []
+        if remember_ids:
+            loader = ThreadPoolExecutor(1, thread_name_prefix="seen-ids")
+            self._loading = loader.submit(warehouse.stored_id_digests)
+            loader.shutdown(wait=False)
+
+    def _remembered(self) -> SeenIds | None:
+        """The in-memory ids once they are loaded (None before, and without them)."""
+        if self.seen is None and self._loading is not None and self._loading.done():
+            try:
+                seen = SeenIds(self._loading.result())
+            except Exception as exc:  # the warehouse look-up goes on doing the job
+                log.warning("could not load the stored event ids (%s); looking ids up in the "
+                            "warehouse per batch instead", exc)
+                self._loading = None
+                return None
+            seen.add(self._added_while_loading)
+            self.seen, self._loading, self._added_while_loading = seen, None, []
+        return self.seen
 
     def write(self, batch: IngestBatch) -> WriteResult:
         """Events, then offsets: the whole ingest step for a batch without processors."""
@@ -65,15 +87,16 @@ class WarehouseSink:
         The tables keep the `ingested_at` decode gave them (the time the batch was taken)."""
         mentions, posts, in_batch_dupes = first_copies(batch.mentions, batch.posts)
         ids = mentions["event_id"].to_pylist() + posts["event_id"].to_pylist()
-        if self.remember_ids and self.seen is None:
-            self.seen = SeenIds(self.warehouse.stored_id_digests())
-        if self.seen is None:
+        seen = self._remembered()
+        if seen is None:
             stored = self.warehouse.existing_event_ids(ids)
+            if self._loading is not None:
+                self._added_while_loading += [i for i in ids if i not in stored]
         else:
-            maybe = self.seen.maybe_seen(ids)
+            maybe = seen.maybe_seen(ids)
             stored = self.warehouse.existing_event_ids(maybe) if maybe else set()
             # before the insert: if it fails half-way, the retry looks these ids up
-            self.seen.add([i for i in ids if i not in stored] if stored else ids)
+            seen.add([i for i in ids if i not in stored] if stored else ids)
         if stored:
             known = sorted(stored)
             mentions = rows_at(mentions, ~in_set(mentions["event_id"], known))

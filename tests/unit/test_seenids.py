@@ -4,10 +4,18 @@ from __future__ import annotations
 
 import hashlib
 import random
+import threading
+import time
+from datetime import UTC, datetime
+from typing import Any
 
 import numpy as np
+import pyarrow as pa
 
+from pipelines.batch import IngestBatch
+from pipelines.decode import Mention, Source
 from pipelines.seenids import SeenIds, digests
+from pipelines.sink import WarehouseSink, mentions_table
 
 
 def test_a_digest_is_the_first_eight_bytes_of_md5_little_endian() -> None:
@@ -43,3 +51,59 @@ def test_levels_stay_sorted_and_few() -> None:
     assert len(seen.levels) <= 12
     for level in seen.levels:
         assert np.all(level[:-1] < level[1:])
+
+
+class SlowWarehouse:
+    """Just what the sink asks of the warehouse, in memory; its stored digests arrive only
+    when the test lets them."""
+
+    def __init__(self, stored: list[str]) -> None:
+        self.stored = set(stored)
+        self.release = threading.Event()
+        self.looked_up: list[list[str]] = []
+
+    def stored_id_digests(self) -> np.ndarray:
+        snapshot = digests(sorted(self.stored))
+        assert self.release.wait(10)
+        return snapshot
+
+    def existing_event_ids(self, ids: list[str]) -> set[str]:
+        self.looked_up.append(list(ids))
+        return {i for i in ids if i in self.stored}
+
+    def existing_dead_letters(self, topic: str, offsets: object) -> set[tuple[int, int]]:
+        return set()
+
+    def insert_arrow(self, table: str, data: pa.Table) -> None:
+        if table in ("mentions", "posts"):
+            self.stored.update(data["event_id"].to_pylist())
+
+
+def batch_of(*ids: str) -> IngestBatch:
+    t = datetime(2026, 3, 2, 9, tzinfo=UTC)
+    rows = [Mention(org_id="o", event_id=i, platform="twitter", created_at=t, author_id="a",
+                    author_handle="a", author_followers=1, author_verified=False,
+                    kind="mention", text="x", lang="nl", in_reply_to=None, shared_from=None,
+                    sentiment=0.0, complaint=False, source=Source("events", 0, n, t))
+            for n, i in enumerate(ids)]
+    return IngestBatch("events", mentions=mentions_table(rows, t))
+
+
+def test_batches_written_while_the_stored_ids_load_are_remembered_too() -> None:
+    warehouse = SlowWarehouse(["old-1", "old-2"])
+    fake: Any = warehouse
+    sink = WarehouseSink(fake, "g", remember_ids=True)
+    # still loading: the warehouse answers, and nothing stored twice
+    first = sink.write_events(batch_of("old-1", "new-1"))
+    assert first.mentions["event_id"].to_pylist() == ["new-1"] and first.duplicates == 1
+    assert sink.seen is None and warehouse.looked_up[-1] == ["old-1", "new-1"]
+    warehouse.release.set()
+    for _ in range(100):  # the loader thread hands its digests over at the next write
+        if sink._loading is not None and sink._loading.done():
+            break
+        time.sleep(0.05)
+    again = sink.write_events(batch_of("new-1", "old-2", "new-2"))
+    assert again.mentions["event_id"].to_pylist() == ["new-2"] and again.duplicates == 2
+    assert sink.seen is not None
+    # only the ids the digests knew were looked up: new-1 (written while loading) and old-2
+    assert sorted(warehouse.looked_up[-1]) == ["new-1", "old-2"]
