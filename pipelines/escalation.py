@@ -95,14 +95,20 @@ followers behind it about 7.5, and 8× with 10 million followers is 10.
 Event time only: a minute is judged once the clock of its organisation's partition
 (the highest `created_at` read from it, each counted at most a minute past the time Kafka
 received it: `pipelines.decode.clock_time`) has passed the minute's end plus `lateness`.
-The clock advances with every mention in the order of its partition, and with the
-`clocks` passed at the end of a batch; so the alerts are a function of each partition's
-event order, not of batch boundaries or of how partitions interleave. A complaint that
-arrives after its minute was judged still counts for later minutes and for the history.
+The clock advances with every mention in the order of its partition (the mention counts
+first, then moves the clock), and with the `clocks` passed at the end of a batch; so the
+alerts are a function of each partition's event order, not of batch boundaries or of how
+partitions interleave. A complaint that arrives after its minute was judged still counts
+for later minutes and for the history.
 
-Cost. Pure and deterministic: no I/O, no wall clock. O(1) per mention. A minute is only
-looked at when it has mentions, or while a surge is open or the bound below is up; a
-minute that cannot trigger costs O(1): a running bound (a CUSUM of complaints less
+Cost. Pure and deterministic: no I/O, no wall clock. A batch comes as columns
+(`SurgeDetector.process_table`): each partition's clock before and after every row, and
+the rows where it passes a minute that is then due (the only points that judge), are
+computed on the columns; an organisation's rows between two such points of its partition
+are counted together, the other mentions as counts per minute, only complaints one by one
+(their authors and texts feed the samples). A minute is only looked at when it has
+mentions, or while a surge is open or the bound below is up; a minute that cannot
+trigger costs O(1): a running bound (a CUSUM of complaints less
 0.8 × min(ratio, slow_ratio) × the usual count) is at least k − 0.8·r·E of every trailing
 span, and the spans are only tested when it reaches the least that a span passing the
 rate test would give (`_gate`, per half-hour block). Spans are read from running sums
@@ -130,9 +136,14 @@ from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import numpy as np
+import pyarrow as pa
+
 from pipelines.alerts import Alert
+from pipelines.columnar import clock_at
 from pipelines.decode import Mention
 from pipelines.roster import Org, Roster, format_duration, parse_duration
+from pipelines.sink import mentions_table
 from pipelines.surge_explain import distinctive_terms
 from schemas.saturating import UINT64_MAX
 
@@ -194,6 +205,7 @@ _MIN_SAMPLE_MINUTES = 30  # an hour of history counts once this many of its minu
 _EDGE = 30  # minutes: within this of an hour's edge the neighbouring hour's rate counts too
 _PRIOR_COUNT = 3.0  # weight of the prior in a shrunk estimate, in complaints (or mentions)
 _TINY_RATE = 1e-6  # per minute: a rate never estimated below this (no division by zero)
+_TABLE_TIME = datetime(1970, 1, 1, tzinfo=UTC)  # `ingested_at` of `process`'s table (unread)
 _WEEKDAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
 
@@ -386,10 +398,21 @@ def severity(observed: float, expected: float, reach: int) -> float:
 
 def _least_count(usual: float, log_p: float) -> int:
     """The least count k with P(X >= k | usual) <= p: what the tail test needs at `usual`."""
-    least = max(1, math.floor(usual) + 1)
-    while log_poisson_tail(least, usual) > log_p:
-        least += 1
-    return least
+    low = max(1, math.floor(usual) + 1)  # above usual the bound falls as k grows
+    if log_poisson_tail(low, usual) <= log_p:
+        return low
+    step = 1
+    while log_poisson_tail(low + step, usual) > log_p:
+        low += step
+        step *= 2
+    high = low + step  # the bound holds at high, not at low
+    while high - low > 1:
+        middle = (low + high) // 2
+        if log_poisson_tail(middle, usual) > log_p:
+            low = middle
+        else:
+            high = middle
+    return high
 
 
 @lru_cache(maxsize=8192)
@@ -561,6 +584,8 @@ class _OrgState:
         self.hour_rates: dict[int, tuple[float, float]] = {}
         self.block_rates: dict[int, tuple[float, float, float]] = {}
         self.block_gates: dict[int, float] = {}
+        self.block_first = self.block_end = 0  # the UTC minutes [first, end) of the last
+        self.block_usual = self.block_gate = 0.0  # block `usual_at` read, and what it read
         self.offsets: dict[int, int] = {}
         self.excluded: list[list[int]] = []  # [first, last] minutes kept out of the history
         self.exclusions: deque[tuple[int, int]] = deque()  # what the budget has spent
@@ -607,39 +632,51 @@ class _OrgState:
                 heapq.heappush(self.pending, minute)
         return bucket
 
-    def add_mention(self, minute: int, mention: Mention, ts: float) -> None:
-        complaint = bool(mention.complaint)
-        if complaint:
-            self.sample_usual(minute, mention)
+    def add_others(self, minute: int, count: int) -> None:
+        """`count` mentions of one minute that are no complaints."""
         if minute < self.committed:
-            self.add_to_history(minute, 1.0 if complaint else 0.0, 0.0 if complaint else 1.0)
+            self.add_to_history(minute, 0.0, float(count))
             return
-        bucket = self._bucket(minute)
-        if not complaint:
-            bucket.others += 1
-            if minute < self.cursor:
-                self._late(minute, 0, 1, 0)
+        bucket = self.minutes.get(minute) or self._bucket(minute)
+        bucket.others += count
+        if minute < self.cursor:
+            self._late(minute, 0, count, 0)
+
+    def add_complaint(self, minute: int, ts: float, event_id: str, author_id: str,
+                      handle: str, followers: int, text: str, key: int) -> None:
+        """A complaint: counted, its author's reach, and its text (`key`: its `text_key`)
+        in the samples."""
+        if text:
+            self.sample_usual(minute, event_id, text, key)
+        if minute < self.committed:
+            self.add_to_history(minute, 1.0, 0.0)
             return
+        bucket = self.minutes.get(minute) or self._bucket(minute)
         bucket.complaints += 1
-        followers = mention.author_followers
-        before = bucket.authors.get(mention.author_id)
+        authors = bucket.authors
+        before = authors.get(author_id)
         added = 0
         if before is None:
-            bucket.authors[mention.author_id] = followers
+            authors[author_id] = followers
             added = followers
         elif followers > before:
-            bucket.authors[mention.author_id] = followers
+            authors[author_id] = followers
             added = followers - before
-        reach = min(UINT64_MAX, bucket.reach + added)
-        added, bucket.reach = reach - bucket.reach, reach
-        self._sample(bucket, mention, ts)
+        if added:
+            reach = bucket.reach + added
+            if reach > UINT64_MAX:
+                reach = UINT64_MAX
+            added, bucket.reach = reach - bucket.reach, reach
+        self._sample(bucket, ts, event_id, author_id, handle, followers, text, key)
         if minute < self.cursor:
             self._late(minute, 1, 0, added)
             self.bound += 1.0
 
     def add_sample(self, minute: int, mention: Sampled, ts: float) -> None:
         """A complaint the history already counted: only its text, author and sample."""
-        self.sample_usual(minute, mention)
+        key = text_key(mention.event_id)
+        if mention.text:
+            self.sample_usual(minute, mention.event_id, mention.text, key)
         if minute < self.committed:
             return
         bucket = self.minutes.get(minute)
@@ -648,26 +685,25 @@ class _OrgState:
         followers = mention.author_followers
         if followers > bucket.authors.get(mention.author_id, -1):
             bucket.authors[mention.author_id] = followers
-        self._sample(bucket, mention, ts)
+        self._sample(bucket, ts, mention.event_id, mention.author_id, mention.author_handle,
+                     followers, mention.text or "", key)
 
-    def _sample(self, bucket: _Minute, mention: Sampled, ts: float) -> None:
-        text = mention.text or ""
+    @staticmethod
+    def _sample(bucket: _Minute, ts: float, event_id: str, author_id: str, handle: str,
+                followers: int, text: str, key: int) -> None:
         top = bucket.top
-        top.append((-mention.author_followers, ts, mention.event_id, mention.author_id,
-                    mention.author_handle, text))
+        top.append((-followers, ts, event_id, author_id, handle, text))
         if len(top) > 4 * SAMPLE_SIZE:
             top.sort()
             del top[SAMPLE_SIZE:]
         if text:
-            entry = (-text_key(mention.event_id), mention.event_id, text)
+            entry = (-key, event_id, text)
             if len(bucket.texts) < TEXT_SAMPLE:
                 heapq.heappush(bucket.texts, entry)
             elif entry > bucket.texts[0]:
                 heapq.heapreplace(bucket.texts, entry)
 
-    def sample_usual(self, minute: int, mention: Sampled) -> None:
-        if not mention.text:
-            return
+    def sample_usual(self, minute: int, event_id: str, text: str, key: int) -> None:
         day = minute // 1440
         heap = self.usual_texts.get(day)
         if heap is None:
@@ -678,7 +714,7 @@ class _OrgState:
             if day > newest:
                 for old in [d for d in self.usual_texts if d < day - TEXT_DAYS_KEPT]:
                     del self.usual_texts[old]
-        entry = (-text_key(mention.event_id), mention.event_id, minute, mention.text)
+        entry = (-key, event_id, minute, text)
         if len(heap) < USUAL_SAMPLE:
             heapq.heappush(heap, entry)
         elif entry > heap[0]:
@@ -773,7 +809,8 @@ class _OrgState:
         return slot
 
     def _is_excluded(self, minute: int) -> bool:
-        return any(first <= minute <= last for first, last in self.excluded)
+        return bool(self.excluded) and any(first <= minute <= last
+                                           for first, last in self.excluded)
 
     def add_to_history(self, minute: int, complaints: float, others: float) -> None:
         if self._is_excluded(minute):
@@ -821,9 +858,34 @@ class _OrgState:
             done = sorted(m for m in self.minutes if m < upto)
         else:
             done = [m for m in range(self.committed, upto) if m in self.minutes]
-        for minute in done:
-            bucket = self.minutes.pop(minute)
-            self.add_to_history(minute, float(bucket.complaints), float(bucket.others))
+        minutes = self.minutes
+        if self.excluded:
+            for minute in done:
+                bucket = minutes.pop(minute)
+                self.add_to_history(minute, float(bucket.complaints), float(bucket.others))
+        else:  # add_to_history's steps, looked up once per UTC hour
+            utc_hour = slot = day = -1
+            hist_count, hist_others = self.hist_count, self.hist_others
+            day_count, day_others = self.day_count, self.day_others
+            for minute in done:
+                bucket = minutes.pop(minute)
+                if minute // 60 != utc_hour:
+                    utc_hour = minute // 60
+                    off = self.offset(minute)
+                    first = utc_hour * 60 + off  # local minutes of this UTC hour
+                    hour_of = first // 60
+                    slot, day = self._slot(hour_of), self._day(hour_of // 24)
+                    split = (hour_of + 1) * 60 - off  # the UTC minute where the local hour ends
+                if minute >= split:  # a zone offset that is not whole hours
+                    self.add_to_history(minute, float(bucket.complaints), float(bucket.others))
+                    continue
+                complaints, others = float(bucket.complaints), float(bucket.others)
+                if slot >= 0:
+                    hist_count[slot] += complaints
+                    hist_others[slot] += others
+                if day >= 0:
+                    day_count[day] += complaints
+                    day_others[day] += others
         start = self.committed
         for first, last in sorted(self.excluded):
             if last < start or first >= upto:
@@ -954,7 +1016,8 @@ class _OrgState:
         bound is at least the least, over every E' >= E, of max(0.2·r_min·E',
         c(E') - 0.8·r_min·E') where c(E') is the least count that passes the tail test at
         E' (`_gate`)."""
-        block = (minute + self.offset(minute)) // 30
+        off = self.offset(minute)
+        block = (minute + off) // 30
         usual = self.rates(block)[0]
         gate = self.block_gates.get(block)
         if gate is None:
@@ -964,6 +1027,10 @@ class _OrgState:
             if len(self.block_gates) > 48:
                 self.block_gates = {b: g for b, g in self.block_gates.items() if b >= block - 16}
             self.block_gates[block] = gate
+        # The UTC minutes with the same block (and offset) read the same, until asked again.
+        self.block_first = max(block * 30 - off, minute // 60 * 60)
+        self.block_end = min((block + 1) * 30 - off, (minute // 60 + 1) * 60)
+        self.block_usual, self.block_gate = usual, gate
         return usual, gate
 
     def segments(self, first: int, end: int) -> list[tuple[int, int, tuple[float, float, float]]]:
@@ -1027,8 +1094,9 @@ class _OrgState:
 class SurgeDetector:
     """Watches every organisation's complaints and emits `complaint_surge` alert states.
 
-    Feed it the labelled mentions of each batch with the partitions' clocks (`process`);
-    on start-up, `load_history` gives it the per-minute counts the warehouse holds.
+    Feed it each batch's labelled mentions as a table with the partitions' clocks
+    (`process_table`; `process` for mention objects); on start-up, `load_history` gives it
+    the per-minute counts the warehouse holds.
     """
 
     def __init__(self, roster: Roster, *, lateness: timedelta = DEFAULT_LATENESS) -> None:
@@ -1077,41 +1145,143 @@ class SurgeDetector:
     # input -------------------------------------------------------------------------------
 
     def process(self, mentions: Sequence[Mention], clocks: Mapping[int, datetime]) -> list[Alert]:
-        """Count the mentions (in their partitions' order), judge every minute that is due.
+        """`process_table` for mention objects (restore, tests, the benchmarks)."""
+        return self.process_table(mentions_table(mentions, _TABLE_TIME), clocks)
 
+    def process_table(self, mentions: pa.Table, clocks: Mapping[int, datetime]) -> list[Alert]:
+        """Count a batch's new mentions, judge every minute that is due; the alert states.
+
+        `mentions` is in the warehouse's layout (`pipelines.sink.mentions_table`: org_id,
+        event_id, created_at, author_id, author_handle, author_followers, text, complaint,
+        source_partition, kafka_timestamp are read), rows in each partition's order.
         `clocks` maps a partition to the event time up to which it has been read.
+
+        Each row moves its partition's clock (`pipelines.columnar.clock_at`) after it is
+        counted; the clocks, and the points where one passes a minute that lets minutes be
+        judged, are computed on the columns, and an organisation's rows between two such
+        points of its partition are counted together: the same sequence of counts and
+        judgements as one row at a time, so batch boundaries change nothing.
         """
         out: list[Alert] = []
         self._out = out
-        orgs = self._orgs
-        history_end = self._history_end
-        for mention in mentions:
-            state = orgs.get(mention.org_id)
-            if state is None:
-                state = self._track(mention.org_id)
-            partition = mention.source.partition
-            if state.partition != partition:
-                self._move(state, partition)
-            if state.idle:
-                self._wake(state)
-            ts = mention.created_at.timestamp()
-            minute = int(ts // 60)
-            if state.first_minute < 0:
-                state.start(minute)
-            if ts >= history_end:
-                state.add_mention(minute, mention, ts)
-            at = mention.clock_at  # created_at, at most a minute past its Kafka timestamp
-            tick = ts if at is mention.created_at else at.timestamp()
-            clock = self._clock.get(partition)
-            if clock is None or tick > clock:
-                self._tick(partition, tick)
-        for partition in sorted(clocks):
-            ts = _seconds(clocks[partition], "clock")
-            clock = self._clock.get(partition)
-            if clock is None or ts > clock:
-                self._tick(partition, ts)
-        self._out = None
+        try:
+            if mentions.num_rows:
+                self._count(mentions)
+            for partition in sorted(clocks):
+                ts = _seconds(clocks[partition], "clock")
+                clock = self._clock.get(partition)
+                if clock is None or ts > clock:
+                    self._tick(partition, ts)
+        finally:
+            self._out = None
         return out
+
+    def _count(self, table: pa.Table) -> None:
+        n = table.num_rows
+        created = table["created_at"].cast(pa.int64()).to_numpy()
+        minutes = created // 60_000
+        ts = created / 1000.0  # what datetime.timestamp() gives for a millisecond time
+        tick = clock_at(table).cast(pa.int64()).to_numpy() / 1000.0
+        partition = table["source_partition"].cast(pa.int64()).to_numpy()
+        complaint = table["complaint"].fill_null(False).to_numpy(zero_copy_only=False)
+        orgs = table["org_id"].combine_chunks().dictionary_encode()
+        codes = orgs.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+        names = orgs.dictionary.to_pylist()
+
+        # Each partition's clock after each row (a running max), and the rows that move its
+        # clock past a minute that is then due: the ticks, the only points that judge.
+        fires = np.zeros(n, dtype=bool)
+        epoch = np.zeros(n, dtype=np.int64)  # ticks of the row's partition before it
+        final: dict[int, float] = {}
+        for p in np.unique(partition).tolist():
+            rows = np.flatnonzero(partition == p)
+            running = np.maximum.accumulate(tick[rows])
+            start = self._clock.get(p)
+            if start is not None:
+                running = np.maximum(running, start)
+            due = np.floor((running - self._lateness) / 60.0)
+            before = np.empty_like(due)
+            before[0] = self._due.get(p, -(2**62))
+            before[1:] = due[:-1]
+            fired = due > before
+            fires[rows] = fired
+            epoch[rows] = np.cumsum(fired) - fired
+            final[p] = float(running[-1])
+
+        # An organisation's rows between two ticks of its partition (and on one partition)
+        # form a group, counted at its first row: nothing reads the organisation's state
+        # in between.
+        order = np.argsort(codes, kind="stable")
+        same = np.zeros(n, dtype=bool)
+        same[1:] = ((codes[order][1:] == codes[order][:-1])
+                    & (partition[order][1:] == partition[order][:-1])
+                    & (epoch[order][1:] == epoch[order][:-1]))
+        starts = np.flatnonzero(~same)
+        ends = np.append(starts[1:], n)
+        heads = order[starts]
+        group_of = np.full(n, -1, dtype=np.int64)
+        group_of[heads] = np.arange(len(heads))
+        events = np.flatnonzero(fires | (group_of >= 0)).tolist()
+        # What each group adds: its other mentions as counts per minute, its complaints one
+        # by one (for the samples); mentions the loaded history holds add nothing.
+        counted = ts >= self._history_end
+        group = np.repeat(np.arange(len(starts)), ends - starts)  # of the rows in `order`
+        others = order[~complaint[order] & counted[order]]
+        other_group = group[~complaint[order] & counted[order]]
+        by_minute = np.lexsort((minutes[others], other_group))
+        keys_2d = np.stack((other_group[by_minute], minutes[others][by_minute]))
+        first = np.ones(len(by_minute), dtype=bool)
+        first[1:] = np.any(keys_2d[:, 1:] != keys_2d[:, :-1], axis=0)
+        at = np.flatnonzero(first)
+        other_counts = np.diff(np.append(at, len(by_minute)))
+        other_minutes = keys_2d[1, at]
+        other_from = np.searchsorted(keys_2d[0, at], np.arange(len(starts) + 1))
+        mine = complaint[order] & counted[order]
+        complaint_rows = order[mine]
+        complaint_from = np.searchsorted(group[mine], np.arange(len(starts) + 1))
+
+        # Python values only where they are read: texts and authors of complaints alone.
+        picked = table.take(pa.array(complaint_rows))
+        event_ids = picked["event_id"].to_pylist()
+        author_ids = picked["author_id"].to_pylist()
+        handles = picked["author_handle"].to_pylist()
+        followers = picked["author_followers"].to_pylist()
+        texts = picked["text"].to_pylist()
+        keys = [text_key(event_id) for event_id in event_ids]
+        c_minutes = minutes[complaint_rows].tolist()
+        c_ts = ts[complaint_rows].tolist()
+        o_minutes, o_counts = other_minutes.tolist(), other_counts.tolist()
+        o_from, c_from = other_from.tolist(), complaint_from.tolist()
+
+        minutes_l, tick_l = minutes.tolist(), tick.tolist()
+        partition_l, codes_l, fires_l = partition.tolist(), codes.tolist(), fires.tolist()
+        group_l = group_of.tolist()
+        states: list[_OrgState | None] = [None] * len(names)
+        for row in events:
+            g = group_l[row]
+            if g >= 0:
+                code = codes_l[row]
+                state = states[code]
+                if state is None:
+                    state = states[code] = self._orgs.get(names[code]) or self._track(names[code])
+                p = partition_l[row]
+                if state.partition != p:
+                    self._move(state, p)
+                if state.idle:
+                    self._wake(state)
+                if state.first_minute < 0:
+                    state.start(minutes_l[row])
+                for i in range(o_from[g], o_from[g + 1]):
+                    state.add_others(o_minutes[i], o_counts[i])
+                for c in range(c_from[g], c_from[g + 1]):
+                    state.add_complaint(c_minutes[c], c_ts[c], event_ids[c], author_ids[c],
+                                        handles[c] or "", followers[c], texts[c] or "",
+                                        keys[c])
+            if fires_l[row]:
+                self._tick(partition_l[row], tick_l[row])
+        for p, clock in final.items():
+            if clock > self._clock.get(p, -math.inf):
+                self._clock[p] = clock
 
     def load_history(self, rows: Iterable[tuple[Any, ...]], *, through: datetime | None = None,
                      complaints: Iterable[Sampled] = ()) -> None:
@@ -1221,40 +1391,64 @@ class SurgeDetector:
 
     def _advance(self, state: _OrgState, target: int) -> None:
         """Judge the organisation's minutes before `target`: one by one where a minute had
-        mentions, a surge is open or the bound says a span could hold; the rest in bulk."""
+        mentions, a surge is open or the bound says a span could hold; the rest in bulk.
+
+        A minute judged one by one joins the running sums and moves the bound in a few
+        operations here (`_judge` tests its spans only when the bound is up)."""
         work = self.work
         pending = state.pending
-        while state.cursor < target:
-            while pending and pending[0] < state.cursor:
+        buckets = state.minutes
+        sum_minute = state.sum_minute
+        gate_rate = state.gate_rate
+        lowest_gate = state.lowest_gate
+        slow = state.slow
+        cursor = state.cursor
+        while cursor < target:
+            while pending and pending[0] < cursor:
                 heapq.heappop(pending)
-            if state.surge is None and state.bound < state.lowest_gate:
+            if state.surge is None and state.bound < lowest_gate:
                 upcoming = min(pending[0], target) if pending else target
-                if upcoming > state.cursor:
-                    gap = upcoming - state.cursor
+                if upcoming > cursor:
+                    gap = upcoming - cursor
                     work.minutes_skipped += gap
-                    state.bound = max(0.0, state.bound - state.gate_rate * state.floor * gap)
-                    state.cursor = upcoming
-                    if state.cursor - state.slow >= state.committed + _COMMIT_EVERY:
-                        state.commit(state.cursor - state.slow)
+                    state.bound = max(0.0, state.bound - gate_rate * state.floor * gap)
+                    cursor = state.cursor = upcoming
+                    if cursor - slow >= state.committed + _COMMIT_EVERY:
+                        state.commit(cursor - slow)
                     continue
-            self._step(state, state.cursor)
-            state.cursor += 1
-            if state.cursor - state.slow >= state.committed + _COMMIT_EVERY:
-                state.commit(state.cursor - state.slow)
+            # The end of one minute: its counts join the running sums, the bound moves.
+            minute = cursor
+            work.minutes_stepped += 1
+            bucket = buckets.get(minute)
+            complaints = 0
+            if bucket is not None:
+                complaints = bucket.complaints
+                if len(sum_minute) > state.head:
+                    c, o, r = (state.sum_complaints[-1], state.sum_others[-1],
+                               state.sum_reach[-1])
+                else:
+                    c, o, r = state.base
+                sum_minute.append(minute)
+                state.sum_complaints.append(c + complaints)
+                state.sum_others.append(o + bucket.others)
+                state.sum_reach.append(r + bucket.reach)
+            if state.block_first <= minute < state.block_end:
+                usual, gate = state.block_usual, state.block_gate
+            else:
+                usual, gate = state.usual_at(minute)
+            bound = state.bound + complaints - gate_rate * usual
+            state.bound = bound = bound if bound > 0.0 else 0.0
+            if state.surge is not None or bound >= gate:
+                self._judge(state, minute, gate)
+            cursor = state.cursor = minute + 1
+            if cursor - slow >= state.committed + _COMMIT_EVERY:
+                state.commit(cursor - slow)
 
     # the rule ----------------------------------------------------------------------------
 
-    def _step(self, state: _OrgState, minute: int) -> None:
-        """The end of one minute: its counts join the running sums, the bound moves, and
-        the spans are tested when the bound says one could hold (or a surge is open)."""
-        self.work.minutes_stepped += 1
-        bucket = state.minutes.get(minute)
-        complaints = 0
-        if bucket is not None:
-            state._append(minute, bucket)
-            complaints = bucket.complaints
-        usual, gate = state.usual_at(minute)
-        state.bound = max(0.0, state.bound + complaints - state.gate_rate * usual)
+    def _judge(self, state: _OrgState, minute: int, gate: float) -> None:
+        """A judged minute (its counts in the running sums, the bound moved): follow an
+        open surge, or test the spans when the bound says one could hold."""
         s = state.s
         if state.surge is not None:
             self._follow(state, state.surge, minute)
@@ -1284,10 +1478,8 @@ class SurgeDetector:
             k, e = ks[i], expected[i]
             if (k if lengths[i] >= state.window else in_window) < least or k < ratio * e:
                 continue
-            if log_poisson_tail(k, e) > log_p:
-                continue
             explained = _explained(e, raw[i], others[i], usual_others[i], misread)
-            if k < share_ratio * explained:
+            if k < share_ratio * explained or log_poisson_tail(k, e) > log_p:
                 continue
             if best < 0 or k - explained > best_excess:
                 best, best_excess = i, k - explained
