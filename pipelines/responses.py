@@ -425,7 +425,7 @@ class ResponseTracker:
         distinct, which = np.unique(breach, return_inverse=True)
         deadlines = _datetimes(distinct)
         batch.m_breach_at = [deadlines[i] for i in which.tolist()]
-        batch.m_created_at = _datetimes(batch.m_created)
+        batch.m_created_at = _datetimes_at(batch.m_created, actionable)
         batch.deadline = batch.m_created + window[codes]
         batch.m_breach = breach.tolist()
         batch.m_deadline = batch.deadline.tolist()
@@ -537,7 +537,7 @@ class ResponseTracker:
                 k = e - n_m
                 watch = watches[batch.p_code_list[k]]
                 target = batch.p_reply_to[k]
-                created = p_created[k]
+                created = p_created[k] or _instant(int(batch.created[e]))
                 if target is not None:
                     read = _instant(at)
                     part.clock = read if clocked else None
@@ -988,15 +988,17 @@ class ResponseTracker:
         when the next one comes (left undecided when the queue was empty: the alert may
         resolve before the next start, which the caller sees to)."""
         queue = watch.starts
-        get = self._mentions.get
+        index, shelves = self._mentions.index, self._mentions.shelves
         members = watch.members
         window = watch.terms.window
+        ends = watch.ends
         while queue.size:
             mention_id = queue.first()
-            state = get(mention_id)
-            if state is None:
-                queue.popleft()
+            label = index.get(mention_id)
+            if label is None:
+                queue.popleft()  # gone already
                 continue
+            state = shelves[label][mention_id]
             at = state[_BREACH]
             if at > limit:
                 return
@@ -1008,8 +1010,18 @@ class ResponseTracker:
             queue.popleft()
             known = state[_KNOWN]
             if known is None or known >= at:  # not answered before its SLA ran out
-                watch.enter(mention_id, state)
+                # `watch.enter`, inline: this is the loop every mention past SLA goes through
                 end = state[_CREATED] + window  # it stops waiting then at the latest
+                if mention_id not in members:
+                    members[mention_id] = state
+                    if state[_COMPLAINT]:
+                        watch.complaints += 1
+                    last_end = watch.last_end
+                    if not ends.size or (last_end is not None and end >= last_end):
+                        ends.append(mention_id)
+                        watch.last_end = end
+                    else:
+                        heappush(watch.late_ends, (end, mention_id))
                 if end < limit:
                     limit = end
             watch.pending = at
@@ -1479,6 +1491,16 @@ def _picker(rows: list[int]) -> Callable[[list[Any]], tuple[Any, ...]]:
     return itemgetter(*rows)
 
 
+def _datetimes_at(us: np.ndarray, wanted: np.ndarray) -> list[Any]:
+    """`_datetimes` where `wanted`, None elsewhere (nothing reads those)."""
+    if wanted.all():
+        return list(_datetimes(us))
+    out: list[datetime | None] = [None] * len(us)
+    for i, t in zip(np.flatnonzero(wanted).tolist(), _datetimes(us[wanted]), strict=True):
+        out[i] = t
+    return out
+
+
 def _datetimes(us: np.ndarray) -> list[datetime]:
     """`_instant` of each value, in bulk."""
     if us.size and (us.min() < 0 or us.max() >= _FAST_UNTIL_US):
@@ -1564,7 +1586,7 @@ class _Batch:
         self.p_reply_to: list[str | None] = reply_to.to_pylist()
         self.replying = np.concatenate([
             np.zeros(n_m, bool), reply_to.is_valid().to_numpy(zero_copy_only=False)])
-        self.p_created_at = _datetimes(p_created)
+        self.p_created_at = _datetimes_at(p_created, self.replying[n_m:])
         # Set by ResponseTracker._prepare, per mention.
         self.terms: list[_Terms] = []
         self.breach = self.deadline = self.expires = np.zeros(0, np.int64)
