@@ -8,8 +8,9 @@ setup:
 up: setup
 	DORPSPOMP_ROSTER="$${DORPSPOMP_ROSTER:-examples/roster.yaml}" .venv/bin/dorpspomp up
 
-# The stack plus a live simulated world of 60 organisations, with its own roster, in a home
-# of its own: the simulated world never mixes with the events `make up` takes.
+# The stack plus a simulated world of 60 organisations, with its own roster, in a home of its
+# own (it never mixes with the events `make up` takes): four weeks of history up to now as
+# fast as the worker takes them (once per home), then live. `up` says when the history is in.
 demo: setup
 	DORPSPOMP_HOME="$${DORPSPOMP_HOME:-.dorpspomp-demo}" .venv/bin/dorpspomp up --simulate
 
