@@ -1004,9 +1004,19 @@ class ResponseTracker:
                 return
             pending = watch.pending
             if pending is not None and at > pending:
-                self._decide(watch, pending, alerts)
-                if not members:
-                    return
+                waiting, reported = len(members), watch.reported
+                if (waiting and watch.alert_id is not None and not watch.confirming
+                        and not (waiting > reported and waiting >= reported * UPDATE_RATIO)
+                        and not (reported - waiting >= 2 and 2 * waiting <= reported)
+                        and watch.silent_flag == (watch.silent_id is not None)):
+                    # what `_decide` comes to when the instant calls for no state
+                    watch.pending = None
+                    watch.evaluated = pending
+                    watch.zero_since = None
+                else:
+                    self._decide(watch, pending, alerts)
+                    if not members:
+                        return
             queue.popleft()
             known = state[_KNOWN]
             if known is None or known >= at:  # not answered before its SLA ran out
