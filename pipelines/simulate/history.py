@@ -143,10 +143,10 @@ class _Chunk:
 class _Sender:
     """Sends what is due and keeps `state` to what the broker acknowledged."""
 
-    def __init__(self, producer: Any, topic: str, state: HistoryState, state_path: Path,
-                 report: SimulationReport, keys: dict[int, bytes]) -> None:
+    def __init__(self, producer: Any, topic: str, state: HistoryState,
+                 state_path: Path) -> None:
         self.producer, self.topic = producer, topic
-        self.state, self.state_path, self.report, self.keys = state, state_path, report, keys
+        self.state, self.state_path = state, state_path
         self.in_flight: deque[_Chunk] = deque()
         self.written_at = 0.0
 
@@ -257,7 +257,7 @@ async def _run(bootstrap: str, topic: str, events: Iterator[tuple[int, int, int,
     if threading.current_thread() is threading.main_thread():
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-    sender = _Sender(producer, topic, state, state_path, report, keys)
+    sender = _Sender(producer, topic, state, state_path)
     deadline = started + duration if duration is not None else None
     records: list[tuple[bytes | None, bytes, list[tuple[str, bytes]]]] = []
     last_ms = state.acknowledged_ms
