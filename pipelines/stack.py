@@ -181,8 +181,9 @@ class HistoryWatch:
     """Says every few seconds how far the simulated history is (sent, stored, ETA), and
     once when all of it is stored: the dashboard is then a lived-in one."""
 
-    def __init__(self, state: Path, worker: RunningWorker, echo: Any) -> None:
-        self.state, self.worker, self.echo = state, worker, echo
+    def __init__(self, state: Path, worker: RunningWorker, echo: Any,
+                 dashboard: str | None = None) -> None:
+        self.state, self.worker, self.echo, self.dashboard = state, worker, echo, dashboard
         self.began = time.monotonic()
         self.next = self.began + 2.0
         self.seen: deque[tuple[float, int]] = deque(maxlen=6)
@@ -208,6 +209,8 @@ class HistoryWatch:
                                        lag if isinstance(lag, int) else None, rate)
         if done:
             line += f"; {now - self.began:.0f} s after the worker was ready"
+            if self.dashboard is not None:
+                line += f" — open {self.dashboard}"
         self.echo(line)
         return done
 
@@ -255,12 +258,14 @@ def up(settings: Settings, *, dashboard: bool = True, simulation: list[str] | No
         echo(f"worker starting (log: {worker.log}) …")
         ready = wait_for_worker(settings, worker)
         echo(f"worker ready at {ready.url} (pid {ready.pid})")
+        board_url: str | None = None
         if dashboard and DASHBOARD_APP.is_file():
             address = dashboard_address(settings)
             board = spawn("dashboard", dashboard_cmd(settings, address), settings)
             children.append(board)
             shown = "127.0.0.1" if address in ("0.0.0.0", "::") else address
-            echo(f"dashboard at http://{shown}:{settings.dashboard_port} (log: {board.log})")
+            board_url = f"http://{shown}:{settings.dashboard_port}"
+            echo(f"dashboard at {board_url} (log: {board.log})")
             if settings.dashboard_users is None:
                 echo("  no users file (DORPSPOMP_DASHBOARD_USERS): no logins, so the dashboard "
                      "listens on 127.0.0.1 only")
@@ -271,7 +276,8 @@ def up(settings: Settings, *, dashboard: bool = True, simulation: list[str] | No
         echo("dorpspomp is up — replay events with `dorpspomp replay FILE.jsonl`; "
              "Ctrl-C stops everything")
         reported: set[str] = set()
-        loading = HistoryWatch(history, ready, echo) if history is not None else None
+        loading = (HistoryWatch(history, ready, echo, board_url) if history is not None
+                   else None)
         while not stopping:
             if loading is not None and loading.look():
                 loading = None
