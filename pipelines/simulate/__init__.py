@@ -25,8 +25,9 @@ The package:
 - `generator` makes one organisation's events; `clock` the time stamps and local clocks;
 - `live` is the I/O at the edges: `simulate_to_file` writes `x.jsonl`, `x.roster.yaml`
   and `x.surges.jsonl`; `simulate_live` paces the same stream into Kafka in simulated
-  time; `history_then_live` sends weeks of history as fast as the broker takes it and
-  then goes on live (`dorpspomp up --simulate`).
+  time;
+- `history` sends weeks of history up to now as fast as the broker takes it and then
+  goes on live in real time, with two planned surges (`dorpspomp up --simulate`).
 """
 
 from pipelines.simulate.live import (
