@@ -322,6 +322,10 @@ def describe_progress(state: HistoryState | None, stored: int | None, lag: int |
                                                                      state.run_events)
     if not state.catching_up and ((stored is not None and stored >= state.history_events)
                                   or lag == 0):
+        before = state.events - state.run_events
+        if before > 0:   # a restart: only what it missed
+            return (f"history loaded: {state.history_events:,} events missed since the last "
+                    f"run ({before:,} sent before), sent in {state.history_seconds:.0f} s", True)
         return (f"history loaded: {state.history_events:,} events up to now, sent in "
                 f"{state.history_seconds:.0f} s", True)
     sent_to = _stamp(max(state.acknowledged_ms, 0))[:16].replace("T", " ")

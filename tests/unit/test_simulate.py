@@ -679,6 +679,11 @@ def test_progress_says_how_far_the_history_is_and_when_it_is_in() -> None:
     assert describe_progress(state, 600_000, 12_345, 10_000.0)[1] is False
     line, done = describe_progress(state, 612_345, 0, 10_000.0)
     assert done and line == "history loaded: 612,345 events up to now, sent in 41 s"
+    # A restart: this run's history is what it missed; what earlier runs sent is said apart.
+    state.events, state.run_events, state.history_events = 700_000, 150, 120
+    line, done = describe_progress(state, 120, 0, None)
+    assert done and line == ("history loaded: 120 events missed since the last run (699,850 "
+                             "sent before), sent in 41 s")
     assert describe_progress(None, None, None, None) == ("history: starting the simulation …",
                                                           False)
 
