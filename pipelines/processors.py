@@ -48,7 +48,6 @@ from pipelines.batch import (
     Derived,
     IngestBatch,
     WriteResult,
-    mention_objects,
     newest_clocks,
 )
 from pipelines.columnar import MENTIONS_SCHEMA, POSTS_SCHEMA
@@ -116,8 +115,7 @@ class StreamProcessors:
             posts = pa.concat_tables([posts, self._read_again(batch.posts)])
             self.held = {p: held for p, held in self.held.items() if held}
         tracked = self.tracker.process_tables(mentions, posts, self.tracker_clocks)
-        surges = self.detector.process(mention_objects(result.mentions, batch.topic),
-                                       self.clocks)
+        surges = self.detector.process_table(result.mentions, self.clocks)
         return Derived(
             rows=tracked.rows,
             alerts=[*tracked.alerts, *surges],
@@ -221,7 +219,7 @@ class StreamProcessors:
                 alerts += tracked.alerts
                 recent = chunk_m.filter(pc.greater_equal(
                     chunk_m["created_at"].cast(pa.int64()), cut_ms))
-                alerts += self.detector.process(mention_objects(recent, topic), self.clocks)
+                alerts += self.detector.process_table(recent, self.clocks)
         self.held = {p: held for p, held in self.held.items() if held}
         self.clocks = dict(final)
         for partition, clock in final.items():  # none of its events handed in again
@@ -230,7 +228,8 @@ class StreamProcessors:
         tracked = self.tracker.process_tables(MENTIONS_SCHEMA.empty_table(),
                                               POSTS_SCHEMA.empty_table(), self.tracker_clocks)
         rows.append(tracked.rows)
-        alerts += tracked.alerts + self.detector.process([], self.clocks)
+        alerts += tracked.alerts + self.detector.process_table(MENTIONS_SCHEMA.empty_table(),
+                                                              self.clocks)
         log.info("restored state from %s: %d open mentions, %d early replies, %d organisations "
                  "with complaint history, %d events of a half-done write held until read "
                  "again", cut.isoformat(), self.tracker.open_mentions, self.tracker.orphan_posts,
