@@ -38,6 +38,7 @@ from typing import IO, Any
 import orjson
 
 from pipelines.decode import UNSENDABLE, Post, Source, decode
+from pipelines.kafkaadmin import BrokerUnavailable, no_broker
 from pipelines.roster import Roster
 
 MAX_REQUEST_BYTES = 8 * 1024 * 1024
@@ -67,10 +68,6 @@ NO_HEADERS: list[tuple[str, bytes]] = []
 _NOWHERE = Source("replay", -1, -1)
 
 log = logging.getLogger(__name__)
-
-
-class BrokerUnavailable(RuntimeError):
-    """No Kafka broker answered at the configured address."""
 
 
 # -- the pure part: keys, reference records, chunks, the report --------------------------
@@ -353,11 +350,7 @@ def make_producer(bootstrap: str) -> Any:
             bootstrap_timeout_ms=5000,
         )
     except KafkaError:
-        raise BrokerUnavailable(_no_broker(bootstrap)) from None
-
-
-def _no_broker(bootstrap: str) -> str:
-    return f"no broker at {bootstrap} — start it with `dorpspomp up` (or set DORPSPOMP_KAFKA)"
+        raise BrokerUnavailable(no_broker(bootstrap)) from None
 
 
 def _transient(exc: BaseException) -> bool:
@@ -396,7 +389,7 @@ async def message_limit(bootstrap: str, topic: str) -> int:
         await admin.start()
     except (KafkaError, OSError):
         await _quietly(admin.close())
-        raise BrokerUnavailable(_no_broker(bootstrap)) from None
+        raise BrokerUnavailable(no_broker(bootstrap)) from None
     try:
         topic_limit = await _config(admin, ConfigResource(ConfigResourceType.TOPIC, topic),
                                     "max.message.bytes")
@@ -511,7 +504,7 @@ class _Replay:
             await producer.start()
         except (KafkaError, OSError):  # OSError: TimeoutError too
             await _quietly(producer.stop())
-            raise BrokerUnavailable(_no_broker(self.bootstrap)) from None
+            raise BrokerUnavailable(no_broker(self.bootstrap)) from None
         try:
             await asyncio.wait_for(producer.partitions_for(self.topic), 30)
         except (KafkaError, OSError):
