@@ -55,7 +55,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from types import FrameType
+from types import FrameType, ModuleType
 from typing import Any
 
 INFRA_DIR = Path(__file__).resolve().parent
@@ -582,20 +582,25 @@ def _describe(exc: BaseException) -> str:
     return text if text.startswith(name) else f"{name}: {text}"
 
 
+def _kafkaadmin() -> ModuleType:
+    """pipelines/kafkaadmin.py, the project's one home for topic creation and listing.
+
+    Imported from the installed package (the venv's python, as `dorpspomp up`, setup.sh
+    and the tests run this script), else from this checkout, which holds the script in
+    infra/ beside pipelines/; the module needs only the standard library and kafka-python.
+    """
+    try:
+        from pipelines import kafkaadmin
+    except ModuleNotFoundError:
+        sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+        from pipelines import kafkaadmin
+    return kafkaadmin
+
+
 def list_topics(bootstrap: str, timeout: float = 10.0) -> dict[str, int]:
     """Every non-internal topic with its partition count."""
-    with _quiet_kafka_client():
-        admin = _admin(bootstrap, timeout)
-        try:
-            described = admin.describe_topics()
-        finally:
-            admin.close()
-    return {
-        t["name"]: len(t.get("partitions") or [])
-        for t in described
-        if t.get("error_code", 0) == 0 and not t.get("is_internal") and
-        not t["name"].startswith("__")
-    }
+    topics: dict[str, int] = _kafkaadmin().list_topics(bootstrap, timeout)
+    return topics
 
 
 def ensure_topics(
@@ -605,25 +610,8 @@ def ensure_topics(
 
     An existing topic is left as it is, even with another partition count.
     """
-    from kafka.errors import TopicAlreadyExistsError
-
-    existing = list_topics(bootstrap, timeout)
-    missing = {name: n for name, n in topics.items() if name not in existing}
-    if missing:
-        with _quiet_kafka_client():
-            admin = _admin(bootstrap, timeout)
-            try:
-                admin.create_topics(
-                    {name: {"num_partitions": n, "replication_factor": 1}
-                     for name, n in missing.items()},
-                    timeout_ms=int(timeout * 1000), wait_for_metadata=True,
-                )
-            except TopicAlreadyExistsError:
-                pass  # someone else created it in the meantime
-            finally:
-                admin.close()
-        existing = list_topics(bootstrap, timeout)
-    return {name: existing.get(name, 0) for name in topics}, sorted(missing)
+    partitions, created = _kafkaadmin().ensure_topics(bootstrap, topics, timeout)
+    return partitions, created
 
 
 def parse_topics(spec: str) -> dict[str, int]:
@@ -773,7 +761,7 @@ def broker_status(home: Path | str, timeout: float = 5.0) -> BrokerStatus:
     try:
         topics = list_topics(f"127.0.0.1:{port}", timeout)
     except Exception as exc:  # a broker still starting, or hung
-        error = f"the broker did not answer: {_describe(exc)}"
+        error = f"the broker did not answer: {_describe(exc.__cause__ or exc)}"
     return BrokerStatus(paths.home, running=True, pid=pid, port=port,
                         controller_port=controller_port, topics=topics, error=error, log=log)
 

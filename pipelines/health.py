@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from pipelines import kafkaadmin
 from pipelines.batch import WriteResult
 from pipelines.metrics import WorkerMetrics
 from pipelines.settings import Settings
@@ -113,23 +114,15 @@ class BrokerProbe:
                     self._consumer.close()
 
     def probe_once(self) -> None:
-        from kafka import KafkaConsumer, TopicPartition
-
-        millis = int(self.timeout * 1000)
         try:
             if self._consumer is None:
-                self._consumer = KafkaConsumer(
-                    bootstrap_servers=self.bootstrap.split(","), group_id=None,
-                    client_id="dorpspomp-health", enable_auto_commit=False,
-                    request_timeout_ms=max(millis, 1000),
-                    bootstrap_timeout_ms=max(millis, 1000), reconnect_backoff_max_ms=2000,
-                )
-            partitions = self._consumer.partitions_for_topic(self.topic)
-            if not partitions:
+                self._consumer = kafkaadmin.offset_reader(
+                    self.bootstrap, self.timeout, client_id="dorpspomp-health",
+                    reconnect_backoff_max_ms=2000)
+            ends = kafkaadmin.end_offsets(self._consumer, self.topic)
+            if not ends:
                 raise LookupError(f"the broker does not know the topic {self.topic}")
-            tps = [TopicPartition(self.topic, p) for p in sorted(partitions)]
-            ends = self._consumer.end_offsets(tps)
-            beginnings = self._consumer.beginning_offsets(tps)
+            beginnings = kafkaadmin.beginning_offsets(self._consumer, self.topic)
         except Exception as exc:  # every failure means "no usable answer"
             with self._lock:
                 self._error = describe(exc)
@@ -137,8 +130,8 @@ class BrokerProbe:
         with self._lock:
             self._answered_at = self._clock()
             self._error = None
-            self._ends = {tp.partition: int(o) for tp, o in ends.items()}
-            self._beginnings = {tp.partition: int(o) for tp, o in beginnings.items()}
+            self._ends = ends
+            self._beginnings = beginnings
 
 
 def describe(exc: BaseException) -> str:

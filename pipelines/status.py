@@ -8,37 +8,26 @@ from __future__ import annotations
 
 from typing import Any
 
+from pipelines import kafkaadmin
 from pipelines.readapi import WarehouseReader, running_worker, worker_health
 from pipelines.settings import Settings
 from schemas.tables import PUBLIC_TABLES
 
 
 def broker_status(settings: Settings) -> dict[str, Any]:
-    from kafka import KafkaConsumer, TopicPartition
-    from kafka.errors import KafkaError
-
     report: dict[str, Any] = {"bootstrap": settings.kafka, "reachable": False}
     try:
-        consumer = KafkaConsumer(
-            bootstrap_servers=settings.kafka.split(","), request_timeout_ms=5000,
-            bootstrap_timeout_ms=4000, group_id=None,
-        )
-    except (KafkaError, ValueError) as exc:
-        report["error"] = f"no broker at {settings.kafka} — start it with `dorpspomp up` ({exc})"
+        consumer = kafkaadmin.offset_reader(settings.kafka, timeout=5.0)
+    except kafkaadmin.BrokerUnavailable as exc:
+        report["error"] = str(exc)
         return report
     try:
         report["reachable"] = True
         topics: dict[str, dict[str, Any] | None] = {}
         for topic in (settings.events_topic, settings.alerts_topic):
-            partitions = consumer.partitions_for_topic(topic)
-            if partitions is None:
-                topics[topic] = None
-                continue
-            tps = [TopicPartition(topic, p) for p in sorted(partitions)]
-            ends = consumer.end_offsets(tps)
-            topics[topic] = {"partitions": len(tps),
-                             "messages": sum(ends.values()),
-                             "end_offsets": {tp.partition: off for tp, off in ends.items()}}
+            ends = kafkaadmin.end_offsets(consumer, topic)  # {} for a missing topic
+            topics[topic] = {"partitions": len(ends), "messages": sum(ends.values()),
+                             "end_offsets": ends} if ends else None
         report["topics"] = topics
     finally:
         consumer.close()

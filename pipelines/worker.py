@@ -20,7 +20,6 @@ offsets follow the warehouse's, for tools only.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import gc
 import json
 import logging
@@ -37,6 +36,7 @@ import faust.web
 import orjson
 from faust.transport.drivers import aiokafka as faust_aiokafka
 
+from pipelines import kafkaadmin
 from pipelines.alerts import Alert
 from pipelines.batch import Derived, IngestBatch, WriteResult
 from pipelines.batchconsumer import BatchConsumer, RawBatch
@@ -439,20 +439,9 @@ def run_worker(settings: Settings, loglevel: str = "info", logfile: Path | None 
 
 
 def ensure_topics(settings: Settings) -> None:
-    """Create the events and alerts topics when they do not exist yet."""
-    from kafka.admin import KafkaAdminClient, NewTopic
-    from kafka.errors import TopicAlreadyExistsError
-
-    admin = KafkaAdminClient(bootstrap_servers=settings.kafka.split(","), request_timeout_ms=15000)
-    try:
-        existing = set(admin.list_topics())
-        wanted = [
-            NewTopic(settings.events_topic, settings.topic_partitions, 1),
-            NewTopic(settings.alerts_topic, max(1, settings.topic_partitions // 2), 1),
-        ]
-        missing = [t for t in wanted if t.name not in existing]
-        if missing:
-            with contextlib.suppress(TopicAlreadyExistsError):
-                admin.create_topics(missing)
-    finally:
-        admin.close()
+    """Create the events and alerts topics when they do not exist yet (BrokerUnavailable,
+    which says to start it with `dorpspomp up`, when no broker answers)."""
+    kafkaadmin.ensure_topics(settings.kafka, {
+        settings.events_topic: settings.topic_partitions,
+        settings.alerts_topic: max(1, settings.topic_partitions // 2),
+    }, timeout=15.0)

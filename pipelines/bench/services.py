@@ -18,6 +18,7 @@ from typing import Any
 
 import orjson
 
+from pipelines import kafkaadmin
 from pipelines.readapi import running_worker
 from pipelines.settings import Settings
 from pipelines.stack import BROKER_SCRIPT, tail, terminate
@@ -66,25 +67,8 @@ class Broker:
             raise BenchError(f"the benchmark's Kafka broker did not start:\n{result.stdout}"
                              f"{result.stderr}")
 
-    def create_topics(self, topics: dict[str, int]) -> None:
-        from kafka.admin import KafkaAdminClient, NewTopic
-
-        admin = KafkaAdminClient(bootstrap_servers=self.bootstrap)
-        try:
-            admin.create_topics([NewTopic(name, n, 1) for name, n in topics.items()])
-        finally:
-            admin.close()
-
     def end_offsets(self, topic: str) -> dict[int, int]:
-        from kafka import KafkaConsumer, TopicPartition
-
-        consumer = KafkaConsumer(bootstrap_servers=self.bootstrap)
-        try:
-            partitions = consumer.partitions_for_topic(topic) or set()
-            ends = consumer.end_offsets([TopicPartition(topic, p) for p in partitions])
-            return {tp.partition: offset for tp, offset in ends.items()}
-        finally:
-            consumer.close()
+        return kafkaadmin.end_offsets(self.bootstrap, topic)
 
     def stop(self) -> None:
         subprocess.run([sys.executable, str(BROKER_SCRIPT), "stop", "--home", str(self.home)],

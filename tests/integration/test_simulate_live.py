@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 
+from pipelines import kafkaadmin
 from pipelines.decode import Mention, Post, Source, decode
 from pipelines.roster import load_roster
 from pipelines.simulate import simulate_live
@@ -31,13 +32,7 @@ START = datetime(2026, 3, 3, 9, 0, tzinfo=UTC)      # a Tuesday morning
 
 
 def create_topic(bootstrap: str, topic: str, partitions: int) -> None:
-    from kafka.admin import KafkaAdminClient, NewTopic
-
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
-    try:
-        admin.create_topics([NewTopic(topic, partitions, 1)])
-    finally:
-        admin.close()
+    kafkaadmin.ensure_topics(bootstrap, {topic: partitions})
 
 
 def consume_all(bootstrap: str, topic: str, expected: int, timeout: float = 60) -> list[Any]:
