@@ -6,8 +6,12 @@
 Decodes the file as the worker would (partition from the organisation, as `dorpspomp
 replay` keys it; Kafka timestamps at the events' own time, as a live stream has them),
 then hands the tracker batches of `--batch` events with the partitions' clocks, the way
-`pipelines.processors` does, and times only the tracker's `process` calls, in CPU time of
-this process (other processes on a shared machine then cost it little). Prints µs per event
+`pipelines.processors` does, and times only the tracker's calls, in CPU time of this process
+(other processes on a shared machine then cost it little). By default the batches are Arrow
+tables in the warehouse's layout (`pipelines.sink.mentions_table` / `posts_table`, made
+before the clock starts, as the worker's decoder hands them over) and the call is
+`process_tables`; `--objects` times `process` on the decoded objects instead (the adapter:
+tables made inside the call, rows turned back into `ResponseRow`s). Prints µs per event
 (mentions and posts) and the rows and alert states it returned; the best of `--repeat` runs
 is the figure.
 """
@@ -17,14 +21,17 @@ from __future__ import annotations
 import argparse
 import gc
 import time
-from datetime import datetime
+from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from aiokafka.partitioner import murmur2
 
 from pipelines.decode import Mention, Post, Source, decode
 from pipelines.responses import ResponseTracker
 from pipelines.roster import Roster, load_roster
+from pipelines.sink import mentions_table, posts_table
 
 
 def load(path: Path, roster: Roster, partitions: int) -> list[Mention | Post]:
@@ -41,11 +48,14 @@ def load(path: Path, roster: Roster, partitions: int) -> list[Mention | Post]:
     return events
 
 
-def run(events: list[Mention | Post], roster: Roster, batch: int) -> tuple[float, int, int]:
-    tracker = ResponseTracker(roster)
+Batch = tuple[Any, Any, dict[int, datetime]]
+
+
+def batches(events: list[Mention | Post], batch: int, tables: bool) -> list[Batch]:
+    """The calls' arguments: mentions, posts (lists or tables) and each partition's clock."""
+    out: list[Batch] = []
     clocks: dict[int, datetime] = {}
-    rows = alerts = 0
-    spent = 0.0
+    now = datetime.now(UTC)
     for start in range(0, len(events), batch):
         chunk = events[start:start + batch]
         for event in chunk:
@@ -55,8 +65,21 @@ def run(events: list[Mention | Post], roster: Roster, batch: int) -> tuple[float
                 clocks[p] = at
         mentions = [e for e in chunk if isinstance(e, Mention)]
         posts = [e for e in chunk if isinstance(e, Post)]
+        if tables:
+            out.append((mentions_table(mentions, now), posts_table(posts, now), dict(clocks)))
+        else:
+            out.append((mentions, posts, dict(clocks)))
+    return out
+
+
+def run(calls: list[Batch], roster: Roster, tables: bool) -> tuple[float, int, int]:
+    tracker = ResponseTracker(roster)
+    call: Callable[..., Any] = tracker.process_tables if tables else tracker.process
+    rows = alerts = 0
+    spent = 0.0
+    for mentions, posts, clocks in calls:
         began = time.process_time()
-        out = tracker.process(mentions, posts, clocks)
+        out = call(mentions, posts, clocks)
         spent += time.process_time() - began
         rows += len(out.rows)
         alerts += len(out.alerts)
@@ -70,19 +93,26 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=20_000)
     parser.add_argument("--partitions", type=int, default=6)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--objects", action="store_true",
+                        help="time process() on decoded objects, not process_tables()")
     args = parser.parse_args()
     roster = load_roster(args.roster)
     events = load(args.events, roster, args.partitions)
+    tables = not args.objects
+    calls = batches(events, args.batch, tables)
+    count = len(events)
+    if tables:
+        del events  # as in the worker, the events live only as columns
     best = None
     for _ in range(args.repeat):
         gc.collect()
-        spent, rows, alerts = run(events, roster, args.batch)
+        spent, rows, alerts = run(calls, roster, tables)
         best = spent if best is None else min(best, spent)
-        print(f"{len(events):,} events: {spent:.2f} s CPU, "
-              f"{spent / len(events) * 1e6:.1f} µs/event, "
+        print(f"{count:,} events: {spent:.2f} s CPU, "
+              f"{spent / count * 1e6:.1f} µs/event, "
               f"{rows:,} rows, {alerts:,} alert states")
     assert best is not None
-    print(f"best: {best / len(events) * 1e6:.1f} µs/event")
+    print(f"best: {best / count * 1e6:.1f} µs/event")
 
 
 if __name__ == "__main__":

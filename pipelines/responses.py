@@ -2,8 +2,10 @@
 and watch each organisation's queue and silence.
 
 This is the pure step behind the `mention_responses` table and the `sla_breach` and
-`silent_org` alerts: it takes decoded mentions and posts plus each Kafka partition's
-event-time clock, and returns the response rows and alert states that changed. No I/O and
+`silent_org` alerts: it takes a batch's mentions and posts as Arrow tables in the
+warehouse's layout (`ResponseTracker.process_tables`; `process` takes decoded objects and
+hands them on as such tables) plus each Kafka partition's event-time clock, and returns the
+response rows (a `mention_responses_state` table) and alert states that changed. No I/O and
 no wall clock, so the same events always give the same rows and alerts, whatever the batch
 sizes, the replay speed or the number of restarts (CONTRACT.md §1, "What counts as an
 answer").
@@ -18,9 +20,9 @@ What it does, and the choices it makes where the contract leaves room:
   mention is not known yet waits as an orphan and pairs when the mention arrives; a
   later-arriving reply with an earlier `created_at` replaces the first response.
 - Order: within a call, mentions and posts are merged per partition in offset order
-  (`Source.offset`), the order they were written in, so a caller may hand them in any
-  order. All events handed in must come from one topic; an organisation's mentions and
-  posts share a partition (the key is org_id).
+  (`source_offset`; a mention before a post at the same offset), the order they were
+  written in, so a caller may hand them in any order. All events handed in must come from
+  one topic; an organisation's mentions and posts share a partition (the key is org_id).
 - Clocks: every partition has an event-time clock, the highest `clock_at` among the
   events handed in on it: their `created_at`, but never more than a minute past the time
   Kafka received them (`pipelines.decode.clock_time`), so that one event dated ahead
@@ -30,10 +32,11 @@ What it does, and the choices it makes where the contract leaves room:
   for a partition's first event). Pass every event read (shares and plain posts too):
   they move the clock, and posts show an organisation is not silent.
 - Rows: one per mention and call, its latest state: when it first appears, and whenever its
-  first response is set or improved. An open row has version 0; an answered one has
-  version 2**62 - first_response_at in epoch ms, so an earlier response wins in the
-  ReplacingMergeTree whatever order rows are written in (two responses in the same
-  millisecond tie, and the row written last, the better one, wins). `pending` versus
+  first response is set or improved; within a call in no particular order. An open row has
+  version 0; an answered one has version 2**62 - first_response_at in epoch ms, so an
+  earlier response wins in the ReplacingMergeTree whatever order rows are written in (two
+  responses in the same millisecond tie, and the row written last, the better one, wins).
+  `pending` versus
   `unanswered` (and `sla_breached` of an open mention) depend on the watermark and are
   decided by the `mention_responses` view from `answer_deadline` and `sla_breach_at`; a
   mention is not written again when its window passes.
@@ -83,10 +86,24 @@ What it does, and the choices it makes where the contract leaves room:
   the first run's, because from that instant on the queue (and so every later decision) is
   exact.
 
-Cost: per mention a few dictionary operations and a tuple; the SLA timers of an
-organisation are FIFOs (deadlines grow with created_at), merged with the batch's replies at
-the end of each call per organisation; Python work per alert state only, and states are
-few (one per organisation and change of level, not one per mention).
+How a batch is taken (the result is exactly that of taking its events one by one, in
+order, as the tracker before it did; tests/unit/test_tracker_columns.py holds it to that):
+each event's instant and the clock after it come from a running maximum of `clock_at` per
+partition; each new mention's `sla_breach_at` from a bisection over its organisation's open
+intervals, all at once; new mentions that nothing but their own columns decides about (not
+held yet, one copy in the batch, no reply waiting for them or read before them, not expired
+on arrival, and so for every mention of their organisation in the batch) go to the state,
+the SLA FIFOs and the partition's timers in bulk; an organisation's silence is walked event
+by event only in a batch where it may flip, else its latest mention and post come from the
+columns. Python walks the replies and the other mentions, in offset order. Rows of mentions
+that are new and still open come straight from the batch's columns.
+
+Cost: per new mention a tuple and its share of bulk dictionary updates, per reply a few
+dictionary operations; the SLA timers of an organisation are FIFOs (deadlines grow with
+created_at), merged with the batch's replies at the end of each call per organisation;
+Python work per alert state only, and states are few (one per organisation and change of
+level, not one per mention). A call has a fixed cost too (about 2 ms, per-column
+conversions), so the tracker wants batches, not single events.
 """
 
 from __future__ import annotations
@@ -108,6 +125,7 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from pipelines.alerts import Alert
 from pipelines.decode import CLOCK_SKEW, Mention, Post
@@ -424,7 +442,7 @@ class ResponseTracker:
         # datetimes for the state, made in bulk; one object per distinct deadline
         distinct, which = np.unique(breach, return_inverse=True)
         deadlines = _datetimes(distinct)
-        batch.m_breach_at = [deadlines[i] for i in which.tolist()]
+        batch.m_breach_at = np.array(deadlines, object)[which].tolist()
         batch.m_created_at = _datetimes_at(batch.m_created, actionable)
         batch.deadline = batch.m_created + window[codes]
         batch.m_breach = breach.tolist()
@@ -616,7 +634,7 @@ class ResponseTracker:
         number = part.number
         org_of = [watch.terms.org_id if watch else "" for watch in
                   (watches.get(c) for c in range(len(batch.orgs)))]
-        orgs = [org_of[c] for c in codes.tolist()]
+        orgs = np.array(org_of, object)[codes].tolist()
         pick = _picker(row_list)
         breach_at = batch.m_breach_at
         states: list[_State] = list(zip(
@@ -1504,11 +1522,10 @@ def _picker(rows: list[int]) -> Callable[[list[Any]], tuple[Any, ...]]:
 def _datetimes_at(us: np.ndarray, wanted: np.ndarray) -> list[Any]:
     """`_datetimes` where `wanted`, None elsewhere (nothing reads those)."""
     if wanted.all():
-        return list(_datetimes(us))
-    out: list[datetime | None] = [None] * len(us)
-    for i, t in zip(np.flatnonzero(wanted).tolist(), _datetimes(us[wanted]), strict=True):
-        out[i] = t
-    return out
+        return _datetimes(us)
+    out = np.full(len(us), None, object)
+    out[wanted] = _datetimes(us[wanted])
+    return out.tolist()
 
 
 def _datetimes(us: np.ndarray) -> list[datetime]:
@@ -1544,8 +1561,10 @@ def _texts(table: pa.Table, name: str, *, few: bool = True) -> list[Any]:
     if not few or len(column) == 0:
         return column.to_pylist()
     encoded = column.dictionary_encode() if not pa.types.is_dictionary(column.type) else column
-    words = [None if w is None else _intern(w) for w in encoded.dictionary.to_pylist()]
-    return [None if k is None else words[k] for k in encoded.indices.to_pylist()]
+    words = np.array([None, *(None if w is None else _intern(w)
+                              for w in encoded.dictionary.to_pylist())], object)
+    which = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64) + 1
+    return words[which].tolist()
 
 
 class _Batch:
@@ -1557,11 +1576,15 @@ class _Batch:
         self.n_m = n_m = mentions.num_rows
         self.n_p = n_p = posts.num_rows
         self.size = n_m + n_p
-        org_ids = _texts(mentions, "org_id") + _texts(posts, "org_id")
-        known: dict[str, int] = {}
-        code_list = [known.setdefault(org_id, len(known)) for org_id in org_ids]
-        self.orgs = list(known)
-        self.code = np.array(code_list, np.int64)
+        org_ids = pa.concat_arrays([_column(mentions, "org_id").cast(pa.string()),
+                                    _column(posts, "org_id").cast(pa.string())])
+        if org_ids.null_count:
+            raise ValueError("the response tracker got events without an org_id; the decoder "
+                             "sends those to dead_letters")
+        encoded = org_ids.dictionary_encode()
+        self.orgs: list[str] = [_intern(o) for o in encoded.dictionary.to_pylist()]
+        self.code = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+        code_list: list[int] = self.code.tolist()
         self.m_code = self.code[:n_m]
         self.m_code_list = code_list[:n_m]
         self.p_code_list = code_list[n_m:]
@@ -1583,7 +1606,9 @@ class _Batch:
                               self.created)
         self.m_ids: list[str] = _column(mentions, "event_id").to_pylist()
         self.m_kind = _texts(mentions, "kind")
-        self.actionable = np.array([k != "share" for k in self.m_kind], bool)
+        self.actionable = np.asarray(
+            pc.fill_null(pc.not_equal(_column(mentions, "kind"), "share"), True)
+            .to_numpy(zero_copy_only=False), bool)
         self.actionable_all = np.concatenate([self.actionable, np.zeros(n_p, bool)])
         self.m_platform = _texts(mentions, "platform")
         self.m_author_id = _texts(mentions, "author_id", few=False)
