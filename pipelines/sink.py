@@ -58,7 +58,7 @@ class WarehouseSink:
         self._added_while_loading: list[str] = []
         if remember_ids:
             loader = ThreadPoolExecutor(1, thread_name_prefix="seen-ids")
-            self._loading = loader.submit(warehouse.stored_id_digests)
+            self._loading = loader.submit(lambda: self.warehouse.stored_id_digests())
             loader.shutdown(wait=False)
 
     def _remembered(self) -> SeenIds | None:
