@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pipelines import kafkaadmin
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -142,15 +144,7 @@ class Stack:
         return next(iter(rows[0].values()))
 
     def end_offsets(self) -> dict[int, int]:
-        from kafka import KafkaConsumer, TopicPartition
-
-        consumer = KafkaConsumer(bootstrap_servers=self.bootstrap)
-        try:
-            partitions = consumer.partitions_for_topic(self.topic) or set()
-            ends = consumer.end_offsets([TopicPartition(self.topic, p) for p in partitions])
-            return {tp.partition: int(o) for tp, o in ends.items()}
-        finally:
-            consumer.close()
+        return kafkaadmin.end_offsets(self.bootstrap, self.topic)
 
     def written_offsets(self) -> dict[int, int]:
         rows = self.sql(

@@ -16,6 +16,7 @@ from typing import Any
 import orjson
 import pytest
 
+from pipelines import kafkaadmin
 from tests import eventgen
 from tests.integration.harness import ROOT, Stack
 
@@ -140,15 +141,9 @@ def test_a_broker_gone_for_good_stops_the_replay_with_the_line_to_resume_from(
 
 def test_the_limit_is_the_topics_own_when_it_is_kafkas_default_of_1_mib(
         kafka_broker: Any, tmp_path: Path) -> None:
-    from kafka.admin import KafkaAdminClient, NewTopic
-
     stack = Stack.fresh("rl", tmp_path / "home", kafka_broker.bootstrap)
-    admin = KafkaAdminClient(bootstrap_servers=kafka_broker.bootstrap)
-    try:
-        admin.create_topics([NewTopic(stack.topic, 2, 1,
-                                      topic_configs={"max.message.bytes": "1048588"})])
-    finally:
-        admin.close()
+    kafkaadmin.ensure_topics(kafka_broker.bootstrap, {stack.topic: 2},
+                             configs={"max.message.bytes": "1048588"})
     just_under = orjson.dumps({"type": "mention", "text": "y" * 1_000_000})
     over = orjson.dumps({"type": "mention", "text": "z" * 1_500_000})
     lines = [b'{"type": "mention"}', just_under, over, b'{"type": "post"}']
