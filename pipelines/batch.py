@@ -11,7 +11,7 @@ warehouse; nothing on the way builds a Python object per event.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -38,9 +38,17 @@ class IngestBatch:
     posts: pa.Table = field(default_factory=POSTS_SCHEMA.empty_table)
     dead_letters: list[DeadLetter] = field(default_factory=list)
     next_offsets: dict[int, int] = field(default_factory=dict)
+    digests: np.ndarray | None = None
+    """The 64-bit digests of the mentions' event ids, then the posts' (`pipelines.seenids`),
+    when decode computed them (in the decode process, off the writer's path)."""
 
     def __len__(self) -> int:
         return self.mentions.num_rows + self.posts.num_rows + len(self.dead_letters)
+
+    def event_ids(self) -> pa.ChunkedArray:
+        """The mentions' event ids, then the posts'."""
+        return pa.chunked_array([*self.mentions["event_id"].chunks,
+                                 *self.posts["event_id"].chunks], pa.string())
 
 
 @dataclass(frozen=True)
@@ -131,7 +139,7 @@ def rows_at(table: pa.Table, keep: np.ndarray) -> pa.Table:
     return table.filter(pa.array(keep))
 
 
-def in_set(values: pa.ChunkedArray | pa.Array, members: Sequence[str]) -> np.ndarray:
+def in_set(values: pa.ChunkedArray | pa.Array, members: Collection[str]) -> np.ndarray:
     """A boolean mask: which of `values` are among `members`."""
     if not members:
         return np.zeros(len(values), dtype=bool)

@@ -1,7 +1,9 @@
 """Raw Kafka messages → a labelled `IngestBatch`, in the worker or in a process beside it.
 
 Decoding and labelling a batch is a pure function of its messages, the roster and the
-classifier, and it is the part of the ingest step that holds no state: so it can run in a
+classifier, and it is the part of the ingest step that holds no state (so are the 64-bit
+digests of the event ids the duplicate check needs, `pipelines.seenids`, made here too): so
+it can run in a
 second process while the worker's own process writes the batch before it (the warehouse,
 the duplicate check and the stream processors stay in the worker: chDB allows one process
 per data directory, and the processors' state is the worker's). Two cores then work on
@@ -28,6 +30,7 @@ from pipelines.classify import TextClassifier, load_classifier
 from pipelines.columnar import decode_batch
 from pipelines.enrich import label_table
 from pipelines.roster import Roster
+from pipelines.seenids import digests
 
 log = logging.getLogger(__name__)
 
@@ -52,9 +55,11 @@ def decode_messages(
         topic, [m[0] for m in messages], [m[1] for m in messages], [m[2] for m in messages],
         stamps, roster, max_future=max_future,
         ingested_at=_EPOCH + timedelta(milliseconds=now_ms))
-    return IngestBatch(
+    batch = IngestBatch(
         topic=topic, mentions=label_table(decoded.mentions, classifier), posts=decoded.posts,
         dead_letters=decoded.dead_letters, next_offsets=decoded.next_offsets)
+    batch.digests = digests(batch.event_ids().to_pylist())
+    return batch
 
 
 class BatchDecoder:

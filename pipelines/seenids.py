@@ -56,18 +56,24 @@ class SeenIds:
         """The ids among `ids` whose digest is known: each may be stored already."""
         if not ids or not self.levels:
             return []
-        keys = digests(ids)
+        return [ids[int(i)] for i in np.flatnonzero(self.known(digests(ids)))]
+
+    def known(self, keys: np.ndarray) -> np.ndarray:
+        """Per digest in `keys`, whether it is known (its id may be stored already)."""
         hit = np.zeros(len(keys), dtype=bool)
         for level in self.levels:
             at = np.searchsorted(level, keys)
             inside = at < len(level)
             hit[inside] |= level[at[inside]] == keys[inside]
-        return [ids[int(i)] for i in np.flatnonzero(hit)]
+        return hit
 
     def add(self, ids: Sequence[str]) -> None:
-        if not ids:
+        self.add_digests(digests(ids))
+
+    def add_digests(self, keys: np.ndarray) -> None:
+        if not len(keys):
             return
-        self.levels.append(_sorted_unique(digests(ids)))
+        self.levels.append(_sorted_unique(np.asarray(keys, dtype=np.uint64)))
         self._compact()
 
     def _compact(self) -> None:

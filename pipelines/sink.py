@@ -24,7 +24,7 @@ from pipelines.alerts import Alert
 from pipelines.batch import Derived, IngestBatch, WriteResult, in_set, rows_at
 from pipelines.decode import DeadLetter, Mention, Post
 from pipelines.responses import ResponseRow
-from pipelines.seenids import SeenIds
+from pipelines.seenids import SeenIds, digests
 from pipelines.warehouse import Warehouse
 from schemas.tables import (
     ALERTS_STATE,
@@ -55,7 +55,7 @@ class WarehouseSink:
         self.consumer_group = consumer_group
         self.seen: SeenIds | None = None
         self._loading: Future[np.ndarray] | None = None
-        self._added_while_loading: list[str] = []
+        self._added_while_loading: list[np.ndarray] = []
         if remember_ids:
             loader = ThreadPoolExecutor(1, thread_name_prefix="seen-ids")
             self._loading = loader.submit(lambda: self.warehouse.stored_id_digests())
@@ -71,7 +71,8 @@ class WarehouseSink:
                             "warehouse per batch instead", exc)
                 self._loading = None
                 return None
-            seen.add(self._added_while_loading)
+            for keys in self._added_while_loading:
+                seen.add_digests(keys)
             self.seen, self._loading, self._added_while_loading = seen, None, []
         return self.seen
 
@@ -85,18 +86,27 @@ class WarehouseSink:
         """Insert the batch's events that are not stored yet; return those.
 
         The tables keep the `ingested_at` decode gave them (the time the batch was taken)."""
-        mentions, posts, in_batch_dupes = first_copies(batch.mentions, batch.posts)
-        ids = mentions["event_id"].to_pylist() + posts["event_id"].to_pylist()
+        keep = first_copy_mask(batch.mentions, batch.posts)
+        every_id = batch.event_ids()
+        if not keep.all():
+            every_id = every_id.filter(pa.array(keep))
         seen = self._remembered()
         if seen is None:
-            stored = self.warehouse.existing_event_ids(ids)
+            stored = self.warehouse.existing_event_ids(every_id.to_pylist())
             if self._loading is not None:
-                self._added_while_loading += [i for i in ids if i not in stored]
+                new = ~in_set(every_id, stored)
+                self._added_while_loading.append(self._digests(batch, keep)[new])
         else:
-            maybe = seen.maybe_seen(ids)
-            stored = self.warehouse.existing_event_ids(maybe) if maybe else set()
+            keys = self._digests(batch, keep)
+            maybe = np.flatnonzero(seen.known(keys))
+            stored = (self.warehouse.existing_event_ids(every_id.take(pa.array(maybe))
+                                                        .to_pylist())
+                      if len(maybe) else set())
             # before the insert: if it fails half-way, the retry looks these ids up
-            seen.add([i for i in ids if i not in stored] if stored else ids)
+            seen.add_digests(keys if not stored else keys[~in_set(every_id, stored)])
+        m = batch.mentions.num_rows
+        mentions, posts = rows_at(batch.mentions, keep[:m]), rows_at(batch.posts, keep[m:])
+        in_batch_dupes = len(keep) - len(every_id)
         if stored:
             known = sorted(stored)
             mentions = rows_at(mentions, ~in_set(mentions["event_id"], known))
@@ -111,6 +121,14 @@ class WarehouseSink:
         if duplicates:
             log.debug("dropped %d duplicate events", duplicates)
         return WriteResult(mentions, posts, len(dead), duplicates)
+
+    @staticmethod
+    def _digests(batch: IngestBatch, keep: np.ndarray) -> np.ndarray:
+        """The digests of the kept rows' event ids (decode's, when it made them)."""
+        keys = batch.digests
+        if keys is None or len(keys) != len(keep):
+            keys = digests(batch.event_ids().to_pylist())
+        return keys[keep]
 
     def write_derived(self, derived: Derived) -> None:
         """What the stream processors made of the batch: response states, alerts, watermark."""
@@ -132,11 +150,19 @@ class WarehouseSink:
 def first_copies(mentions: pa.Table, posts: pa.Table) -> tuple[pa.Table, pa.Table, int]:
     """Keep the first copy of each event_id (by partition and offset); a post and a mention
     with the same event_id are copies too. Returns the kept rows and how many were dropped."""
+    keep = first_copy_mask(mentions, posts)
+    m = mentions.num_rows
+    return rows_at(mentions, keep[:m]), rows_at(posts, keep[m:]), len(keep) - int(keep.sum())
+
+
+def first_copy_mask(mentions: pa.Table, posts: pa.Table) -> np.ndarray:
+    """Which rows (the mentions', then the posts') are the first copy of their event_id by
+    partition and offset."""
     m_ids, p_ids = mentions["event_id"], posts["event_id"]
     n = len(m_ids) + len(p_ids)
     every = pa.chunked_array([*m_ids.chunks, *p_ids.chunks], pa.string())
     if pc.count_distinct(every).as_py() == n:
-        return mentions, posts, 0
+        return np.ones(n, dtype=bool)
     frame = pl.DataFrame({
         "id": pl.from_arrow(every),
         "p": pl.from_arrow(pa.chunked_array(
@@ -149,8 +175,7 @@ def first_copies(mentions: pa.Table, posts: pa.Table) -> tuple[pa.Table, pa.Tabl
     }).sort("p", "o", maintain_order=True)
     keep = np.zeros(n, dtype=bool)
     keep[frame.filter(pl.col("id").is_first_distinct())["row"].to_numpy()] = True
-    m = len(m_ids)
-    return rows_at(mentions, keep[:m]), rows_at(posts, keep[m:]), n - int(keep.sum())
+    return keep
 
 
 def _new_dead_letters(

@@ -15,6 +15,7 @@ from pipelines.columnar import decode_batch
 from pipelines.decoder import BatchDecoder, decode_messages
 from pipelines.enrich import label_mentions, label_table
 from pipelines.roster import Roster, load_roster
+from pipelines.seenids import digests
 from pipelines.sink import first_copies, mentions_table
 from tests import eventgen
 
@@ -91,6 +92,8 @@ def test_a_decode_process_gives_the_batch_the_worker_would_decode(roster: Roster
     assert [(d.source, d.error_code, d.error) for d in remote.dead_letters] == [
         (d.source, d.error_code, d.error) for d in here.dead_letters]
     assert len(remote.dead_letters) == sum(events.bad.values()) + events.blank
+    ids = remote.mentions["event_id"].to_pylist() + remote.posts["event_id"].to_pylist()
+    assert remote.digests is not None and remote.digests.tolist() == digests(ids).tolist()
     assert remote.next_offsets == here.next_offsets == {
         p: max(o for q, o, _ in batch if q == p) + 1 for p in range(3)}
 
