@@ -174,3 +174,24 @@ def test_process_on_objects_gives_the_same_rows_as_response_rows(
         got = new.process(mentions, posts, clocks)
         assert sorted(astuple(r) for r in got.rows) == sorted(astuple(r) for r in want.rows)
         assert got.alerts == want.alerts
+
+
+def test_dictionary_columns_and_chunked_tables_give_the_same(
+        world: tuple[Roster, list[Event]], runs: dict[int, tuple[Run, Run]]) -> None:
+    """A decoder may hand LowCardinality columns over dictionary-encoded, and a table in
+    several chunks: the tracker reads them the same."""
+    roster, events = world
+    tracker = ResponseTracker(roster)
+    _, expected = runs[5000]
+    for call, (mentions, posts, clocks) in enumerate(batches(events, 5000)):
+        tables = []
+        for table in (mentions_table(mentions, NOW), posts_table(posts, NOW)):
+            for name in ("org_id", "platform", "kind", "account_role"):
+                if name in table.column_names:
+                    at = table.column_names.index(name)
+                    table = table.set_column(at, name, table[name].dictionary_encode())
+            half = table.num_rows // 2
+            tables.append(pa.concat_tables([table.slice(0, half), table.slice(half)]))
+        out = tracker.process_tables(tables[0], tables[1], clocks)
+        assert by_mention(out.rows) == by_mention(expected[call][0]), f"call {call}"
+        assert out.alerts == expected[call][1], f"call {call}"
