@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
+import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -113,7 +115,22 @@ _child: tuple[Roster, TextClassifier, timedelta] | None = None
 
 def _start_child(roster: Roster, max_future: timedelta) -> None:
     global _child
+    follow_parent()
     _child = (roster, load_classifier(), max_future)
+
+
+def follow_parent(every: float = 1.0) -> None:
+    """End this process when the one that started it is gone (a worker killed with
+    SIGKILL, or one that left with `os._exit`, never shuts its pool down)."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while True:
+            time.sleep(every)
+            if os.getppid() != parent:
+                os._exit(0)
+
+    threading.Thread(target=watch, name="follow-parent", daemon=True).start()
 
 
 def _decode_in_child(topic: str, messages: Messages,

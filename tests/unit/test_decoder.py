@@ -3,6 +3,9 @@ batch from a decode process as from the worker itself, the first copy of an even
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -129,3 +132,41 @@ def test_the_first_copy_by_partition_and_offset_is_kept_across_mentions_and_post
     assert mentions["text"][1].as_py() == "first copy"
     assert posts["event_id"].to_pylist() == ["dup-2"]
     assert first_copies(mentions_table([], NOW), posts) == (mentions_table([], NOW), posts, 0)
+
+
+PARENT = """
+import sys
+from datetime import timedelta
+from pipelines.classify import LexiconClassifier
+from pipelines.decoder import BatchDecoder
+from pipelines.roster import Roster
+decoder = BatchDecoder(Roster.empty(), LexiconClassifier(), timedelta(days=1), processes=1)
+decoder.submit("t", [], None).result(timeout=120)
+print(*decoder.pool._processes, flush=True)
+sys.stdin.read()
+"""
+
+
+def test_a_decode_process_ends_when_its_worker_is_killed() -> None:
+    parent = subprocess.Popen([sys.executable, "-c", PARENT], cwd=ROOT, stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert parent.stdout is not None
+        (child,) = (int(pid) for pid in parent.stdout.readline().split())
+        assert Path(f"/proc/{child}").exists()
+    finally:
+        parent.kill()  # SIGKILL: no pool shutdown, no atexit
+        parent.wait()
+    for _ in range(100):
+        if not alive(child):
+            break
+        time.sleep(0.1)
+    else:
+        raise AssertionError(f"decode process {child} outlived its killed worker")
+
+
+def alive(pid: int) -> bool:
+    try:
+        return "zombie" not in Path(f"/proc/{pid}/status").read_text().lower()
+    except FileNotFoundError:
+        return False
