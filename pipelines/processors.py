@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Sequence
+from concurrent.futures.process import BrokenProcessPool
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -61,6 +62,7 @@ from pipelines.responses import (
     ResponseTracker,
 )
 from pipelines.roster import Roster
+from pipelines.surgeprocess import DetectorProcess, submit_table
 from pipelines.warehouse import Warehouse, as_utc
 from schemas.saturating import saturating_sum
 
@@ -75,11 +77,15 @@ _SKEW_MS = CLOCK_SKEW // timedelta(milliseconds=1)
 class StreamProcessors:
     """Responses and escalation for one worker's partitions."""
 
-    def __init__(self, roster: Roster, lateness_seconds: int) -> None:
+    def __init__(self, roster: Roster, lateness_seconds: int, *,
+                 surge_process: bool = False) -> None:
+        """`surge_process`: run the surge detector in a process of its own, at the same time
+        as the response tracker (`pipelines.surgeprocess`)."""
         self.roster = roster
         self.lateness = lateness_seconds
         self.tracker = ResponseTracker(roster, lateness_seconds)
-        self.detector = SurgeDetector(roster)
+        self.detector: SurgeDetector | DetectorProcess = (
+            DetectorProcess(roster) if surge_process else SurgeDetector(roster))
         self.clocks: dict[int, datetime] = {}
         self.watermark: datetime | None = None
         # The partitions' clocks as far as the tracker has taken their events in order:
@@ -114,8 +120,9 @@ class StreamProcessors:
             mentions = pa.concat_tables([mentions, self._read_again(batch.mentions)])
             posts = pa.concat_tables([posts, self._read_again(batch.posts)])
             self.held = {p: held for p, held in self.held.items() if held}
+        detecting = submit_table(self.detector, result.mentions, self.clocks)
         tracked = self.tracker.process_tables(mentions, posts, self.tracker_clocks)
-        surges = self.detector.process_table(result.mentions, self.clocks)
+        surges = detecting.result()
         return Derived(
             rows=tracked.rows,
             alerts=[*tracked.alerts, *surges],
@@ -167,7 +174,15 @@ class StreamProcessors:
         mention unanswered for good).
         """
         self.tracker = ResponseTracker(self.roster, self.lateness)
-        self.detector = SurgeDetector(self.roster)
+        if isinstance(self.detector, DetectorProcess):
+            try:
+                self.detector.reset()
+            except BrokenProcessPool:  # its process died: a new one, rebuilt below
+                log.error("the surge detector's process ended; starting a new one")
+                self.detector.close()
+                self.detector = DetectorProcess(self.roster)
+        else:
+            self.detector = SurgeDetector(self.roster)
         self.clocks, self.watermark = {}, None
         self.tracker_clocks, self.held = {}, {}
         final = partition_clocks(warehouse)

@@ -92,6 +92,11 @@ class Settings:
         "processes beside the worker that decode and label batches while the worker writes "
         "the one before (0: the worker does it itself, between writes)",
     )
+    surge_process: int = _env(
+        "DORPSPOMP_SURGE_PROCESS", "1",
+        "1: the surge detector runs in a process of its own, at the same time as the response "
+        "tracker; 0: in the worker's process, after it",
+    )
     lateness: int = _env(
         "DORPSPOMP_LATENESS", "86400",
         "seconds an open mention or an early reply is kept beyond its answer window, so that "
@@ -216,6 +221,9 @@ class Settings:
         if not self.alert_webhook_interval >= 0:
             raise SettingsError("DORPSPOMP_ALERT_WEBHOOK_INTERVAL must be 0 (every alert state "
                                 "at once) or a number of seconds")
+        if self.surge_process not in (0, 1):
+            raise SettingsError("DORPSPOMP_SURGE_PROCESS must be 1 (the surge detector in a "
+                                "process of its own) or 0 (in the worker's process)")
         if self.decode_processes < 0:
             raise SettingsError("DORPSPOMP_DECODE_PROCESSES must be 0 (decode in the worker "
                                 "itself) or a number of processes")

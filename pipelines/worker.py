@@ -87,7 +87,8 @@ class IngestProcessor:
         # One writer owns the embedded warehouse: it can remember which ids it holds.
         self.sink = WarehouseSink(warehouse, settings.consumer_group,
                                   remember_ids=settings.embedded)
-        self.processors = StreamProcessors(roster, settings.lateness)
+        self.processors = StreamProcessors(roster, settings.lateness,
+                                           surge_process=bool(settings.surge_process))
         self.max_future = timedelta(seconds=settings.max_future)
         # Set while a batch is being processed: if it is still set when the next
         # call comes, the previous one failed part-way (some rows may be written,
