@@ -70,6 +70,7 @@ def pending_memory(broker: Broker, worker: WorkerProcess, world: World,
         time.sleep(0.2)
     seconds = time.perf_counter() - started
     peak = worker.peak_rss_bytes()
+    helpers = worker.helpers_peak_rss_bytes()
     reader = WarehouseReader(worker.settings)
     try:
         pending = reader.query(
@@ -84,6 +85,8 @@ def pending_memory(broker: Broker, worker: WorkerProcess, world: World,
         "peak_rss_bytes": peak,
         "peak_rss_mib": round(peak / 2**20, 1),
         "rss_at_start_mib": round(idle_rss / 2**20, 1),
+        # the worker's decode and surge-detector processes, beside the figure above
+        "helper_processes_peak_rss_mib": round(helpers / 2**20, 1),
         "bytes_per_pending_mention": round((peak - idle_rss) / max(count, 1)),
         "read_seconds": round(seconds, 2),
         "events_per_second": round(count / max(seconds, 1e-9)),

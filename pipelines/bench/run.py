@@ -410,6 +410,10 @@ def markdown(results: dict[str, Any]) -> str:
             f"{tp['faust_agent']['events_per_second']:,} events/s, bare Arrow insert "
             f"{tp['bare_insert']['rows_per_second']:,} rows/s.",
         ]
+    mem = results.get("memory")
+    if mem and mem.get("helper_processes_peak_rss_mib") is not None:
+        lines += ["", f"Beside the worker's peak RSS, its decode and surge-detector processes "
+                      f"peaked at {mem['helper_processes_peak_rss_mib']:,} MiB together."]
     surges = results.get("surge_eval")
     if surges:
         lines += ["", evalsurges.markdown(surges)]

@@ -129,10 +129,19 @@ class WorkerProcess:
     def peak_rss_bytes(self) -> int:
         """The process's high-water mark of resident memory (VmHWM), from /proc."""
         assert self.process is not None
-        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) * 1024
-        raise BenchError("no VmHWM in /proc: peak memory needs Linux")
+        return _peak_rss(self.process.pid)
+
+    def helpers_peak_rss_bytes(self) -> int:
+        """The summed VmHWM of the worker's own child processes (its decode process and the
+        surge detector's), while they run."""
+        assert self.process is not None
+        total = 0
+        for pid in _children(self.process.pid):
+            try:
+                total += _peak_rss(pid)
+            except (OSError, BenchError):  # gone meanwhile
+                continue
+        return total
 
     def stop(self, timeout: float = 60) -> None:
         if self.process is not None:
@@ -148,3 +157,22 @@ def bench_settings(home: Path, bootstrap: str, topic: str, roster: Path | None,
         consumer_group=f"bench-{topic}", worker_port=free_ports(1)[0],
         query_max_rows=20_000_000, **overrides,
     )
+
+
+def _peak_rss(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024
+    raise BenchError("no VmHWM in /proc: peak memory needs Linux")
+
+
+def _children(pid: int) -> list[int]:
+    """The processes whose parent is `pid` (Linux /proc), the multiprocessing resource
+    tracker included."""
+    found = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            found += [int(c) for c in (task / "children").read_text().split()]
+        except OSError:
+            continue
+    return found
