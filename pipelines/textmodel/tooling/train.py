@@ -38,6 +38,15 @@ MIN_TEXTS = 2
 COMPLAINT_C = (1.0, 2.0, 4.0, 8.0)
 SENTIMENT_C = (2.0,)
 FOLDS = 5
+#: The complaint head's feature values are multiplied by their family's
+#: weight ("w:" a word, "b:" a word pair; n-grams and lexicon features 1;
+#: the sentiment head's are not, it was not tuned). With one L2 penalty for
+#: all features, this lets words and pairs carry more than the many
+#: n-grams: out-of-fold complaint MCC on the train side went from 0.606 to
+#: 0.644 in English (0.547 to 0.549 Dutch proxy) with 4 against 1, 2, 3, 6
+#: and 8 tried. The runtime needs nothing: the factor is folded into the
+#: exported weights (see :func:`export`).
+FAMILY_WEIGHT = {"w:": 4.0, "b:": 4.0}
 SENTIMENT_FOLDS = 3
 SEED = 20251204
 
@@ -56,18 +65,26 @@ class Design:
         kept = sorted(f for f, n in seen.items() if n >= MIN_TEXTS or f in LEXICON_FEATURES)
         return cls({feature: i for i, feature in enumerate(kept)})
 
-    def matrix(self, bags: Sequence[Counter[str]], langs: Sequence[str]) -> csr_matrix:
-        """Counts of known features over the square root of their total, then
+    def matrix(
+        self, bags: Sequence[Counter[str]], langs: Sequence[str], *, weighted: bool = False
+    ) -> csr_matrix:
+        """Counts of known features (times their family's weight,
+        :data:`FAMILY_WEIGHT`, when ``weighted``: the complaint head's
+        matrix) over the square root of their total, then
         one indicator column per language (see pipelines.textmodel.scorer)."""
         data: list[float] = []
         columns: list[int] = []
         starts = [0]
         for bag in bags:
-            known = [(self.vocabulary[f], n) for f, n in bag.items() if f in self.vocabulary]
-            total = sum(n for _, n in known)
+            known = [
+                (self.vocabulary[f], n, FAMILY_WEIGHT.get(f[:2], 1.0) if weighted else 1.0)
+                for f, n in bag.items()
+                if f in self.vocabulary
+            ]
+            total = sum(n for _, n, _ in known)
             scale = 1.0 / math.sqrt(max(total, 1))
-            columns.extend(i for i, _ in known)
-            data.extend(n * scale for _, n in known)
+            columns.extend(i for i, _, _ in known)
+            data.extend(n * family * scale for _, n, family in known)
             starts.append(len(columns))
         width = len(self.vocabulary)
         words = csr_matrix((data, columns, starts), shape=(len(bags), width))
@@ -181,12 +198,15 @@ def train(
     design = Design.fit(bags)
     log.append(f"{len(examples)} texts, {len(design.vocabulary)} features")
     x = design.matrix(bags, [e.lang for e in examples])
+    x_complaint = design.matrix(bags, [e.lang for e in examples], weighted=True)
     langs = np.array([e.lang for e in examples])
 
     has_complaint = np.array([e.complaint is not None for e in examples])
     y_complaint = np.array([bool(e.complaint) for e in examples])[has_complaint]
-    c_complaint, cuts = _choose_complaint(x[has_complaint], y_complaint, langs[has_complaint], log)
-    complaint = _fit(x[has_complaint], y_complaint, c_complaint)
+    c_complaint, cuts = _choose_complaint(
+        x_complaint[has_complaint], y_complaint, langs[has_complaint], log
+    )
+    complaint = _fit(x_complaint[has_complaint], y_complaint, c_complaint)
 
     has_sentiment = np.array([e.sentiment is not None for e in examples])
     y_sentiment = np.array([e.sentiment for e in examples])[has_sentiment]
@@ -218,7 +238,11 @@ def train(
     seen = {f[2:] for bag in bags for f in bag if f.startswith("w:")}
     export(design.vocabulary, weights, bias, header, out, language_evidence(examples, bags), seen)
     gap = _export_gap(
-        examples[:500], x[:500], complaint, sentiment.predict_proba(x[:500])[:, order], out
+        examples[:500],
+        x_complaint[:500],
+        complaint,
+        sentiment.predict_proba(x[:500])[:, order],
+        out,
     )
     if gap > 1e-3:
         raise RuntimeError(f"the exported tables disagree with the fitted model by {gap:.2g}")
@@ -283,6 +307,11 @@ def export(
     """Sum every feature a word or a word pair brings into one table row (see
     pipelines.textmodel.scorer) and write the arrays."""
     lex = lexicon()
+    family = np.ones(len(weights))
+    for feature, i in vocabulary.items():
+        family[i] = FAMILY_WEIGHT.get(feature[:2], 1.0)
+    weights = weights.copy()
+    weights[:, 0] *= family  # the complaint head's feature values carry their family's weight
 
     def row(features: list[str]) -> tuple[np.ndarray, int]:
         known = [vocabulary[f] for f in features if f in vocabulary]
