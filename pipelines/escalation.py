@@ -1333,6 +1333,78 @@ class SurgeDetector:
                 self._advance(state, end)
         self._history_end = max(self._history_end, history_end)
 
+    def load_history_table(self, table: pa.Table, *, through: datetime | None = None,
+                           complaints: Iterable[Sampled] = ()) -> None:
+        """`load_history` for the warehouse's answer as columns (org_id, minute, complaints,
+        reach, mentions; `pipelines.processors.complaint_history`), in bulk: the same state
+        afterwards, so the same alerts, at a small part of the cost.
+
+        Per organisation the minutes are laid out as arrays; the history per local hour and
+        day, the usual rates, the gate and the running bound come from numpy, and only the
+        minutes where the bound lets a span hold (and what follows while a surge is open)
+        are judged one by one, by the same code as a stream's. A minute's usual rates read
+        only history at least a day old, which is complete by then, so they can be
+        computed ahead; a surge found on the way keeps its minutes out of the history, and
+        the rates after it are computed again. For a detector that already tracks
+        organisations, this is `load_history` on the table's rows.
+        """
+        if self._orgs:
+            self.load_history(_history_rows(table), through=through, complaints=complaints)
+            return
+        self._out = None
+        limit = _seconds(through, "through") if through is not None else math.inf
+        stamped = ((m.created_at.timestamp(), m) for m in complaints if m.complaint)
+        texts = sorted((pair for pair in stamped if pair[0] < limit), key=lambda pair: pair[0])
+        n = table.num_rows
+        if n:
+            minute = table["minute"].cast(pa.timestamp("ms", "UTC")).cast(pa.int64()).to_numpy()
+            minute = minute // 60_000
+            order = np.argsort(minute, kind="stable")  # oldest first, as `load_history` reads
+            minute = minute[order]
+            count = table["complaints"].cast(pa.int64()).to_numpy()[order]
+            reach = table["reach"].take(pa.array(order)).to_pylist()
+            if "mentions" in table.column_names:
+                others = table["mentions"].cast(pa.int64()).to_numpy()[order] - count
+            else:
+                others = np.zeros(n, dtype=np.int64)
+            orgs = table["org_id"].take(pa.array(order)).combine_chunks().dictionary_encode()
+            codes = orgs.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+            names = orgs.dictionary.to_pylist()
+        if through is not None:
+            history_end = limit
+        elif n:
+            history_end = (int(minute[-1]) + 1) * 60.0
+        else:
+            return
+        end = math.floor(history_end / 60)  # the minutes before this one are complete
+        if n:
+            # A text is read (as `load_history` reads it) once the first row after its
+            # minute comes: only if its organisation is tracked by then.
+            by_org = np.argsort(codes, kind="stable")
+            starts = np.searchsorted(codes[by_org], np.arange(len(names) + 1))
+            first_row = np.full(len(names), n, dtype=np.int64)
+            present = starts[1:] > starts[:-1]
+            first_row[present] = by_org[starts[:-1][present]]
+            code_of = {name: i for i, name in enumerate(names)}
+            row_seconds = (minute * 60).astype(np.float64)
+            triggers = np.searchsorted(row_seconds, np.array([ts for ts, _ in texts],
+                                                             dtype=np.float64), side="right")
+            reading = first_row.tolist()
+            per_org: list[list[tuple[float, Sampled]]] = [[] for _ in names]
+            for pair, trigger in zip(texts, triggers.tolist(), strict=True):
+                code = code_of.get(pair[1].org_id)
+                if code is not None and reading[code] <= trigger:
+                    per_org[code].append(pair)
+            zones: dict[str, dict[int, int]] = {}
+            for code in np.argsort(first_row, kind="stable").tolist():  # in order of arrival
+                name = names[code]
+                rows = by_org[starts[code]:starts[code + 1]]
+                state = self._track(name)
+                _HistoryLoad(self, state, minute[rows], count[rows], others[rows],
+                             [reach[k] for k in rows.tolist()], per_org[code], end,
+                             zones).run()
+        self._history_end = max(self._history_end, history_end)
+
     def _sample(self, ts: float, mention: Sampled) -> None:
         state = self._orgs.get(mention.org_id)
         if state is not None:
@@ -1633,3 +1705,393 @@ def _seconds(t: datetime, what: str) -> float:
 
 def _iso_minute(minute: int) -> str:
     return datetime.fromtimestamp(minute * 60, UTC).strftime("%Y-%m-%dT%H:%MZ")
+
+
+# -- the history in bulk ---------------------------------------------------------------------
+
+_BULK_STRETCH = 4096  # minutes of the running bound computed at once while loading
+_BULK_MOST = 400 * 1440  # minutes: an organisation's history longer than this is walked
+_BULK_ROOM = 1e-6  # the bound from cumulative sums is not rounded as the walk's is
+
+
+def _history_rows(table: pa.Table) -> list[tuple[Any, ...]]:
+    columns = [table[name].to_pylist() for name in
+               ("org_id", "minute", "complaints", "reach", "mentions")
+               if name in table.column_names]
+    return list(zip(*columns, strict=True))
+
+
+class _HistoryLoad:
+    """One organisation's history loaded in bulk (`SurgeDetector.load_history_table`).
+
+    The minutes from its first to `end` are arrays. Where no span can hold (the running
+    bound, computed with cumulative sums, stays below the gate), the minutes leave the
+    state they would have left one by one: the history of those committed per local hour
+    and day, the minutes still in the slow window with their running sums, the bound. At
+    a minute the bound does not rule out, that state is laid down and the stream's own
+    steps (`SurgeDetector._advance`) take the rows from there until the organisation is
+    calm again; the minutes a surge kept out of the history are then left out of the
+    arrays and the rates after them computed again."""
+
+    def __init__(self, detector: SurgeDetector, state: _OrgState, minutes: np.ndarray,
+                 complaints: np.ndarray, others: np.ndarray, reach: list[int],
+                 texts: list[tuple[float, Sampled]], end: int,
+                 zones: dict[str, dict[int, int]]) -> None:
+        self.detector, self.state, self.end = detector, state, end
+        self.rows = minutes
+        self.complaints = np.maximum(complaints, 0)
+        self.others = np.maximum(others, 0)
+        self.reach = reach
+        self.texts = texts
+        self.text_seconds = [ts for ts, _ in texts]
+        self.sampled = 0  # texts before this one have been sampled
+        self.zones = zones
+        self.rows_l = minutes.tolist()
+        self.complaints_l = self.complaints.tolist()
+        self.others_l = self.others.tolist()
+        self.has_l = ((self.complaints > 0) | (self.others > 0)).tolist()
+
+    def run(self) -> None:
+        state, rows, end = self.state, self.rows, self.end
+        state.start(int(rows[0]))
+        first = state.first_minute
+        if (end + 1 - first > _BULK_MOST or int(rows[-1]) > end
+                or bool(np.any(np.diff(rows) <= 0))):
+            self._walk(0, exit_calm=False)  # not worth arrays (or not laid out for them)
+            return
+        self.first = first
+        length = end + 1 - first
+        at = rows - first
+        self.count = np.zeros(length, dtype=np.int64)
+        self.count[at] = self.complaints
+        self.other = np.zeros(length, dtype=np.int64)
+        self.other[at] = self.others
+        self.counted = np.zeros(length + 1, dtype=np.int64)
+        np.cumsum(self.count, out=self.counted[1:])
+        # Local minutes, hours and half-hour blocks of the UTC minutes from the first.
+        utc_first, utc_last = first // 60, end // 60
+        offsets = np.array([self._offset(h) for h in range(utc_first, utc_last + 1)],
+                           dtype=np.int64)
+        minute = np.arange(first, end + 1, dtype=np.int64)
+        local = minute + offsets[minute // 60 - utc_first]
+        self.hour = local // 60
+        self.block = local // 30
+        self.base_hour = int(self.hour.min()) - 24 * (_DAYS_BACK + 2)
+        self.hours = int(self.hour.max()) + 2 - self.base_hour + 1
+        self.base_day = self.base_hour // 24
+        self.kept = np.ones(length, dtype=bool)  # not kept out of the history
+        self.applied = -1  # the last minute of the exclusions applied to `kept`
+        self._rates()
+        cursor, bound, i = first, 0.0, 0
+        while True:
+            found = self._candidate(cursor, bound)
+            if found is None:
+                self._lay_down(end, self.bound_at_end, final=True)
+                return
+            minute_found, bound_before = found
+            self._lay_down(minute_found, bound_before)
+            i = int(np.searchsorted(rows, minute_found))
+            i, done = self._walk(i, exit_calm=True)
+            if done:
+                return
+            if state.exclusions and state.exclusions[-1][1] > self.applied:
+                for a, b in state.exclusions:
+                    if b > self.applied:
+                        self.kept[max(a, self.applied + 1) - first:b + 1 - first] = False
+                self.applied = state.exclusions[-1][1]
+                self._rates()
+            cursor, bound = state.cursor, state.bound
+
+    def _offset(self, hour: int) -> int:
+        zone = self.state.zone
+        if zone is None:
+            return 0
+        known = self.zones.setdefault(zone.key, {})
+        off = known.get(hour)
+        if off is None:
+            delta = datetime.fromtimestamp(hour * 3600, zone).utcoffset()
+            off = known[hour] = int(delta.total_seconds()) // 60 if delta else 0
+        return off
+
+    # the usual rates -------------------------------------------------------------------
+
+    def _rates(self) -> None:
+        """The usual complaints (E) per minute and its gate, from the history per local
+        hour and day as `_OrgState.hour_rate` reads it (the same arithmetic, so the same
+        numbers)."""
+        state = self.state
+        where = self.hour - self.base_hour
+        kept = self.kept
+        self.h_count = np.bincount(where, np.where(kept, self.count, 0), self.hours)
+        self.h_others = np.bincount(where, np.where(kept, self.other, 0), self.hours)
+        self.h_minutes = np.bincount(where[kept], minlength=self.hours)
+        day_of = np.arange(self.hours) + self.base_hour
+        day_at = day_of // 24 - self.base_day
+        days = int(day_at[-1]) + 1
+        d_count = np.bincount(day_at, self.h_count, days)
+        d_minutes = np.bincount(day_at, self.h_minutes, days).astype(np.int64)
+        low = int(self.hour.min()) - 1
+        hours = np.arange(low, int(self.hour.max()) + 2, dtype=np.int64)
+        # the prior: the week before yesterday
+        day = hours // 24 - self.base_day
+        p_count = np.zeros(len(hours))
+        p_minutes = np.zeros(len(hours), dtype=np.int64)
+        for back in range(8, 1, -1):
+            p_count += d_count[day - back]
+            p_minutes += d_minutes[day - back]
+        some = p_minutes > 0
+        safe = np.where(some, p_minutes, 1)
+        prior_c = np.where(some, np.maximum(p_count / safe, _TINY_RATE),
+                           max(state.floor, _TINY_RATE))
+        weekend = (hours // 24 + 3) % 7 >= 5
+        at = hours - self.base_hour
+        zero = np.zeros(len(hours))
+        nil = np.zeros(len(hours), dtype=np.int64)
+        same = [zero.copy(), nil.copy(), nil.copy()]  # complaints, minutes, hours taken
+        anyd = [zero.copy(), nil.copy(), nil.copy()]
+        recent = [zero.copy(), nil.copy(), nil.copy()]
+        for k in range(1, _DAYS_BACK + 1):
+            c, m = self.h_count[at - 24 * k], self.h_minutes[at - 24 * k]
+            seen = m >= _MIN_SAMPLE_MINUTES
+            takes = []
+            if k <= _ANY_DAYS:
+                takes.append((anyd, seen))
+            kind = (((hours - 24 * k) // 24 + 3) % 7 >= 5) == weekend
+            joins = seen & kind & (same[2] < _SAME_KIND_DAYS)
+            if k <= _RECENT_DAYS:
+                takes.append((recent, joins & (recent[2] < 2)))
+            takes.append((same, joins))
+            for sums, take in takes:
+                sums[0] += np.where(take, c, 0.0)
+                sums[1] += np.where(take, m, 0)
+                sums[2] += take
+        use_same = same[2] >= 2
+        d_c = np.where(use_same, same[0], anyd[0])
+        d_m = np.where(use_same, same[1], anyd[1])
+        rate_c = (d_c + _PRIOR_COUNT) / (d_m + _PRIOR_COUNT / prior_c)
+        w_c, w_m, w_n = zero.copy(), nil.copy(), nil.copy()
+        for k in range(1, _WEEKS_BACK + 1):
+            c, m = self.h_count[at - _WEEK_HOURS * k], self.h_minutes[at - _WEEK_HOURS * k]
+            seen = m >= _MIN_SAMPLE_MINUTES
+            w_c += np.where(seen, c, 0.0)
+            w_m += np.where(seen, m, 0)
+            w_n += seen
+        week_c = (w_c + _PRIOR_COUNT) / (w_m + _PRIOR_COUNT / rate_c)
+        rate_c = np.where(w_n >= 2, week_c, np.where(w_n == 1, np.maximum(rate_c, week_c),
+                                                     rate_c))
+        some = recent[2] > 0
+        safe = np.where(some, recent[1], 1)
+        rate_c = np.where(some, np.maximum(rate_c, recent[0] / safe), rate_c)
+        # E of each local half-hour block: the higher rate of the hours within ±30 min,
+        # with the floor; and its gate, as `usual_at` finds them
+        first_block = int(self.block.min())
+        start = np.arange(first_block, int(self.block.max()) + 1, dtype=np.int64) * 30
+        raw = np.maximum(rate_c[(start - _EDGE) // 60 - low], rate_c[(start + _EDGE) // 60 - low])
+        usual = np.maximum(raw, state.floor)
+        step = math.log(_GRID_STEP)
+        gates = np.array([_gate(math.floor(math.log(e / _GRID_BASE) / step)
+                                if e >= _GRID_BASE else -1, state.lowest_ratio, state.log_p)
+                          for e in usual.tolist()])
+        at_block = self.block - first_block
+        self.usual, self.gate = usual[at_block], gates[at_block]
+        self.expected = np.zeros(len(self.usual) + 1)
+        np.cumsum(self.usual, out=self.expected[1:])
+
+    # finding what the walk must judge ---------------------------------------------------
+
+    def _candidate(self, cursor: int, bound: float) -> tuple[int, float] | None:
+        """The first minute from `cursor` whose spans the bound does not rule out, with the
+        bound before it; None (and `bound_at_end`) if there is none before `end`."""
+        state, first, end = self.state, self.first, self.end
+        s = state.s
+        rate = state.gate_rate
+        pos = cursor
+        while pos < end:
+            stop = min(end, pos + _BULK_STRETCH)
+            a, b = pos - first, stop - first
+            sums = np.cumsum(self.count[a:b] - rate * self.usual[a:b])
+            running = sums - np.minimum(np.minimum.accumulate(sums), -bound)
+            if s.enabled:
+                minute = np.arange(pos, stop, dtype=np.int64)
+                longest = np.minimum(np.minimum(state.slow, minute - state.barrier),
+                                     minute + 1 - first)
+                longest = np.maximum(longest, 0)
+                ends = np.arange(a + 1, b + 1)
+                k = self.counted[ends] - self.counted[ends - longest]
+                judged = ((running >= self.gate[a:b] - _BULK_ROOM) & (minute >= state.warm_until)
+                          & (longest > 0) & (k >= s.min_complaints))
+                hit = np.flatnonzero(judged)
+                if len(hit):
+                    hit = hit[self._may_hold(hit + a, longest[hit])]
+                if len(hit):
+                    t = int(hit[0])
+                    return pos + t, float(running[t - 1]) if t else bound
+            bound = float(running[-1])
+            pos = stop
+        self.bound_at_end = bound
+        return None
+
+    def _may_hold(self, at: np.ndarray, longest: np.ndarray) -> np.ndarray:
+        """Of the minutes at these indices, which have a span that passes the volume, rate
+        and share tests as far as their counts and usual counts alone tell (what `_judge`
+        tests before the tail; E from cumulative sums, so with a little room)."""
+        state = self.state
+        s = state.s
+        ends = at + 1
+        window = np.minimum(state.window, longest)
+        in_window = self.counted[ends] - self.counted[ends - window]  # at least `_judge`'s
+        holds = np.zeros(len(at), dtype=bool)
+        for length, ratio in zip(state.spans, state.ratios, strict=True):
+            inside = length <= longest
+            starts = np.where(inside, ends - length, ends)
+            k = self.counted[ends] - self.counted[starts]
+            e = self.expected[ends] - self.expected[starts]
+            volume = k if length >= state.window else in_window
+            holds |= (inside & (volume >= s.min_complaints)
+                      & (k >= max(ratio, s.share_ratio) * e * (1 - _BULK_ROOM)))
+        return holds
+
+    # laying the state down, and the walk -------------------------------------------------
+
+    def _lay_down(self, cursor: int, bound: float, *, final: bool = False) -> None:
+        """The state the walk would have reached with the minutes before `cursor` judged
+        (none of them opening anything) and the rows before it counted."""
+        state, first, rows = self.state, self.first, self.rows
+        committed = max(state.committed, cursor - state.slow, first)
+        self._fill_history(committed)
+        texts = self.texts
+        upto = bisect_left(self.text_seconds, cursor * 60)
+        for j in range(self.sampled, upto):
+            mention = texts[j][1]
+            if mention.text:
+                state.sample_usual(int(texts[j][0] // 60), mention.event_id, mention.text,
+                                   text_key(mention.event_id))
+        self.sampled = max(self.sampled, upto)
+        buckets: dict[int, _Minute] = {}
+        sum_minute: list[int] = []
+        sum_complaints: list[int] = []
+        sum_others: list[int] = []
+        sum_reach: list[int] = []
+        c = o = r = 0
+        low, high = int(np.searchsorted(rows, committed)), int(np.searchsorted(rows, cursor))
+        for k in range(low, high):
+            if not self.has_l[k]:
+                continue
+            minute = self.rows_l[k]
+            bucket = buckets[minute] = _Minute()
+            bucket.complaints = self.complaints_l[k]
+            bucket.others = self.others_l[k]
+            bucket.reach = min(UINT64_MAX, max(0, self.reach[k]))
+            c, o, r = c + bucket.complaints, o + bucket.others, r + bucket.reach
+            sum_minute.append(minute)
+            sum_complaints.append(c)
+            sum_others.append(o)
+            sum_reach.append(r)
+        for j in range(bisect_left(self.text_seconds, committed * 60), upto):
+            ts, mention = texts[j]
+            held = buckets.get(int(ts // 60))
+            if held is None:
+                continue
+            followers = mention.author_followers
+            if followers > held.authors.get(mention.author_id, -1):
+                held.authors[mention.author_id] = followers
+            state._sample(held, ts, mention.event_id, mention.author_id,
+                          mention.author_handle, followers, mention.text or "",
+                          text_key(mention.event_id))
+        state.minutes, state.pending = buckets, []
+        state.sum_minute, state.sum_complaints = sum_minute, sum_complaints
+        state.sum_others, state.sum_reach = sum_others, sum_reach
+        state.head, state.base = 0, (0, 0, 0)
+        state.committed, state.cursor, state.bound = committed, cursor, bound
+        state.excluded = [span for span in state.excluded if span[1] >= committed]
+        state.hour_rates, state.block_rates, state.block_gates = {}, {}, {}
+        state.block_first = state.block_end = 0
+        if final:
+            for k in range(high, len(self.rows_l)):  # the minute `through` falls in
+                state.add_counts(self.rows_l[k], self.complaints_l[k], self.others_l[k],
+                                 self.reach[k])
+            for ts, mention in texts[self.sampled:]:
+                state.add_sample(int(ts // 60), mention, ts)
+            self.sampled = len(texts)
+
+    def _fill_history(self, committed: int) -> None:
+        """The per-hour ring and per-day totals of the minutes before `committed` (less the
+        ones kept out), as `_OrgState.commit` leaves them."""
+        state, first = self.state, self.first
+        hist_hour = np.frombuffer(state.hist_hour, dtype=np.int32)
+        hist_count = np.frombuffer(state.hist_count, dtype=np.float32)
+        hist_others = np.frombuffer(state.hist_others, dtype=np.float32)
+        hist_minutes = np.frombuffer(state.hist_minutes, dtype=np.uint16)
+        day_id = np.frombuffer(state.day_id, dtype=np.int32)
+        day_count = np.frombuffer(state.day_count, dtype=np.float64)
+        day_others = np.frombuffer(state.day_others, dtype=np.float64)
+        day_minutes = np.frombuffer(state.day_minutes, dtype=np.int32)
+        hist_hour[:] = -1
+        day_id[:] = -1
+        for values in (hist_count, hist_others, hist_minutes, day_count, day_others,
+                       day_minutes):
+            values[:] = 0
+        done = committed - first
+        if done <= 0:
+            return
+        # Local hours before `edge` hold only minutes before `committed`; the few after it
+        # are counted from the minutes just before `committed`.
+        edge = int(self.hour[done]) - 1
+        tail = slice(max(0, done - 300), done)
+        top = int(self.hour[tail].max())
+        low_day = max((int(self.hour[0]) - 1) // 24, top // 24 - (_DAY_RING - 1))
+        low = max(int(self.hour[0]) - 1, top - (_RING_HOURS - 1))
+        start = min(low, low_day * 24)
+        hours = np.arange(start, top + 1, dtype=np.int64)
+        before = np.clip(hours - self.base_hour, 0, self.hours - 1)
+        early = hours < edge
+        count = np.where(early, self.h_count[before], 0.0)
+        others = np.where(early, self.h_others[before], 0.0)
+        minutes = np.where(early, self.h_minutes[before], 0)
+        hour, kept = self.hour[tail], self.kept[tail]
+        late = kept & (hour >= edge)
+        at = hour[late] - start
+        count += np.bincount(at, self.count[tail][late], len(hours))
+        others += np.bincount(at, self.other[tail][late], len(hours))
+        minutes += np.bincount(at, minlength=len(hours))
+        ring = hours >= low
+        slots = hours[ring] % _RING_HOURS
+        hist_hour[slots] = hours[ring]
+        hist_count[slots] = count[ring]
+        hist_others[slots] = others[ring]
+        hist_minutes[slots] = minutes[ring]
+        day = hours // 24 - low_day
+        inside = day >= 0
+        days = top // 24 - low_day + 1
+        ids = np.arange(low_day, low_day + days)
+        slots = ids % _DAY_RING
+        day_id[slots] = ids
+        day_count[slots] = np.bincount(day[inside], count[inside], days)
+        day_others[slots] = np.bincount(day[inside], others[inside], days)
+        day_minutes[slots] = np.bincount(day[inside], minutes[inside], days)
+
+    def _walk(self, i: int, *, exit_calm: bool) -> tuple[int, bool]:
+        """The rows from the `i`-th on, as `load_history` takes them, until the organisation
+        is calm again (no surge open, the bound below every gate) if `exit_calm`, else to
+        the end; (the next row, whether the end was reached)."""
+        state, texts, detector = self.state, self.texts, self.detector
+        rows = self.rows_l
+        began = state.cursor
+        while i < len(rows):
+            minute = rows[i]
+            while self.sampled < len(texts) and texts[self.sampled][0] < minute * 60:
+                ts, mention = texts[self.sampled]
+                state.add_sample(int(ts // 60), mention, ts)
+                self.sampled += 1
+            if minute > state.cursor:
+                detector._advance(state, minute)
+            state.add_counts(minute, self.complaints_l[i], self.others_l[i], self.reach[i])
+            i += 1
+            if exit_calm and state.surge is None and state.cursor > began:
+                return i, False
+        for ts, mention in texts[self.sampled:]:
+            state.add_sample(int(ts // 60), mention, ts)
+        self.sampled = len(texts)
+        if state.cursor < self.end:
+            detector._advance(state, self.end)
+        return i, True

@@ -202,7 +202,7 @@ class StreamProcessors:
                             {p: t for p, t in cut_clocks.items() if p in recorded},
                             org_activity(warehouse, recorded, horizon, posts_since))
         history = complaint_history(warehouse, max(final.values()) - HISTORY_FOR_BASELINES, cut)
-        self.detector.load_history(history, through=cut, complaints=complaint_texts(
+        self.detector.load_history_table(history, through=cut, complaints=complaint_texts(
             warehouse, *self.detector.texts_needed(cut), cut))
 
         mentions = mention_columns(warehouse, horizon, recorded)
@@ -481,12 +481,11 @@ def latest_alert_states(warehouse: Warehouse, kinds: Sequence[str]) -> list[Aler
     return _alerts(table)
 
 
-def complaint_history(
-    warehouse: Warehouse, since: datetime, until: datetime
-) -> Sequence[tuple[str, datetime, int, int, int]]:
-    """(org_id, minute, complaints, summed followers of the distinct complaining authors,
-    mentions) per organisation-minute with mentions."""
-    table = warehouse.client.query_arrow(
+def complaint_history(warehouse: Warehouse, since: datetime, until: datetime) -> pa.Table:
+    """Per organisation-minute with mentions, oldest first, as columns (what
+    `SurgeDetector.load_history_table` takes): org_id, minute, complaints, reach (the
+    summed followers of the distinct complaining authors) and mentions."""
+    return warehouse.client.query_arrow(
         "SELECT org_id, minute, sumIf(n, complaint) AS complaints, "
         f"{saturating_sum('if(complaint, followers, 0)')} AS reach, sum(n) AS mentions "
         "FROM ("
@@ -498,14 +497,6 @@ def complaint_history(
         "GROUP BY org_id, minute ORDER BY minute, org_id",
         parameters={"since": since, "until": until},
     )
-    return [
-        (org, as_utc(minute), int(n), int(reach), int(total))
-        for org, minute, n, reach, total in zip(
-            table.column("org_id").to_pylist(), table.column("minute").to_pylist(),
-            table.column("complaints").to_pylist(), table.column("reach").to_pylist(),
-            table.column("mentions").to_pylist(), strict=True,
-        )
-    ]
 
 
 def complaint_texts(warehouse: Warehouse, since: datetime, recent: datetime,

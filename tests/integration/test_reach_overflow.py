@@ -204,7 +204,9 @@ def test_the_surge_detectors_history_caps_the_complaint_reach(tmp_path: Path) ->
             f"('{ORG}', 'c4', '2026-03-10 08:01:10', 'a250', 250, 'mention', true)")
         history = complaint_history(warehouse, datetime(2026, 3, 10, tzinfo=UTC),
                                     datetime(2026, 3, 11, tzinfo=UTC))
-        assert [(org, at.strftime("%H:%M"), n, reach) for org, at, n, reach, _ in history] == [
+        rows = zip(*(history[name].to_pylist() for name in ("org_id", "minute", "complaints",
+                                                            "reach")), strict=True)
+        assert [(org, at.strftime("%H:%M"), n, reach) for org, at, n, reach in rows] == [
             (ORG, "08:00", 2, MAX), (ORG, "08:01", 2, 350)]
     finally:
         warehouse.close()

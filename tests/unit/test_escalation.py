@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import pyarrow as pa
 import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
@@ -27,6 +28,7 @@ from pipelines.classify import load_classifier
 from pipelines.decode import Mention, Source, decode
 from pipelines.enrich import label_mentions
 from pipelines.escalation import (
+    ComplaintText,
     SurgeDetector,
     SurgeSettings,
     log_poisson_tail,
@@ -499,22 +501,43 @@ def history_rows(mentions: Iterable[Mention]) -> list[tuple[str, datetime, int, 
             for org, minute in sorted(total, key=lambda k: (k[1], k[0]))]
 
 
+def history_table(rows: Sequence[tuple[str, datetime, int, int, int]]) -> pa.Table:
+    """The same as the warehouse's columns (`pipelines.processors.complaint_history`)."""
+    return pa.table({
+        "org_id": pa.array([r[0] for r in rows], pa.string()),
+        "minute": pa.array([r[1] for r in rows], pa.timestamp("ms", "UTC")),
+        "complaints": pa.array([r[2] for r in rows], pa.uint64()),
+        "reach": pa.array([r[3] for r in rows], pa.uint64()),
+        "mentions": pa.array([r[4] for r in rows], pa.uint64()),
+    })
+
+
+def load(detector: SurgeDetector, how: str, rows: Sequence[tuple[str, datetime, int, int, int]],
+         through: datetime, texts: Iterable[ComplaintText] = ()) -> None:
+    if how == "rows":
+        detector.load_history(rows, through=through, complaints=texts)
+    else:
+        detector.load_history_table(history_table(rows), through=through, complaints=texts)
+
+
+@pytest.mark.parametrize("how", ["rows", "table"])
 @pytest.mark.parametrize("seconds", [0, 30.5])
 def test_load_history_then_continue_gives_the_same_alerts(
-        fortnight: list[Mention], fortnight_alerts: list[Alert], seconds: float) -> None:
+        fortnight: list[Mention], fortnight_alerts: list[Alert], seconds: float,
+        how: str) -> None:
     # A quiet moment days before the surge; on a minute's edge, or within a minute.
     cut = local_day(10).replace(hour=3).astimezone(UTC) + timedelta(seconds=seconds)
     before = [m for m in fortnight if m.created_at < cut]
     after = [m for m in fortnight if m.created_at >= cut]
     detector = SurgeDetector(roster())
-    detector.load_history(history_rows(before), through=cut)
+    load(detector, how, history_rows(before), cut)
     assert detector.tracked_orgs == 1
     resumed = run(detector, after)
     assert resumed == [a for a in fortnight_alerts if a.updated_at > cut]
     assert len(resumed) >= 2
     # Mentions the history already holds (a consumer re-reading after a restart) count once.
     detector = SurgeDetector(roster())
-    detector.load_history(history_rows(before), through=cut)
+    load(detector, how, history_rows(before), cut)
     assert run(detector, fortnight[-len(after) - 5000:]) == resumed
 
 
@@ -681,3 +704,30 @@ def test_process_table_gives_the_alerts_of_one_mention_at_a_time(
     for chunk, clocks in batches(mentions, size):
         alerts += detector.process_table(mentions_table(chunk, NOW), clocks)
     assert alerts == world_reference
+
+
+@pytest.mark.parametrize("hours", [60.5, 63.6])
+def test_the_history_in_columns_leaves_the_state_the_rows_leave(
+        simulated_world: tuple[Roster, list[Mention]], hours: float) -> None:
+    """A restart on the simulated world, its history (surges in it, so minutes kept out,
+    cooldowns) loaded as rows and as columns, with the complaints' texts: the same alerts
+    afterwards, texts and all, in batches of 13 and of 5000."""
+    rost, mentions = simulated_world
+    cut = min(m.created_at for m in mentions) + timedelta(hours=hours, seconds=17)
+    before = [m for m in mentions if m.created_at < cut]
+    after = [m for m in mentions if m.created_at >= cut]
+    rows = history_rows(before)
+    texts = [ComplaintText(m.org_id, m.event_id, m.created_at, m.author_id, m.author_handle,
+                           m.author_followers, m.text or "") for m in before if m.complaint]
+    for size in (13, 5000):
+        alerts: dict[str, list[Alert]] = {}
+        for how in ("rows", "table"):
+            detector = SurgeDetector(rost)
+            load(detector, how, rows, cut, texts)
+            if how == "table":
+                kept_out = sum(bool(s.exclusions) for s in detector._orgs.values())
+                assert kept_out >= 2  # surges in the history: the walk ran in the middle
+            alerts[how] = [a for chunk, clocks in batches(after, size)
+                           for a in detector.process_table(mentions_table(chunk, NOW), clocks)]
+        assert alerts["table"] == alerts["rows"]
+        assert {a.status for a in alerts["rows"]} == {"open", "resolved"}
