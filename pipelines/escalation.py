@@ -1362,7 +1362,7 @@ class SurgeDetector:
             order = np.argsort(minute, kind="stable")  # oldest first, as `load_history` reads
             minute = minute[order]
             count = table["complaints"].cast(pa.int64()).to_numpy()[order]
-            reach = table["reach"].take(pa.array(order)).to_pylist()
+            reach = table["reach"].cast(pa.uint64()).to_numpy()[order]  # saturated at 2^64-1
             if "mentions" in table.column_names:
                 others = table["mentions"].cast(pa.int64()).to_numpy()[order] - count
             else:
@@ -1401,7 +1401,7 @@ class SurgeDetector:
                 rows = by_org[starts[code]:starts[code + 1]]
                 state = self._track(name)
                 _HistoryLoad(self, state, minute[rows], count[rows], others[rows],
-                             [reach[k] for k in rows.tolist()], per_org[code], end,
+                             reach[rows].tolist(), per_org[code], end,
                              zones).run()
         self._history_end = max(self._history_end, history_end)
 
@@ -1799,7 +1799,7 @@ class _HistoryLoad:
                     if b > self.applied:
                         self.kept[max(a, self.applied + 1) - first:b + 1 - first] = False
                 self.applied = state.exclusions[-1][1]
-                self._rates()
+                self._rates(state.cursor - first)
             cursor, bound = state.cursor, state.bound
 
     def _offset(self, hour: int) -> int:
@@ -1815,11 +1815,12 @@ class _HistoryLoad:
 
     # the usual rates -------------------------------------------------------------------
 
-    def _rates(self) -> None:
-        """The usual complaints (E) per minute and its gate, from the history per local
-        hour and day as `_OrgState.hour_rate` reads it (the same arithmetic, so the same
-        numbers)."""
+    def _rates(self, since: int = 0) -> None:
+        """The usual complaints (E) per minute from the `since`-th on (and a day before:
+        spans reach back) and its gate, from the history per local hour and day as
+        `_OrgState.hour_rate` reads it (the same arithmetic, so the same numbers)."""
         state = self.state
+        since = max(0, since - 1440)
         where = self.hour - self.base_hour
         kept = self.kept
         self.h_count = np.bincount(where, np.where(kept, self.count, 0), self.hours)
@@ -1830,7 +1831,7 @@ class _HistoryLoad:
         days = int(day_at[-1]) + 1
         d_count = np.bincount(day_at, self.h_count, days)
         d_minutes = np.bincount(day_at, self.h_minutes, days).astype(np.int64)
-        low = int(self.hour.min()) - 1
+        low = int(self.hour[since:].min()) - 1
         hours = np.arange(low, int(self.hour.max()) + 2, dtype=np.int64)
         # the prior: the week before yesterday
         day = hours // 24 - self.base_day
@@ -1884,18 +1885,34 @@ class _HistoryLoad:
         rate_c = np.where(some, np.maximum(rate_c, recent[0] / safe), rate_c)
         # E of each local half-hour block: the higher rate of the hours within ±30 min,
         # with the floor; and its gate, as `usual_at` finds them
-        first_block = int(self.block.min())
+        first_block = int(self.block[since:].min())
         start = np.arange(first_block, int(self.block.max()) + 1, dtype=np.int64) * 30
         raw = np.maximum(rate_c[(start - _EDGE) // 60 - low], rate_c[(start + _EDGE) // 60 - low])
         usual = np.maximum(raw, state.floor)
+        gates = self._gates(usual)
+        at_block = self.block[since:] - first_block
+        if not since:
+            self.usual = np.zeros(len(self.block))
+            self.gate = np.zeros(len(self.block))
+            self.expected = np.zeros(len(self.block) + 1)
+        self.usual[since:], self.gate[since:] = usual[at_block], gates[at_block]
+        np.cumsum(self.usual[since:], out=self.expected[since + 1:])
+        self.expected[since + 1:] += self.expected[since]
+
+    def _gates(self, usual: np.ndarray) -> np.ndarray:
+        """`usual_at`'s gate of each usual count: its grid step as `math` finds it (numpy's
+        logarithm, checked with `math` where the step is near a whole number)."""
+        state = self.state
         step = math.log(_GRID_STEP)
-        gates = np.array([_gate(math.floor(math.log(e / _GRID_BASE) / step)
-                                if e >= _GRID_BASE else -1, state.lowest_ratio, state.log_p)
-                          for e in usual.tolist()])
-        at_block = self.block - first_block
-        self.usual, self.gate = usual[at_block], gates[at_block]
-        self.expected = np.zeros(len(self.usual) + 1)
-        np.cumsum(self.usual, out=self.expected[1:])
+        up = usual >= _GRID_BASE
+        exact = np.log(np.where(up, usual, _GRID_BASE) / _GRID_BASE) / step
+        steps = np.where(up, np.floor(exact), -1).astype(np.int64)
+        near = np.flatnonzero(up & (np.abs(exact - np.round(exact)) < 1e-6))
+        for i in near.tolist():
+            steps[i] = math.floor(math.log(float(usual[i]) / _GRID_BASE) / step)
+        kinds, index = np.unique(steps, return_inverse=True)
+        gates = np.array([_gate(int(k), state.lowest_ratio, state.log_p) for k in kinds.tolist()])
+        return gates[index.ravel()]
 
     # finding what the walk must judge ---------------------------------------------------
 
@@ -1906,8 +1923,10 @@ class _HistoryLoad:
         s = state.s
         rate = state.gate_rate
         pos = cursor
+        stretch = 64  # the next minute to judge is often near: look there first
         while pos < end:
-            stop = min(end, pos + _BULK_STRETCH)
+            stop = min(end, pos + stretch)
+            stretch = min(2 * stretch, _BULK_STRETCH)
             a, b = pos - first, stop - first
             sums = np.cumsum(self.count[a:b] - rate * self.usual[a:b])
             running = sums - np.minimum(np.minimum.accumulate(sums), -bound)
@@ -1922,34 +1941,43 @@ class _HistoryLoad:
                           & (longest > 0) & (k >= s.min_complaints))
                 hit = np.flatnonzero(judged)
                 if len(hit):
-                    hit = hit[self._may_hold(hit + a, longest[hit])]
-                if len(hit):
-                    t = int(hit[0])
-                    return pos + t, float(running[t - 1]) if t else bound
+                    held = self._may_hold(hit + a, longest[hit])
+                    if held >= 0:
+                        t = int(hit[held])
+                        return pos + t, float(running[t - 1]) if t else bound
             bound = float(running[-1])
             pos = stop
         self.bound_at_end = bound
         return None
 
-    def _may_hold(self, at: np.ndarray, longest: np.ndarray) -> np.ndarray:
-        """Of the minutes at these indices, which have a span that passes the volume, rate
-        and share tests as far as their counts and usual counts alone tell (what `_judge`
-        tests before the tail; E from cumulative sums, so with a little room)."""
+    def _may_hold(self, at: np.ndarray, longest: np.ndarray) -> int:
+        """The first of the minutes at these indices with a span that passes the volume,
+        rate, share and tail tests as far as its counts and usual counts alone tell (what
+        `_judge` tests, short of the other mentions; E from cumulative sums, so with a
+        little room), or -1."""
         state = self.state
         s = state.s
         ends = at + 1
         window = np.minimum(state.window, longest)
         in_window = self.counted[ends] - self.counted[ends - window]  # at least `_judge`'s
-        holds = np.zeros(len(at), dtype=bool)
+        ks, es, passes = [], [], []
         for length, ratio in zip(state.spans, state.ratios, strict=True):
             inside = length <= longest
             starts = np.where(inside, ends - length, ends)
             k = self.counted[ends] - self.counted[starts]
             e = self.expected[ends] - self.expected[starts]
             volume = k if length >= state.window else in_window
-            holds |= (inside & (volume >= s.min_complaints)
-                      & (k >= max(ratio, s.share_ratio) * e * (1 - _BULK_ROOM)))
-        return holds
+            passes.append(inside & (volume >= s.min_complaints)
+                          & (k >= max(ratio, s.share_ratio) * e * (1 - _BULK_ROOM)))
+            ks.append(k)
+            es.append(e)
+        passing = np.array(passes)
+        log_p = state.log_p + _BULK_ROOM
+        for i in np.flatnonzero(passing.any(axis=0)).tolist():
+            for j in np.flatnonzero(passing[:, i]).tolist():
+                if log_poisson_tail(int(ks[j][i]), float(es[j][i]) * (1 + _BULK_ROOM)) <= log_p:
+                    return i
+        return -1
 
     # laying the state down, and the walk -------------------------------------------------
 
