@@ -119,6 +119,17 @@ walked by its partition's ticks at all until its next mention, which first skips
 minutes it missed in bulk, whatever their length: a clock that jumps a year (or 174)
 costs no more than one that jumps two months (`_add_minutes`). `SurgeDetector.work`
 counts what was done.
+
+A restart's history comes as columns too (`SurgeDetector.load_history_table`): per
+organisation, the history per local hour and day, the usual rates, the gates and the
+running bound are computed with numpy over all its minutes, and the state is laid down
+directly where no span could hold; only from a minute where, on its counts, a span could
+pass the volume, rate, share and tail tests do the steps above take the rows, until no
+surge is open. The rates read only history at least a day old, so they are computed
+ahead, and again after a surge kept minutes out of the history. The same history,
+surges, minutes kept out and samples, so the same alerts, as `load_history`'s
+minute-by-minute replay (the bound may end lower: over quiet stretches it is computed,
+not bounded from above).
 """
 
 from __future__ import annotations
