@@ -384,7 +384,7 @@ CLIENT_ALERTS = Query(
     "client_alerts",
     "one organisation's alerts that were open at some point in the range, newest first",
     f"""SELECT alert_id, kind, status, opened_at, resolved_at, severity, observed, expected,
-       summary, length(sample_event_ids) AS samples
+       summary, length(sample_event_ids) AS samples, details
 FROM alerts
 WHERE org_id = {{org_id:String}} AND {VISIBLE}
   AND opened_at < {{end:DateTime64(3, 'UTC')}}
@@ -630,7 +630,8 @@ ALERTS_LIST = Query(
     WHERE {_LISTED_ALERTS}
 )
 SELECT alert_id, org_id, kind, status, opened_at, resolved_at, severity, observed,
-       expected, summary, sample_event_ids, (SELECT count() FROM matching_alerts) AS matching
+       expected, summary, sample_event_ids, details,
+       (SELECT count() FROM matching_alerts) AS matching
 FROM alerts
 WHERE (org_id, alert_id) IN (
         SELECT org_id, alert_id FROM matching_alerts

@@ -16,6 +16,7 @@ import polars as pl
 import streamlit as st
 
 from dashboard import charts, session
+from dashboard.alertdetails import about_column, about_lines, markdown_text
 from dashboard.data import Clock, DashboardData, DataUnavailable
 from dashboard.display import (
     NO_VALUE,
@@ -50,6 +51,10 @@ LIST_COLUMNS = {
     "observed": st.column_config.TextColumn("Observed"),
     "expected": st.column_config.TextColumn("Expected"),
     "summary": st.column_config.TextColumn("Summary", width="large"),
+    "about": st.column_config.TextColumn(
+        "About", width="large",
+        help="From the alert's details: a surge's distinctive terms and loudest author, "
+             "the mentions waiting past SLA and the oldest, since when a client is silent."),
     "samples": st.column_config.NumberColumn("Sample mentions"),
     "alert_id": st.column_config.TextColumn("Alert id"),
 }
@@ -153,6 +158,7 @@ def show_alerts(data: DashboardData, clock: Clock, start: datetime, end: datetim
                 lambda r: alert_figure(r["kind"], r["expected"]), return_dtype=pl.String)
             .alias("expected"),
             "summary",
+            about_column(listed, zone),
             pl.col("sample_event_ids").list.len().alias("samples"), "alert_id",
         ),
         hide_index=True, width="stretch", column_config=LIST_COLUMNS, placeholder=NO_VALUE,
@@ -175,6 +181,9 @@ def show_alert(alert: dict, samples: pl.DataFrame, clock: Clock, zone: str = "UT
              f"{session.show_time(alert['opened_at'], zone)} ({lasted})")
     with st.expander(label, expanded=False):
         st.write(alert["summary"])
+        lines = about_lines(alert["kind"], alert.get("details"), zone)
+        if lines:
+            st.markdown("\n".join("- " + markdown_text(line) for line in lines))
         st.caption(f"severity {severity(alert['severity'])} · observed "
                    f"{alert_figure(alert['kind'], alert['observed'])} · expected "
                    f"{alert_figure(alert['kind'], alert['expected'])} · {alert['alert_id']}")

@@ -19,6 +19,7 @@ import polars as pl
 import streamlit as st
 
 from dashboard import charts, session
+from dashboard.alertdetails import about_column
 from dashboard.data import Clock, DashboardData, DataUnavailable
 from dashboard.display import (
     NO_VALUE,
@@ -57,6 +58,10 @@ ALERT_COLUMNS = {
     "observed": st.column_config.TextColumn("Observed"),
     "expected": st.column_config.TextColumn("Expected"),
     "summary": st.column_config.TextColumn("Summary", width="large"),
+    "about": st.column_config.TextColumn(
+        "About", width="large",
+        help="From the alert's details: a surge's distinctive terms and loudest author, "
+             "the mentions waiting past SLA and the oldest, since when the client is silent."),
     "resolved_at": st.column_config.TextColumn("Resolved"),
 }
 QUEUE_COLUMNS = {
@@ -234,8 +239,11 @@ def alerts_table(alerts: pl.DataFrame, zone: str) -> pl.DataFrame:
         pl.struct("kind", "expected").map_elements(
             lambda r: alert_figure(r["kind"], r["expected"]), return_dtype=pl.String)
         .alias("expected"),
-        "summary", "resolved_at",
+        "summary",
+        about_column(shown, zone),
+        "resolved_at",
     )
+
 
 
 def show_activity(

@@ -133,6 +133,12 @@ def scenario() -> dict[queries.Query, pa.Table]:
             "summary": (s, ["Gemeente Zutphen: 25 complaints in 30 min, usually 4",
                             "Gemeente Zutphen: mention by @piet answered after 1h30m"]),
             "samples": (u64, [2, 1]),
+            # The surge's details as the pipeline writes them; the older alert has none.
+            "details": (s, [json.dumps({
+                "terms": [{"term": "#loket", "complaints": 12, "share": 0.5,
+                           "usual_share": 0.04}],
+                "top_authors": [{"author_id": "u1", "handle": "anna_z",
+                                 "followers": 896037}], "posts": []}), ""]),
         }),
         queries.CLIENT_RESPONSE_SUMMARY: table({
             "actionable": (u64, [90]), "answered": (u64, [70]), "pending": (u64, [4]),
@@ -200,6 +206,19 @@ def scenario() -> dict[queries.Query, pa.Table]:
                             "Gemeente Zutphen: mention by @anna_z unanswered for 2h30m",
                             "Gemeente Zutphen: mention by @piet answered after 1h30m"]),
             "sample_event_ids": (pa.list_(s), [["s-1", "s-2"], ["m-old"], ["m-older"]]),
+            # As the pipelines write them; the resolved one is from before migration 0006.
+            "details": (s, [json.dumps({
+                "terms": [{"term": "#bieb", "complaints": 20, "share": 0.667,
+                           "usual_share": 0.05}],
+                "share": 0.9, "usual_share": 0.2,
+                "top_authors": [{"author_id": "u7", "handle": "lezer42", "followers": 1200}],
+                "posts": [{"event_id": "s-1", "author": "lezer42", "followers": 1200,
+                           "text": "De bieb is al weken dicht!"}]}),
+                json.dumps({"past_sla": 4, "complaints_past_sla": 2,
+                            "oldest_mention_id": "m-old",
+                            "oldest_created_at": "2026-03-25T09:00:00.000Z",
+                            "oldest_business_seconds": 9000.0, "sla_seconds": 1800.0,
+                            "confirmed": True}), ""]),
             "matching": (u64, [3, 3, 3]),
         }),
         queries.ALERTS_SUMMARY: table({
@@ -511,6 +530,9 @@ def test_client_page_shows_times_in_the_clients_zone_and_alerts_newest_first() -
     assert alerts.value["opened_at"].tolist() == ["2026-03-25 12:10", "2026-03-23 13:00"]
     assert alerts.value["kind"].tolist() == ["complaint surge", "SLA breach"]
     assert alerts.value["observed"].tolist() == ["25 complaints", "1 h 30 min business"]
+    assert alerts.value["about"].tolist() == [
+        "#loket in 50% of its complaints (usually 4%); loudest @anna_z (896,037 followers)",
+        "–"]
     assert json.loads(alerts.proto.columns)["severity"]["type_config"]["format"] == "%.1f"
     queue = next(f for f in frames if "Waiting" in headers(f))
     assert queue.value["created_at"].tolist() == ["2026-03-25 10:00", "2026-03-25 12:55"]
@@ -629,6 +651,17 @@ def test_alerts_page_lists_alerts_with_their_sample_mentions() -> None:
     assert surge_samples["text"].tolist() == ["De bieb is al weken dicht!",
                                               "Geen reactie op mijn mail"]
     assert at.expander[2].caption[-1].value == "No sample mentions found in the warehouse."
+    # What each alert is about, from its details; none for the one written before them.
+    assert listing["about"].tolist() == [
+        "#bieb in 67% of its complaints (usually 5%); loudest @lezer42 (1,200 followers)",
+        "4 mentions wait past the 30 min SLA (2 of them complaints); the oldest since "
+        "2026-03-25 09:00, 2 h 30 min of business time",
+        "–"]
+    surge = at.expander[0].markdown[1].value  # under the summary
+    assert "Complaints were 90% of its mentions \\(usually 20%\\)" in surge
+    assert "@lezer42 \\(1,200 followers\\): “De bieb is al weken dicht\\!”" in surge
+    assert [m.value for m in at.expander[2].markdown] == [
+        "Gemeente Zutphen: mention by @piet answered after 1h30m"]
 
 
 def test_alerts_timeline_reads_times_of_the_agency_zone() -> None:
@@ -660,7 +693,8 @@ def test_alerts_page_filters_in_the_warehouse() -> None:
 def test_alerts_page_counts_come_from_the_whole_table_not_the_list() -> None:
     answers = scenario()
     answers[queries.ALERTS_LIST] = answers[queries.ALERTS_LIST].set_column(
-        11, "matching", pa.array([5000] * 3, pa.uint64()))
+        answers[queries.ALERTS_LIST].column_names.index("matching"), "matching",
+        pa.array([5000] * 3, pa.uint64()))
     at = open_page(app(FakeReader(answers)), "alerts")
     assert any(s.value == "5,000 alerts" for s in at.subheader)
     assert any("The newest 3" in c.value for c in at.caption)
