@@ -21,12 +21,12 @@ import pyarrow.compute as pc
 
 from pipelines.alerts import Alert
 from pipelines.columnar import MENTIONS_SCHEMA, POSTS_SCHEMA, clock_at
-from pipelines.decode import DeadLetter, Mention, Post, Source
+from pipelines.decode import DeadLetter, Mention, Source
 from pipelines.responses import ResponseRow
 from pipelines.warehouse import as_utc
 
-__all__ = ["Derived", "IngestBatch", "WriteResult", "mention_objects", "newest_clocks",
-           "post_objects"]
+__all__ = ["Derived", "IngestBatch", "WriteResult", "in_set", "mention_objects",
+           "newest_clocks", "rows_at"]
 
 
 @dataclass
@@ -109,24 +109,6 @@ def mention_objects(table: pa.Table, topic: str) -> list[Mention]:
             source=Source(topic, c["source_partition"][i], c["source_offset"][i],
                           as_utc(c["kafka_timestamp"][i])),
             labels_source=c["labels_source"][i],
-        )
-        for i in range(table.num_rows)
-    ]
-
-
-def post_objects(table: pa.Table, topic: str) -> list[Post]:
-    """The rows of a posts table as `Post`s (for steps that still take objects)."""
-    c = _columns(table, POSTS_SCHEMA.names)
-    return [
-        Post(
-            org_id=c["org_id"][i], event_id=c["event_id"][i], platform=c["platform"][i],
-            created_at=as_utc(c["created_at"][i]), account_id=c["account_id"][i],
-            account_handle=c["account_handle"][i], account_role=c["account_role"][i],
-            account_followers=c["account_followers"][i], kind=c["kind"][i],
-            in_reply_to=c["in_reply_to"][i], text=c["text"][i],
-            org_source=c["org_source"][i],
-            source=Source(topic, c["source_partition"][i], c["source_offset"][i],
-                          as_utc(c["kafka_timestamp"][i])),
         )
         for i in range(table.num_rows)
     ]

@@ -48,10 +48,6 @@ class DetectorProcess:
         """A new, empty detector (as after a restart, before `load_history`)."""
         self._call("__reset__")
 
-    def load_history(self, rows: Iterable[tuple[Any, ...]], *, through: datetime | None = None,
-                     complaints: Iterable[ComplaintText] = ()) -> None:
-        self._call("load_history", list(rows), through=through, complaints=list(complaints))
-
     def load_history_table(self, table: pa.Table, *, through: datetime | None = None,
                            complaints: Iterable[ComplaintText] = ()) -> None:
         self._call("load_history_table", table, through=through, complaints=list(complaints))
