@@ -45,7 +45,7 @@ class DetectorProcess:
         return self.pool.submit(_call, name, args, kwargs).result()
 
     def reset(self) -> None:
-        """A new, empty detector (as after a restart, before `load_history`)."""
+        """A new, empty detector (as after a restart, before `load_history_table`)."""
         self._call("__reset__")
 
     def load_history_table(self, table: pa.Table, *, through: datetime | None = None,
