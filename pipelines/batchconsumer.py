@@ -49,13 +49,6 @@ class RawBatch:
     def __len__(self) -> int:
         return len(self.messages)
 
-    def next_offsets(self) -> dict[int, int]:
-        nxt: dict[int, int] = {}
-        for partition, offset, _ in self.messages:
-            if nxt.get(partition, -1) <= offset:
-                nxt[partition] = offset + 1
-        return nxt
-
 
 class _SeekToWarehouse(ConsumerRebalanceListener):
     def __init__(self, source: BatchConsumer) -> None:

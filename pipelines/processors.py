@@ -102,11 +102,8 @@ class StreamProcessors:
         watermark moved. Every valid event counts, duplicates included: they were
         read, whoever wrote them first."""
         newest = newest_clocks(batch.mentions, batch.posts)
-        for clocks in (self.clocks, self.tracker_clocks):
-            for partition, at in newest.items():
-                current = clocks.get(partition)
-                if current is None or at > current:
-                    clocks[partition] = at
+        _advance_to(self.clocks, newest)
+        _advance_to(self.tracker_clocks, newest)
         top = max(self.clocks.values(), default=None)
         if top is not None and (self.watermark is None or top > self.watermark):
             self.watermark = top
@@ -278,6 +275,7 @@ def _held(table: pa.Table, rows: np.ndarray, offsets: np.ndarray, gap: int) -> d
 
 
 def _advance_to(clocks: dict[int, datetime], newest: dict[int, datetime]) -> None:
+    """Each partition's clock to its time in `newest`, never back."""
     for partition, at in newest.items():
         current = clocks.get(partition)
         if current is None or at > current:

@@ -290,7 +290,7 @@ def create_app(
             stats.batch_written(messages, result, taken_at)
             stats.alerts_published(len(derived.alerts))
             await publish(derived.alerts)
-            await consumer.commit(batch.next_offsets())
+            await consumer.commit(ingest_batch.next_offsets)
             return
 
     @app.task
