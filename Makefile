@@ -17,7 +17,7 @@ demo: setup
 # Linters, unit tests, integration tests, then every benchmark phase at a small size.
 test:
 	@infra/setup.sh --test
-	.venv/bin/ruff check pipelines dashboard schemas tests infra
+	.venv/bin/ruff check pipelines dashboard schemas bench tests infra
 	.venv/bin/mypy
 	.venv/bin/python -m pytest -m "not integration" -q
 	.venv/bin/python -m pytest -m integration -q -n 2 --dist loadfile
@@ -36,5 +36,5 @@ test-integration:
 	.venv/bin/python -m pytest -m integration -q -n 2 --dist loadfile
 
 lint: setup
-	.venv/bin/ruff check pipelines dashboard schemas tests infra
+	.venv/bin/ruff check pipelines dashboard schemas bench tests infra
 	.venv/bin/mypy

@@ -6,10 +6,11 @@
 Decodes the file as the worker would (partition from the organisation, as `dorpspomp
 replay` keys it; Kafka timestamps at the events' own time, as a live stream has them),
 then hands the tracker batches of `--batch` events with the partitions' clocks, the way
-`pipelines.processors` does, and times only the tracker's calls, in CPU time of this process
-(other processes on a shared machine then cost it little). By default the batches are Arrow
-tables in the warehouse's layout (`pipelines.sink.mentions_table` / `posts_table`, made
-before the clock starts, as the worker's decoder hands them over) and the call is
+`pipelines.processing.processors` does, and times only the tracker's calls, in CPU time of
+this process (other processes on a shared machine then cost it little). By default the
+batches are Arrow tables in the warehouse's layout
+(`pipelines.ingest.sink.mentions_table` / `posts_table`, made before the clock starts, as the
+worker's decoder hands them over) and the call is
 `process_tables`; `--objects` times `process` on the decoded objects instead (the adapter:
 tables made inside the call, rows turned back into `ResponseRow`s). Prints µs per event
 (mentions and posts) and the rows and alert states it returned; the best of `--repeat` runs
@@ -28,10 +29,10 @@ from typing import Any
 
 from aiokafka.partitioner import murmur2
 
-from pipelines.decode import Mention, Post, Source, decode
-from pipelines.responses import ResponseTracker
+from pipelines.ingest.decode import Mention, Post, Source, decode
+from pipelines.ingest.sink import mentions_table, posts_table
+from pipelines.processing.responses import ResponseTracker
 from pipelines.roster import Roster, load_roster
-from pipelines.sink import mentions_table, posts_table
 
 
 def load(path: Path, roster: Roster, partitions: int) -> list[Mention | Post]:

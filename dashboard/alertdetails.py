@@ -1,7 +1,7 @@
 """What an alert is about, in words, from its `details` (the `alerts` column, JSON).
 
-The pipelines write each kind's own facts there (`pipelines.escalation` for complaint
-surges, `pipelines.responses` for `sla_breach` and `silent_org`); alerts written before
+The pipelines write each kind's own facts there (`pipelines.processing.escalation` for complaint
+surges, `pipelines.processing.responses` for `sla_breach` and `silent_org`); alerts written before
 migration 0006 read '' and an unknown kind may hold anything, so every function here
 takes the raw column and answers `NO_VALUE` (or nothing) rather than fail. `about` is
 one line for a table; `about_lines` the whole story for an alert opened on the page.

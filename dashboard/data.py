@@ -32,12 +32,12 @@ from dashboard.figures import (
 )
 from dashboard.queries import Query
 from dashboard.triage import SILENCE_LOOKBACK
-from pipelines.logins import Login
-from pipelines.orgscope import check_scoped
-from pipelines.readapi import WarehouseReader, client_settings, running_worker
 from pipelines.roster import Org, Roster
+from pipelines.serving.logins import Login
+from pipelines.serving.orgscope import check_scoped
+from pipelines.serving.readapi import WarehouseReader, client_settings, running_worker
+from pipelines.serving.sqlguard import ForbiddenQuery, check_read_only
 from pipelines.settings import Settings
-from pipelines.sqlguard import ForbiddenQuery, check_read_only
 from pipelines.warehouse import WarehouseError
 
 __all__ = [
@@ -75,7 +75,7 @@ class Scope:
 
     A client login's scope travels twice: as the `VISIBLE` parameters of every
     dashboard query, and to the reader, whose engine filters every table to
-    these organisations (so ad-hoc SQL is limited too, `pipelines.orgscope`).
+    these organisations (so ad-hoc SQL is limited too, `pipelines.serving.orgscope`).
     """
 
     org_ids: frozenset[str] | None = None

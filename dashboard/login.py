@@ -1,12 +1,12 @@
 """The door of the dashboard: a login form before any page, when there is a users file.
 
 With DORPSPOMP_DASHBOARD_USERS set, nobody sees a page before signing in with
-a name and password from that file (`pipelines.logins`); the login's scope (every
+a name and password from that file (`pipelines.serving.logins`); the login's scope (every
 organisation for the agency, its own for a client) goes into the session, where
 every page and the SQL page's reader take it from. The file is read again when it
 changes: a login removed or changed there is signed out at its next click.
 
-Every sign-in goes through the machine's sign-in limit (`pipelines.throttle`)
+Every sign-in goes through the machine's sign-in limit (`pipelines.serving.throttle`)
 first: a locked name or address is refused before its password is checked.
 
 Without a users file there are no logins: `dorpspomp up` and `dorpspomp dashboard`
@@ -23,11 +23,11 @@ import streamlit as st
 
 from dashboard.data import Scope
 from dashboard.session import LOGIN_KEY, READER_KEY, ROSTER_KEY, SCOPE_KEY, TOKEN_KEY
-from pipelines.logins import Login, UserBook, UsersFileError, load_users
-from pipelines.readapi import NotSignedIn
-from pipelines.readapi import sign_in as sign_in_at_worker
+from pipelines.serving.logins import Login, UserBook, UsersFileError, load_users
+from pipelines.serving.readapi import NotSignedIn
+from pipelines.serving.readapi import sign_in as sign_in_at_worker
+from pipelines.serving.throttle import LoginThrottle, ThrottleError
 from pipelines.settings import Settings, SettingsError
-from pipelines.throttle import LoginThrottle, ThrottleError
 from pipelines.warehouse import WarehouseError
 
 NO_LOGINS = (
@@ -134,7 +134,7 @@ def login_form(book: UserBook, throttle: LoginThrottle, settings: Settings) -> N
     if settings.embedded:
         # The worker checks the password (through the same throttle) and issues the
         # token that every query of this session then carries: the worker, not this
-        # page, decides what the session may read (pipelines.access).
+        # page, decides what the session may read (pipelines.serving.access).
         try:
             granted = sign_in_at_worker(settings, name, password, address)
         except NotSignedIn as exc:

@@ -583,17 +583,17 @@ def _describe(exc: BaseException) -> str:
 
 
 def _kafkaadmin() -> ModuleType:
-    """pipelines/kafkaadmin.py, the project's one home for topic creation and listing.
+    """pipelines/ingest/kafkaadmin.py, the project's one home for topic creation and listing.
 
     Imported from the installed package (the venv's python, as `dorpspomp up`, setup.sh
     and the tests run this script), else from this checkout, which holds the script in
     infra/ beside pipelines/; the module needs only the standard library and kafka-python.
     """
     try:
-        from pipelines import kafkaadmin
+        from pipelines.ingest import kafkaadmin
     except ModuleNotFoundError:
         sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-        from pipelines import kafkaadmin
+        from pipelines.ingest import kafkaadmin
     return kafkaadmin
 
 

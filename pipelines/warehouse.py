@@ -4,7 +4,7 @@ Everything goes through clickhouse-connect with the DSN from
 DORPSPOMP_WAREHOUSE, so the embedded warehouse (chDB, `chdb://PATH`) and a
 ClickHouse server (`http(s)://...`) share one code path. chDB allows one
 process per data directory: in embedded mode the worker owns it and serves
-reads to everyone else (see `pipelines.readapi`).
+reads to everyone else (see `pipelines.serving.readapi`).
 """
 
 from __future__ import annotations
@@ -23,16 +23,21 @@ from clickhouse_connect.driver.binding import bind_query
 from clickhouse_connect.driver.client import Client
 
 from pipelines.arrowtimes import holds_seconds, restore_times
-from pipelines.orgscope import (
+from pipelines.ingest.seenids import DIGEST_SQL
+from pipelines.serving.orgscope import (
     check_scoped,
     client_error,
     engine_access_config,
     missing_policies,
     scoped_statement,
 )
-from pipelines.seenids import DIGEST_SQL
+from pipelines.serving.sqlguard import (
+    ForbiddenQuery,
+    check_ast,
+    check_read_only,
+    read_only_statement,
+)
 from pipelines.settings import Settings
-from pipelines.sqlguard import ForbiddenQuery, check_ast, check_read_only, read_only_statement
 from schemas.migrations import Migration, all_migrations
 
 log = logging.getLogger(__name__)
@@ -79,7 +84,7 @@ def connect(settings: Settings, *, reader: bool = False) -> Client:
             assert path is not None
             path.mkdir(parents=True, exist_ok=True)
             # The engine's config carries the row policies that scope client logins
-            # (pipelines.orgscope); chDB reads it when the engine starts in this process.
+            # (pipelines.serving.orgscope); chDB reads it when the engine starts in this process.
             config = engine_access_config(settings.engine_config_dir, settings.database_name)
             return clickhouse_connect.get_client(
                 dsn=f"chdb://{path}", database=database,
@@ -198,7 +203,8 @@ class Warehouse:
         return {r[0] for r in result.result_rows}
 
     def stored_id_digests(self) -> np.ndarray:
-        """The digest (`pipelines.seenids.DIGEST_SQL`) of every stored mention and post id."""
+        """The digest (`pipelines.ingest.seenids.DIGEST_SQL`) of every stored mention and post
+        id."""
         parts = []
         for table in ("mentions", "posts"):
             result = self.client.query_arrow(
@@ -268,7 +274,7 @@ class Warehouse:
 
         `org_ids` (a client login's organisations) limits every table to those
         organisations inside the engine: embedded, through the row policies of
-        `pipelines.orgscope` keyed on the statement's scope setting; on a server, the
+        `pipelines.serving.orgscope` keyed on the statement's scope setting; on a server, the
         statement runs only as that client's own ClickHouse user, whose row policies
         filter it. Engine errors for a client never quote row values.
 
@@ -514,8 +520,9 @@ def as_utc(t: datetime) -> datetime:
 
 
 _ERROR_KIND = re.compile(r"\(([A-Z][A-Z0-9_]+)\)\s*$")
-# The SETTINGS clause dorpspomp adds to a statement (pipelines.sqlguard, pipelines.orgscope),
-# as the engine quotes it back ("In scope SELECT … SETTINGS max_execution_time = 30, …").
+# The SETTINGS clause dorpspomp adds to a statement (pipelines.serving.sqlguard,
+# pipelines.serving.orgscope), as the engine quotes it back ("In scope SELECT … SETTINGS
+# max_execution_time = 30, …").
 # A syntax error's quote of it may end cut short, in "...".
 _OUR_SETTINGS = re.compile(
     r"\s*SETTINGS (?:log_comment|max_threads|max_execution_time) = .*?(?:readonly = 1|\.\.\.)",

@@ -1,6 +1,6 @@
 """The response tracker as it was before it worked on columns: one Python step per event.
 
-Kept unchanged (pipelines/responses.py at commit 9729530, below this paragraph) as the
+Kept unchanged (pipelines/processing/responses.py at commit 9729530, below this paragraph) as the
 reference that tests/unit/test_tracker_columns.py holds `ResponseTracker.process_tables`
 to: the same events in the same batches must give the same rows and alert states. Do not
 fix or speed it up; it is only ever compared with.
@@ -30,7 +30,7 @@ What it does, and the choices it makes where the contract leaves room:
   posts share a partition (the key is org_id).
 - Clocks: every partition has an event-time clock, the highest `clock_at` among the
   events handed in on it: their `created_at`, but never more than a minute past the time
-  Kafka received them (`pipelines.decode.clock_time`), so that one event dated ahead
+  Kafka received them (`pipelines.ingest.decode.clock_time`), so that one event dated ahead
   cannot make every SLA on its partition run out. It moves after each event, and at the
   end of a call to at least the caller's `clocks[p]` (it never goes back). Each event is
   taken at its *instant*: the clock of its partition just before it (its own `clock_at`
@@ -112,8 +112,8 @@ from operator import attrgetter
 from typing import Any, Final, Generic, TypeVar
 from zoneinfo import ZoneInfo
 
-from pipelines.alerts import Alert
-from pipelines.decode import Mention, Post
+from pipelines.ingest.decode import Mention, Post
+from pipelines.processing.alerts import Alert
 from pipelines.roster import (
     BusinessHours,
     Org,

@@ -6,7 +6,7 @@ reader. Results show as a table and, when they have numbers, a chart (times on a
 time axis in UTC), and download as CSV or Parquet. "Most rows" asks for the first
 rows only; the page says when the query had more. For a client login the engine
 runs every statement with each table filtered to that client's organisations
-(`pipelines.orgscope`): whatever the SQL says, it reads no other client's rows.
+(`pipelines.serving.orgscope`): whatever the SQL says, it reads no other client's rows.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from dashboard import session
 from dashboard.charts import result_chart
 from dashboard.data import DashboardData, DataUnavailable, QueryFailed
 from dashboard.queries import BROWSABLE_TABLES, EXAMPLES
-from pipelines.sqlguard import ForbiddenQuery
+from pipelines.serving.sqlguard import ForbiddenQuery
 from pipelines.warehouse import cut_at
 
 TEXT_KEY = "sql.text"

@@ -4,11 +4,11 @@
 organisation's past for its usual rates (surge baselines need three days, the same hour
 of the week two weeks), its SLA figures, its past surges and its voices. So the
 simulation starts `days` back and sends what is due — at first four weeks of it, all at
-once, in batches per partition (`pipelines.kafkabatch.send_keyed`, as `dorpspomp
+once, in batches per partition (`pipelines.ingest.kafkabatch.send_keyed`, as `dorpspomp
 replay` does) — then goes on sending each event when the clock reaches its
 `created_at`: one loop, "send what is due, sleep until the next", whose first turns are
 the history. Simulated time never runs ahead of the clock (the worker would hold such
-events back, see `pipelines.decode`).
+events back, see `pipelines.ingest.decode`).
 
 Two complaint surges are planned on top of the random ones (`demo_surges`): one that
 began a few minutes before the start, so the first look at the dashboard shows a surge
@@ -152,7 +152,7 @@ class _Sender:
 
     async def send(self, records: list[tuple[bytes | None, bytes, list[tuple[str, bytes]]]],
                    last_ms: int) -> None:
-        from pipelines.kafkabatch import send_keyed
+        from pipelines.ingest.kafkabatch import send_keyed
 
         deliveries = await send_keyed(self.producer, self.topic, records)
         self.in_flight.append(_Chunk(last_ms, len(records), deliveries))
@@ -164,7 +164,7 @@ class _Sender:
         chunk = self.in_flight.popleft()
         for outcome in await asyncio.gather(*chunk.deliveries, return_exceptions=True):
             if isinstance(outcome, BaseException):
-                from pipelines.replay import BrokerUnavailable
+                from pipelines.commands.replay import BrokerUnavailable
 
                 raise BrokerUnavailable(f"Kafka refused simulated events: {outcome}")
         self.state.acknowledged_ms = chunk.last_ms
@@ -231,7 +231,7 @@ async def _run(bootstrap: str, topic: str, events: Iterator[tuple[int, int, int,
                stream: IO[str], started: float) -> bool:
     """The loop: send what is due (all of the history at first), sleep until the next.
     True when stopped by Ctrl-C or SIGTERM."""
-    from pipelines.replay import BrokerUnavailable, _batch_producer
+    from pipelines.commands.replay import BrokerUnavailable, _batch_producer
 
     producer = _batch_producer(bootstrap, 1_000_000, 60.0)
     try:

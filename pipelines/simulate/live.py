@@ -136,7 +136,7 @@ def simulate_live(bootstrap: str, topic: str, *, seed: int, orgs: int = 60,
     Simulated time starts at `start` and runs `speedup` times as fast as the wall clock:
     an event is sent when the sped-up clock reaches its `created_at`, but never before the
     wall clock does. The worker refuses events dated more than a day ahead of their
-    arrival and its clocks never run ahead of it (`pipelines.decode`), so simulated time
+    arrival and its clocks never run ahead of it (`pipelines.ingest.decode`), so simulated time
     stays in the past or the present: `start` may not be in the future, and by default it
     is `speedup - 1` days back (now, unsped), so that a sped-up run reaches the present
     after a real day and then goes on in real time, at 1/`speedup` of the rate. `rate` sets
@@ -146,7 +146,7 @@ def simulate_live(bootstrap: str, topic: str, *, seed: int, orgs: int = 60,
     begins, to `surges_path_for(roster_out)`. Ctrl-C or SIGTERM (how `dorpspomp up` stops
     its children) stops it cleanly: what was sent is flushed, and the report says so.
     """
-    from pipelines.replay import BrokerUnavailable, make_producer, message_key
+    from pipelines.commands.replay import BrokerUnavailable, make_producer, message_key
 
     if speedup <= 0:
         raise ValueError("--speedup must be positive")

@@ -1,12 +1,12 @@
 """Score a batch of texts with the trained complaint and sentiment model.
 
 The model (``pipelines/textmodel/data/textmodel.npz``, made by ``python -m
-pipelines.classify train``) is two logistic regressions over one feature
+pipelines.textmodel.classify train``) is two logistic regressions over one feature
 space: a complaint head (complaint / not) and a sentiment head (negative /
 neutral / positive). A text's features are its words, its word pairs, the
 character 3-5-grams of its words, and two families of features the lexicon
 contributes: each word of the pattern polarity lexicons and each complaint
-cue phrase of :mod:`pipelines.classify` also counts as a shared "negative
+cue phrase of :mod:`pipelines.textmodel.classify` also counts as a shared "negative
 word", "positive word", "complaint cue" or "not-complaint cue" feature, so
 what the model learns about those on one language carries to the other.
 
@@ -144,14 +144,14 @@ class TextModel:
         if not path.exists():
             raise FileNotFoundError(
                 f"text model {path} is missing: reinstall dorpspomp, or build it with"
-                " `python -m pipelines.classify train --data DIR`"
+                " `python -m pipelines.textmodel.classify train --data DIR`"
             )
         with np.load(path, allow_pickle=False) as arrays:
             header = json.loads(bytes(arrays["header"]).decode("utf-8"))
             if header.get("format") != FORMAT:
                 raise ValueError(
                     f"text model {path} has format {header.get('format')}, this code reads"
-                    f" {FORMAT}: retrain it with `python -m pipelines.classify train`"
+                    f" {FORMAT}: retrain it with `python -m pipelines.textmodel.classify train`"
                 )
             self.header = header
             self.bias = arrays["bias"].astype(np.float64)
@@ -268,7 +268,7 @@ def _lang_index(langs: Texts, dutch_evidence: np.ndarray) -> np.ndarray:
 
 
 class TextModelClassifier:
-    """The default :class:`pipelines.classify.TextClassifier`: the trained
+    """The default :class:`pipelines.textmodel.classify.TextClassifier`: the trained
     model, one vectorised :meth:`TextModel.predict` per batch.
 
     A text is a complaint when the complaint head's logit passes its
@@ -299,7 +299,7 @@ class TextModelClassifier:
 
 def sentiment_score(probs: np.ndarray) -> np.ndarray:
     """One score in [-1, 1] per row of (P(neg), P(neu), P(pos)) whose label
-    (:func:`pipelines.classify.sentiment_label`, neutral within +-0.1) is the
+    (:func:`pipelines.textmodel.classify.sentiment_label`, neutral within +-0.1) is the
     most probable class: beyond the band by the winner's margin over the
     runner-up when that is positive or negative, inside it (signed by
     P(pos) - P(neg)) when neutral wins."""

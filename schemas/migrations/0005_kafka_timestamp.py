@@ -2,7 +2,7 @@
 clocks exactly as they were.
 
 An event may move its partition's event-time clock only up to a minute past the time
-Kafka received it (`pipelines.decode.clock_time`): one event dated ahead of its arrival
+Kafka received it (`pipelines.ingest.decode.clock_time`): one event dated ahead of its arrival
 cannot throw every organisation's SLA timers and the watermark forward. After a restart
 the processors rebuild their clocks from the warehouse, so the warehouse needs that time
 too. `kafka_timestamp` sits with the other source columns (`ingested_at`,

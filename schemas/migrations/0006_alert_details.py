@@ -2,7 +2,7 @@
 
 A complaint-surge alert carries the terms and hashtags that set its complaints apart, its
 most-followed complaining authors, sample posts and the complaint share of its mentions
-(`pipelines.escalation`); every kind may put its own facts there (`Alert.details`). The
+(`pipelines.processing.escalation`); every kind may put its own facts there (`Alert.details`). The
 alerts topic and the webhook always had them; the warehouse now keeps them too, so the
 dashboard and a saved query can show them: `JSONExtract(details, 'terms', ...)`.
 

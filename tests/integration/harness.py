@@ -1,7 +1,7 @@
 """Drive a real worker process against the real broker, as a user would.
 
-The worker runs as `python -m pipelines.cli worker` with its own home,
-topic, consumer group and web port; commands run as `python -m pipelines.cli
+The worker runs as `python -m pipelines.commands.cli worker` with its own home,
+topic, consumer group and web port; commands run as `python -m pipelines.commands.cli
 …` in subprocesses with the same environment, so every test goes through the
 public commands and the public tables.
 """
@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pipelines import kafkaadmin
+from pipelines.ingest import kafkaadmin
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -44,7 +44,7 @@ class Stack:
     port: int = field(default_factory=free_port)
     worker_starts: int = 0
     # what runs as the worker: `dorpspomp worker`, or a test's variant of it
-    worker_command: tuple[str, ...] = ("-m", "pipelines.cli", "worker")
+    worker_command: tuple[str, ...] = ("-m", "pipelines.commands.cli", "worker")
 
     @classmethod
     def fresh(cls, prefix: str, home: Path, bootstrap: str, **options: Any) -> Stack:
@@ -127,7 +127,7 @@ class Stack:
         self, *args: str, check: bool = True, timeout: float = 300
     ) -> subprocess.CompletedProcess[str]:
         result = subprocess.run(
-            [sys.executable, "-m", "pipelines.cli", *args], env=self.env, cwd=ROOT,
+            [sys.executable, "-m", "pipelines.commands.cli", *args], env=self.env, cwd=ROOT,
             capture_output=True, text=True, timeout=timeout,
         )
         if check and result.returncode != 0:

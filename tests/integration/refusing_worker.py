@@ -15,7 +15,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from pipelines import warehouse
-from pipelines.cli import main
+from pipelines.commands.cli import main
 
 REFUSE = Path(os.environ["DORPSPOMP_HOME"]) / "refuse-inserts"
 MESSAGE = "Code: 243. DB::Exception: the test refuses inserts into {table}"

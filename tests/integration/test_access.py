@@ -37,11 +37,11 @@ import pyarrow as pa
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from pipelines.logins import UserBook, load_users, new_login, save_users
-from pipelines.readapi import NotSignedIn, ReaderBusy, WarehouseReader, sign_in
 from pipelines.roster import load_roster
+from pipelines.serving.logins import UserBook, load_users, new_login, save_users
+from pipelines.serving.readapi import NotSignedIn, ReaderBusy, WarehouseReader, sign_in
+from pipelines.serving.sqlguard import ForbiddenQuery
 from pipelines.settings import Settings
-from pipelines.sqlguard import ForbiddenQuery
 from pipelines.warehouse import WarehouseError
 from tests import eventgen
 from tests.integration.harness import ROOT, Stack
@@ -536,7 +536,7 @@ def test_dorpspomp_sql_with_a_client_login_reads_its_rows_only(stack: Stack) -> 
 
     def sql(login: str, password: str, query: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [sys.executable, "-m", "pipelines.cli", "sql", query, "--format", "json",
+            [sys.executable, "-m", "pipelines.commands.cli", "sql", query, "--format", "json",
              "--login", login, "--password-stdin"],
             input=password + "\n", env=stack.env, cwd=ROOT, capture_output=True, text=True,
             timeout=120)

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.alerts import Alert
+from pipelines.ingest.sink import alerts_table
+from pipelines.processing.alerts import Alert
 from pipelines.settings import Settings
-from pipelines.sink import alerts_table
 from pipelines.warehouse import Warehouse
 from schemas.tables import ALERTS_STATE
 

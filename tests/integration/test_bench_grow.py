@@ -1,7 +1,7 @@
 """The benchmark's big warehouse is the real one, copied back in time.
 
 A real worker fills an embedded warehouse from the sample events through the broker;
-with the worker stopped, `python -m pipelines.bench.dashboard grow` makes it five times
+with the worker stopped, `python -m bench.dashboard grow` makes it five times
 as big (the way `dorpspomp bench` does), and the result is checked the way the dashboard
 would see it: every public table five times as big, ids unique, replies still pointing
 at their (copied) mentions, the pipeline's own rows and the watermark unchanged, each
@@ -20,8 +20,8 @@ from typing import Any
 
 import pytest
 
+from bench import dashboard as bench
 from dashboard import queries
-from pipelines.bench import dashboard as bench
 from pipelines.settings import Settings
 from pipelines.warehouse import Warehouse
 from tests.integration.harness import ROOT, Stack
@@ -118,7 +118,7 @@ def grown(kafka_broker: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         stack.stop_worker()
         before = snapshot(settings)
         grow = subprocess.run(
-            [sys.executable, "-m", "pipelines.bench.dashboard", "grow",
+            [sys.executable, "-m", "bench.dashboard", "grow",
              "--warehouse", settings.warehouse,
              "--mentions", str(TIMES * before["counts"]["mentions"])],
             cwd=ROOT, capture_output=True, text=True, timeout=300,

@@ -36,10 +36,10 @@ from typing import Any, TypeVar
 import orjson
 import pytest
 
-from pipelines.readapi import WarehouseReader
+from pipelines.commands.stack import dashboard_cmd
 from pipelines.roster import load_roster
+from pipelines.serving.readapi import WarehouseReader
 from pipelines.settings import Settings
-from pipelines.stack import dashboard_cmd
 from tests.integration.harness import ROOT, Stack, free_port
 
 pytestmark = pytest.mark.integration
@@ -126,7 +126,8 @@ class SimulatedDay:
 def simulated_day(tmp_path_factory: pytest.TempPathFactory) -> SimulatedDay:
     out = tmp_path_factory.mktemp("e2e-day") / "day.jsonl"
     result = subprocess.run(
-        [sys.executable, "-m", "pipelines.cli", "simulate", "--out", str(out), *SIMULATION],
+        [sys.executable, "-m", "pipelines.commands.cli", "simulate", "--out", str(out),
+         *SIMULATION],
         cwd=ROOT, capture_output=True, text=True, timeout=120, check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr

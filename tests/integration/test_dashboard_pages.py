@@ -23,8 +23,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from dashboard.figures import format_seconds
-from pipelines.readapi import WarehouseReader
 from pipelines.roster import load_roster
+from pipelines.serving.readapi import WarehouseReader
 from pipelines.settings import Settings
 from tests import eventgen
 from tests.integration.harness import ROOT, Stack

@@ -26,7 +26,7 @@ from typing import Any
 
 import pytest
 
-from pipelines.readapi import WarehouseReader
+from pipelines.serving.readapi import WarehouseReader
 from pipelines.settings import Settings
 from tests.integration.harness import ROOT, Stack, free_port
 from tests.integration.test_dashboard_e2e import (  # noqa: F401  (fixtures)
@@ -59,7 +59,7 @@ class Demo:
         self.log = self.stack.home.parent / f"up-{self.runs}.log"
         with self.log.open("wb") as out:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "pipelines.cli", "up", "--simulate", *DEMO],
+                [sys.executable, "-m", "pipelines.commands.cli", "up", "--simulate", *DEMO],
                 env=self.env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 300
         while True:

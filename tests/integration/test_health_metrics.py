@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 
 import pytest
 
-from pipelines import metrics as m
+from pipelines.ingest import metrics as m
 from tests import eventgen
 from tests.integration.conftest import OwnBroker
 from tests.integration.harness import ROOT, Stack

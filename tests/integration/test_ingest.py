@@ -75,7 +75,7 @@ def test_replay_of_10k_events_with_duplicates_and_every_bad_kind(stack: Stack,
 
 def test_sigkill_mid_replay_loses_nothing_and_writes_nothing_twice(stack: Stack,
                                                                    tmp_path: Path) -> None:
-    events = eventgen.build(12_000, seed=23, duplicate_share=0.05, bad_per_kind=2)
+    events = eventgen.build(18_000, seed=23, duplicate_share=0.05, bad_per_kind=2)
     path = events.write(tmp_path / "events.jsonl")
     stack.start_worker()
     replay_done = threading.Event()
@@ -94,6 +94,7 @@ def test_sigkill_mid_replay_loses_nothing_and_writes_nothing_twice(stack: Stack,
     # First kill: while the replay is still sending and batches are being written.
     _wait_for_rows(stack, more_than=500)
     stack.kill_worker()
+    assert not errors, f"the replay failed: {errors}"
     assert not replay_done.is_set(), "the replay ended before the kill; send more events"
     # Second kill: right after the restarted worker has written again.
     stack.start_worker()

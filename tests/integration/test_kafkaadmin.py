@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from pipelines import kafkaadmin
-from pipelines.replay import RECORD_OVERHEAD, message_limit
+from pipelines.commands.replay import RECORD_OVERHEAD, message_limit
+from pipelines.ingest import kafkaadmin
 
 pytestmark = pytest.mark.integration
 

@@ -25,8 +25,8 @@ from typing import Any
 
 import pytest
 
-from pipelines.alerts import Alert
-from pipelines.notify import MemoryLedger, WebhookNotifier, slack_body
+from pipelines.processing.alerts import Alert
+from pipelines.processing.notify import MemoryLedger, WebhookNotifier, slack_body
 from tests.unit.test_notify import make_alert
 
 pytestmark = pytest.mark.integration
@@ -257,7 +257,7 @@ def alerts_of_the_worker() -> list[Alert]:
 WORKER = """
 import os, sys
 from pathlib import Path
-from pipelines.notify import WebhookNotifier, urllib_post
+from pipelines.processing.notify import WebhookNotifier, urllib_post
 from tests.integration.test_notify_http import FileLedger, alerts_of_the_worker
 
 url, ledger, die_after = sys.argv[1], FileLedger(Path(sys.argv[2])), int(sys.argv[3])

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.classify import load_classifier
+from pipelines.ingest.worker import IngestProcessor
 from pipelines.roster import load_roster
 from pipelines.settings import Settings
+from pipelines.textmodel.classify import load_classifier
 from pipelines.warehouse import Warehouse
-from pipelines.worker import IngestProcessor
 from tests import eventgen
 from tests.integration.harness import ROOT
 

@@ -190,7 +190,7 @@ def test_the_surge_detectors_history_caps_the_complaint_reach(tmp_path: Path) ->
     followers of the complaining authors per minute) stops at 2^64-1 too."""
     from datetime import UTC, datetime
 
-    from pipelines.processors import complaint_history
+    from pipelines.ingest.restore import complaint_history
 
     warehouse = Warehouse(Settings.from_env({"DORPSPOMP_HOME": str(tmp_path)}))
     try:

@@ -16,7 +16,7 @@ from typing import Any
 import orjson
 import pytest
 
-from pipelines import kafkaadmin
+from pipelines.ingest import kafkaadmin
 from tests import eventgen
 from tests.integration.harness import ROOT, Stack
 
@@ -67,7 +67,7 @@ def test_a_9_mib_line_in_the_middle_is_reported_and_every_other_line_arrives(
 
 
 def _replay(stack: Stack, *args: str) -> subprocess.Popen[str]:
-    return subprocess.Popen([sys.executable, "-m", "pipelines.cli", "replay", *args],
+    return subprocess.Popen([sys.executable, "-m", "pipelines.commands.cli", "replay", *args],
                             env=stack.env, cwd=ROOT, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
 

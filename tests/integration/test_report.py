@@ -29,8 +29,8 @@ from dashboard.data import DashboardData
 from dashboard.figures import format_seconds
 from dashboard.report.model import WeeklyReport, collect_report
 from dashboard.report.week import IsoWeek
-from pipelines.readapi import WarehouseReader
 from pipelines.roster import load_roster
+from pipelines.serving.readapi import WarehouseReader
 from pipelines.settings import Settings
 from tests import eventgen
 from tests.integration.harness import ROOT, Stack

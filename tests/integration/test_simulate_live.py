@@ -20,8 +20,8 @@ from typing import Any
 
 import pytest
 
-from pipelines import kafkaadmin
-from pipelines.decode import Mention, Post, Source, decode
+from pipelines.ingest import kafkaadmin
+from pipelines.ingest.decode import Mention, Post, Source, decode
 from pipelines.roster import load_roster
 from pipelines.simulate import simulate_live
 

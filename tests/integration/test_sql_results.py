@@ -23,7 +23,7 @@ import pyarrow as pa
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from pipelines.readapi import WarehouseReader
+from pipelines.serving.readapi import WarehouseReader
 from pipelines.settings import Settings
 from pipelines.warehouse import WarehouseError, cut_at
 from tests.integration.harness import ROOT, Stack

@@ -20,7 +20,7 @@ from clickhouse_connect.driver.client import Client
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pipelines.sqlguard import (
+from pipelines.serving.sqlguard import (
     ALLOWED_SYSTEM_TABLES,
     ALLOWED_TABLE_FUNCTIONS,
     READ_ONLY_SETTINGS,
@@ -281,7 +281,8 @@ def test_every_table_function_of_the_engine_is_allowed_or_refused(warehouse: War
         "SELECT name FROM system.table_functions").result_rows}
     refused = {name.lower() for name in REFUSED_FUNCTIONS}
     unknown = sorted(n for n in names if n.lower() not in ALLOWED_TABLE_FUNCTIONS | refused)
-    assert not unknown, f"decide on these table functions in pipelines/sqlguard.py: {unknown}"
+    assert not unknown, (
+        f"decide on these table functions in pipelines/serving/sqlguard.py: {unknown}")
     ai = {n for (n,) in warehouse.client.query(
         "SELECT name FROM system.functions WHERE match(name, '^(ai|AI)[A-Z]')").result_rows}
     assert ai and {n.lower() for n in ai} <= refused

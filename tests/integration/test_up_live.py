@@ -56,7 +56,7 @@ def test_up_simulate_serves_a_dashboard_of_live_data(
     env = {**stack.env, "DORPSPOMP_DASHBOARD_PORT": str(port)}
     log = (tmp_path / "up.log").open("wb")
     up = subprocess.Popen(
-        [sys.executable, "-m", "pipelines.cli", "up", "--simulate", "--history", "0",
+        [sys.executable, "-m", "pipelines.commands.cli", "up", "--simulate", "--history", "0",
          "--rate", "200", "--speedup", "120"],
         env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
     )

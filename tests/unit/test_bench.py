@@ -11,12 +11,12 @@ from itertools import islice
 import orjson
 import pytest
 
-from pipelines.bench import live
-from pipelines.bench.memory import FLOOD_SPAN, FLOOD_START, flood
-from pipelines.bench.run import TARGETS, Plan, judged, table
-from pipelines.bench.stats import percentile, summary
-from pipelines.bench.surges import OpenedAlert, score
-from pipelines.decode import Mention, Source, decode
+from bench import live
+from bench.memory import FLOOD_SPAN, FLOOD_START, flood
+from bench.run import TARGETS, Plan, judged, table
+from bench.stats import percentile, summary
+from bench.surges import OpenedAlert, score
+from pipelines.ingest.decode import Mention, Source, decode
 from pipelines.simulate import Surge, world
 
 T0 = datetime(2026, 3, 2, tzinfo=UTC)
@@ -144,7 +144,7 @@ def test_readme_shows_the_committed_figures() -> None:
     import json
     from pathlib import Path
 
-    from pipelines.bench.run import README_BEGIN, README_END, markdown
+    from bench.run import README_BEGIN, README_END, markdown
 
     root = Path(__file__).resolve().parents[2]
     results = json.loads((root / "bench" / "results.json").read_text())

@@ -7,9 +7,9 @@ import re
 
 import pytest
 
+from bench import dashboard as bench
 from dashboard import queries
 from dashboard.data import DashboardData
-from pipelines.bench import dashboard as bench
 from schemas.tables import ALERTS_STATE, MENTIONS
 from tests.unit.test_dashboard_ui import ROSTER, FakeReader
 

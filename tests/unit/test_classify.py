@@ -1,12 +1,12 @@
 """The complaint flag and sentiment score that mentions get when the collector
-sent neither (pipelines/classify.py): the batch interface every classifier
+sent neither (pipelines/textmodel/classify.py): the batch interface every classifier
 keeps, loading by name, and the lexicon classifier ("lexicon"), which is no
 longer the default but stays available and feeds the trained model its cues.
 
 The lexicon's figures here come from ``tests/data/complaints_holdout.jsonl``,
 a set the team wrote before the lexicon was tuned (``complaints_dev.jsonl``
 is the one it was tuned on). The default model's figures on real posts are
-``python -m pipelines.classify evaluate --data DIR``; its tests are in
+``python -m pipelines.textmodel.classify evaluate --data DIR``; its tests are in
 test_textmodel.py.
 """
 
@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.classify import (
+from pipelines.textmodel.classify import (
     NEUTRAL_BAND,
     LexiconClassifier,
     TextClassifier,
@@ -178,7 +178,7 @@ def test_language_is_guessed_when_missing(classifier: TextClassifier) -> None:
 
 
 def test_lexicons_come_from_the_installed_packages() -> None:
-    from pipelines.classify import _pattern_lexicon, _polarity_table
+    from pipelines.textmodel.classify import _pattern_lexicon, _polarity_table
 
     assert len(_pattern_lexicon("nl")) > 3000
     assert len(_pattern_lexicon("en")) > 1400
@@ -194,7 +194,7 @@ def test_classifiers_are_loaded_by_name() -> None:
     assert isinstance(load_classifier(), TextModelClassifier)
     assert isinstance(load_classifier("model"), TextModelClassifier)
     assert isinstance(load_classifier("lexicon"), LexiconClassifier)
-    plugged = load_classifier("pipelines.classify:LexiconClassifier")
+    plugged = load_classifier("pipelines.textmodel.classify:LexiconClassifier")
     assert isinstance(plugged, LexiconClassifier)
     with pytest.raises(ValueError, match="unknown classifier"):
         load_classifier("transformer")
@@ -203,7 +203,7 @@ def test_classifiers_are_loaded_by_name() -> None:
 
 
 def test_throughput_is_in_the_right_order_of_magnitude(classifier: TextClassifier) -> None:
-    # The real figure is `python -m pipelines.classify bench` (tests/data/README.md);
+    # The real figure is `python -m pipelines.textmodel.classify bench` (tests/data/README.md);
     # this only catches an accidental slowdown by a large factor.
     rows = [json.loads(line) for line in HOLDOUT.read_text(encoding="utf-8").splitlines()]
     texts = [row["text"] for row in rows] * 6
@@ -283,7 +283,7 @@ def test_sentiment_examples(classifier: TextClassifier, text: str, label: str) -
 def test_the_lexicon_classifier_reads_arrow_columns_like_lists() -> None:
     import pyarrow as pa
 
-    from pipelines.classify import LexiconClassifier
+    from pipelines.textmodel.classify import LexiconClassifier
 
     texts = ["Al drie weken geen internet!", None, "Thanks for the quick help!"]
     langs = [None, "en", "en"]

@@ -17,8 +17,8 @@ from datetime import UTC, datetime
 import pyarrow as pa
 import pytest
 
-from pipelines.cli import build_parser, render
-from pipelines.sqlguard import ForbiddenQuery
+from pipelines.commands.cli import build_parser, render
+from pipelines.serving.sqlguard import ForbiddenQuery
 from pipelines.warehouse import CUT_AT, _clean_error, cut_at
 
 HOUR = datetime(2026, 12, 4, 10, 0, tzinfo=UTC)
@@ -158,7 +158,7 @@ def test_engine_errors_lose_the_settings_clause_dorpspomp_added(engine: str) -> 
 
 def test_a_refusal_names_every_table_and_view_a_person_may_query() -> None:
     with pytest.raises(ForbiddenQuery) as refused:
-        from pipelines.sqlguard import check_read_only
+        from pipelines.serving.sqlguard import check_read_only
 
         check_read_only("DROP TABLE mentions")
     from schemas.tables import PUBLIC_TABLES, PUBLIC_VIEWS

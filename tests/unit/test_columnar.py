@@ -1,8 +1,8 @@
 """The batch decoder against the per-message one: the same rows, column by column with the
 sink's Arrow types, and the same dead letters, whatever the batch holds.
 
-The reference is always `pipelines.decode.decode` on each message, turned into the sink's
-tables by `pipelines.sink.mentions_table`/`posts_table`: what the worker writes today.
+The reference is always `pipelines.ingest.decode.decode` on each message, turned into the sink's
+tables by `pipelines.ingest.sink.mentions_table`/`posts_table`: what the worker writes today.
 """
 
 from __future__ import annotations
@@ -18,12 +18,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pipelines import columnar
-from pipelines.columnar import ColumnarBatch, clock_at, decode_batch
-from pipelines.decode import DeadLetter, Mention, Post, Source, clock_time, decode
+from pipelines.ingest import columnar
+from pipelines.ingest.columnar import ColumnarBatch, clock_at, decode_batch
+from pipelines.ingest.decode import DeadLetter, Mention, Post, Source, clock_time, decode
+from pipelines.ingest.sink import mentions_table, posts_table
 from pipelines.roster import Roster, load_roster, parse_roster
 from pipelines.simulate import simulate_to_file
-from pipelines.sink import mentions_table, posts_table
 from tests import eventgen
 from tests.unit import test_decode
 from tests.unit.test_decode import MENTION_SCHEMA, POST_SCHEMA, good_mention

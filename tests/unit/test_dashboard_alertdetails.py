@@ -1,8 +1,8 @@
 """What each kind of alert is about, in words, from the `details` the pipelines write.
 
 The details are built with the pipelines' own shapes (`Term.to_json`, the keys of
-`pipelines.escalation._emit` and `pipelines.responses`) and go through
-`pipelines.sink.alerts_table`, so the text read here is the text the warehouse holds.
+`pipelines.processing.escalation._emit` and `pipelines.processing.responses`) and go through
+`pipelines.ingest.sink.alerts_table`, so the text read here is the text the warehouse holds.
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ import pytest
 
 from dashboard.alertdetails import about, about_column, about_lines, details_of, markdown_text
 from dashboard.display import NO_VALUE
-from pipelines.alerts import Alert
-from pipelines.sink import alerts_table
-from pipelines.surge_explain import Term
+from pipelines.ingest.sink import alerts_table
+from pipelines.processing.alerts import Alert
+from pipelines.processing.surge_explain import Term
 
 AT = datetime(2026, 3, 25, 12, 0, tzinfo=UTC)
 ZONE = "Europe/Amsterdam"  # UTC+1 on 25 March 2026 (summer time starts on the 29th)

@@ -46,8 +46,8 @@ from dashboard.pages.client import CUSTOM, pick_window, sla_explanation
 from dashboard.pages.sql import csv_bytes, parquet_bytes
 from dashboard.triage import queue_points, silent_for, surge_points, urgency
 from pipelines.roster import parse_roster
+from pipelines.serving.sqlguard import ForbiddenQuery, check_read_only
 from pipelines.settings import Settings
-from pipelines.sqlguard import ForbiddenQuery, check_read_only
 from pipelines.warehouse import WarehouseError
 
 NOW = datetime(2026, 3, 25, 12, 0, tzinfo=UTC)

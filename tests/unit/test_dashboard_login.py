@@ -10,7 +10,7 @@ from streamlit.testing.v1 import AppTest
 
 from dashboard.login import NO_LOGINS, WRONG
 from dashboard.session import READER_KEY, ROSTER_KEY
-from pipelines.logins import UserBook, new_login, save_users
+from pipelines.serving.logins import UserBook, new_login, save_users
 from tests.unit.test_dashboard_ui import APP, ROSTER, FakeReader
 
 PASSWORD = "zutphen-aan-de-ijssel"

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from dashboard.login import UNKNOWN_ADDRESS, WRONG
-from pipelines.throttle import THROTTLE_FILE, LoginThrottle, ThrottlePolicy
+from pipelines.serving.throttle import THROTTLE_FILE, LoginThrottle, ThrottlePolicy
 from tests.unit.test_dashboard_login import PASSWORD, app, sign_in, users
 from tests.unit.test_dashboard_ui import FakeReader
 

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipelines.decode import DeadLetter, Mention, Post, Source, decode
+from pipelines.ingest.decode import DeadLetter, Mention, Post, Source, decode
 from pipelines.roster import Roster, load_roster
 from tests import eventgen
 

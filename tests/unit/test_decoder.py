@@ -12,14 +12,14 @@ from pathlib import Path
 import orjson
 import pytest
 
-from pipelines.batch import mention_objects
-from pipelines.classify import load_classifier
-from pipelines.columnar import decode_batch
-from pipelines.decoder import BatchDecoder, decode_messages
-from pipelines.enrich import label_mentions, label_table
+from pipelines.ingest.batch import mention_objects
+from pipelines.ingest.columnar import decode_batch
+from pipelines.ingest.decoder import BatchDecoder, decode_messages
+from pipelines.ingest.enrich import label_mentions, label_table
+from pipelines.ingest.seenids import digests
+from pipelines.ingest.sink import first_copies, mentions_table
 from pipelines.roster import Roster, load_roster
-from pipelines.seenids import digests
-from pipelines.sink import first_copies, mentions_table
+from pipelines.textmodel.classify import load_classifier
 from tests import eventgen
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -137,8 +137,8 @@ def test_the_first_copy_by_partition_and_offset_is_kept_across_mentions_and_post
 PARENT = """
 import sys
 from datetime import timedelta
-from pipelines.classify import LexiconClassifier
-from pipelines.decoder import BatchDecoder
+from pipelines.textmodel.classify import LexiconClassifier
+from pipelines.ingest.decoder import BatchDecoder
 from pipelines.roster import Roster
 decoder = BatchDecoder(Roster.empty(), LexiconClassifier(), timedelta(days=1), processes=1)
 decoder.submit("t", [], None).result(timeout=120)

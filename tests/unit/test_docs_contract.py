@@ -8,7 +8,7 @@ import re
 from dataclasses import fields
 from pathlib import Path
 
-from pipelines.cli import build_parser
+from pipelines.commands.cli import build_parser
 from pipelines.settings import Settings
 from tests.contractdoc import CONTRACT, commands, public_columns, variables
 

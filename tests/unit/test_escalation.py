@@ -1,4 +1,5 @@
-"""Complaint-surge detection (pipelines.escalation) on synthetic streams with known surges.
+"""Complaint-surge detection (pipelines.processing.escalation) on synthetic streams with known
+surges.
 
 The generator draws, per minute of the organisation's own clock, a Poisson number of
 complaints from a rate that is known by construction: a quiet night, a busier day, a
@@ -23,11 +24,11 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pipelines.alerts import Alert
-from pipelines.classify import load_classifier
-from pipelines.decode import Mention, Source, decode
-from pipelines.enrich import label_mentions
-from pipelines.escalation import (
+from pipelines.ingest.decode import Mention, Source, decode
+from pipelines.ingest.enrich import label_mentions
+from pipelines.ingest.sink import mentions_table
+from pipelines.processing.alerts import Alert
+from pipelines.processing.escalation import (
     ComplaintText,
     SurgeDetector,
     SurgeSettings,
@@ -37,7 +38,7 @@ from pipelines.escalation import (
 )
 from pipelines.roster import Roster, parse_roster
 from pipelines.simulate import world
-from pipelines.sink import mentions_table
+from pipelines.textmodel.classify import load_classifier
 
 ZUTPHEN = "gemeente-zutphen"
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
@@ -502,7 +503,7 @@ def history_rows(mentions: Iterable[Mention]) -> list[tuple[str, datetime, int, 
 
 
 def history_table(rows: Sequence[tuple[str, datetime, int, int, int]]) -> pa.Table:
-    """The same as the warehouse's columns (`pipelines.processors.complaint_history`)."""
+    """The same as the warehouse's columns (`pipelines.ingest.restore.complaint_history`)."""
     return pa.table({
         "org_id": pa.array([r[0] for r in rows], pa.string()),
         "minute": pa.array([r[1] for r in rows], pa.timestamp("ms", "UTC")),

@@ -10,7 +10,7 @@ import numpy as np
 import orjson
 import pytest
 
-from pipelines.bench import evalsurges
+from bench import evalsurges
 from pipelines.evalworld import score as grading
 from pipelines.evalworld import texts as evaltexts
 from pipelines.evalworld.__main__ import main as evalworld_main

@@ -20,11 +20,9 @@ from typing import Any
 import orjson
 import pytest
 
-from pipelines import escalation, replay
-from pipelines.alerts import Alert
-from pipelines.batch import IngestBatch, WriteResult, mention_objects
-from pipelines.classify import load_classifier
-from pipelines.decode import (
+from pipelines.commands import replay
+from pipelines.ingest.batch import IngestBatch, WriteResult, mention_objects
+from pipelines.ingest.decode import (
     CLOCK_SKEW,
     DEFAULT_MAX_FUTURE,
     DeadLetter,
@@ -34,14 +32,17 @@ from pipelines.decode import (
     clock_time,
     decode,
 )
-from pipelines.escalation import SurgeDetector
-from pipelines.processors import StreamProcessors
-from pipelines.responses import ResponseTracker
+from pipelines.ingest.sink import mentions_table, posts_table
+from pipelines.ingest.worker import IngestProcessor
+from pipelines.processing import escalation
+from pipelines.processing.alerts import Alert
+from pipelines.processing.escalation import SurgeDetector
+from pipelines.processing.processors import StreamProcessors
+from pipelines.processing.responses import ResponseTracker
 from pipelines.roster import BusinessHours, Roster, _year_offsets, parse_roster
 from pipelines.settings import Settings, SettingsError
 from pipelines.simulate import simulate_live
-from pipelines.sink import mentions_table, posts_table
-from pipelines.worker import IngestProcessor
+from pipelines.textmodel.classify import load_classifier
 
 RECEIVED = datetime(2026, 12, 4, 23, 50, tzinfo=UTC)  # the time Kafka received the message
 ATTACK = datetime(2200, 1, 1, tzinfo=UTC)
@@ -81,7 +82,7 @@ def reply(event_id: str, to: str, at: datetime, received: datetime | None,
     )
 
 
-# -- the horizon (pipelines.decode) --------------------------------------------------------
+# -- the horizon (pipelines.ingest.decode) --------------------------------------------------------
 
 
 def test_the_2200_mention_is_a_dead_letter_that_says_what_to_fix() -> None:

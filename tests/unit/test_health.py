@@ -1,4 +1,4 @@
-"""The worker's judgement of its own health (`pipelines.health.assess`) and how
+"""The worker's judgement of its own health (`pipelines.ingest.health.assess`) and how
 `dorpspomp status` shows it; no broker, no warehouse."""
 
 from __future__ import annotations
@@ -7,9 +7,10 @@ import time
 
 import pytest
 
-from pipelines.batch import WriteResult
-from pipelines.columnar import MENTIONS_SCHEMA, POSTS_SCHEMA
-from pipelines.health import (
+from pipelines.commands.status import format_status
+from pipelines.ingest.batch import WriteResult
+from pipelines.ingest.columnar import MENTIONS_SCHEMA, POSTS_SCHEMA
+from pipelines.ingest.health import (
     BROKER_SILENCE_SECONDS,
     STALL_SECONDS,
     BrokerProbe,
@@ -20,7 +21,6 @@ from pipelines.health import (
     health_report,
 )
 from pipelines.settings import Settings
-from pipelines.status import format_status
 
 BOOTSTRAP = "127.0.0.1:9092"
 
@@ -45,7 +45,7 @@ def silent(seconds: float, ends: dict[int, int] | None = None) -> BrokerView:
 
 def written(stats: WorkerStats, partition: int, offsets: range) -> None:
     stats.write_started(len(offsets))
-    stats.batch_written([(partition, o, b"{}") for o in offsets],
+    stats.batch_written(len(offsets), {partition: offsets[-1] + 1},
                         nothing_new(0), taken_at=time.monotonic() - 0.2)
 
 
@@ -126,8 +126,7 @@ def test_the_health_report_keeps_its_fields_and_adds_status_reasons_and_lag(
     settings = Settings.from_env({"DORPSPOMP_HOME": str(tmp_path)})
     stats = WorkerStats(recorded_offsets={0: 3})
     stats.write_started(2)
-    stats.batch_written([(0, 3, b"x"), (0, 4, b"y")],
-                        nothing_new(1), taken_at=time.monotonic())
+    stats.batch_written(2, {0: 5}, nothing_new(1), taken_at=time.monotonic())
     stats.alerts_published(3)
     view = answered({0: 9})
     report = health_report(settings, stats, assess(stats, view, {0}, BOOTSTRAP), view)

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from pipelines import kafkaadmin, replay
+from pipelines.commands import replay
+from pipelines.ingest import kafkaadmin
 
 
 def test_a_create_request_has_one_replica_and_the_partitions_asked_for() -> None:
@@ -40,7 +41,7 @@ def test_no_broker_says_where_it_looked_and_how_to_start_one() -> None:
 
 
 def test_replay_and_the_admin_module_raise_the_same_error_the_cli_reports() -> None:
-    # `dorpspomp` prints BrokerUnavailable as a one-line message (pipelines/cli.py imports
+    # `dorpspomp` prints BrokerUnavailable as a one-line message (pipelines/commands/cli.py imports
     # it from replay); the admin module's must be the same class.
     assert replay.BrokerUnavailable is kafkaadmin.BrokerUnavailable
 

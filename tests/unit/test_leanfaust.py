@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from pipelines.leanfaust import LeanConsumer, LeanMonitor, LeanTransport, lean_app
+from pipelines.ingest.leanfaust import LeanConsumer, LeanMonitor, LeanTransport, lean_app
 
 
 def make_consumer() -> LeanConsumer:

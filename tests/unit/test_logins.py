@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from pipelines import cli
-from pipelines.logins import (
+from pipelines.commands import cli
+from pipelines.commands.stack import StackError, dashboard_address, dashboard_cmd
+from pipelines.serving.logins import (
     Login,
     UserBook,
     UsersFileError,
@@ -21,7 +22,7 @@ from pipelines.logins import (
     verify_password,
     with_clickhouse_passwords,
 )
-from pipelines.orgscope import (
+from pipelines.serving.orgscope import (
     POLICY_RULES,
     check_scoped,
     client_error,
@@ -33,10 +34,9 @@ from pipelines.orgscope import (
     row_policy_statements,
     scoped_statement,
 )
-from pipelines.readapi import client_settings
+from pipelines.serving.readapi import client_settings
+from pipelines.serving.sqlguard import ForbiddenQuery
 from pipelines.settings import Settings
-from pipelines.sqlguard import ForbiddenQuery
-from pipelines.stack import StackError, dashboard_address, dashboard_cmd
 
 PASSWORD = "lange-wandeling-42"
 

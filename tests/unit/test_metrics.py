@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pipelines import metrics as m
-from pipelines.metrics import Counter, Gauge, Histogram, Registry, WorkerMetrics
-from pipelines.notify import NotifierStats
+from pipelines.ingest import metrics as m
+from pipelines.ingest.metrics import Counter, Gauge, Histogram, Registry, WorkerMetrics
+from pipelines.processing.notify import NotifierStats
 from tests.promtext import check_histogram, parse, value
 
 # -- the registry -------------------------------------------------------------------------

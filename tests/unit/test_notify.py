@@ -17,8 +17,8 @@ from email.utils import format_datetime
 
 import pytest
 
-from pipelines.alerts import Alert
-from pipelines.notify import (
+from pipelines.processing.alerts import Alert
+from pipelines.processing.notify import (
     RETRY_AFTER_CAP,
     MemoryLedger,
     WebhookNotifier,

@@ -11,9 +11,8 @@ from pathlib import Path
 import orjson
 import pytest
 
-from pipelines import cli
-from pipelines.decode import DeadLetter, Mention, Post, Source, decode
-from pipelines.replay import (
+from pipelines.commands import cli
+from pipelines.commands.replay import (
     EXIT_INTERRUPTED,
     EXIT_NOT_SENT,
     EXIT_SENT,
@@ -29,6 +28,7 @@ from pipelines.replay import (
     read_from,
     reference_record,
 )
+from pipelines.ingest.decode import DeadLetter, Mention, Post, Source, decode
 from pipelines.roster import Roster, load_roster
 from tests import eventgen
 

@@ -31,7 +31,7 @@ from dashboard.report.pdf import printable
 from dashboard.report.week import IsoWeek, WeekError
 from dashboard.session import READER_KEY, ROSTER_KEY, SCOPE_KEY
 from pipelines.roster import parse_roster
-from pipelines.sqlguard import check_read_only
+from pipelines.serving.sqlguard import check_read_only
 
 PAGE = Path(__file__).resolve().parents[2] / "dashboard" / "pages" / "report.py"
 MS = pa.timestamp("ms", tz="UTC")

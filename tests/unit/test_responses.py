@@ -21,10 +21,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pipelines.alerts import Alert
-from pipelines.decode import Mention, Post, Source, decode
-from pipelines.processors import first_gaps
-from pipelines.responses import (
+from pipelines.ingest.decode import Mention, Post, Source, decode
+from pipelines.ingest.restore import first_gaps
+from pipelines.processing.alerts import Alert
+from pipelines.processing.responses import (
     RESOLVE_AFTER,
     VERSION_ANSWERED,
     OrgActivity,

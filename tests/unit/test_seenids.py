@@ -12,10 +12,10 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from pipelines.batch import IngestBatch
-from pipelines.decode import Mention, Source
-from pipelines.seenids import SeenIds, digests
-from pipelines.sink import WarehouseSink, mentions_table
+from pipelines.ingest.batch import IngestBatch
+from pipelines.ingest.decode import Mention, Source
+from pipelines.ingest.seenids import SeenIds, digests
+from pipelines.ingest.sink import WarehouseSink, mentions_table
 
 
 def test_a_digest_is_the_first_eight_bytes_of_md5_little_endian() -> None:

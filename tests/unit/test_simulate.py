@@ -25,9 +25,8 @@ import orjson
 import pytest
 from jsonschema import Draft202012Validator, FormatChecker
 
-from pipelines import replay
-from pipelines.classify import load_classifier
-from pipelines.decode import DeadLetter, Mention, Post, Source, decode
+from pipelines.commands import replay
+from pipelines.ingest.decode import DeadLetter, Mention, Post, Source, decode
 from pipelines.roster import Roster, load_roster
 from pipelines.simulate import (
     KINDS,
@@ -38,6 +37,7 @@ from pipelines.simulate import (
     surges_path_for,
     world,
 )
+from pipelines.textmodel.classify import load_classifier
 
 ROOT = Path(__file__).resolve().parents[2]
 START = datetime(2026, 3, 2, tzinfo=UTC)          # a Monday

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pipelines.sqlguard import (
+from pipelines.serving.sqlguard import (
     ALLOWED_SYSTEM_TABLES,
     READ_ONLY_SETTINGS,
     REFUSED_FUNCTIONS,

@@ -1,4 +1,5 @@
-"""Complaint surges that the volume of everything else cannot explain (pipelines.escalation).
+"""Complaint surges that the volume of everything else cannot explain
+(pipelines.processing.escalation).
 
 A burst of praise in which the classifier misreads a few per cent as complaints raises the
 complaint count as much as a small storm does; only the complaints' share of the mentions
@@ -19,11 +20,11 @@ from zoneinfo import ZoneInfo
 import pytest
 import yaml
 
-from pipelines.alerts import Alert
-from pipelines.decode import Mention, Source
-from pipelines.escalation import SPANS, ComplaintText, SurgeDetector
+from pipelines.ingest.decode import Mention, Source
+from pipelines.processing.alerts import Alert
+from pipelines.processing.escalation import SPANS, ComplaintText, SurgeDetector
+from pipelines.processing.surge_explain import distinctive_terms, terms_of
 from pipelines.roster import Roster, parse_roster
-from pipelines.surge_explain import distinctive_terms, terms_of
 
 ORG = "bibliotheek-oost"
 ZONE = ZoneInfo("Europe/Amsterdam")
@@ -292,7 +293,7 @@ def test_ordinary_minutes_cost_a_constant_and_quiet_ones_nothing(
 
 
 def history(mentions: Sequence[Mention]) -> list[tuple[str, datetime, int, int, int]]:
-    """What `processors.complaint_history` reads from the warehouse."""
+    """What `restore.complaint_history` reads from the warehouse."""
     rows: dict[datetime, list[int]] = {}
     authors: dict[datetime, dict[str, int]] = {}
     for m in mentions:
@@ -308,7 +309,7 @@ def history(mentions: Sequence[Mention]) -> list[tuple[str, datetime, int, int, 
 
 
 def texts(mentions: Sequence[Mention]) -> list[ComplaintText]:
-    """Every stored complaint (a superset of what `processors.complaint_texts` reads)."""
+    """Every stored complaint (a superset of what `restore.complaint_texts` reads)."""
     return [ComplaintText(m.org_id, m.event_id, m.created_at, m.author_id, m.author_handle,
                           m.author_followers, m.text) for m in mentions if m.complaint]
 
@@ -332,7 +333,7 @@ def test_the_gate_never_hides_a_span_that_holds() -> None:
     """The gate (how high the running bound must be before the spans are tested) is a
     lower bound of what any span that passes the rate and tail tests brings: checked
     against the tests themselves on a grid of usual counts and span lengths."""
-    from pipelines.escalation import _GRID_BASE, _GRID_STEP, _gate, log_poisson_tail
+    from pipelines.processing.escalation import _GRID_BASE, _GRID_STEP, _gate, log_poisson_tail
 
     for ratio, p_value in ((2.0, 1e-5), (3.0, 1e-3), (1.0, 0.1), (1000.0, 1e-9)):
         log_p = math.log(p_value)

@@ -5,13 +5,13 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
-from pipelines.batch import IngestBatch, WriteResult
-from pipelines.classify import load_classifier
-from pipelines.decoder import decode_messages
-from pipelines.processors import StreamProcessors
+from pipelines.ingest.batch import IngestBatch, WriteResult
+from pipelines.ingest.decoder import decode_messages
+from pipelines.processing.processors import StreamProcessors
+from pipelines.processing.surgeprocess import DetectorProcess
 from pipelines.roster import load_roster
 from pipelines.simulate import simulate_to_file
-from pipelines.surgeprocess import DetectorProcess
+from pipelines.textmodel.classify import load_classifier
 
 
 def batches(tmp_path: Path) -> tuple[list[IngestBatch], Path]:

@@ -1,7 +1,7 @@
 """The trained complaint and sentiment model (pipelines/textmodel): the file
 shipped in the package, its batch scoring, and the training tooling on a tiny
 synthetic set. The figures on real held-out posts need the fetched data sets
-(CI has none): ``python -m pipelines.classify evaluate --data DIR``."""
+(CI has none): ``python -m pipelines.textmodel.classify evaluate --data DIR``."""
 
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pipelines.classify import evaluate, load_classifier, main, sentiment_label
 from pipelines.textmodel import scorer
+from pipelines.textmodel.classify import evaluate, load_classifier, main, sentiment_label
 from pipelines.textmodel.scorer import MODEL_PATH, TextModel, TextModelClassifier
 
 DATA = Path(__file__).resolve().parents[1] / "data"
@@ -117,7 +117,7 @@ def test_outputs_have_the_promised_types_and_range(model: TextModelClassifier) -
 
 
 def test_throughput_is_in_the_right_order_of_magnitude(model: TextModelClassifier) -> None:
-    # The real figure is `python -m pipelines.classify bench` (README); this only
+    # The real figure is `python -m pipelines.textmodel.classify bench` (README); this only
     # catches an accidental per-text loop, which would be ten times slower.
     texts = [str(r["text"]) for r in _holdout()] * 30
     langs: list[str | None] = [None] * len(texts)
@@ -180,7 +180,7 @@ _RUNTIME_PROBE = """
 import sys
 opened = []
 sys.addaudithook(lambda event, args: event == "open" and opened.append(str(args[0])))
-from pipelines.worker import load_classifier
+from pipelines.ingest.worker import load_classifier
 classifier = load_classifier()
 print(classifier.score(["Al drie weken geen internet!", None], [None, "en"]))
 bad = [p for p in opened if "/tests/" in p]

@@ -10,15 +10,15 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.logins import UserBook, new_login
-from pipelines.settings import Settings, SettingsError
-from pipelines.throttle import (
+from pipelines.serving.logins import UserBook, new_login
+from pipelines.serving.throttle import (
     THROTTLE_FILE,
     LoginThrottle,
     Refusal,
     ThrottleError,
     ThrottlePolicy,
 )
+from pipelines.settings import Settings, SettingsError
 
 PASSWORD = "zutphen-aan-de-ijssel"
 ATTACKER = "203.0.113.9"
@@ -242,7 +242,7 @@ def test_a_record_that_cannot_be_read_says_what_to_do(path: Path, clock: Clock) 
 def test_a_flood_of_names_keeps_the_file_bounded_and_the_locks(path: Path, clock: Clock,
                                                                monkeypatch: pytest.MonkeyPatch
                                                                ) -> None:
-    monkeypatch.setattr("pipelines.throttle.MAX_KEYS", 50)
+    monkeypatch.setattr("pipelines.serving.throttle.MAX_KEYS", 50)
     throttle = LoginThrottle(path, ThrottlePolicy(address_failures=0), clock)
     for _ in range(5):
         throttle.failed("zutphen", ATTACKER)

@@ -23,12 +23,12 @@ from datetime import UTC, datetime, timedelta
 import pyarrow as pa
 import pytest
 
-from pipelines.alerts import Alert
-from pipelines.decode import Mention, Post, Source, decode
-from pipelines.responses import ROWS_SCHEMA, ResponseTracker
+from pipelines.ingest.decode import Mention, Post, Source, decode
+from pipelines.ingest.sink import mentions_table, posts_table, responses_table
+from pipelines.processing.alerts import Alert
+from pipelines.processing.responses import ROWS_SCHEMA, ResponseTracker
 from pipelines.roster import Roster, load_roster
 from pipelines.simulate import simulate_to_file
-from pipelines.sink import mentions_table, posts_table, responses_table
 from tests import tracker_reference as reference
 
 START = datetime(2026, 3, 5, tzinfo=UTC)  # a Thursday

@@ -1,6 +1,6 @@
-"""``python -m pipelines.classify train | evaluate | bench`` (tooling).
+"""``python -m pipelines.textmodel.classify train | evaluate | bench`` (tooling).
 
-The worker never imports this module; :func:`pipelines.classify.main`
+The worker never imports this module; :func:`pipelines.textmodel.classify.main`
 imports it only when the command runs.
 """
 
@@ -16,12 +16,12 @@ import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from pipelines.classify import TextClassifier, load_classifier, sentiment_label
+from pipelines.textmodel.classify import TextClassifier, load_classifier, sentiment_label
 
 #: The team-written regression set; never the headline figure.
 TEAM_HOLDOUT = Path(__file__).resolve().parents[3] / "tests" / "data" / "complaints_holdout.jsonl"
 
-USAGE = """usage: python -m pipelines.classify COMMAND ...
+USAGE = """usage: python -m pipelines.textmodel.classify COMMAND ...
   train    --data DIR [--out PATH]           fit the text model on the real sets' train side
   evaluate --data DIR [--classifier NAME] [--json PATH]
                                              figures on the real sets' held-out side
@@ -32,7 +32,7 @@ DIR holds the labelled sets as pipelines/textmodel/README.md describes."""
 
 
 def _parser(command: str) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog=f"python -m pipelines.classify {command}")
+    parser = argparse.ArgumentParser(prog=f"python -m pipelines.textmodel.classify {command}")
     parser.add_argument("path", nargs="?", type=Path, help="a labelled JSONL file")
     parser.add_argument("--data", type=Path, help="folder with the real labelled sets")
     parser.add_argument("--classifier", default="model", help="name or package.module:factory")

@@ -1,9 +1,9 @@
 """Measure a classifier on the held-out side of the real labelled sets (tooling).
 
-``python -m pipelines.classify evaluate --data DIR [--classifier NAME]``
+``python -m pipelines.textmodel.classify evaluate --data DIR [--classifier NAME]``
 prints, per set and language, the complaint flag's precision, recall, F1
 and MCC and the sentiment label's accuracy and macro-F1, for any classifier
-:func:`pipelines.classify.load_classifier` can build, through the same
+:func:`pipelines.textmodel.classify.load_classifier` can build, through the same
 batch call the worker makes.
 """
 
@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipelines.classify import TextClassifier, sentiment_label
+from pipelines.textmodel.classify import TextClassifier, sentiment_label
 from pipelines.textmodel.tooling import corpora
 
 #: Sets with complaint labels, and what their labels are.

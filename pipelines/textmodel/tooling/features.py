@@ -35,8 +35,8 @@ class Lexicon:
 @cache
 def lexicon() -> Lexicon:
     """The pattern polarity lexicons (Dutch and English together) and the
-    one- and two-word complaint cues of :mod:`pipelines.classify`."""
-    from pipelines.classify import complaint_cues, polarity_table
+    one- and two-word complaint cues of :mod:`pipelines.textmodel.classify`."""
+    from pipelines.textmodel.classify import complaint_cues, polarity_table
 
     words: dict[str, list[str]] = {}
     pairs: dict[str, list[str]] = {}

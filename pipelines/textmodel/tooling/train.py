@@ -1,6 +1,6 @@
 """Fit the complaint and sentiment heads and write the model file (tooling).
 
-``python -m pipelines.classify train --data DIR [--out PATH]``. Uses
+``python -m pipelines.textmodel.classify train --data DIR [--out PATH]``. Uses
 scikit-learn's logistic regression (a dev dependency: the worker never
 imports this module). Only the train side of each set is read
 (:func:`pipelines.textmodel.tooling.corpora.side`); the regularisation

@@ -1,0 +1,285 @@
+"""Freshness and alert latency: a steady live stream against a running worker.
+
+The simulated world goes on where the pre-loaded events stopped, sped up so that its
+natural volume comes out at the asked rate (events/s). Every event is handed to the
+producer when the wall clock reaches its place in simulated time (in ticks of what is due,
+a batch per partition, looked at every 5 ms), and that send time is kept. Meanwhile:
+
+- a prober asks the warehouse, through the same read-only endpoint the dashboard uses,
+  every `poll` seconds which sampled events have become visible: a sampled mention is
+  visible in `org_activity_1m` when its organisation-minute counts at least as many
+  mentions as were sent for it up to and including that one (an organisation's events
+  share a partition and are written in order), and in `mention_responses` when its row
+  is there. Freshness = first poll that sees it − its send time, so it is measured to
+  within one poll interval, which the results state;
+- a listener reads the alerts topic. A surge alert's `opened_at` is the end of the
+  minute that made the surge detectable; the data made it detectable when the first
+  event after that instant was sent (until then the minute is not known to be over).
+  Alert latency = the alert's arrival on the topic − that send time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import bisect
+import threading
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import orjson
+
+from bench.load import batch_producer
+from bench.services import Broker, WorkerProcess
+from bench.stats import summary
+from dashboard.data import sql_time
+from pipelines.ingest.kafkabatch import send_keyed
+from pipelines.serving.readapi import WarehouseReader
+from pipelines.simulate import Surge, World
+from pipelines.warehouse import as_utc
+
+SAMPLE_EVERY = 25  # one sampled mention in this many
+TICK = 0.005  # seconds between looks at the schedule
+
+
+@dataclass
+class Planned:
+    """The live stream, generated before the clock starts so sending costs only the send."""
+
+    start: datetime
+    speedup: float
+    due: list[float] = field(default_factory=list)      # seconds after the start
+    t_ms: list[int] = field(default_factory=list)
+    keys: list[bytes] = field(default_factory=list)
+    lines: list[bytes] = field(default_factory=list)
+    samples: dict[int, tuple[str, str, int, bool]] = field(default_factory=dict)
+    surges: list[Surge] = field(default_factory=list)
+
+
+def plan(world: World, start: datetime, rate: float, seconds: float) -> Planned:
+    """`seconds` of the world from `start`, at `rate` events per second."""
+    natural = world.expected_events_per_day() / 86_400
+    speedup = rate / natural
+    end = start + timedelta(seconds=seconds * speedup)
+    planned = Planned(start, speedup)
+    start_ms = int(start.timestamp() * 1000)
+    per_minute: dict[tuple[str, int], int] = defaultdict(int)
+    org_ids = [org.id for org in world.orgs]
+    mentions = 0
+    for t_ms, org_index, _, line in world.stream(start, end=end, on_surge=planned.surges.append):
+        index = len(planned.lines)
+        org_id = org_ids[org_index]
+        planned.due.append((t_ms - start_ms) / 1000 / speedup)
+        planned.t_ms.append(t_ms)
+        planned.keys.append(org_id.encode())
+        planned.lines.append(line)
+        if not line.startswith(b'{"type":"mention"'):
+            continue
+        minute = t_ms // 60_000 * 60_000
+        per_minute[(org_id, minute)] += 1
+        mentions += 1
+        if mentions % SAMPLE_EVERY == 0:
+            event = orjson.loads(line)
+            planned.samples[index] = (event["event_id"], org_id, per_minute[(org_id, minute)],
+                                      event.get("kind") != "share")
+    return planned
+
+
+@dataclass
+class Sample:
+    event_id: str
+    org_id: str
+    minute: datetime
+    ordinal: int          # mentions of this org-minute sent up to and including this one
+    actionable: bool
+    sent: float
+    in_activity: float | None = None
+    in_responses: float | None = None
+
+
+class Prober(threading.Thread):
+    """Polls the warehouse for the sampled events that are not visible yet."""
+
+    def __init__(self, reader: WarehouseReader, since: datetime, poll: float) -> None:
+        super().__init__(name="freshness-prober", daemon=True)
+        self.reader = reader
+        self.since = since
+        self.poll = poll
+        self.samples: list[Sample] = []
+        self.lock = threading.Lock()
+        self.stopping = threading.Event()
+        self.errors: list[str] = []
+
+    def add(self, sample: Sample) -> None:
+        with self.lock:
+            self.samples.append(sample)
+
+    def outstanding(self) -> int:
+        with self.lock:
+            return sum(1 for s in self.samples
+                       if s.in_activity is None or (s.actionable and s.in_responses is None))
+
+    def run(self) -> None:
+        while not self.stopping.is_set():
+            started = time.perf_counter()
+            try:
+                self._poll_once()
+            except Exception as exc:  # the worker is busy or restarting: note it, go on
+                self.errors.append(str(exc).splitlines()[0][:200])
+            self.stopping.wait(max(0.0, self.poll - (time.perf_counter() - started)))
+
+    def _poll_once(self) -> None:
+        with self.lock:
+            activity = [s for s in self.samples if s.in_activity is None]
+            responses = [s for s in self.samples if s.actionable and s.in_responses is None]
+        now = time.perf_counter()
+        if activity:
+            counts = self.reader.query(
+                "SELECT org_id, minute, mentions FROM org_activity_1m "
+                "WHERE org_id IN {orgs:Array(String)} AND minute >= {since:DateTime64(3, 'UTC')}",
+                {"orgs": sorted({s.org_id for s in activity}), "since": sql_time(self.since)},
+            ).to_pylist()
+            seen = {(r["org_id"], as_utc(r["minute"])): r["mentions"] for r in counts}
+            for s in activity:
+                if seen.get((s.org_id, s.minute), 0) >= s.ordinal:
+                    s.in_activity = now
+        if responses:
+            rows = self.reader.query(
+                "SELECT mention_id FROM mention_responses "
+                "WHERE created_at >= {since:DateTime64(3, 'UTC')} "
+                "AND mention_id IN {ids:Array(String)}",
+                {"ids": [s.event_id for s in responses], "since": sql_time(self.since)},
+            ).column("mention_id").to_pylist()
+            visible = set(rows)
+            for s in responses:
+                if s.event_id in visible:
+                    s.in_responses = now
+
+
+class AlertListener(threading.Thread):
+    """Reads the alerts topic from its current end; keeps each alert's first open state."""
+
+    def __init__(self, bootstrap: str, topic: str) -> None:
+        super().__init__(name="alert-listener", daemon=True)
+        from kafka import KafkaConsumer, TopicPartition
+
+        self.consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+        partitions = [TopicPartition(topic, p)
+                      for p in sorted(self.consumer.partitions_for_topic(topic) or ())]
+        self.consumer.assign(partitions)
+        self.consumer.seek_to_end(*partitions)
+        for tp in partitions:  # pin the start now, before any alert of this phase exists
+            self.consumer.position(tp)
+        self.opened: dict[str, tuple[dict[str, Any], float]] = {}
+        self.stopping = threading.Event()
+
+    def run(self) -> None:
+        try:
+            while not self.stopping.is_set():
+                for records in self.consumer.poll(timeout_ms=100).values():
+                    arrived = time.perf_counter()
+                    for record in records:
+                        alert = orjson.loads(record.value)
+                        if alert.get("kind") == "complaint_surge" and alert["alert_id"] \
+                                not in self.opened:
+                            self.opened[alert["alert_id"]] = (alert, arrived)
+        finally:
+            self.consumer.close()
+
+
+def run_live(broker: Broker, worker: WorkerProcess, planned: Planned,
+             poll: float = 0.2, drain_timeout: float = 120) -> dict[str, Any]:
+    """Send the planned stream on time; measure freshness and surge-alert latency."""
+    settings = worker.settings
+    reader = WarehouseReader(settings)
+    prober = Prober(reader, planned.start, poll)
+    listener = AlertListener(broker.bootstrap, settings.alerts_topic)
+    listener.start()
+    prober.start()
+    try:
+        sent_at, behind, sending = asyncio.run(_send(broker.bootstrap, settings.events_topic,
+                                                     planned, prober))
+        deadline = time.monotonic() + drain_timeout
+        while prober.outstanding() and time.monotonic() < deadline:
+            time.sleep(poll)
+        time.sleep(2)  # the last alerts of the stream
+    finally:
+        prober.stopping.set()
+        listener.stopping.set()
+        prober.join(10)
+        listener.join(10)
+        reader.close()
+
+    samples = prober.samples
+    latencies = []
+    for alert, arrived in listener.opened.values():
+        opened_ms = _ms(alert["opened_at"])
+        first_after = bisect.bisect_left(planned.t_ms, opened_ms)
+        if first_after < len(sent_at):
+            latencies.append(arrived - sent_at[first_after])
+    return {
+        "rate_planned": round(len(planned.lines) / max(planned.due[-1], 1e-9)) if planned.due
+        else 0,
+        "events": len(planned.lines),
+        "seconds": round(sending, 2),
+        "events_per_second": round(len(planned.lines) / max(sending, 1e-9)),
+        "most_behind_seconds": round(behind, 3),
+        "speedup": round(planned.speedup),
+        "simulated_hours": round(planned.due[-1] * planned.speedup / 3600, 1) if planned.due
+        else 0,
+        "poll_seconds": poll,
+        "samples": len(samples),
+        "org_activity_1m": summary([s.in_activity - s.sent for s in samples
+                                    if s.in_activity is not None],
+                                   missing=sum(s.in_activity is None for s in samples)),
+        "mention_responses": summary([s.in_responses - s.sent for s in samples
+                                      if s.actionable and s.in_responses is not None],
+                                     missing=sum(s.actionable and s.in_responses is None
+                                                 for s in samples)),
+        "surge_alert_latency": summary(latencies),
+        "probe_errors": prober.errors[:5],
+    }
+
+
+async def _send(bootstrap: str, topic: str, planned: Planned,
+                prober: Prober) -> tuple[list[float], float, float]:
+    """Hand every planned event to the producer once the clock reaches its due time, in
+    ticks of whatever is due (a batch per partition, `pipelines.ingest.kafkabatch`). Returns
+    each event's send time, how far behind the schedule a tick ever was, and the seconds
+    the whole stream took."""
+    producer = batch_producer(bootstrap, linger_ms=0)
+    await producer.start()
+    sent_at: list[float] = []
+    pending: list[asyncio.Future[Any]] = []
+    behind = 0.0
+    due = planned.due
+    try:
+        begin = time.perf_counter()
+        i = 0
+        while i < len(due):
+            now = time.perf_counter()
+            if due[i] > now - begin:
+                await asyncio.sleep(min(TICK, due[i] - (now - begin)))
+                continue
+            behind = max(behind, now - begin - due[i])
+            j = bisect.bisect_right(due, now - begin, lo=i)
+            pending += await send_keyed(producer, topic, [
+                (planned.keys[k], planned.lines[k], []) for k in range(i, j)])
+            sent_at += [now] * (j - i)
+            for k in range(i, j):
+                sample = planned.samples.get(k)
+                if sample is not None:
+                    event_id, org_id, ordinal, actionable = sample
+                    minute = datetime.fromtimestamp(planned.t_ms[k] // 60_000 * 60, UTC)
+                    prober.add(Sample(event_id, org_id, minute, ordinal, actionable, now))
+            i = j
+        await asyncio.gather(*pending)
+        return sent_at, behind, time.perf_counter() - begin
+    finally:
+        await producer.stop()
+
+
+def _ms(stamp: str) -> int:
+    return int(datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp() * 1000)

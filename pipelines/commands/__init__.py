@@ -1,0 +1,1 @@
+"""The `dorpspomp` commands: the CLI, the local stack, replay and status."""

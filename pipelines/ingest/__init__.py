@@ -1,0 +1,1 @@
+"""The ingest path: raw Kafka batches → columns → the warehouse, with the worker that drives it."""

@@ -1,0 +1,1 @@
+"""The stream processors: response tracking, surge detection, alerts and their delivery."""

@@ -1,0 +1,271 @@
+"""The stream processors behind the ingest step: responses, escalation, clocks.
+
+Each batch's *new* events (the sink has already dropped duplicates) go to the
+response tracker (`pipelines.processing.responses`) and the surge detector
+(`pipelines.processing.escalation`). Both keep their state in memory and are driven by
+per-partition event-time clocks, so their output depends on the events and on
+each partition's order only — not on batch sizes, replay speed or restarts.
+
+One event cannot throw the clocks forward. An event dated more than
+`DORPSPOMP_MAX_FUTURE` ahead of the time Kafka received it never gets here (it is
+a dead letter, `pipelines.ingest.decode`); one dated ahead but inside that horizon (say 20
+hours) moves its partition's clock, and so the watermark, only up to a minute past
+its Kafka timestamp (`decode.clock_time`). Why this rule and not, say, clocks per
+organisation: the Kafka timestamp is part of the message, kept by the broker and
+stored with the event in the warehouse, so every clock stays a function of each
+partition's messages in order — a re-read after SIGKILL, a restart that rebuilds the
+state from the warehouse and a second replay give the same clocks, alerts and rows
+(`tests/integration/test_determinism.py`). Events that are not ahead of their arrival
+(live ones, and every replayed history) move the clocks exactly as before; the
+clocks stay per partition, so a quiet organisation's SLAs still run out by its
+neighbours' events, as they always did. A wall clock or the arrival order across
+partitions would give a replay other results than the first run.
+
+After a restart the state is rebuilt from the warehouse (`restore`): the
+events of the last answer window (and what is needed to go on from the latest
+stored alert states), and the per-minute complaint history. Everything they
+emit is a deterministic function of those events in partition order, so rows
+and alert states written again are identical to the ones written before (the
+`*_state` tables keep one row per key and version); the stored events of a
+write cut short after a gap are held until they are read again, so that order
+holds. The warehouse reads behind it live beside the sink, in `pipelines.ingest.restore`.
+"""
+
+from __future__ import annotations
+
+import logging
+from concurrent.futures.process import BrokenProcessPool
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from pipelines.ingest.batch import (
+    Derived,
+    IngestBatch,
+    WriteResult,
+    newest_clocks,
+)
+from pipelines.ingest.columnar import MENTIONS_SCHEMA, POSTS_SCHEMA
+from pipelines.ingest.decode import CLOCK_SKEW
+from pipelines.ingest.restore import (
+    clocks_before,
+    complaint_history,
+    complaint_texts,
+    earliest_event,
+    first_gap,
+    held_after,
+    latest_alert_states,
+    mention_columns,
+    org_activity,
+    partition_clocks,
+    positions,
+    post_columns,
+    rejected_after,
+)
+from pipelines.processing.alerts import Alert
+from pipelines.processing.escalation import SurgeDetector
+from pipelines.processing.responses import (
+    ALERT_KIND,
+    RESOLVE_AFTER,
+    SILENT_KIND,
+    ResponseTracker,
+)
+from pipelines.processing.surgeprocess import DetectorProcess, submit_table
+from pipelines.roster import Roster
+from pipelines.warehouse import Warehouse
+
+log = logging.getLogger(__name__)
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+HISTORY_FOR_BASELINES = timedelta(weeks=5)
+REPLAY_CHUNK = 10_000
+_SKEW_MS = CLOCK_SKEW // timedelta(milliseconds=1)
+
+
+class StreamProcessors:
+    """Responses and escalation for one worker's partitions."""
+
+    def __init__(self, roster: Roster, lateness_seconds: int, *,
+                 surge_process: bool = False) -> None:
+        """`surge_process`: run the surge detector in a process of its own, at the same time
+        as the response tracker (`pipelines.processing.surgeprocess`)."""
+        self.roster = roster
+        self.lateness = lateness_seconds
+        self.tracker = ResponseTracker(roster, lateness_seconds)
+        self.detector: SurgeDetector | DetectorProcess = (
+            DetectorProcess(roster) if surge_process else SurgeDetector(roster))
+        self.clocks: dict[int, datetime] = {}
+        self.watermark: datetime | None = None
+        # The partitions' clocks as far as the tracker has taken their events in order:
+        # after a restart they may stay behind `clocks` until the events of a crashed
+        # write have been read again (see `restore`).
+        self.tracker_clocks: dict[int, datetime] = {}
+        # Restart: per partition, events (offset -> event id) that a crashed write stored
+        # after one it did not; the tracker takes them when they are read again.
+        self.held: dict[int, dict[int, str]] = {}
+
+    def advance_clocks(self, batch: IngestBatch) -> bool:
+        """Move each partition's clock to the newest event time read (each event's
+        `clock_at`: at most a minute past its Kafka timestamp); True if the global
+        watermark moved. Every valid event counts, duplicates included: they were
+        read, whoever wrote them first."""
+        newest = newest_clocks(batch.mentions, batch.posts)
+        _advance_to(self.clocks, newest)
+        _advance_to(self.tracker_clocks, newest)
+        top = max(self.clocks.values(), default=None)
+        if top is not None and (self.watermark is None or top > self.watermark):
+            self.watermark = top
+            return True
+        return False
+
+    def process(self, batch: IngestBatch, result: WriteResult) -> Derived:
+        moved = self.advance_clocks(batch)
+        mentions, posts = result.mentions, result.posts
+        if self.held:  # stored by a crashed write, so not new: the tracker takes them now
+            mentions = pa.concat_tables([mentions, self._read_again(batch.mentions)])
+            posts = pa.concat_tables([posts, self._read_again(batch.posts)])
+            self.held = {p: held for p, held in self.held.items() if held}
+        detecting = submit_table(self.detector, result.mentions, self.clocks)
+        tracked = self.tracker.process_tables(mentions, posts, self.tracker_clocks)
+        surges = detecting.result()
+        return Derived(
+            rows=tracked.rows,
+            alerts=[*tracked.alerts, *surges],
+            watermark=self.watermark if moved else None,
+        )
+
+    def _read_again(self, table: pa.Table) -> pa.Table:
+        """The rows of `table` that are held events of a crashed write (released now)."""
+        partitions, offsets = positions(table)
+        candidates = np.flatnonzero(np.isin(partitions, list(self.held)))
+        ids = table["event_id"].take(pa.array(candidates)).to_pylist()
+        keep = []
+        for row, event_id in zip(candidates.tolist(), ids, strict=True):
+            held = self.held[int(partitions[row])]
+            offset = int(offsets[row])
+            if held.get(offset) == event_id:
+                del held[offset]
+                keep.append(row)
+        return table.take(pa.array(keep, pa.int64()))
+
+    # -- restart ----------------------------------------------------------------
+
+    def restore(self, warehouse: Warehouse, topic: str, group: str) -> Derived:
+        """Rebuild the state from the warehouse; returns what it re-emits.
+
+        The events after the *cut* — the event time each partition had reached
+        at its last recorded offset — may not have been through the processors
+        yet (a crash or a failed write), so they are replayed in partition and
+        offset order, with the partition's clock advancing as it did the first
+        time. Every event from one answer window + lateness + the SLA alert's
+        `RESOLVE_AFTER` before the cut comes along (posts that answer nothing
+        too: they move the clocks as they did), and every event after it whatever
+        its date, so that replies pair as they did and each organisation's queue
+        past SLA is exact from the cut on; the tracker goes on from the latest
+        stored state of each organisation's SLA and silence alerts
+        (`ResponseTracker.resume`). The complaint history before the cut only
+        feeds the surge baselines.
+
+        A consumer group new to the warehouse goes on from where the groups that wrote
+        the topic got to (`Warehouse.resume_offsets`), so its restore is bounded the same way
+        as a restart's.
+
+        A worker killed in the middle of a write may have stored part of a batch:
+        its mentions but not its posts, say. Its events after the first offset
+        the warehouse lacks (past the recorded one) are not replayed to the
+        response tracker: they are *held*, and the tracker takes each when it is
+        read again, after the ones before it, as the first time (a reply read
+        before its mention, with the reply missing from the warehouse, left the
+        mention unanswered for good).
+        """
+        self.tracker = ResponseTracker(self.roster, self.lateness)
+        if isinstance(self.detector, DetectorProcess):
+            try:
+                self.detector.reset()
+            except BrokenProcessPool:  # its process died: a new one, rebuilt below
+                log.error("the surge detector's process ended; starting a new one")
+                self.detector.close()
+                self.detector = DetectorProcess(self.roster)
+        else:
+            self.detector = SurgeDetector(self.roster)
+        self.clocks, self.watermark = {}, None
+        self.tracker_clocks, self.held = {}, {}
+        final = partition_clocks(warehouse)
+        if not final:
+            return Derived()
+        recorded = warehouse.resume_offsets(group, topic)
+        cut_clocks = clocks_before(warehouse, recorded)
+        starts = [cut_clocks.get(p) for p in final]
+        cut = min((t for t in starts if t is not None), default=None)
+        if cut is None or any(t is None for t in starts):
+            cut = earliest_event(warehouse)
+        window = max([self.roster.defaults.answer_window,
+                      *(org.answer_window for org in self.roster.orgs.values())])
+        horizon = cut - timedelta(seconds=window + self.lateness) - RESOLVE_AFTER
+        posts_since = horizon - timedelta(seconds=self.lateness)
+        self.tracker.resume(latest_alert_states(warehouse, (ALERT_KIND, SILENT_KIND)),
+                            {p: t for p, t in cut_clocks.items() if p in recorded},
+                            org_activity(warehouse, recorded, horizon, posts_since))
+        history = complaint_history(warehouse, max(final.values()) - HISTORY_FOR_BASELINES, cut)
+        self.detector.load_history_table(history, through=cut, complaints=complaint_texts(
+            warehouse, *self.detector.texts_needed(cut), cut))
+
+        mentions = mention_columns(warehouse, horizon, recorded)
+        posts = post_columns(warehouse, posts_since, recorded)
+        rejected = rejected_after(warehouse, topic, recorded)
+        rows: list[pa.Table] = []
+        alerts: list[Alert] = []
+        m_part, m_off = positions(mentions)
+        p_part, p_off = positions(posts)
+        cut_ms = _ms(cut)
+        for partition in sorted({*m_part.tolist(), *p_part.tolist()}):
+            m_rows = np.flatnonzero(m_part == partition)
+            p_rows = np.flatnonzero(p_part == partition)
+            offsets = np.sort(np.concatenate((m_off[m_rows], p_off[p_rows])))
+            gap = first_gap(offsets, recorded.get(partition, 0), rejected.get(partition, set()))
+            self.held[partition] = held_after(mentions, m_rows, m_off, gap) | held_after(
+                posts, p_rows, p_off, gap)
+            for start in range(0, len(offsets), REPLAY_CHUNK):
+                low, high = offsets[start], offsets[min(start + REPLAY_CHUNK, len(offsets)) - 1]
+                m_chunk = m_rows[(m_off[m_rows] >= low) & (m_off[m_rows] <= high)]
+                p_chunk = p_rows[(p_off[p_rows] >= low) & (p_off[p_rows] <= high)]
+                chunk_m, chunk_p = mentions.take(m_chunk), posts.take(p_chunk)
+                _advance_to(self.clocks, newest_clocks(chunk_m, chunk_p))
+                taken_m = mentions.take(m_chunk[m_off[m_chunk] < gap])
+                taken_p = posts.take(p_chunk[p_off[p_chunk] < gap])
+                _advance_to(self.tracker_clocks, newest_clocks(taken_m, taken_p))
+                tracked = self.tracker.process_tables(taken_m, taken_p, self.tracker_clocks)
+                rows.append(tracked.rows)
+                alerts += tracked.alerts
+                recent = chunk_m.filter(pc.greater_equal(
+                    chunk_m["created_at"].cast(pa.int64()), cut_ms))
+                alerts += self.detector.process_table(recent, self.clocks)
+        self.held = {p: held for p, held in self.held.items() if held}
+        self.clocks = dict(final)
+        for partition, clock in final.items():  # none of its events handed in again
+            self.tracker_clocks.setdefault(partition, clock)
+        self.watermark = max(final.values())
+        tracked = self.tracker.process_tables(MENTIONS_SCHEMA.empty_table(),
+                                              POSTS_SCHEMA.empty_table(), self.tracker_clocks)
+        rows.append(tracked.rows)
+        alerts += tracked.alerts + self.detector.process_table(MENTIONS_SCHEMA.empty_table(),
+                                                              self.clocks)
+        log.info("restored state from %s: %d open mentions, %d early replies, %d organisations "
+                 "with complaint history, %d events of a half-done write held until read "
+                 "again", cut.isoformat(), self.tracker.open_mentions, self.tracker.orphan_posts,
+                 self.detector.tracked_orgs, sum(len(h) for h in self.held.values()))
+        return Derived(rows=pa.concat_tables(rows), alerts=alerts, watermark=self.watermark)
+
+
+def _advance_to(clocks: dict[int, datetime], newest: dict[int, datetime]) -> None:
+    """Each partition's clock to its time in `newest`, never back."""
+    for partition, at in newest.items():
+        current = clocks.get(partition)
+        if current is None or at > current:
+            clocks[partition] = at
+
+
+def _ms(t: datetime) -> int:
+    return (t - _EPOCH) // timedelta(milliseconds=1)

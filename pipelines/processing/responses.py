@@ -1,0 +1,2255 @@
+"""Pair each actionable mention with its organisation's first response, run its SLA clock,
+and watch each organisation's queue and silence.
+
+This is the pure step behind the `mention_responses` table and the `sla_breach` and
+`silent_org` alerts: it takes a batch's mentions and posts as Arrow tables in the
+warehouse's layout (`ResponseTracker.process_tables`; `process` takes decoded objects and
+hands them on as such tables) plus each Kafka partition's event-time clock, and returns the
+response rows (a `mention_responses_state` table) and alert states that changed. No I/O and
+no wall clock, so the same events always give the same rows and alerts, whatever the batch
+sizes, the replay speed or the number of restarts (CONTRACT.md §1, "What counts as an
+answer").
+
+What it does, and the choices it makes where the contract leaves room:
+
+- Tracked are mentions whose kind is not `share`. A post answers mention M when its
+  `in_reply_to` is M's event id and its `org_id` is M's (the roster has already resolved
+  it from the account); a reply from another organisation's account never counts, an
+  employee's does (`responder_role` = the post's `account_role`). The first response is the
+  earliest such post by `created_at`, ties going to the smaller `event_id`. A reply whose
+  mention is not known yet waits as an orphan and pairs when the mention arrives; a
+  later-arriving reply with an earlier `created_at` replaces the first response.
+- Order: within a call, mentions and posts are merged per partition in offset order
+  (`source_offset`; a mention before a post at the same offset), the order they were
+  written in, so a caller may hand them in any order. All events handed in must come from
+  one topic; an organisation's mentions and posts share a partition (the key is org_id).
+- Clocks: every partition has an event-time clock, the highest `clock_at` among the
+  events handed in on it: their `created_at`, but never more than a minute past the time
+  Kafka received them (`pipelines.ingest.decode.clock_time`), so that one event dated ahead
+  cannot make every SLA on its partition run out. It moves after each event, and at the
+  end of a call to at least the caller's `clocks[p]` (it never goes back). Each event is
+  taken at its *instant*: the clock of its partition just before it (its own `clock_at`
+  for a partition's first event). Pass every event read (shares and plain posts too):
+  they move the clock, and posts show an organisation is not silent.
+- Rows: one per mention and call, its latest state: when it first appears, and whenever its
+  first response is set or improved; within a call in no particular order. An open row has
+  version 0; an answered one has version 2**62 - first_response_at in epoch ms, so an
+  earlier response wins in the ReplacingMergeTree whatever order rows are written in (two
+  responses in the same millisecond tie, and the row written last, the better one, wins).
+  `pending` versus
+  `unanswered` (and `sla_breached` of an open mention) depend on the watermark and are
+  decided by the `mention_responses` view from `answer_deadline` and `sla_breach_at`; a
+  mention is not written again when its window passes.
+- SLA: `sla_breach_at` is the first instant at which more than `first_response_sla`
+  business seconds have passed (`add_business_seconds(created_at, sla + 1 ms)`; times have
+  millisecond precision, so "more than" is "at least 1 ms more").
+- The queue past SLA, per organisation: a mention is *waiting past SLA* from
+  `sla_breach_at` (or from the instant it was read, when it was read later than that) until
+  the instant its first response was read, or until `answer_deadline`, when it is
+  `unanswered` for good; a mention whose answer was known before `sla_breach_at` never
+  waits. One `sla_breach` alert per organisation covers the whole queue: it opens
+  (version 1) at the first instant a mention waits past SLA, gets a new version when the
+  number waiting has grown to 1.5 times the number last reported (at least one more) or
+  fallen to half of it (at least two fewer), and resolves once no mention has waited past
+  SLA for `RESOLVE_AFTER` of event time (so a queue that empties and refills within half an
+  hour stays one alert). The next breach opens a new alert. `alert_id` is
+  `sla_breach:<org_id>:<opened_at>`; `observed` is the business time the oldest waiting
+  mention has waited (0 once resolved) and `expected` the SLA, both in seconds as the
+  per-mention alerts of earlier versions had them; the number waiting is in the summary and
+  in `details` (`past_sla`), `sample_event_ids` are the oldest waiting, oldest first.
+- Silence, per organisation (`silent_org`): when a mention arrives `silent_after` (roster,
+  default 24h of event time) or more after the organisation's latest post, one alert opens;
+  it resolves when the organisation posts again. Only organisations that have posted at
+  least once, or whose roster lists accounts (then silence counts from their first
+  mention), are watched; `silent_after: off` turns it off for an organisation.
+- Alert states are decided per instant: everything that happens at one instant (timers and
+  events) is taken together, and the state is emitted once the partition's clock has moved
+  past that instant (a mention or a reply counts at the clock before it, silence at the
+  clock after it). So a state, its `updated_at` (that instant) and its version depend on
+  the events and each partition's order only, and an instant has at most one state per
+  alert: after a restart the latest stored state says exactly where to go on from
+  (`resume`).
+- Bounded state: a mention leaves once its clock passes created_at + answer_window +
+  lateness; an orphan reply once its clock passes its created_at + lateness + the longest
+  answer window in the roster (the best orphan per mention id and organisation is kept).
+  A reply that arrives after its mention left is ignored (the row keeps its last state); a
+  mention that arrives after it would have left gets its row, paired with a waiting reply
+  if there is one, but no state. These checks are exact; the memory goes at the end of the
+  hour of event time in which it expired (state is kept on hourly shelves, see `_Shelves`),
+  checked at the end of each call.
+- Restart: the caller rebuilds the state by handing in every event (mentions, replies and
+  plain posts) from one answer window + lateness + `RESOLVE_AFTER` before the cut (the
+  events up to the offsets last recorded) on, in offset order, after `resume` with the
+  latest stored alert states and what came before. The rows re-emitted are the same as the
+  ones emitted before; alert states are emitted only for instants after both the cut's
+  earliest clock and the latest stored state of their alert kind, and are then the same as
+  the first run's, because from that instant on the queue (and so every later decision) is
+  exact.
+
+How a batch is taken (the result is exactly that of taking its events one by one, in
+order, as the tracker before it did; tests/unit/test_tracker_columns.py holds it to that):
+each event's instant and the clock after it come from a running maximum of `clock_at` per
+partition; each new mention's `sla_breach_at` from a bisection over its organisation's open
+intervals, all at once; new mentions that nothing but their own columns decides about (not
+held yet, one copy in the batch, no reply waiting for them or read before them, not expired
+on arrival, and so for every mention of their organisation in the batch) go to the state,
+the SLA FIFOs and the partition's timers in bulk; an organisation's silence is walked event
+by event only in a batch where it may flip, else its latest mention and post come from the
+columns. Python walks the replies and the other mentions, in offset order. Rows of mentions
+that are new and still open come straight from the batch's columns.
+
+Cost: per new mention a tuple and its share of bulk dictionary updates, per reply a few
+dictionary operations; the SLA timers of an organisation are FIFOs (deadlines grow with
+created_at), merged with the batch's replies at the end of each call per organisation;
+Python work per alert state only, and states are few (one per organisation and change of
+level, not one per mention). A call has a fixed cost too (about 2 ms, per-column
+conversions), so the tracker wants batches, not single events.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+import sys
+from bisect import bisect_left, bisect_right
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, fields
+from datetime import UTC, datetime, timedelta
+from functools import lru_cache
+from heapq import heappop, heappush
+from itertools import repeat
+from operator import itemgetter
+from typing import Any, Final, Generic, TypeVar
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from pipelines.ingest.decode import CLOCK_SKEW, Mention, Post
+from pipelines.processing.alerts import Alert
+from pipelines.roster import (
+    BusinessHours,
+    Org,
+    Roster,
+    RosterError,
+    format_duration,
+    parse_duration,
+)
+from schemas.tables import MENTION_RESPONSES_STATE
+
+VERSION_ANSWERED = 2**62
+"""An answered row's version is this minus first_response_at in epoch milliseconds."""
+NEVER = datetime(2299, 12, 31, tzinfo=UTC)
+"""sla_breach_at of a mention whose organisation is never open: its SLA cannot run out."""
+_EARLIEST = datetime(1, 1, 2, tzinfo=UTC)
+ALERT_KIND = "sla_breach"
+SILENT_KIND = "silent_org"
+RESOLVE_AFTER = timedelta(minutes=30)
+"""How long (event time) no mention may have waited past SLA before the alert resolves."""
+UPDATE_RATIO = 1.5
+"""A new SLA alert version when the number waiting is this many times the one reported."""
+SAMPLE_SIZE = 10
+"""The oldest waiting mentions an SLA alert lists in sample_event_ids."""
+DEFAULT_SILENT_AFTER = 86_400
+"""Seconds without a post, with mentions coming, before an organisation counts as silent."""
+SILENT_SETTING = "silent_after"
+"""The roster key (per organisation or in defaults) that sets the silent span."""
+_SILENT_SEVERITY = 6.0
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_US = 1_000_000
+_ONE_US = timedelta(microseconds=1)
+_ONE_MS = timedelta(milliseconds=1)
+_HOUR = timedelta(hours=1)
+_PARTITION_BITS = 20  # shelf label: hour since the epoch, then the partition
+_DAY_US = 86_400 * _US
+_WEEK_US = 7 * _DAY_US
+# 1970-01-01 was a Thursday: three days on, week positions start on a Monday.
+_MONDAY_SHIFT_US = 3 * _DAY_US
+_SPAN_WEEKS = 3
+_CHUNK = 256
+_SPANS_KEPT = 16
+
+_intern = sys.intern
+
+
+@dataclass(frozen=True, slots=True)
+class ResponseRow:
+    """One state of one actionable mention, as stored in `mention_responses_state`."""
+
+    org_id: str
+    mention_id: str
+    platform: str
+    created_at: datetime
+    first_response_id: str | None
+    first_response_at: datetime | None
+    responder_handle: str | None
+    responder_role: str | None  # 'official' or 'employee'
+    response_seconds: float | None  # calendar seconds, never below 0
+    business_response_seconds: float | None  # within the org's business hours, own zone
+    sla_seconds: float  # the org's first_response_sla
+    sla_breached: bool  # answered: business_response_seconds > sla_seconds; open: False
+    author_id: str
+    author_handle: str
+    kind: str
+    complaint: bool
+    answer_deadline: datetime  # created_at + answer_window; unanswered after it
+    sla_breach_at: datetime  # first instant at which business time exceeds the SLA
+    version: int  # 0 while open; answered: 2**62 - first_response_at in epoch ms
+
+
+@dataclass
+class TrackerOutput:
+    """What one `ResponseTracker.process` call changed."""
+
+    rows: list[ResponseRow] = field(default_factory=list)
+    alerts: list[Alert] = field(default_factory=list)
+
+
+def _row_type(spec: str) -> pa.DataType:
+    """The Arrow type of a `mention_responses_state` column, as the sink inserts it."""
+    if "DateTime64" in spec:
+        return pa.timestamp("ms", tz="UTC")
+    if spec == "UInt64":
+        return pa.uint64()
+    if "Float64" in spec:
+        return pa.float64()
+    if spec == "Bool":
+        return pa.bool_()
+    return pa.string()
+
+
+_ROW_COLUMNS = ("org_id", "event_id", "platform", "author_id", "author_handle", "kind",
+                "complaint")
+ROWS_SCHEMA = pa.schema([(c.name, _row_type(c.type)) for c in MENTION_RESPONSES_STATE.columns])
+"""The layout of `TrackerTables.rows`: `mention_responses_state`, as `ResponseRow` has it."""
+
+
+@dataclass
+class TrackerTables:
+    """What one `ResponseTracker.process_tables` call changed: the rows as a table in the
+    layout of `mention_responses_state` (`ROWS_SCHEMA`), one per mention."""
+
+    rows: pa.Table
+    alerts: list[Alert] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class OrgActivity:
+    """What an organisation did before the events a restart hands in again (`resume`)."""
+
+    last_post: datetime | None = None  # the newest created_at of its posts
+    first_mention: datetime | None = None  # the oldest and newest of its actionable mentions
+    last_mention: datetime | None = None
+
+
+def silent_after(org: Org) -> int | None:
+    """Seconds of silence after which `org` gets a `silent_org` alert; None: not watched.
+
+    From the roster's `silent_after` (per organisation, or in defaults): a duration such as
+    24h or 3d, or `off`. Raises ValueError naming the organisation for anything else.
+    """
+    value = org.extra.get(SILENT_SETTING, DEFAULT_SILENT_AFTER)
+    if value is False or (isinstance(value, str) and value.strip().lower() in ("off", "no")):
+        return None
+    who = f"org {org.id}" if org.id else "roster defaults"
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    try:
+        seconds = parse_duration(value)
+    except ValueError as e:
+        raise ValueError(f"{who}: {SILENT_SETTING}: {e}; or write off to switch the "
+                         "silent-organisation alert off") from None
+    if seconds <= 0:
+        raise ValueError(f"{who}: {SILENT_SETTING} must be longer than 0 (e.g. 24h), or off")
+    return seconds
+
+
+# What the tracker keeps is plain tuples of plain values: the garbage collector stops
+# scanning such tuples after their first collection, and with a million open mentions an
+# object per mention made every full collection walk them all (most of the run time).
+#
+# A reply: ordered the way first responses are, by created_at and then event_id.
+# (created_at, event_id, account_handle, account_role, partition it was read from)
+_Reply = tuple[datetime, str, str, str, int]
+_AT: Final = 0
+_POST_ID: Final = 1
+_HANDLE: Final = 2
+_ROLE: Final = 3
+_READ_FROM: Final = 4
+# A tracked mention, keyed by its event id; replaced when its response moves on.
+# (org_id, platform, created_at, author_id, author_handle, kind, complaint, partition,
+#  sla_breach_at, first response or None, its business_response_seconds or None,
+#  the instant its first response was read or None)
+_State = tuple[str, str, datetime, str, str, str, bool, int, datetime, _Reply | None,
+               float | None, datetime | None]
+_ORG: Final = 0
+_PLATFORM: Final = 1
+_CREATED: Final = 2
+_AUTHOR_ID: Final = 3
+_AUTHOR_HANDLE: Final = 4
+_KIND: Final = 5
+_COMPLAINT: Final = 6
+_PARTITION: Final = 7
+_BREACH: Final = 8
+_RESPONSE: Final = 9
+_BUSINESS: Final = 10
+_KNOWN: Final = 11
+
+# What happened to an organisation during a call, for `_settle` to take in instant order:
+# (instant, what, payload)
+_ENTER: Final = 0  # a mention read after its SLA ran out starts waiting; payload: its id
+_LEAVE: Final = 1  # a waiting mention got its first response; payload: (its id, whether
+# that response was posted before its SLA ran out)
+_SILENCE: Final = 2  # the silence condition flipped; payload: `_Silence`
+# What kind of timer runs out next (`_next_timer`).
+_STARTS, _LATE_STARTS, _ENDS, _LATE_ENDS, _RESOLVE = range(5)
+# (silent?, since: the latest post or else the first mention before it turned silent or
+#  back, whether `since` is a post, the latest mention's created_at, its id, who wrote it,
+#  the post that ended the silence or None)
+_Silence = tuple[bool, datetime | None, bool, datetime | None, str, str, datetime | None]
+
+
+class ResponseTracker:
+    """Keeps every actionable mention of the recent past, the replies waiting for one, and
+    per organisation its queue past SLA and its silence.
+
+    Feed it each batch's new mentions and posts with the partitions' clocks; it returns
+    the rows and alert states that changed. See the module docstring for the semantics.
+    """
+
+    def __init__(self, roster: Roster, lateness_seconds: int = 86400) -> None:
+        if lateness_seconds < 0:
+            raise ValueError(f"lateness must be 0 or more seconds, got {lateness_seconds}")
+        self._roster = roster
+        self._lateness = lateness_seconds
+        problems = []
+        for org in (roster.defaults, *roster.orgs.values()):
+            try:
+                silent_after(org)
+            except ValueError as e:
+                problems.append(str(e))
+        if problems:
+            raise RosterError(problems)
+        longest = max([roster.defaults.answer_window,
+                       *(org.answer_window for org in roster.orgs.values())])
+        self._orphan_keep = timedelta(seconds=longest + lateness_seconds)
+        self._terms: dict[str, _Terms] = {}
+        self._calendars: dict[tuple[Any, str], _Calendar] = {}
+        self._mentions: _Shelves[_State] = _Shelves()
+        # Replies waiting for their mention: the best yet per mention id and organisation,
+        # each on its own partition's shelves (another organisation's never counts).
+        self._orphans: _Shelves[_Reply] = _Shelves()
+        self._partitions: dict[int, _Partition] = {}
+        # Set by `resume`: alert states before these are known already.
+        self._cut: dict[int, datetime] = {}
+        self._seeds: dict[tuple[str, str], Alert] = {}
+        self._activity: dict[str, OrgActivity] = {}
+
+    @property
+    def open_mentions(self) -> int:
+        """Mentions held in state (answered ones too: an earlier reply may still come)."""
+        return len(self._mentions.index)
+
+    @property
+    def orphan_posts(self) -> int:
+        """Replies waiting for a mention that has not arrived."""
+        return len(self._orphans.index)
+
+    def waiting_past_sla(self, org_id: str) -> int:
+        """How many of the organisation's mentions wait past SLA, as of the last call."""
+        return sum(len(w.members) for part in self._partitions.values()
+                   for oid, w in part.watches.items() if oid == org_id)
+
+    # -- restart -----------------------------------------------------------------------
+
+    def resume(self, latest: Iterable[Alert], cut: Mapping[int, datetime],
+               activity: Mapping[str, OrgActivity] | None = None) -> None:
+        """Prepare a new tracker to take the events of a restart again.
+
+        `latest`: the latest stored state of each organisation's `sla_breach` and
+        `silent_org` alerts (any others are ignored). `cut`: per partition, its clock at the
+        last offset recorded (every alert state of an earlier instant is stored); the events
+        handed in must reach back far enough before the earliest of these that the queues
+        are exact from there on (an answer window + lateness + `RESOLVE_AFTER`).
+        `activity`: per organisation, what its posts and mentions before the events handed
+        in again showed. Alert states are then emitted only for instants at or after their
+        partition's cut and after the latest stored state of the same organisation and
+        kind, going on from that state.
+        """
+        if self._partitions:
+            raise RuntimeError("resume() is for a new tracker, before its first process()")
+        self._cut = dict(cut)
+        for alert in latest:
+            if alert.kind in (ALERT_KIND, SILENT_KIND):
+                key = (alert.kind, alert.org_id)
+                kept = self._seeds.get(key)
+                if kept is None or _order(alert) > _order(kept):
+                    self._seeds[key] = alert
+        self._activity = dict(activity or {})
+
+    # -- the batch ---------------------------------------------------------------------
+
+    def process(self, mentions: Sequence[Mention], posts: Sequence[Post],
+                clocks: Mapping[int, datetime]) -> TrackerOutput:
+        """`process_tables` for decoded objects: the same rows, as `ResponseRow`s."""
+        out = self.process_tables(*_event_tables(mentions, posts), clocks)
+        return TrackerOutput(_response_rows(out.rows), out.alerts)
+
+    def process_tables(self, mentions: pa.Table, posts: pa.Table,
+                       clocks: Mapping[int, datetime]) -> TrackerTables:
+        """Take a batch of new events, then move each partition's clock to `clocks[p]`.
+
+        `mentions` and `posts` are in the warehouse's layout (`pipelines.ingest.sink.mentions_table`
+        and `posts_table`; the columns the tracker reads must be there, others may be
+        missing), in any order. The rows come back as a table in the layout of
+        `mention_responses_state`.
+        """
+        batch = _Batch(mentions, posts)
+        changed: dict[str, _State] = {}
+        fresh: dict[str, int] = {}  # a mention new in this call -> its row in `mentions`
+        if batch.size:
+            self._prepare(batch)
+            for number, events in batch.partitions():
+                self._take_events(self._partition(number), batch, events, changed, fresh)
+        for number, moved in clocks.items():
+            part = self._partition(number)
+            if part.clock is None or moved > part.clock:
+                part.clock = moved
+        alerts: list[Alert] = []
+        for part in self._partitions.values():
+            self._settle_partition(part, alerts)
+        return TrackerTables(self._rows_table(batch, changed, fresh), alerts)
+
+    def _prepare(self, batch: _Batch) -> None:
+        """Per organisation of the batch its terms; per actionable mention, vectorised over
+        its organisation's calendar, when its SLA runs out and when its state expires."""
+        terms = batch.terms = [self._terms_of(org_id) for org_id in batch.orgs]
+        codes = batch.m_code
+        breach = np.zeros(batch.n_m, np.int64)
+        actionable = batch.actionable
+        for code in np.unique(codes[actionable]).tolist():
+            chosen = np.flatnonzero(actionable & (codes == code))
+            breach[chosen] = terms[code].breach_times(batch.m_created[chosen])
+        window = np.array([t.window_us for t in terms], np.int64)
+        keep = np.array([t.keep_us for t in terms], np.int64)
+        batch.breach = breach
+        # datetimes for the state, made in bulk; one object per distinct deadline
+        distinct, which = np.unique(breach, return_inverse=True)
+        deadlines = _datetimes(distinct)
+        batch.m_breach_at = np.array(deadlines, object)[which].tolist()
+        batch.m_created_at = _datetimes_at(batch.m_created, actionable)
+        batch.deadline = batch.m_created + window[codes]
+        batch.m_breach = breach.tolist()
+        batch.m_deadline = batch.deadline.tolist()
+        batch.expires = batch.m_created + keep[codes]
+        batch.m_expires = batch.expires.tolist()
+
+    def _take_events(self, part: _Partition, batch: _Batch, events: np.ndarray,
+                     changed: dict[str, _State], fresh: dict[str, int]) -> None:
+        """One partition's events of the batch (merged numbers, in offset order)."""
+        clock_at = batch.clock[events]
+        after = np.maximum.accumulate(clock_at)
+        start = part.clock
+        instant = np.empty_like(after)
+        instant[1:] = after[:-1]
+        if start is None:
+            instant[0] = clock_at[0]  # the partition's first event: its own clock
+        else:
+            start_us = _us(start)
+            np.maximum(after, start_us, out=after)
+            instant[0] = start_us
+            instant[1:] = np.maximum(instant[1:], start_us)
+        n_m = batch.n_m
+        is_post = events >= n_m
+        codes = batch.code[events]
+        relevant = is_post | batch.actionable_all[events]
+        watches: dict[int, _Watch] = {}
+        for code in np.unique(codes[relevant]).tolist():
+            org_id = batch.orgs[code]
+            watches[code] = part.watches.get(org_id) or self._watch(part, org_id)
+        exact = self._quiet_orgs(batch, events, codes, is_post, relevant, watches)
+        taken, enters = self._take_plain(part, batch, events, instant, start is None, watches,
+                                         changed, fresh)
+        walk = relevant & ((~is_post & ~taken) | batch.replying[events])
+        if exact:
+            walk |= relevant & np.isin(codes, list(exact))
+        number = part.number
+        mentions_held = self._mentions
+        index = mentions_held.index
+        put_new = mentions_held.put_new
+        orphans = self._orphans
+        m_ids, m_breach = batch.m_ids, batch.m_breach
+        m_deadline, m_expires = batch.m_deadline, batch.m_expires
+        m_code, m_created, m_breach_at = batch.m_code_list, batch.m_created_at, batch.m_breach_at
+        m_platform, m_kind, m_complaint = batch.m_platform, batch.m_kind, batch.m_complaint
+        m_author_id, m_author_handle = batch.m_author_id, batch.m_author_handle
+        change = part.change
+        p_created = batch.p_created_at
+        due = part.due
+        event_list = events.tolist()
+        instants = instant.tolist()
+        flushed, pending = 0, len(enters)
+        for j in np.flatnonzero(walk).tolist():
+            while flushed < pending and enters[flushed][0] < j:
+                change(enters[flushed][1], enters[flushed][2])
+                flushed += 1
+            e = event_list[j]
+            at = instants[j]
+            clocked = j > 0 or start is not None  # the partition had a clock before it
+            if e < n_m:
+                watch = watches[m_code[e]]
+                mention_id = m_ids[e]
+                created = m_created[e]
+                if mention_id not in index:
+                    # A new actionable mention (a copy of one tracked is skipped).
+                    terms = watch.terms
+                    breach_us = m_breach[e]
+                    breach_at = m_breach_at[e]
+                    response = None
+                    if orphans.index:
+                        response = orphans.pop(_orphan_key(mention_id, terms.org_id))
+                        if response is not None:
+                            part.clock = _instant(at) if clocked else None
+                            read_at = self._partitions[response[_READ_FROM]].clock
+                            if read_at is not None and read_at > response[_AT] + self._orphan_keep:
+                                response = None  # it had left the state already
+                    state: _State = (
+                        terms.org_id, m_platform[e], created, m_author_id[e],
+                        m_author_handle[e], m_kind[e], m_complaint[e], number, breach_at,
+                        response,
+                        None if response is None else terms.seconds_between(created,
+                                                                            response[_AT]),
+                        None if response is None else _instant(at),
+                    )
+                    if response is None:
+                        changed.pop(mention_id, None)  # an earlier copy's, if any
+                    else:
+                        changed[mention_id] = state
+                    fresh[mention_id] = e
+                    expires_us = m_expires[e]
+                    if not (clocked and at > expires_us):  # else its state is gone already
+                        label = expires_us // _HOUR_US << _PARTITION_BITS | number
+                        if put_new(mention_id, state, label):
+                            part.add_shelf(label)
+                        if response is None:
+                            deadline_us = m_deadline[e]
+                            if breach_us >= deadline_us:
+                                pass  # unanswered before it could wait past SLA
+                            elif breach_us > at:
+                                watch.wait_for(breach_at, mention_id)
+                                if watch.due is None or breach_at < watch.due:
+                                    watch.due = breach_at
+                                    heappush(due, (breach_at, terms.org_id))
+                            elif at < deadline_us:  # read after its SLA ran out
+                                change(watch, (_instant(at), _ENTER, mention_id))
+                if watch.exact:
+                    self._see_mention(watch, created, mention_id, m_author_handle[e],
+                                      m_author_id[e], _instant(int(after[j])))
+            else:
+                k = e - n_m
+                watch = watches[batch.p_code_list[k]]
+                target = batch.p_reply_to[k]
+                created = p_created[k] or _instant(int(batch.created[e]))
+                if target is not None:
+                    read = _instant(at)
+                    part.clock = read if clocked else None
+                    reply: _Reply = (created, batch.p_ids[k], batch.p_handle[k],
+                                     batch.p_role[k], number)
+                    self._take_reply(watch.terms.org_id, reply, target, part, read, changed)
+                if watch.exact:
+                    self._see_post(watch, created, _instant(int(after[j])))
+        for _, watch, entering in enters[flushed:]:
+            change(watch, entering)
+        for watch in watches.values():
+            watch.exact = False
+        part.clock = _instant(int(after[-1]))
+
+    def _take_plain(self, part: _Partition, batch: _Batch, events: np.ndarray,
+                    instant: np.ndarray, first_unclocked: bool, watches: dict[int, _Watch],
+                    changed: dict[str, _State], fresh: dict[str, int],
+                    ) -> tuple[np.ndarray, list[tuple[int, _Watch, Any]]]:
+        """Take the partition's new actionable mentions in bulk where nothing but their own
+        columns decides what happens to them: not tracked yet, no other copy in the batch,
+        no reply waiting for them (from an earlier batch or earlier in this one), not
+        expired on arrival; and only for organisations all of whose mentions in the batch
+        are such. Returns which positions were taken, and the changes (mentions read after
+        their SLA ran out start waiting) with their positions, for the walk to interleave
+        with its own in offset order. What the walk would have done to each, in order:
+        the result is the same."""
+        mention = np.flatnonzero(batch.actionable_all[events])  # positions
+        taken = np.zeros(len(events), bool)
+        if not mention.size:
+            return taken, []
+        rows = events[mention]
+        m_ids = batch.m_ids
+        ids = [m_ids[e] for e in rows.tolist()]
+        odd = np.zeros(len(ids), bool)  # decided event by event
+        unique = set(ids)
+        if len(unique) < len(ids):
+            seen: set[str] = set()
+            twice = {i for i in ids if i in seen or seen.add(i)}  # type: ignore[func-returns-value]
+            odd |= np.array([i in twice for i in ids], bool)
+        held = self._mentions.index.keys() & unique
+        if held:
+            odd |= np.array([i in held for i in ids], bool)
+        orphans = self._orphans.index
+        if orphans:
+            orgs = batch.orgs
+            m_code = batch.m_code_list
+            odd |= np.array([_orphan_key(i, orgs[m_code[e]]) in orphans
+                             for i, e in zip(ids, rows.tolist(), strict=True)], bool)
+        replies = np.flatnonzero(batch.replying[events])
+        if replies.size:
+            targets = batch.p_reply_to
+            n_m = batch.n_m
+            first: dict[str | None, int] = {}
+            for j, e in zip(replies.tolist(), events[replies].tolist(), strict=True):
+                first.setdefault(targets[e - n_m], j)
+            answered = first.keys() & unique
+            if answered:
+                odd |= np.array([first.get(i, len(events)) < j
+                                 for i, j in zip(ids, mention.tolist(), strict=True)], bool)
+        at = instant[mention]
+        expires = batch.expires[rows]
+        late = at > expires
+        if first_unclocked and mention[0] == 0:
+            late[0] = False  # no clock before it
+        odd |= late
+        codes = batch.m_code[rows]
+        if odd.any():
+            odd |= np.isin(codes, codes[odd])
+        plain = np.flatnonzero(~odd)
+        if not plain.size:
+            return taken, []
+        taken[mention[plain]] = True
+        rows, codes, at = rows[plain], codes[plain], at[plain]
+        ids = [ids[i] for i in plain.tolist()]
+        row_list = rows.tolist()
+        number = part.number
+        org_of = [watch.terms.org_id if watch else "" for watch in
+                  (watches.get(c) for c in range(len(batch.orgs)))]
+        orgs = np.array(org_of, object)[codes].tolist()
+        pick = _picker(row_list)
+        breach_at = batch.m_breach_at
+        states: list[_State] = list(zip(
+            orgs, pick(batch.m_platform), pick(batch.m_created_at), pick(batch.m_author_id),
+            pick(batch.m_author_handle), pick(batch.m_kind), pick(batch.m_complaint),
+            repeat(number), pick(breach_at), repeat(None), repeat(None), repeat(None)))
+        fresh.update(zip(ids, row_list, strict=True))
+        labels = batch.expires[rows] // _HOUR_US << _PARTITION_BITS | number
+        shelves = self._mentions
+        for label in np.unique(labels).tolist():
+            chosen = np.flatnonzero(labels == label).tolist()
+            if shelves.put_many([ids[i] for i in chosen], [states[i] for i in chosen], label):
+                part.add_shelf(label)
+        breach = batch.breach[rows]
+        deadline = batch.deadline[rows]
+        early = breach < deadline  # else unanswered before it could wait past SLA
+        waits = early & (breach > at)
+        entering = np.flatnonzero(early & (breach <= at) & (at < deadline)).tolist()
+        for code in np.unique(codes[waits]).tolist():
+            chosen = np.flatnonzero(waits & (codes == code)).tolist()
+            self._wait_all(part, watches[code], breach[chosen], [ids[i] for i in chosen],
+                           [breach_at[row_list[i]] for i in chosen])
+        positions = mention[plain].tolist()
+        at_list = at.tolist()
+        return taken, [(positions[i], watches[codes[i]],
+                        (_instant(at_list[i]), _ENTER, ids[i])) for i in entering]
+
+    def _wait_all(self, part: _Partition, watch: _Watch, breach: np.ndarray, ids: list[str],
+                  deadlines: list[datetime]) -> None:
+        """`_Watch.wait_for` for each mention, in order, and the partition's `due` heap."""
+        starts = watch.starts
+        last = watch.last_start
+        if starts.size and last is not None:
+            before = np.maximum.accumulate(np.concatenate([[_us(last)], breach]))[:-1]
+            queued = breach >= before
+        else:
+            queued = np.empty(len(ids), bool)
+            queued[0] = True  # an empty FIFO takes the first
+            queued[1:] = breach[1:] >= np.maximum.accumulate(breach)[:-1]
+        fifo = np.flatnonzero(queued).tolist()
+        if fifo:
+            starts.extend([ids[i] for i in fifo])
+            watch.last_start = deadlines[fifo[-1]]
+        if len(fifo) < len(ids):
+            late = watch.late_starts
+            for i in np.flatnonzero(~queued).tolist():
+                heappush(late, (deadlines[i], ids[i]))
+        # The due heap: a new entry whenever a deadline comes before the watch's due.
+        due = watch.due
+        floor = np.minimum.accumulate(breach)
+        if due is None:
+            sooner = np.empty(len(ids), bool)
+            sooner[0] = True
+            sooner[1:] = breach[1:] < floor[:-1]
+        else:
+            sooner = np.empty(len(ids), bool)
+            sooner[0] = breach[0] < _us(due)
+            sooner[1:] = breach[1:] < np.minimum(floor[:-1], _us(due))
+        org_id = watch.terms.org_id
+        for i in np.flatnonzero(sooner).tolist():
+            heappush(part.due, (deadlines[i], org_id))
+            watch.due = deadlines[i]
+
+    def _quiet_orgs(self, batch: _Batch, events: np.ndarray, codes: np.ndarray,
+                    is_post: np.ndarray, relevant: np.ndarray,
+                    watches: dict[int, _Watch]) -> set[int]:
+        """Silence without a walk per event: for each organisation of the partition's events,
+        either its silence cannot flip in this batch, and its latest mention and post are
+        taken from the columns, or it is marked `exact` (returned), and the walk takes its
+        events one by one. Silence flips seldom, so nearly every organisation is the first
+        case."""
+        exact: set[int] = set()
+        created = batch.created[events]
+        for code, watch in watches.items():
+            terms = watch.terms
+            if terms.silent_after is None:
+                continue
+            mine = relevant & (codes == code)
+            said = created[mine & ~is_post]  # its actionable mentions, in offset order
+            posted = created[mine & is_post]
+            last_post = None if watch.last_post is None else _us(watch.last_post)
+            newest_post = int(posted.max()) if posted.size else None
+            if watch.silent:
+                # Only a post newer than the latest can end it.
+                flip = newest_post is not None and (last_post is None or newest_post > last_post)
+            elif not said.size:
+                flip = False  # only a mention can start it
+            else:
+                last = int(said.max())
+                if watch.last_mention is not None:
+                    last = max(last, _us(watch.last_mention))
+                # The earliest the silence could count from: the latest post only grows.
+                candidates = [] if last_post is None else [last_post]
+                if last_post is None:
+                    if newest_post is not None:
+                        candidates.append(int(posted.min()))
+                    if terms.listed:
+                        candidates.append(int(said.min()))
+                        if watch.first_mention is not None:
+                            candidates.append(_us(watch.first_mention))
+                flip = bool(candidates) and last >= min(candidates) + terms.silent_after * _US
+            if flip:
+                exact.add(code)
+                watch.exact = True
+                continue
+            if said.size:
+                newest = int(said.max())
+                if watch.last_mention is None or newest > _us(watch.last_mention):
+                    first = int(np.flatnonzero(said == newest)[0])
+                    e = int(events[np.flatnonzero(mine & ~is_post)[first]])
+                    watch.last_mention = _instant(newest)
+                    watch.latest = (batch.m_ids[e], batch.m_author_handle[e],
+                                    batch.m_author_id[e])
+                oldest = int(said.min())
+                if watch.first_mention is None or oldest < _us(watch.first_mention):
+                    watch.first_mention = _instant(oldest)
+            if newest_post is not None and (last_post is None or newest_post > last_post):
+                watch.last_post = _instant(newest_post)
+        return exact
+
+    def _partition(self, number: int) -> _Partition:
+        part = self._partitions.get(number)
+        if part is None:
+            part = self._partitions[number] = _Partition(number)
+            part.cut = self._cut.get(number)
+        return part
+
+    def _terms_of(self, org_id: str) -> _Terms:
+        terms = self._terms.get(org_id)
+        if terms is None:
+            org = self._roster.org(org_id)
+            hours = org.business_hours
+            key = (hours.week, hours.timezone)
+            calendar = self._calendars.get(key)
+            if calendar is None:
+                calendar = self._calendars[key] = _Calendar(hours)
+            terms = self._terms[org_id] = _Terms(
+                _intern(org_id), org.name, calendar, org.first_response_sla,
+                org.answer_window, self._lateness, silent_after(org), bool(org.accounts),
+                org.timezone,
+            )
+        return terms
+
+    def _watch(self, part: _Partition, org_id: str) -> _Watch:
+        watch = part.watches.get(org_id)
+        if watch is None:
+            terms = self._terms.get(org_id) or self._terms_of(org_id)
+            watch = part.watches[terms.org_id] = _Watch(terms, part)
+            seen = self._activity.get(org_id)
+            if seen is not None:
+                watch.last_post = seen.last_post
+                watch.first_mention = seen.first_mention
+                watch.last_mention = seen.last_mention
+                since = _silent(watch)
+                watch.silent = watch.silent_flag = since is not None
+                if since is not None:
+                    watch.silence = (True, since, since == watch.last_post, watch.last_mention,
+                                     "", "", None)
+            for kind in (ALERT_KIND, SILENT_KIND):
+                seed = self._seeds.get((kind, org_id))
+                if seed is not None:
+                    watch.install(seed)
+        return watch
+
+    # -- events -------------------------------------------------------------------------
+
+    def _see_mention(self, watch: _Watch, created: datetime, event_id: str, handle: str,
+                     author_id: str, instant: datetime) -> None:
+        """Silence: a mention came; does the organisation count as silent now?"""
+        if watch.terms.silent_after is None:
+            return
+        moved = False
+        if watch.last_mention is None or created > watch.last_mention:
+            watch.last_mention = created
+            watch.latest = (event_id, handle, author_id)
+            moved = True
+        if watch.first_mention is None or created < watch.first_mention:
+            watch.first_mention = created
+            moved = True
+        if moved and not watch.silent:
+            self._check_silence(watch, instant)
+
+    def _check_silence(self, watch: _Watch, instant: datetime,
+                       before: datetime | None = None, posted: bool = False) -> None:
+        """`before`, `posted`: for a post, the silence's start before it and whether that
+        was a post."""
+        since = _silent(watch)
+        silent = since is not None
+        if silent != watch.silent:
+            watch.silent = silent
+            if silent:
+                assert since is not None
+                event_id, handle, author_id = watch.latest
+                info: _Silence = (True, since, since == watch.last_post, watch.last_mention,
+                                  event_id, _who_of(handle, author_id) if event_id else "",
+                                  None)
+            else:
+                info = (False, before, posted, watch.last_mention, "", "", watch.last_post)
+            watch.part.change(watch, (instant, _SILENCE, info))
+
+    def _see_post(self, watch: _Watch, created: datetime, instant: datetime) -> None:
+        """Silence: the organisation posted; is it still silent?"""
+        if watch.terms.silent_after is None:
+            return
+        if watch.last_post is None or created > watch.last_post:
+            before, posted = _silence_since(watch), watch.last_post is not None
+            watch.last_post = created
+            if watch.silent:
+                self._check_silence(watch, instant, before, posted)
+
+    def _take_reply(self, org_id: str, reply: _Reply, target: str, part: _Partition,
+                    instant: datetime, changed: dict[str, _State]) -> None:
+        """A post of `org_id` in reply to `target`, read at `instant` on `part`."""
+        state = self._mentions.get(target)
+        if state is not None:
+            if org_id != state[_ORG]:
+                return  # another organisation's reply never counts
+            home = self._partitions[state[_PARTITION]]
+            terms = self._terms[state[_ORG]]
+            if home.clock is not None and home.clock > state[_CREATED] + terms.keep:
+                return  # the mention has left the state: too late
+            current = state[_RESPONSE]
+            if current is not None and not reply < current:
+                return
+            business = terms.seconds_between(state[_CREATED], reply[_AT])
+            known = instant if current is None else state[_KNOWN]
+            state = (*state[:_RESPONSE], reply, business, known)
+            self._mentions.replace(target, state)
+            changed[target] = state
+            if current is None and state[_BREACH] <= instant:
+                watch = home.watches[state[_ORG]]
+                # It may be waiting past SLA; if it was answered in time after all, it only
+                # seemed to wait because the answer was read late.
+                home.change(watch, (instant, _LEAVE, (target, reply[_AT] < state[_BREACH])))
+            return
+        keep_until = reply[_AT] + self._orphan_keep
+        if part.clock is not None and part.clock > keep_until:
+            return
+        key = _orphan_key(target, org_id)
+        waiting = self._orphans.get(key)
+        if waiting is not None and not reply < waiting:
+            read_at = self._partitions[waiting[_READ_FROM]].clock
+            if read_at is None or read_at <= waiting[_AT] + self._orphan_keep:
+                return  # the one waiting is better, and still valid
+        label = part.label(keep_until)
+        if self._orphans.put(key, reply, label):
+            part.add_shelf(label)
+
+    # -- the clock ----------------------------------------------------------------------
+
+    def _settle_partition(self, part: _Partition, alerts: list[Alert]) -> None:
+        """After a call: every organisation of the partition with something at or before
+        its clock (timers run out, events taken, a state to decide) settles up to it."""
+        clock = part.clock
+        if clock is None:
+            return
+        todo = part.touched
+        part.touched = {}
+        due = part.due
+        watches = part.watches
+        while due and due[0][0] <= clock:
+            org_id = heappop(due)[1]
+            watch = watches[org_id]
+            watch.due = None
+            todo[org_id] = watch
+        for org_id, watch in todo.items():
+            self._settle(watch, clock, alerts)
+            upcoming = self._next_due(watch)
+            if upcoming is not None and (watch.due is None or upcoming < watch.due):
+                watch.due = upcoming
+                heappush(due, (upcoming, org_id))
+        if part.next_drop is not None and clock >= part.next_drop:
+            self._drop(part, clock)
+
+    def _next_due(self, watch: _Watch) -> datetime | None:
+        timer = self._next_timer(watch)
+        upcoming = None if timer is None else timer[0]
+        if watch.pending is not None:
+            decide = watch.pending + _ONE_US  # decided once the clock has passed it
+            if upcoming is None or decide < upcoming:
+                upcoming = decide
+        return upcoming
+
+    def _next_timer(self, watch: _Watch) -> tuple[datetime, int, datetime | None] | None:
+        """The earliest instant at which a timer of the organisation runs out (a mention
+        starts waiting past SLA, a waiting one reaches its answer deadline, or the alert
+        may resolve), which of those it is, and when the next of another kind runs out."""
+        get = self._mentions.get
+        found: list[tuple[datetime, int]] = []
+        queue = watch.starts
+        while queue.size:
+            state = get(queue.first())
+            if state is None:
+                queue.popleft()  # gone already
+                continue
+            found.append((state[_BREACH], _STARTS))
+            break
+        if watch.late_starts:
+            found.append((watch.late_starts[0][0], _LATE_STARTS))
+        members = watch.members
+        queue = watch.ends
+        while queue.size:
+            member = members.get(queue.first())
+            if member is None:
+                queue.popleft()  # answered meanwhile
+                continue
+            found.append((member[_CREATED] + watch.terms.window, _ENDS))
+            break
+        late = watch.late_ends
+        while late and late[0][1] not in members:
+            heappop(late)
+        if late:
+            found.append((late[0][0], _LATE_ENDS))
+        if watch.alert_id is not None and not members and watch.zero_since is not None:
+            resolve = watch.zero_since + RESOLVE_AFTER
+            if (watch.evaluated is None or resolve > watch.evaluated) and (
+                    watch.pending is None or resolve > watch.pending):
+                found.append((resolve, _RESOLVE))
+        if not found:
+            return None
+        if len(found) == 1:
+            return found[0][0], found[0][1], None
+        found.sort()
+        return found[0][0], found[0][1], found[1][0]
+
+    def _settle(self, watch: _Watch, clock: datetime, alerts: list[Alert]) -> None:
+        """Take the organisation's timers up to `clock` and its events of this call in
+        instant order (timers first at an equal instant: they ran out when the clock got
+        there, before any event read at that clock); decide each instant once the next one
+        comes."""
+        changes = watch.changes
+        i, n = 0, len(changes)
+        while True:
+            timer = self._next_timer(watch)
+            if timer is not None and timer[0] > clock:
+                timer = None
+            change = changes[i][0] if i < n else None
+            if timer is not None and (change is None or timer[0] <= change):
+                at = timer[0]
+            elif change is not None:
+                at = change
+            elif watch.pending is not None and clock > watch.pending:
+                self._decide(watch, watch.pending, alerts)  # may let the alert resolve
+                continue
+            else:
+                break
+            if watch.pending is not None and at > watch.pending:
+                self._decide(watch, watch.pending, alerts)
+                continue
+            if timer is None or at is not timer[0]:
+                self._apply(watch, changes[i])
+                i += 1
+                watch.pending = at
+            elif timer[1] == _STARTS:
+                # The common case, mentions running out of SLA one after another: take
+                # them all up to the next thing of another kind in one go.
+                limit = clock
+                for other in (timer[2], change):
+                    if other is not None and other < limit:
+                        limit = other
+                self._start_run(watch, limit, alerts)
+            else:
+                self._run_timer(watch, at, timer[1])
+                watch.pending = at
+        changes.clear()
+
+    def _start_run(self, watch: _Watch, limit: datetime, alerts: list[Alert]) -> None:
+        """Mentions of the FIFO start waiting past SLA, up to `limit`; each instant decided
+        when the next one comes (left undecided when the queue was empty: the alert may
+        resolve before the next start, which the caller sees to)."""
+        queue = watch.starts
+        index, shelves = self._mentions.index, self._mentions.shelves
+        members = watch.members
+        window = watch.terms.window
+        ends = watch.ends
+        while queue.size:
+            mention_id = queue.first()
+            label = index.get(mention_id)
+            if label is None:
+                queue.popleft()  # gone already
+                continue
+            state = shelves[label][mention_id]
+            at = state[_BREACH]
+            if at > limit:
+                return
+            pending = watch.pending
+            if pending is not None and at > pending:
+                waiting, reported = len(members), watch.reported
+                if (waiting and watch.alert_id is not None and not watch.confirming
+                        and not (waiting > reported and waiting >= reported * UPDATE_RATIO)
+                        and not (reported - waiting >= 2 and 2 * waiting <= reported)
+                        and watch.silent_flag == (watch.silent_id is not None)):
+                    # what `_decide` comes to when the instant calls for no state
+                    watch.pending = None
+                    watch.evaluated = pending
+                    watch.zero_since = None
+                else:
+                    self._decide(watch, pending, alerts)
+                    if not members:
+                        return
+            queue.popleft()
+            known = state[_KNOWN]
+            if known is None or known >= at:  # not answered before its SLA ran out
+                # `watch.enter`, inline: this is the loop every mention past SLA goes through
+                end = state[_CREATED] + window  # it stops waiting then at the latest
+                if mention_id not in members:
+                    members[mention_id] = state
+                    if state[_COMPLAINT]:
+                        watch.complaints += 1
+                    last_end = watch.last_end
+                    if not ends.size or (last_end is not None and end >= last_end):
+                        ends.append(mention_id)
+                        watch.last_end = end
+                    else:
+                        heappush(watch.late_ends, (end, mention_id))
+                if end < limit:
+                    limit = end
+            watch.pending = at
+
+    def _run_timer(self, watch: _Watch, at: datetime, which: int) -> None:
+        """The timer that runs out at `at` (or the alert's chance to resolve)."""
+        if which == _LATE_STARTS:
+            mention_id = heappop(watch.late_starts)[1]
+            state = self._mentions.get(mention_id)
+            if state is not None:
+                self._start_waiting(watch, mention_id, state, at)
+        elif which == _ENDS:
+            if watch.leave(watch.ends.popleft()):
+                watch.confirming = True  # unanswered for good: it really waited
+        elif which == _LATE_ENDS:
+            if watch.leave(heappop(watch.late_ends)[1]):
+                watch.confirming = True
+        elif which == _STARTS:
+            mention_id = watch.starts.popleft()
+            state = self._mentions.get(mention_id)
+            assert state is not None
+            self._start_waiting(watch, mention_id, state, at)
+        # _RESOLVE: the alert's chance to resolve; deciding the instant is all it takes
+
+    def _start_waiting(self, watch: _Watch, mention_id: str, state: _State,
+                       at: datetime) -> None:
+        known = state[_KNOWN]
+        if known is not None and known < at:
+            return  # answered before its SLA ran out
+        watch.enter(mention_id, state)
+
+    def _apply(self, watch: _Watch, change: tuple[datetime, int, Any]) -> None:
+        what = change[1]
+        if what == _LEAVE:
+            mention_id, in_time = change[2]
+            if watch.leave(mention_id) and not in_time:
+                watch.confirming = True
+        elif what == _ENTER:
+            state = self._mentions.get(change[2])
+            if state is not None:
+                watch.enter(change[2], state)
+        else:
+            silence: _Silence = change[2]
+            watch.silent_flag = silence[0]
+            watch.silence = silence
+
+    def _decide(self, watch: _Watch, at: datetime, alerts: list[Alert]) -> None:
+        """Everything that happened at instant `at` is in: the alert states it calls for."""
+        watch.pending = None
+        watch.evaluated = at
+        waiting = len(watch.members)
+        if waiting:
+            watch.zero_since = None
+        elif watch.zero_since is None:
+            watch.zero_since = at
+        after_known = watch.known_until is None or at > watch.known_until
+        # A mention that really waited (unanswered at its deadline, or answered late)
+        # confirms the alert; one that only seemed to (its answer was posted in time but
+        # read late) does not. The first confirmation is a new state, unless nobody waits.
+        confirmed = (watch.confirming and watch.alert_id is not None and not watch.confirmed
+                     and after_known)
+        watch.confirming = False
+        if confirmed:
+            watch.confirmed = True
+        cut = watch.part.cut
+        if cut is not None and at < cut:
+            return  # rebuilding after a restart: these states are stored already
+        if after_known:
+            if watch.alert_id is None:
+                if waiting:
+                    alerts.append(self._queue_alert(watch, at, opening=True))
+            elif not waiting:
+                assert watch.zero_since is not None
+                if at >= watch.zero_since + RESOLVE_AFTER:
+                    alerts.append(self._queue_resolved(watch, at))
+            else:
+                reported = watch.reported
+                if confirmed or (waiting > reported and waiting >= reported * UPDATE_RATIO) or (
+                        reported - waiting >= 2 and 2 * waiting <= reported):
+                    alerts.append(self._queue_alert(watch, at, opening=False))
+        if watch.silent_known_until is None or at > watch.silent_known_until:
+            if watch.silent_flag and watch.silent_id is None:
+                alerts.append(self._silent_alert(watch, at))
+            elif not watch.silent_flag and watch.silent_id is not None:
+                alerts.append(self._silent_resolved(watch, at))
+
+    def _drop(self, part: _Partition, clock: datetime) -> None:
+        """Forget the mentions and orphans of every hour of expiry that the clock has passed.
+
+        Exact to the hour: the checks when a reply or a mention arrives are exact.
+        """
+        for label in part.passed(clock):
+            self._mentions.drop(label)
+            self._orphans.drop(label)
+
+    # -- output -------------------------------------------------------------------------
+
+    def _rows_table(self, batch: _Batch, changed: dict[str, _State],
+                    fresh: dict[str, int]) -> pa.Table:
+        """The call's rows, in no particular order: a mention new in this call and still open
+        straight from the batch's columns; an answered one with its response from its state
+        (and the rest from the batch's columns when it is new in this call)."""
+        opened = [e for mention_id, e in fresh.items() if mention_id not in changed]
+        taken: list[int] = []  # answered mentions new in this call: their rows in `mentions`
+        responses: list[tuple[Any, ...]] = []  # and their responses' columns
+        late: list[tuple[str, _State]] = []  # answered mentions of earlier calls
+        terms_of = self._terms
+        for mention_id, state in changed.items():
+            e = fresh.get(mention_id)
+            if e is None:
+                late.append((mention_id, state))
+                continue
+            taken.append(e)
+            reply = state[_RESPONSE]
+            assert reply is not None
+            at = reply[_AT]
+            at_ms = (at - _EPOCH) // _ONE_MS
+            business = state[_BUSINESS]
+            assert business is not None
+            sla = terms_of[state[_ORG]].sla_seconds
+            responses.append((reply[_POST_ID], at_ms, reply[_HANDLE], reply[_ROLE],
+                              max(0.0, (at - state[_CREATED]) / _ONE_US / _US), business,
+                              business > sla, VERSION_ANSWERED - at_ms))
+        parts = [self._fresh_rows(batch, rows, answers)
+                 for rows, answers in ((opened, None), (taken, responses)) if rows]
+        if late:
+            parts.append(self._answered_rows(late))
+        if not parts:
+            return ROWS_SCHEMA.empty_table()
+        return parts[0] if len(parts) == 1 else pa.concat_tables(parts)
+
+    def _fresh_rows(self, batch: _Batch, taken: list[int],
+                    responses: list[tuple[Any, ...]] | None) -> pa.Table:
+        """Rows of mentions new in this call (rows `taken` of `mentions`); `responses`:
+        their first responses' columns, None when they are all open."""
+        n = len(taken)
+        rows = np.array(taken, np.int64)
+        mentions = batch.mentions.select(list(_ROW_COLUMNS)).take(pa.array(rows, pa.int64()))
+
+        def text(name: str) -> pa.Array:
+            return _column(mentions, name).cast(pa.string())
+
+        def times(us: np.ndarray) -> pa.Array:
+            return pa.array(us // 1000, pa.int64()).cast(_MS_UTC)
+
+        if responses is None:
+            response: dict[str, pa.Array] = {
+                "first_response_id": pa.nulls(n, pa.string()),
+                "first_response_at": pa.nulls(n, _MS_UTC),
+                "responder_handle": pa.nulls(n, pa.string()),
+                "responder_role": pa.nulls(n, pa.string()),
+                "response_seconds": pa.nulls(n, pa.float64()),
+                "business_response_seconds": pa.nulls(n, pa.float64()),
+                "sla_breached": pa.array(np.zeros(n, bool), pa.bool_()),
+                "version": pa.array(np.zeros(n, np.uint64), pa.uint64()),
+            }
+        else:
+            (response_id, response_ms, handle, role, seconds, business, breached,
+             version) = zip(*responses, strict=True)
+            response = {
+                "first_response_id": pa.array(response_id, pa.string()),
+                "first_response_at": pa.array(response_ms, pa.int64()).cast(_MS_UTC),
+                "responder_handle": pa.array(handle, pa.string()),
+                "responder_role": pa.array(role, pa.string()),
+                "response_seconds": pa.array(seconds, pa.float64()),
+                "business_response_seconds": pa.array(business, pa.float64()),
+                "sla_breached": pa.array(breached, pa.bool_()),
+                "version": pa.array(version, pa.uint64()),
+            }
+        sla = np.array([t.sla_seconds for t in batch.terms], np.float64)
+        return pa.table({
+            "org_id": text("org_id"), "mention_id": text("event_id"),
+            "platform": text("platform"), "created_at": times(batch.m_created[rows]),
+            "sla_seconds": pa.array(sla[batch.m_code[rows]], pa.float64()),
+            "author_id": text("author_id"), "author_handle": text("author_handle"),
+            "kind": text("kind"),
+            "complaint": _column(mentions, "complaint").cast(pa.bool_()).fill_null(False),
+            "answer_deadline": times(batch.deadline[rows]),
+            "sla_breach_at": times(batch.breach[rows]),
+            **response,
+        }).select(ROWS_SCHEMA.names).cast(ROWS_SCHEMA)
+
+    def _answered_rows(self, answered: list[tuple[str, _State]]) -> pa.Table:
+        columns: dict[str, list[Any]] = {name: [] for name in ROWS_SCHEMA.names}
+        (org_id, mention_id, platform, created_at, first_response_id, first_response_at,
+         responder_handle, responder_role, response_seconds, business_response_seconds,
+         sla_seconds, sla_breached, author_id, author_handle, kind, complaint, answer_deadline,
+         sla_breach_at, version) = columns.values()
+        for key, state in answered:
+            terms = self._terms[state[_ORG]]
+            created = state[_CREATED]
+            reply = state[_RESPONSE]
+            assert reply is not None
+            at = reply[_AT]
+            business = state[_BUSINESS]
+            assert business is not None
+            org_id.append(state[_ORG])
+            mention_id.append(key)
+            platform.append(state[_PLATFORM])
+            created_at.append(created)
+            first_response_id.append(reply[_POST_ID])
+            first_response_at.append(at)
+            responder_handle.append(reply[_HANDLE])
+            responder_role.append(reply[_ROLE])
+            response_seconds.append(max(0.0, (at - created) / _ONE_US / _US))
+            business_response_seconds.append(business)
+            sla_seconds.append(terms.sla_seconds)
+            sla_breached.append(business > terms.sla_seconds)
+            author_id.append(state[_AUTHOR_ID])
+            author_handle.append(state[_AUTHOR_HANDLE])
+            kind.append(state[_KIND])
+            complaint.append(state[_COMPLAINT])
+            answer_deadline.append(created + terms.window)
+            sla_breach_at.append(state[_BREACH])
+            version.append(VERSION_ANSWERED - (at - _EPOCH) // _ONE_MS)
+        return pa.table({name: pa.array(values, ROWS_SCHEMA.field(name).type)
+                         for name, values in columns.items()}, schema=ROWS_SCHEMA)
+
+    def _queue_alert(self, watch: _Watch, at: datetime, *, opening: bool) -> Alert:
+        """The open state of the organisation's SLA alert: who waits past SLA at `at`."""
+        terms = watch.terms
+        if opening:
+            watch.alert_id = f"{ALERT_KIND}:{terms.org_id}:{_stamp(at)}"
+            watch.opened_at = at
+            watch.version = 1
+            watch.confirmed = False
+        else:
+            watch.version += 1
+        assert watch.alert_id is not None and watch.opened_at is not None
+        waiting = len(watch.members)
+        oldest = heapq.nsmallest(SAMPLE_SIZE, watch.members.items(),
+                                 key=lambda item: (item[1][_CREATED], item[0]))
+        first_id, first = oldest[0]
+        waited = terms.seconds_between(first[_CREATED], at)
+        complaints = watch.complaints
+        watch.reported = waiting
+        watch.samples = tuple(mention_id for mention_id, _ in oldest)
+        watch.severity = _queue_severity(waiting, complaints)
+        sla = format_duration(terms.sla)
+        since = (f"{_who(first)}, since {terms.local(first[_CREATED])} "
+                 f"({format_duration(math.floor(waited))} business time)")
+        if waiting == 1:
+            what = "a complaint" if complaints else "a mention"
+            summary = f"{terms.name}: {what} waits past the {sla} response SLA: by {since}"
+        else:
+            about = f", {complaints:,} of them complaints" if complaints else ""
+            summary = (f"{terms.name}: {waiting:,} mentions wait past the {sla} response "
+                       f"SLA{about}; the oldest by {since}")
+        return Alert(
+            alert_id=watch.alert_id, org_id=terms.org_id, kind=ALERT_KIND, status="open",
+            opened_at=watch.opened_at, resolved_at=None, severity=watch.severity,
+            observed=round(waited, 3), expected=terms.sla_seconds, summary=summary,
+            sample_event_ids=watch.samples, updated_at=at,
+            version=watch.version,
+            details={"past_sla": waiting, "complaints_past_sla": complaints,
+                     "oldest_mention_id": first_id,
+                     "oldest_created_at": _iso(first[_CREATED]),
+                     "oldest_business_seconds": round(waited, 3),
+                     "sla_seconds": terms.sla_seconds, "confirmed": watch.confirmed},
+        )
+
+    def _queue_resolved(self, watch: _Watch, at: datetime) -> Alert:
+        """Nobody has waited past SLA for `RESOLVE_AFTER`: resolved; withdrawn (`retracted`)
+        when every mention that seemed to wait turned out to have been answered in time."""
+        terms = watch.terms
+        assert watch.alert_id is not None and watch.opened_at is not None
+        assert watch.zero_since is not None
+        sla = format_duration(terms.sla)
+        if watch.confirmed:
+            summary = (f"{terms.name}: no mention waits past the {sla} response SLA since "
+                       f"{terms.local(watch.zero_since)}")
+        else:
+            summary = (f"{terms.name}: every mention that seemed to wait past the {sla} "
+                       "response SLA had been answered in time (the answers were read late)")
+        alert = Alert(
+            alert_id=watch.alert_id, org_id=terms.org_id, kind=ALERT_KIND, status="resolved",
+            opened_at=watch.opened_at, resolved_at=watch.zero_since,
+            severity=watch.severity if watch.confirmed else 0.0,
+            observed=0.0, expected=terms.sla_seconds, summary=summary,
+            sample_event_ids=watch.samples, updated_at=at, version=watch.version + 1,
+            retracted=not watch.confirmed,
+            details={"past_sla": 0, "sla_seconds": terms.sla_seconds,
+                     "confirmed": watch.confirmed},
+        )
+        watch.alert_id = watch.opened_at = None
+        watch.version = watch.reported = 0
+        watch.samples = ()
+        watch.confirmed = False
+        return alert
+
+    def _silent_alert(self, watch: _Watch, at: datetime) -> Alert:
+        terms = watch.terms
+        assert terms.silent_after is not None
+        _, since, posted, latest, event_id, who, _ = watch.silence
+        assert since is not None and latest is not None
+        watch.silent_id = f"{SILENT_KIND}:{terms.org_id}:{_stamp(at)}"
+        watch.silent_opened = at
+        watch.silent_version = 1
+        quiet = (latest - since).total_seconds()
+        began = ("no post from its accounts since " if posted else
+                 "no post from its accounts since its first mention, ") + terms.local(since)
+        summary = (f"{terms.name}: {began} ({format_duration(math.floor(quiet))}), while "
+                   f"mentions keep coming; the latest{' by ' + who if who else ''}, "
+                   f"{terms.local(latest)}")
+        return Alert(
+            alert_id=watch.silent_id, org_id=terms.org_id, kind=SILENT_KIND, status="open",
+            opened_at=at, resolved_at=None, severity=_SILENT_SEVERITY, observed=quiet,
+            expected=float(terms.silent_after), summary=summary,
+            sample_event_ids=(event_id,) if event_id else (),
+            updated_at=at, version=1,
+            details={"silent_since": _iso(since), "since_a_post": posted,
+                     "latest_mention_at": _iso(latest)},
+        )
+
+    def _silent_resolved(self, watch: _Watch, at: datetime) -> Alert:
+        terms = watch.terms
+        assert watch.silent_id is not None and watch.silent_opened is not None
+        assert terms.silent_after is not None
+        _, since, _, _, _, _, posted = watch.silence
+        quiet = (posted - since).total_seconds() if posted and since else 0.0
+        alert = Alert(
+            alert_id=watch.silent_id, org_id=terms.org_id, kind=SILENT_KIND,
+            status="resolved", opened_at=watch.silent_opened, resolved_at=at,
+            severity=_SILENT_SEVERITY, observed=max(0.0, quiet),
+            expected=float(terms.silent_after),
+            summary=(f"{terms.name} posted again, {terms.local(posted) if posted else '?'}, "
+                     f"after {format_duration(math.floor(max(0.0, quiet)))} without a post"),
+            sample_event_ids=(), updated_at=at, version=watch.silent_version + 1,
+            details={"last_post": _iso(posted) if posted else None},
+        )
+        watch.silent_id = watch.silent_opened = None
+        watch.silent_version = 0
+        return alert
+
+
+def _order(alert: Alert) -> tuple[datetime, datetime, int]:
+    """Which of two states of an organisation's alerts of one kind came later."""
+    return (alert.updated_at, alert.opened_at, alert.version)
+
+
+def _silent(watch: _Watch) -> datetime | None:
+    """Since when the organisation has been silent, when it counts as silent now."""
+    terms = watch.terms
+    if terms.silent_after is None or watch.last_mention is None:
+        return None
+    since = watch.last_post
+    if since is None:
+        if not terms.listed:
+            return None  # never posted, no accounts in the roster: nothing to go by
+        since = watch.first_mention
+    assert since is not None
+    if watch.last_mention >= since + terms.silent_span:
+        return since
+    return None
+
+
+def _silence_since(watch: _Watch) -> datetime | None:
+    return watch.last_post if watch.last_post is not None else watch.first_mention
+
+
+def _orphan_key(mention_id: str, org_id: str) -> str:
+    # Org ids never hold a unit separator, so the key names one (mention, org) pair.
+    return mention_id + "\x1f" + org_id
+
+
+def _who(state: _State) -> str:
+    return _who_of(state[_AUTHOR_HANDLE], state[_AUTHOR_ID])
+
+
+def _who_of(handle: str, author_id: str) -> str:
+    handle = handle.lstrip("@")
+    return "@" + handle if handle else "author " + author_id
+
+
+def _queue_severity(waiting: int, complaints: int) -> float:
+    """0-10: 5 for one mention past SLA (7 when complaints wait), +1 per doubling, up to +3."""
+    base = 7.0 if complaints else 5.0
+    return round(min(10.0, base + min(3.0, math.log2(waiting))), 1)
+
+
+def _stamp(t: datetime) -> str:
+    """An instant in an alert id: UTC to the millisecond, e.g. 20260310T083000.001Z."""
+    t = t.astimezone(UTC)
+    return f"{t:%Y%m%dT%H%M%S}.{t.microsecond // 1000:03d}Z"
+
+
+def _iso(t: datetime) -> str:
+    return t.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+# ResponseRow is frozen; its generated __init__ sets each of the 19 fields through
+# object.__setattr__ (3 µs a row), and a row is built for every mention. Setting the slots
+# through their descriptors does the same in half the time.
+_SET_ROW_FIELDS = tuple(getattr(ResponseRow, f.name).__set__ for f in fields(ResponseRow))
+_SET_ORG_ID, _SET_MENTION_ID, _SET_PLATFORM, _SET_CREATED_AT, _SET_FIRST_RESPONSE_ID, \
+    _SET_FIRST_RESPONSE_AT, _SET_RESPONDER_HANDLE, _SET_RESPONDER_ROLE, _SET_RESPONSE_SECONDS, \
+    _SET_BUSINESS_RESPONSE_SECONDS, _SET_SLA_SECONDS, _SET_SLA_BREACHED, _SET_AUTHOR_ID, \
+    _SET_AUTHOR_HANDLE, _SET_KIND, _SET_COMPLAINT, _SET_ANSWER_DEADLINE, _SET_SLA_BREACH_AT, \
+    _SET_VERSION = _SET_ROW_FIELDS
+
+
+def _new_row(org_id: str, mention_id: str, platform: str, created_at: datetime,
+             first_response_id: str | None, first_response_at: datetime | None,
+             responder_handle: str | None, responder_role: str | None,
+             response_seconds: float | None, business_response_seconds: float | None,
+             sla_seconds: float, sla_breached: bool, author_id: str, author_handle: str,
+             kind: str, complaint: bool, answer_deadline: datetime, sla_breach_at: datetime,
+             version: int) -> ResponseRow:
+    """`ResponseRow(...)` with the same arguments, faster."""
+    row = object.__new__(ResponseRow)
+    _SET_ORG_ID(row, org_id)
+    _SET_MENTION_ID(row, mention_id)
+    _SET_PLATFORM(row, platform)
+    _SET_CREATED_AT(row, created_at)
+    _SET_FIRST_RESPONSE_ID(row, first_response_id)
+    _SET_FIRST_RESPONSE_AT(row, first_response_at)
+    _SET_RESPONDER_HANDLE(row, responder_handle)
+    _SET_RESPONDER_ROLE(row, responder_role)
+    _SET_RESPONSE_SECONDS(row, response_seconds)
+    _SET_BUSINESS_RESPONSE_SECONDS(row, business_response_seconds)
+    _SET_SLA_SECONDS(row, sla_seconds)
+    _SET_SLA_BREACHED(row, sla_breached)
+    _SET_AUTHOR_ID(row, author_id)
+    _SET_AUTHOR_HANDLE(row, author_handle)
+    _SET_KIND(row, kind)
+    _SET_COMPLAINT(row, complaint)
+    _SET_ANSWER_DEADLINE(row, answer_deadline)
+    _SET_SLA_BREACH_AT(row, sla_breach_at)
+    _SET_VERSION(row, version)
+    return row
+
+
+def _event_tables(mentions: Sequence[Mention], posts: Sequence[Post]) -> tuple[pa.Table, pa.Table]:
+    """The columns `process_tables` reads, from decoded objects, as the warehouse has them
+    (`pipelines.ingest.sink.mentions_table` / `posts_table`; times to the µs here, and made from
+    integers: Arrow's conversion of datetimes costs ~2 µs a value)."""
+
+    def times(values: Iterable[datetime]) -> pa.Array:
+        return pa.array([(t - _EPOCH) // _ONE_US for t in values], pa.int64()).cast(_US_UTC)
+
+    def source(events: Sequence[Mention | Post]) -> dict[str, pa.Array]:
+        return {
+            "source_partition": pa.array([e.source.partition for e in events], pa.uint32()),
+            "source_offset": pa.array([e.source.offset for e in events], pa.uint64()),
+            "kafka_timestamp": times(e.source.kafka_timestamp or e.created_at for e in events),
+        }
+
+    return pa.table({
+        "org_id": pa.array([m.org_id for m in mentions], pa.string()),
+        "event_id": pa.array([m.event_id for m in mentions], pa.string()),
+        "platform": pa.array([m.platform for m in mentions], pa.string()),
+        "created_at": times(m.created_at for m in mentions),
+        "author_id": pa.array([m.author_id for m in mentions], pa.string()),
+        "author_handle": pa.array([m.author_handle for m in mentions], pa.string()),
+        "kind": pa.array([m.kind for m in mentions], pa.string()),
+        "complaint": pa.array([m.complaint for m in mentions], pa.bool_()),
+        **source(mentions),
+    }), pa.table({
+        "org_id": pa.array([p.org_id for p in posts], pa.string()),
+        "event_id": pa.array([p.event_id for p in posts], pa.string()),
+        "created_at": times(p.created_at for p in posts),
+        "account_handle": pa.array([p.account_handle for p in posts], pa.string()),
+        "account_role": pa.array([p.account_role for p in posts], pa.string()),
+        "in_reply_to": pa.array([p.in_reply_to for p in posts], pa.string()),
+        **source(posts),
+    })
+
+
+def _response_rows(table: pa.Table) -> list[ResponseRow]:
+    """`TrackerTables.rows` as `ResponseRow`s."""
+    columns = []
+    for name in ROWS_SCHEMA.names:
+        column = _column(table, name)
+        if pa.types.is_timestamp(column.type):  # Arrow's own conversion is ~3 µs a value
+            ms = column.cast(pa.int64())
+            wanted = ms.is_valid().to_numpy(zero_copy_only=False)
+            us = ms.fill_null(0).to_numpy(zero_copy_only=False).astype(np.int64) * 1000
+            columns.append(_datetimes_at(us, wanted))
+        else:
+            columns.append(column.to_pylist())
+    return [_new_row(*values) for values in zip(*columns, strict=True)]
+
+
+
+# -- the batch as columns -------------------------------------------------------------
+
+
+_MS_UTC = pa.timestamp("ms", tz="UTC")
+_US_UTC = pa.timestamp("us", tz="UTC")
+_SKEW_US = CLOCK_SKEW // _ONE_US
+_HOUR_US = 3600 * _US
+_FAST_UNTIL_US = 4 * 10**15  # below it (year 2096) a float timestamp is exact to the µs
+
+
+def _us(t: datetime) -> int:
+    return (t - _EPOCH) // _ONE_US
+
+
+def _instant(us: int) -> datetime:
+    if 0 <= us < _FAST_UNTIL_US:
+        return _FROM_TIMESTAMP(us / _US, UTC)
+    return _EPOCH + timedelta(microseconds=us)
+
+
+_FROM_TIMESTAMP = datetime.fromtimestamp
+
+
+def _picker(rows: list[int]) -> Callable[[list[Any]], tuple[Any, ...]]:
+    """A function that takes the items at `rows` of a list, as a tuple."""
+    if len(rows) == 1:
+        row = rows[0]
+        return lambda values: (values[row],)
+    return itemgetter(*rows)
+
+
+def _datetimes_at(us: np.ndarray, wanted: np.ndarray) -> list[Any]:
+    """`_datetimes` where `wanted`, None elsewhere (nothing reads those)."""
+    if wanted.all():
+        return _datetimes(us)
+    out = np.full(len(us), None, object)
+    out[wanted] = _datetimes(us[wanted])
+    return out.tolist()
+
+
+def _datetimes(us: np.ndarray) -> list[datetime]:
+    """`_instant` of each value, in bulk."""
+    if us.size and (us.min() < 0 or us.max() >= _FAST_UNTIL_US):
+        return [_instant(v) for v in us.tolist()]
+    from_timestamp = _FROM_TIMESTAMP
+    return [from_timestamp(seconds, UTC) for seconds in (us / _US).tolist()]
+
+
+def _column(table: pa.Table, name: str) -> pa.Array:
+    if name not in table.column_names:
+        raise ValueError(f"the response tracker needs column {name!r}, which the table "
+                         f"lacks (it has {', '.join(table.column_names)}); build it with "
+                         "pipelines.ingest.sink.mentions_table / posts_table")
+    return table[name].combine_chunks()
+
+
+def _times_us(table: pa.Table, name: str) -> np.ndarray:
+    values = _column(table, name).cast(_US_UTC).cast(pa.int64())
+    return np.asarray(values.to_numpy(zero_copy_only=False), np.int64)
+
+
+def _ints(table: pa.Table, name: str) -> np.ndarray:
+    return np.asarray(_column(table, name).to_numpy(zero_copy_only=False), np.int64)
+
+
+def _texts(table: pa.Table, name: str, *, few: bool = True) -> list[Any]:
+    """A string column as a list. `few`: a column of few distinct values (organisations,
+    platforms, kinds), whose equal values become one interned object each, as the state
+    holds them for a long time."""
+    column = _column(table, name)
+    if not few or len(column) == 0:
+        return column.to_pylist()
+    encoded = column.dictionary_encode() if not pa.types.is_dictionary(column.type) else column
+    words = np.array([None, *(None if w is None else _intern(w)
+                              for w in encoded.dictionary.to_pylist())], object)
+    which = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64) + 1
+    return words[which].tolist()
+
+
+class _Batch:
+    """One call's mentions and posts as columns, times in µs since the epoch; events are
+    numbered mentions first, then posts ("merged" arrays)."""
+
+    def __init__(self, mentions: pa.Table, posts: pa.Table) -> None:
+        self.mentions = mentions
+        self.n_m = n_m = mentions.num_rows
+        self.n_p = n_p = posts.num_rows
+        self.size = n_m + n_p
+        org_ids = pa.concat_arrays([_column(mentions, "org_id").cast(pa.string()),
+                                    _column(posts, "org_id").cast(pa.string())])
+        if org_ids.null_count:
+            raise ValueError("the response tracker got events without an org_id; the decoder "
+                             "sends those to dead_letters")
+        encoded = org_ids.dictionary_encode()
+        self.orgs: list[str] = [_intern(o) for o in encoded.dictionary.to_pylist()]
+        self.code = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+        code_list: list[int] = self.code.tolist()
+        self.m_code = self.code[:n_m]
+        self.m_code_list = code_list[:n_m]
+        self.p_code_list = code_list[n_m:]
+        self.m_partition = _ints(mentions, "source_partition")
+        self.p_partition = _ints(posts, "source_partition")
+        self.offset = np.concatenate([_ints(mentions, "source_offset"),
+                                      _ints(posts, "source_offset")])
+        self.m_created = _times_us(mentions, "created_at")
+        p_created = _times_us(posts, "created_at")
+        self.created = np.concatenate([self.m_created, p_created])
+        received = np.concatenate([_times_us(mentions, "kafka_timestamp"),
+                                   _times_us(posts, "kafka_timestamp")])
+        # pipelines.ingest.decode.clock_time; a message without a Kafka timestamp has none in the
+        # table (null reads as 0 here) and then its created_at counts
+        known_time = np.concatenate([
+            _column(mentions, "kafka_timestamp").is_valid().to_numpy(zero_copy_only=False),
+            _column(posts, "kafka_timestamp").is_valid().to_numpy(zero_copy_only=False)])
+        self.clock = np.where(known_time, np.minimum(self.created, received + _SKEW_US),
+                              self.created)
+        self.m_ids: list[str] = _column(mentions, "event_id").to_pylist()
+        self.m_kind = _texts(mentions, "kind")
+        self.actionable = np.asarray(
+            pc.fill_null(pc.not_equal(_column(mentions, "kind"), "share"), True)
+            .to_numpy(zero_copy_only=False), bool)
+        self.actionable_all = np.concatenate([self.actionable, np.zeros(n_p, bool)])
+        self.m_platform = _texts(mentions, "platform")
+        self.m_author_id = _texts(mentions, "author_id", few=False)
+        self.m_author_handle = _texts(mentions, "author_handle", few=False)
+        self.m_complaint = [c is True for c in _column(mentions, "complaint").to_pylist()]
+        self.p_ids: list[str] = _column(posts, "event_id").to_pylist()
+        self.p_handle = _texts(posts, "account_handle", few=False)
+        self.p_role = _texts(posts, "account_role")
+        reply_to = _column(posts, "in_reply_to")
+        self.p_reply_to: list[str | None] = reply_to.to_pylist()
+        self.replying = np.concatenate([
+            np.zeros(n_m, bool), reply_to.is_valid().to_numpy(zero_copy_only=False)])
+        self.p_created_at = _datetimes_at(p_created, self.replying[n_m:])
+        # Set by ResponseTracker._prepare, per mention.
+        self.terms: list[_Terms] = []
+        self.breach = self.deadline = self.expires = np.zeros(0, np.int64)
+        self.m_breach: list[int] = []
+        self.m_breach_at: list[datetime] = []
+        self.m_created_at: list[datetime] = []
+        self.m_deadline: list[int] = []
+        self.m_expires: list[int] = []
+
+    def partitions(self) -> list[tuple[int, np.ndarray]]:
+        """Each partition's events, merged numbers in offset order (a mention before a post
+        at the same offset); partitions in the order they first appear, mentions first."""
+        partition = np.concatenate([self.m_partition, self.p_partition])
+        order = np.lexsort((self.offset, partition))
+        ordered = partition[order]
+        cuts = np.flatnonzero(np.diff(ordered)) + 1
+        groups = {int(partition[g[0]]): g for g in np.split(order, cuts) if g.size}
+        seen: list[int] = []
+        for column in (self.m_partition, self.p_partition):
+            if column.size:
+                values, first = np.unique(column, return_index=True)
+                for number in values[np.argsort(first)].tolist():
+                    if number not in seen:
+                        seen.append(number)
+        return [(number, groups[number]) for number in seen]
+
+
+# -- per-organisation and per-partition state -----------------------------------------
+
+
+class _Terms:
+    """An organisation's response promises and business clock, looked up once per org_id.
+
+    It remembers the open interval of its latest SLA deadline, and the closed stretch before
+    an opening: mentions come roughly in time order, so most deadlines are `created_at +
+    SLA` inside that interval, or the same instant for every mention of a closed night.
+    """
+
+    __slots__ = ("breach_after", "breach_after_us", "calendar", "closed_breach", "closed_hi",
+                 "closed_lo", "keep", "keep_us", "linear_hi", "listed", "name", "open_hi",
+                 "open_lo", "org_id", "silent_after", "silent_span", "sla", "sla_seconds",
+                 "window", "window_us", "zone")
+
+    def __init__(self, org_id: str, name: str, calendar: _Calendar, sla: int, window: int,
+                 lateness: int, silent_after: int | None = None, listed: bool = False,
+                 timezone: str = "UTC") -> None:
+        self.org_id = org_id
+        self.name = name
+        self.calendar = calendar
+        self.sla = sla
+        self.sla_seconds = float(sla)
+        self.breach_after_us = sla * _US + 1000  # more than the SLA: 1 ms more
+        self.breach_after = timedelta(microseconds=self.breach_after_us)
+        self.window = timedelta(seconds=window)
+        self.window_us = window * _US
+        self.keep = timedelta(seconds=window + lateness)
+        self.keep_us = (window + lateness) * _US
+        self.silent_after = silent_after
+        self.silent_span = timedelta(seconds=silent_after or 0)
+        self.listed = listed  # the roster lists accounts for it
+        self.zone = ZoneInfo(timezone)
+        self.open_lo, self.open_hi, self.linear_hi = NEVER, _EPOCH, _EPOCH
+        self.closed_lo, self.closed_hi, self.closed_breach = NEVER, _EPOCH, NEVER
+
+    def local(self, t: datetime) -> str:
+        """An instant on the organisation's wall clock, for alert summaries."""
+        return f"{t.astimezone(self.zone):%a %d %b %H:%M %Z}"
+    def breach_at(self, created: datetime) -> datetime:
+        """sla_breach_at of a mention posted at `created`."""
+        if self.open_lo <= created <= self.linear_hi:
+            return created + self.breach_after
+        if self.closed_lo <= created < self.closed_hi:
+            return self.closed_breach
+        return self._look_up_breach(created)
+
+    def breach_times(self, created: np.ndarray) -> np.ndarray:
+        """`breach_at` of mentions posted at `created` (µs since the epoch), as µs: a
+        bisection per mention in the open intervals of its stretch of weeks, all at once."""
+        calendar = self.calendar
+        after = self.breach_after_us
+        if calendar.always:
+            return created + after
+        if calendar.never:
+            return np.full(created.shape, _us(NEVER), np.int64)
+        out = np.empty_like(created)
+        weeks = created // _WEEK_US
+        for week in np.unique(weeks).tolist():
+            chosen = np.flatnonzero(weeks == week)
+            span = calendar.span(week * _WEEK_US)
+            starts, ends, before, through = span.arrays()
+            us = created[chosen]
+            i = np.searchsorted(starts, us, "right") - 1
+            at = np.maximum(i, 0)
+            target = np.where(i < 0, 0, before[at] + np.minimum(us, ends[at]) - starts[at]) + after
+            k = np.searchsorted(through, target, "left")
+            inside = k < len(through)
+            kk = np.minimum(k, len(through) - 1)
+            out[chosen] = np.where(inside, starts[kk] + target - before[kk], 0)
+            for m in np.flatnonzero(~inside).tolist():  # past the stretch: the slow way
+                out[chosen[m]] = _us(self.breach_at(_instant(int(us[m]))))
+        return out
+
+    def seconds_between(self, start: datetime, end: datetime) -> float:
+        """Business seconds of [start, end); 0 when end <= start."""
+        if self.open_lo <= start <= end <= self.open_hi:
+            return (end - start) / _ONE_US / _US
+        return self.calendar.seconds_between(start, end)
+
+    def _look_up_breach(self, created: datetime) -> datetime:
+        calendar = self.calendar
+        if calendar.always:
+            self.open_lo, self.open_hi, self.linear_hi = _EARLIEST, NEVER, NEVER
+            return created + self.breach_after
+        if calendar.never:
+            return NEVER
+        after = self.breach_after_us
+        us = (created - _EPOCH) // _ONE_US
+        span = calendar.span(us)
+        i = bisect_right(span.starts, us) - 1
+        if i >= 0 and us < span.ends[i]:
+            opens, closes = span.starts[i], span.ends[i]
+            self.open_lo, self.open_hi = _instant(opens), _instant(closes)
+            self.linear_hi = _instant(closes - after)
+            if us + after <= closes:
+                return created + self.breach_after
+        elif i + 1 < len(span.starts):
+            reopens = span.starts[i + 1]
+            deadline = span.deadline(reopens, after)
+            if deadline is not None:
+                self.closed_lo = _instant(span.ends[i] if i >= 0 else span.start)
+                self.closed_hi = _instant(reopens)
+                self.closed_breach = _instant(deadline)
+                return self.closed_breach
+        return calendar.deadline(created, after)
+
+
+class _Partition:
+    """A partition's clock, its organisations' watches, and the hourly shelves its state
+    expires by."""
+
+    __slots__ = ("clock", "cut", "due", "next_drop", "number", "shelves", "touched", "watches")
+
+    def __init__(self, number: int) -> None:
+        self.number = number
+        self.clock: datetime | None = None
+        self.cut: datetime | None = None  # restart: alert states before it are stored
+        self.watches: dict[str, _Watch] = {}
+        self.due: list[tuple[datetime, str]] = []  # heap: (when a watch must settle, org_id)
+        self.touched: dict[str, _Watch] = {}  # watches with events in this call
+        self.shelves: list[int] = []  # heap of the labels of this partition's shelves
+        self.next_drop: datetime | None = None  # the end of the earliest shelf's hour
+
+    def change(self, watch: _Watch, change: tuple[datetime, int, Any]) -> None:
+        """Something happened to the organisation at an instant; `_settle` takes it."""
+        watch.changes.append(change)
+        self.touched[watch.terms.org_id] = watch
+
+    def label(self, expires: datetime) -> int:
+        """The label of this partition's shelf for things that expire at `expires`."""
+        return (expires - _EPOCH) // _HOUR << _PARTITION_BITS | self.number
+
+    def add_shelf(self, label: int) -> None:
+        heappush(self.shelves, label)
+        if self.shelves[0] == label:
+            self.next_drop = _shelf_end(label)
+
+    def passed(self, clock: datetime) -> list[int]:
+        """Take out the labels of the shelves whose hour ended at or before `clock`."""
+        gone = []
+        shelves = self.shelves
+        while shelves and _shelf_end(shelves[0]) <= clock:
+            gone.append(heappop(shelves))
+        self.next_drop = _shelf_end(shelves[0]) if shelves else None
+        return gone
+
+
+class _Watch:
+    """One organisation on one partition: who waits past SLA, whether it is silent, and the
+    alerts it has open.
+
+    An organisation's SLA deadlines grow with created_at, and mentions arrive about in
+    created_at order, so the instants at which its mentions start waiting past SLA are a
+    FIFO (mentions whose deadline is earlier than the last one queued go to a heap of
+    stragglers): O(1) per mention rather than O(log n). The same holds for the answer
+    deadlines of the mentions waiting.
+    """
+
+    __slots__ = ("alert_id", "changes", "complaints", "confirmed", "confirming", "due", "ends",
+                 "evaluated", "exact", "first_mention", "known_until", "last_end", "last_mention",
+                 "last_post", "last_start", "late_ends", "late_starts", "latest", "members",
+                 "opened_at", "part", "pending", "reported", "samples", "severity", "silence",
+                 "silent", "silent_flag", "silent_id", "silent_known_until", "silent_opened",
+                 "silent_version", "starts", "terms", "version", "zero_since")
+
+    def __init__(self, terms: _Terms, part: _Partition) -> None:
+        self.terms = terms
+        self.part = part
+        self.exact = False  # this batch: silence taken event by event (`_quiet_orgs`)
+        # The queue past SLA.
+        self.starts = _Queue()  # mention ids by the instant their SLA runs out
+        self.last_start: datetime | None = None  # that instant for the FIFO's last id
+        self.late_starts: list[tuple[datetime, str]] = []  # heap of stragglers
+        self.ends = _Queue()  # waiting mentions by answer deadline
+        self.last_end: datetime | None = None
+        self.late_ends: list[tuple[datetime, str]] = []
+        self.members: dict[str, _State] = {}  # waiting past SLA now
+        self.complaints = 0  # complaints among them
+        self.changes: list[tuple[datetime, int, Any]] = []  # this call's events, in order
+        self.pending: datetime | None = None  # an instant with changes, not decided yet
+        self.evaluated: datetime | None = None  # the last instant decided
+        self.zero_since: datetime | None = None  # nobody waiting since then
+        self.due: datetime | None = None  # its entry in the partition's `due` heap
+        # The SLA alert as last emitted (open), or None.
+        self.alert_id: str | None = None
+        self.opened_at: datetime | None = None
+        self.version = 0
+        self.reported = 0  # the number waiting it reported
+        self.samples: tuple[str, ...] = ()  # the oldest waiting it reported
+        self.confirmed = False  # a mention really waited past SLA in this alert
+        self.confirming = False  # one stopped waiting at this instant after really waiting
+        self.severity = 0.0
+        self.known_until: datetime | None = None  # restart: states up to here are stored
+        # Silence, as the events are taken (`silent`) and as the instants are decided.
+        self.last_post: datetime | None = None
+        self.first_mention: datetime | None = None
+        self.last_mention: datetime | None = None
+        self.latest: tuple[str, str, str] = ("", "", "")  # id, handle, author id
+        self.silent = False
+        self.silent_flag = False
+        self.silence: _Silence = (False, None, False, None, "", "", None)
+        self.silent_id: str | None = None
+        self.silent_opened: datetime | None = None
+        self.silent_version = 0
+        self.silent_known_until: datetime | None = None
+
+    def wait_for(self, breach_at: datetime, mention_id: str) -> None:
+        """The mention starts waiting past SLA at `breach_at` unless answered before."""
+        if not self.starts.size or (self.last_start is not None
+                                    and breach_at >= self.last_start):
+            self.starts.append(mention_id)
+            self.last_start = breach_at
+        else:
+            heappush(self.late_starts, (breach_at, mention_id))
+
+    def enter(self, mention_id: str, state: _State) -> None:
+        members = self.members
+        if mention_id in members:
+            return
+        members[mention_id] = state
+        if state[_COMPLAINT]:
+            self.complaints += 1
+        deadline = state[_CREATED] + self.terms.window
+        if not self.ends.size or (self.last_end is not None and deadline >= self.last_end):
+            self.ends.append(mention_id)
+            self.last_end = deadline
+        else:
+            heappush(self.late_ends, (deadline, mention_id))
+
+    def leave(self, mention_id: str) -> bool:
+        """The mention stops waiting past SLA; False when it was not waiting."""
+        state = self.members.pop(mention_id, None)
+        if state is None:
+            return False
+        if state[_COMPLAINT]:
+            self.complaints -= 1
+        return True
+
+    def install(self, seed: Alert) -> None:
+        """A restart: the latest stored state of one of the organisation's alerts."""
+        opened = seed.status == "open" and not seed.retracted
+        if seed.kind == ALERT_KIND:
+            self.known_until = seed.updated_at
+            if opened:
+                self.alert_id, self.opened_at = seed.alert_id, seed.opened_at
+                self.version = seed.version
+                self.reported = int(seed.details.get("past_sla", 1))
+                self.severity, self.samples = seed.severity, seed.sample_event_ids
+                self.confirmed = bool(seed.details.get("confirmed", True))
+        else:
+            self.silent_known_until = seed.updated_at
+            if opened:
+                self.silent_id, self.silent_opened = seed.alert_id, seed.opened_at
+                self.silent_version = seed.version
+
+
+class _Queue:
+    """A FIFO of ids, kept in tuples of `_CHUNK`: the collector stops tracking a full tuple
+    of strings, so a long queue (a weekend's mentions waiting for Monday) costs a full
+    collection one reference per chunk instead of one per id."""
+
+    __slots__ = ("chunks", "head", "size", "tail")
+
+    def __init__(self) -> None:
+        self.chunks: deque[tuple[str, ...]] = deque()
+        self.tail: list[str] = []
+        self.head = 0  # position of the first id in chunks[0], or in tail without chunks
+        self.size = 0
+
+    def append(self, item: str) -> None:
+        tail = self.tail
+        tail.append(item)
+        self.size += 1
+        if len(tail) == _CHUNK:
+            self.chunks.append(tuple(tail))
+            tail.clear()
+
+    def extend(self, items: list[str]) -> None:
+        """`append` each, in order."""
+        tail = self.tail
+        tail.extend(items)
+        self.size += len(items)
+        while len(tail) >= _CHUNK:
+            self.chunks.append(tuple(tail[:_CHUNK]))
+            del tail[:_CHUNK]
+
+    def first(self) -> str:
+        return self.chunks[0][self.head] if self.chunks else self.tail[self.head]
+
+    def popleft(self) -> str:
+        self.size -= 1
+        if self.chunks:
+            chunk = self.chunks[0]
+            item = chunk[self.head]
+            self.head += 1
+            if self.head == len(chunk):
+                self.chunks.popleft()
+                self.head = 0
+        else:
+            item = self.tail[self.head]
+            self.head += 1
+            if self.head == len(self.tail):
+                self.tail.clear()
+                self.head = 0
+        return item
+
+
+def _shelf_end(label: int) -> datetime:
+    return _EPOCH + ((label >> _PARTITION_BITS) + 1) * _HOUR
+
+
+_V = TypeVar("_V")
+
+
+class _Shelves(Generic[_V]):
+    """Values by id, on shelves labelled by partition and hour of expiry.
+
+    Why not one dict: with a million entries, every full garbage collection would walk a
+    million references. A shelf that no longer changes holds only tuples the collector has
+    stopped tracking, so the collector stops tracking the shelf as well and never walks it
+    again; the index from id to shelf holds shared ints, which it never walks either. A
+    whole shelf goes at once when its hour has passed.
+    """
+
+    __slots__ = ("index", "labels", "shelves")
+
+    def __init__(self) -> None:
+        self.index: dict[str, int] = {}  # id -> label of its shelf
+        self.shelves: dict[int, dict[str, _V]] = {}
+        self.labels: dict[int, int] = {}  # one int object per label, shared by the index
+
+    def get(self, key: str) -> _V | None:
+        label = self.index.get(key)
+        return None if label is None else self.shelves[label][key]
+
+    def put(self, key: str, value: _V, label: int) -> bool:
+        """Keep `value` on shelf `label` (moving it there); True when the shelf is new."""
+        old = self.index.get(key)
+        if old is not None and old != label:
+            del self.shelves[old][key]
+        shelf = self.shelves.get(label)
+        if shelf is None:
+            shelf = self.shelves[label] = {}
+            self.labels[label] = label
+            new = True
+        else:
+            label = self.labels[label]
+            new = False
+        shelf[key] = value
+        self.index[key] = label
+        return new
+
+    def put_new(self, key: str, value: _V, label: int) -> bool:
+        """`put` for an id not held yet."""
+        shelf = self.shelves.get(label)
+        if shelf is not None:
+            shelf[key] = value
+            self.index[key] = self.labels[label]
+            return False
+        self.shelves[label] = {key: value}
+        self.labels[label] = self.index[key] = label
+        return True
+
+    def put_many(self, keys: list[str], values: list[_V], label: int) -> bool:
+        """`put_new` for each of `keys` (none held yet) on one shelf; True when it is new."""
+        shelf = self.shelves.get(label)
+        if shelf is None:
+            shelf = self.shelves[label] = {}
+            self.labels[label] = label
+            new = True
+        else:
+            label = self.labels[label]
+            new = False
+        shelf.update(zip(keys, values, strict=True))
+        self.index.update(dict.fromkeys(keys, label))
+        return new
+
+    def replace(self, key: str, value: _V) -> None:
+        self.shelves[self.index[key]][key] = value
+
+    def pop(self, key: str) -> _V | None:
+        label = self.index.pop(key, None)
+        return None if label is None else self.shelves[label].pop(key)
+
+    def drop(self, label: int) -> None:
+        """Take the shelf away, with all it holds."""
+        shelf = self.shelves.pop(label, None)
+        if shelf is None:
+            return
+        del self.labels[label]
+        index = self.index
+        for key in shelf:
+            del index[key]
+
+
+# -- business time, fast ----------------------------------------------------------------
+
+
+class _Calendar:
+    """Business hours as UTC open intervals, a few weeks at a time.
+
+    `BusinessHours` answers exactly but walks its time-zone data on every call (about
+    5 µs); the tracker asks for an SLA deadline per mention and for business seconds per
+    answer, at 100 000 mentions/s. Within a stretch of weeks the open intervals in UTC are
+    fixed, so they are laid out once per stretch and each question becomes a bisection.
+    The rule is the roster's: an instant is open when the organisation's wall clock (UTC
+    plus the offset in force at that instant) reads a time inside the weekly pattern.
+    Questions that reach past a stretch go to `BusinessHours`; a test checks that both agree.
+    """
+
+    __slots__ = ("always", "hours", "never", "pattern", "spans")
+
+    def __init__(self, hours: BusinessHours) -> None:
+        self.hours = hours
+        weekly: list[tuple[int, int]] = []
+        for day, intervals in enumerate(hours.week):
+            for opens, closes in intervals:
+                start, end = day * _DAY_US + opens * _US, day * _DAY_US + closes * _US
+                if weekly and weekly[-1][1] >= start:
+                    weekly[-1] = (weekly[-1][0], max(weekly[-1][1], end))
+                else:
+                    weekly.append((start, end))
+        self.pattern = tuple(weekly)
+        self.always = self.pattern == ((0, _WEEK_US),)
+        self.never = not self.pattern
+        self.spans: dict[int, _Span] = {}
+
+    def span(self, start_us: int) -> _Span:
+        """The stretch of weeks that starts with the week (since the epoch) of `start_us`."""
+        index = start_us // _WEEK_US
+        span = self.spans.get(index)
+        if span is None:
+            if len(self.spans) >= _SPANS_KEPT:
+                self.spans.clear()
+            span = self.spans[index] = _Span(self.pattern, self.hours.timezone, index)
+        return span
+
+    def deadline(self, start: datetime, amount_us: int) -> datetime:
+        """The earliest instant by which `amount_us` (> 0) business µs have passed since start.
+
+        NEVER when the organisation is never open.
+        """
+        if self.always:
+            return start + timedelta(microseconds=amount_us)
+        if self.never:
+            return NEVER
+        start_us = (start - _EPOCH) // _ONE_US
+        end_us = self.span(start_us).deadline(start_us, amount_us)
+        if end_us is None:
+            return self.hours.add_business_seconds(start, amount_us / _US)
+        return start + timedelta(microseconds=end_us - start_us)
+
+    def seconds_between(self, start: datetime, end: datetime) -> float:
+        """Seconds of [start, end) inside business hours; 0 when end <= start."""
+        if end <= start or self.never:
+            return 0.0
+        if self.always:
+            return (end - start) / _ONE_US / _US
+        start_us = (start - _EPOCH) // _ONE_US
+        end_us = (end - _EPOCH) // _ONE_US
+        span = self.span(start_us)
+        if end_us > span.end:
+            return self.hours.business_seconds(start, end)
+        return (span.open_until(end_us) - span.open_until(start_us)) / _US
+
+
+class _Span:
+    """The open intervals in UTC µs of `_SPAN_WEEKS` weeks from week `index` since the epoch."""
+
+    __slots__ = ("before", "columns", "end", "ends", "start", "starts", "through")
+
+    def __init__(self, pattern: tuple[tuple[int, int], ...], timezone: str, index: int) -> None:
+        lo, hi = index * _WEEK_US, (index + _SPAN_WEEKS) * _WEEK_US
+        starts: list[int] = []
+        ends: list[int] = []
+        for a, b, offset in _offset_pieces(timezone, lo, hi):
+            # On the wall-clock axis (UTC + offset, weeks from a Monday) the pattern repeats
+            # every week; map each week's openings back to UTC and clip them to [a, b).
+            week = (a + offset + _MONDAY_SHIFT_US) // _WEEK_US
+            while True:
+                monday = week * _WEEK_US - _MONDAY_SHIFT_US - offset  # UTC of wall Mon 00:00
+                if monday >= b:
+                    break
+                for opens, closes in pattern:
+                    s, e = max(monday + opens, a), min(monday + closes, b)
+                    if s >= e:
+                        continue
+                    if ends and ends[-1] == s:
+                        ends[-1] = e
+                    else:
+                        starts.append(s)
+                        ends.append(e)
+                week += 1
+        before, through, total = [], [], 0
+        for s, e in zip(starts, ends, strict=True):
+            before.append(total)
+            total += e - s
+            through.append(total)
+        self.start, self.end = lo, hi
+        self.starts, self.ends = starts, ends
+        self.before, self.through = before, through
+        self.columns: tuple[np.ndarray, ...] | None = None
+
+    def arrays(self) -> tuple[np.ndarray, ...]:
+        """starts, ends, before and through as numpy arrays (made once)."""
+        if self.columns is None:
+            self.columns = tuple(np.array(v, np.int64) for v in (
+                self.starts, self.ends, self.before, self.through))
+        return self.columns
+
+    def open_until(self, us: int) -> int:
+        """Open µs of the span up to instant `us`."""
+        i = bisect_right(self.starts, us) - 1
+        if i < 0:
+            return 0
+        return self.before[i] + min(us, self.ends[i]) - self.starts[i]
+
+    def deadline(self, start_us: int, amount_us: int) -> int | None:
+        """The earliest instant with `amount_us` open µs after start, None past the span."""
+        target = self.open_until(start_us) + amount_us
+        i = bisect_left(self.through, target)
+        if i == len(self.through):
+            return None
+        return self.starts[i] + target - self.before[i]
+
+
+@lru_cache(maxsize=1024)
+def _offset_pieces(timezone: str, lo: int, hi: int) -> tuple[tuple[int, int, int], ...]:
+    """(from, to, UTC offset) pieces of [lo, hi) in µs, within which the offset is constant.
+
+    Offsets are sampled once a day and each change is pinned to the second by bisection, as
+    the roster does; tz data changes offsets on whole seconds, never twice within a day.
+    """
+    zone = ZoneInfo(timezone)
+
+    def offset(second: int) -> int:
+        value = datetime.fromtimestamp(second, zone).utcoffset()
+        assert value is not None
+        return value // _ONE_US
+
+    pieces = []
+    first, last = lo // _US, hi // _US
+    start, start_offset = first, offset(first)
+    before, before_offset = first, start_offset
+    for after in [*range(first + 86_400, last, 86_400), last]:
+        after_offset = offset(after)
+        while before_offset != after_offset:
+            low, high = before, after  # offset(low) == before_offset != offset(high)
+            while high - low > 1:
+                mid = (low + high) // 2
+                if offset(mid) == before_offset:
+                    low = mid
+                else:
+                    high = mid
+            pieces.append((start * _US, high * _US, start_offset))
+            start, start_offset = high, offset(high)
+            before, before_offset = high, start_offset
+        before, before_offset = after, after_offset
+    pieces.append((start * _US, hi, start_offset))
+    return tuple(pieces)

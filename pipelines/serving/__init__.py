@@ -1,0 +1,1 @@
+"""The read path: logins, organisation scoping, guarded SQL and the query server."""
