@@ -10,9 +10,9 @@ Business hours are a weekly wall-clock pattern in the organisation's own time zo
 instant counts as business time when the organisation's wall clock reads a time inside
 that day's hours; `business_seconds` measures how much of a real (UTC) interval does, so
 daylight-saving days count the real seconds that passed, not the clock's. The arithmetic
-is exact to the microsecond and costs one step per offset change (a few per year), not per
-day: within a stretch of constant UTC offset the wall clock is a plain shift of UTC, and
-the open time of the weekly pattern up to any wall-clock instant has a closed form.
+lives in `pipelines.orgclock` (the one organisation clock: zone offsets, local time, open
+time), exact to the microsecond; `BusinessHours` is the roster's form of it (parsing,
+validation, the datetime questions) and hands out its `clock` for the hot paths.
 
 Pure: the only I/O is `load_roster` reading its file.
 """
@@ -22,16 +22,15 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from bisect import bisect_left, bisect_right
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
-from functools import lru_cache
+from datetime import datetime
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
+
+from pipelines.orgclock import BusinessClock, business_clock, instant, micros, zone
 
 ORG_ID = re.compile(r"[a-z0-9][a-z0-9._-]{0,127}")
 ROLES = ("official", "employee")
@@ -39,14 +38,8 @@ DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _FULL_DAY_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
 _US = 1_000_000
-_ONE_US = timedelta(microseconds=1)
 _DAY_S = 86_400
-_DAY_US = _DAY_S * _US
-_WEEK_US = 7 * _DAY_US
-# 1970-01-01, the epoch, was a Thursday: shift by three days so that week-relative
-# positions start on a Monday, matching datetime.weekday() and DAYS.
-_MONDAY_SHIFT_US = 3 * _DAY_US
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_WEEK_S = 7 * _DAY_S
 
 
 class RosterError(ValueError):
@@ -102,94 +95,6 @@ def format_duration(seconds: int) -> str:
         if n:
             parts.append(f"{n}{unit}")
     return "".join(parts)
-
-
-# -- time zones ----------------------------------------------------------------
-
-
-def _zone(key: str) -> ZoneInfo:
-    try:
-        return ZoneInfo(key)
-    except (ZoneInfoNotFoundError, ValueError, TypeError):
-        raise ValueError(
-            f"{key!r} is not an IANA time zone (e.g. Europe/Amsterdam, America/New_York, UTC)"
-        ) from None
-
-
-def _micros(t: datetime, what: str) -> int:
-    if t.tzinfo is None or t.utcoffset() is None:
-        raise ValueError(f"{what} {t.isoformat()} has no time zone; pass an aware (UTC) datetime")
-    return (t - _EPOCH) // _ONE_US
-
-
-def _instant(us: int) -> datetime:
-    return _EPOCH + timedelta(microseconds=us)
-
-
-def _offset_us(zone: ZoneInfo, us: int) -> int:
-    offset = _instant(us).astimezone(zone).utcoffset()
-    assert offset is not None
-    return offset // _ONE_US
-
-
-def _year_start_us(year: int) -> int:
-    return (datetime(year, 1, 1, tzinfo=UTC) - _EPOCH) // _ONE_US
-
-
-@lru_cache(maxsize=4096)
-def _year_offsets(key: str, year: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
-    """Where the zone's UTC offset changes within one UTC year, and the offset from there on.
-
-    zoneinfo does not expose its transitions, so they are found by sampling the offset once a
-    day and bisecting (to the second, as tz data has it) between two samples that differ.
-    Two changes less than a day apart that cancel out would go unseen; tz data has none
-    in the range a social-media monitor deals with.
-    Returns (segment starts in UTC µs, offset in µs of each segment); the first segment starts
-    at the beginning of the year.
-    """
-    zone = _zone(key)
-    first, last = _year_start_us(year) // _US, _year_start_us(year + 1) // _US - 1
-
-    def offset(second: int) -> int:
-        return _offset_us(zone, second * _US)
-
-    starts, offsets = [first * _US], [offset(first)]
-    samples = [*range(first + _DAY_S, last, _DAY_S), last]
-    before, before_offset = first, offsets[0]
-    for after in samples:
-        after_offset = offset(after)
-        lo, lo_offset = before, before_offset
-        while lo_offset != after_offset:
-            hi = after  # offset(lo) == lo_offset != offset(hi): a change in (lo, hi]
-            while hi - lo > 1:
-                mid = (lo + hi) // 2
-                if offset(mid) == lo_offset:
-                    lo = mid
-                else:
-                    hi = mid
-            lo, lo_offset = hi, offset(hi)
-            starts.append(hi * _US)
-            offsets.append(lo_offset)
-        before, before_offset = after, after_offset
-    return tuple(starts), tuple(offsets)
-
-
-def _constant_offset_spans(key: str, start_us: int, end_us: int | None
-                           ) -> Iterator[tuple[int, int, int]]:
-    """(from, to, offset) pieces of [start, end) in UTC µs within which the offset is constant.
-
-    With `end_us` None the pieces go on for ever (the caller stops).
-    """
-    cur = start_us
-    while end_us is None or cur < end_us:
-        year = _instant(cur).year
-        starts, offsets = _year_offsets(key, year)
-        i = bisect_right(starts, cur) - 1
-        to = starts[i + 1] if i + 1 < len(starts) else _year_start_us(year + 1)
-        if end_us is not None:
-            to = min(to, end_us)
-        yield cur, to, offsets[i]
-        cur = to
 
 
 # -- business hours --------------------------------------------------------------
@@ -270,37 +175,20 @@ class BusinessHours:
 
     week: tuple[tuple[Interval, ...], ...]
     timezone: str = "UTC"
-    _zone: ZoneInfo = field(init=False, repr=False, compare=False)
-    _opens: tuple[int, ...] = field(init=False, repr=False, compare=False)
-    _closes: tuple[int, ...] = field(init=False, repr=False, compare=False)
-    _open_before: tuple[int, ...] = field(init=False, repr=False, compare=False)
-    _open_through: tuple[int, ...] = field(init=False, repr=False, compare=False)
-    _weekly_us: int = field(init=False, repr=False, compare=False)
+    clock: BusinessClock = field(init=False, repr=False, compare=False)
+    """The same hours as `pipelines.orgclock`'s clock of open time, on UTC µs: the form the
+    response tracker and the simulator ask on their hot paths (shared between equal hours)."""
 
     def __post_init__(self) -> None:
         if len(self.week) != 7:
             raise ValueError(f"business hours need 7 days (mon..sun), got {len(self.week)}")
-        weekly: list[Interval] = []
         for day, intervals in enumerate(self.week):
             for opens, closes in intervals:
                 if not 0 <= opens < closes <= _DAY_S:
                     raise ValueError(f"{DAYS[day]}: bad interval ({opens}, {closes}) seconds")
-                weekly.append((day * _DAY_US + opens * _US, day * _DAY_US + closes * _US))
-        merged = _merge(weekly)  # joins e.g. mon ..-24:00 with tue 00:00-..
-        opens_us = tuple(o for o, _ in merged)
-        closes_us = tuple(c for _, c in merged)
-        before, through, total = [], [], 0
-        for o, c in merged:
-            before.append(total)
-            total += c - o
-            through.append(total)
-        object.__setattr__(self, "week", tuple(_merge(list(day)) for day in self.week))
-        object.__setattr__(self, "_zone", _zone(self.timezone))
-        object.__setattr__(self, "_opens", opens_us)
-        object.__setattr__(self, "_closes", closes_us)
-        object.__setattr__(self, "_open_before", tuple(before))
-        object.__setattr__(self, "_open_through", tuple(through))
-        object.__setattr__(self, "_weekly_us", total)
+        week = tuple(tuple(_merge(list(day))) for day in self.week)
+        object.__setattr__(self, "week", week)
+        object.__setattr__(self, "clock", business_clock(week, self.timezone))
 
     # construction ----------------------------------------------------------
 
@@ -351,31 +239,20 @@ class BusinessHours:
     @property
     def weekly_seconds(self) -> int:
         """Open seconds in a week without clock changes."""
-        return self._weekly_us // _US
+        return self.clock.weekly_us // _US
 
     # questions ---------------------------------------------------------------
 
     def is_open(self, t: datetime) -> bool:
         """Whether the organisation's wall clock at instant `t` reads a time inside its hours."""
-        us = _micros(t, "t")
-        wall = (us + _offset_us(self._zone, us) + _MONDAY_SHIFT_US) % _WEEK_US
-        i = bisect_right(self._opens, wall) - 1
-        return i >= 0 and wall < self._closes[i]
+        return self.clock.is_open(micros(t, "t"))
 
     def business_seconds(self, start: datetime, end: datetime) -> float:
         """Seconds of the real interval [start, end) that fall inside business hours.
 
         0 when end <= start. Exact to the microsecond; additive over adjoining intervals.
         """
-        start_us, end_us = _micros(start, "start"), _micros(end, "end")
-        if end_us <= start_us or self._weekly_us == 0:
-            return 0.0
-        if self._weekly_us == _WEEK_US:
-            return (end_us - start_us) / _US
-        total = 0
-        for a, b, offset in _constant_offset_spans(self.timezone, start_us, end_us):
-            total += self._open_until(b + offset) - self._open_until(a + offset)
-        return total / _US
+        return self.clock.business_us(micros(start, "start"), micros(end, "end")) / _US
 
     def add_business_seconds(self, start: datetime, seconds: float) -> datetime:
         """The earliest instant (UTC) at which `seconds` business seconds have passed since start.
@@ -385,41 +262,10 @@ class BusinessHours:
         *exceed* `seconds` (an SLA breach) does so at the first open instant after it.
         Raises ValueError for negative seconds, or when the week has no open hours at all.
         """
-        start_us = _micros(start, "start")
+        start_us = micros(start, "start")
         if seconds < 0:
             raise ValueError(f"cannot add a negative number of business seconds ({seconds})")
-        wanted = round(seconds * _US)
-        if wanted == 0:
-            return _instant(start_us)
-        if self._weekly_us == 0:
-            raise ValueError("these business hours are closed all week; no business time passes")
-        for a, b, offset in _constant_offset_spans(self.timezone, start_us, None):
-            already = self._open_until(a + offset)
-            available = self._open_until(b + offset) - already
-            if wanted <= available:
-                return _instant(self._wall_when_open(already + wanted) - offset)
-            wanted -= available
-        raise AssertionError("unreachable: the spans go on for ever")
-
-    # the weekly pattern on the wall-clock axis ----------------------------------
-    # A "wall" instant is UTC µs plus the UTC offset: the local clock reading as µs since
-    # 1970-01-01 00:00 local. The pattern repeats every week on that axis.
-
-    def _open_until(self, wall: int) -> int:
-        """Open µs of the pattern from a fixed Monday 00:00 up to `wall` (a monotone ramp)."""
-        weeks, within = divmod(wall + _MONDAY_SHIFT_US, _WEEK_US)
-        i = bisect_right(self._opens, within) - 1
-        part = 0 if i < 0 else self._open_before[i] + min(within, self._closes[i]) - self._opens[i]
-        return weeks * self._weekly_us + part
-
-    def _wall_when_open(self, amount: int) -> int:
-        """The earliest wall instant at which `_open_until` reaches `amount` (weekly_us > 0)."""
-        weeks, rest = divmod(amount, self._weekly_us)
-        if rest == 0:  # the end of the last opening of the week before, not the next Monday
-            weeks, rest = weeks - 1, self._weekly_us
-        i = bisect_left(self._open_through, rest)
-        within = self._opens[i] + rest - self._open_before[i]
-        return weeks * _WEEK_US + within - _MONDAY_SHIFT_US
+        return instant(self.clock.add_business_us(start_us, round(seconds * _US)))
 
 
 # -- organisations and accounts ------------------------------------------------------
@@ -460,7 +306,7 @@ class Org:
     timezone: str = "UTC"
     business_hours: BusinessHours = field(default_factory=lambda: CONTRACT_HOURS)
     first_response_sla: int = 3600
-    answer_window: int = 7 * _DAY_S
+    answer_window: int = _WEEK_S
     accounts: tuple[Account, ...] = ()
     extra: Mapping[str, Any] = field(default_factory=dict, hash=False)
 
@@ -479,7 +325,7 @@ CONTRACT_HOURS: BusinessHours = BusinessHours.parse(
     {day: "09:00-17:00" for day in DAYS[:5]}, "UTC",
 )
 CONTRACT_DEFAULTS = Org(id="", name="", timezone="UTC", business_hours=CONTRACT_HOURS,
-                        first_response_sla=3600, answer_window=7 * _DAY_S)
+                        first_response_sla=3600, answer_window=_WEEK_S)
 
 
 @dataclass(frozen=True)
@@ -706,7 +552,7 @@ def _org_from(doc: Mapping[Any, Any], base: Org, where: str, problems: list[str]
         try:
             if not isinstance(value, str):
                 raise ValueError(f"{value!r} is not an IANA time zone name")
-            _zone(value)
+            zone(value)
             timezone = value
         except ValueError as e:
             problems.append(f"{where}timezone {e}")

@@ -34,12 +34,13 @@ from pipelines.ingest.decode import (
 )
 from pipelines.ingest.sink import mentions_table, posts_table
 from pipelines.ingest.worker import IngestProcessor
+from pipelines.orgclock import year_offsets as _year_offsets
 from pipelines.processing import escalation
 from pipelines.processing.alerts import Alert
 from pipelines.processing.escalation import SurgeDetector
 from pipelines.processing.processors import StreamProcessors
 from pipelines.processing.responses import ResponseTracker
-from pipelines.roster import BusinessHours, Roster, _year_offsets, parse_roster
+from pipelines.roster import BusinessHours, Roster, parse_roster
 from pipelines.settings import Settings, SettingsError
 from pipelines.simulate import simulate_live
 from pipelines.textmodel.classify import load_classifier
