@@ -1,13 +1,17 @@
 """Time for the simulated world: milliseconds since the epoch, RFC 3339 stamps (cached,
-because every event needs one), local clocks per time zone, and staffed hours laid out on
-the UTC axis. Pure functions of their arguments; no wall clock."""
+because every event needs one), local clocks per time zone, and staffed hours on the UTC
+axis. The zone offsets and the open intervals come from `pipelines.orgclock`, the clock the
+roster and the pipeline use, so the world is open exactly when the pipeline thinks it is.
+Pure functions of their arguments; no wall clock."""
 
 from __future__ import annotations
 
+import math
+from bisect import bisect_right
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
-from zoneinfo import ZoneInfo
 
+from pipelines.orgclock import HOUR_US, WEEK_US, local_clock
 from pipelines.roster import BusinessHours
 
 _MS_HOUR = 3_600_000
@@ -65,11 +69,8 @@ def _stamp_local(ms: int, offset_minutes: int) -> str:
 
 @lru_cache(maxsize=1 << 16)
 def _local_clock(zone: str, utc_hour: int) -> tuple[int, int, int]:
-    """(local hour, local weekday 0=Mon, UTC offset in minutes) during one UTC hour."""
-    local = (_EPOCH + timedelta(hours=utc_hour)).astimezone(ZoneInfo(zone))
-    offset = local.utcoffset()
-    assert offset is not None
-    return local.hour, local.weekday(), int(offset.total_seconds() // 60)
+    """(local hour, local weekday 0=Mon, UTC offset in minutes) at the start of a UTC hour."""
+    return local_clock(zone, utc_hour * HOUR_US)
 
 
 def _run_tag(seed: int, start_ms: int) -> str:
@@ -83,57 +84,62 @@ def _run_tag(seed: int, start_ms: int) -> str:
     return out
 
 
+_STRETCH_WEEKS = 4
+_STRETCH_US = _STRETCH_WEEKS * WEEK_US
+_STRETCH_MS = _STRETCH_US // 1000
+_STRETCHES_KEPT = 256
+_ADVANCE_DAYS = 60  # `advance` looks this many local days ahead, then gives up
+
+
 class _Staffed:
-    """A weekly schedule laid out on the UTC axis one local day at a time, for quick questions:
-    is someone on duty at t, and when have `ms` milliseconds of duty passed since t."""
+    """A weekly schedule's open intervals on the UTC axis, in milliseconds, a few weeks at a
+    time, for quick questions: is someone on duty at t, and when have `ms` milliseconds of
+    duty passed since t. The intervals are the roster's (`BusinessClock.open_intervals`);
+    the walk through them is in float milliseconds, as the generator's times are."""
 
     def __init__(self, hours: BusinessHours) -> None:
-        self.week = hours.week
-        self.zone = hours.timezone
-        self.always = hours.weekly_seconds == 7 * 86_400
-        self.never = hours.weekly_seconds == 0
-        self.days: dict[int, tuple[tuple[float, float], ...]] = {}
+        self.clock = hours.clock
+        self.always = self.clock.always
+        self.never = self.clock.never
+        self.stretches: dict[int, tuple[list[float], list[float]]] = {}
 
-    def _offset(self, ms: float) -> int:
-        return _local_clock(self.zone, int(ms // _MS_HOUR))[2] * 60_000
-
-    def _utc(self, wall: int) -> float:
-        guess = wall - self._offset(wall)
-        return float(wall - self._offset(guess))
-
-    def _day(self, local_day: int) -> tuple[tuple[float, float], ...]:
-        intervals = self.days.get(local_day)
-        if intervals is None:
-            if len(self.days) > 4096:
-                self.days.clear()
-            base = local_day * _MS_DAY
-            weekday = (local_day + 3) % 7          # 1970-01-01 was a Thursday
-            intervals = tuple((self._utc(base + o * 1000), self._utc(base + c * 1000))
-                              for o, c in self.week[weekday])
-            self.days[local_day] = intervals
-        return intervals
-
-    def _local_day(self, t: float) -> int:
-        return int((t + self._offset(t)) // _MS_DAY)
+    def _stretch(self, index: int) -> tuple[list[float], list[float]]:
+        """Open intervals (starts, ends) of weeks [index * 4, index * 4 + 4) since the epoch."""
+        stretch = self.stretches.get(index)
+        if stretch is None:
+            if len(self.stretches) >= _STRETCHES_KEPT:
+                self.stretches.clear()
+            # Openings and UTC offsets fall on whole seconds: µs // 1000 is exact.
+            starts, ends = self.clock.open_intervals(index * _STRETCH_US,
+                                                     (index + 1) * _STRETCH_US)
+            stretch = self.stretches[index] = ([float(a) for a in (starts // 1000).tolist()],
+                                               [float(b) for b in (ends // 1000).tolist()])
+        return stretch
 
     def is_open(self, t: float) -> bool:
         if self.always:
             return True
-        return any(a <= t < b for a, b in self._day(self._local_day(t)))
+        return self.clock.is_open(math.floor(t) * 1000)  # openings are on whole ms
 
     def advance(self, t: float, ms: float) -> float:
         """The instant at which `ms` of open time have passed since `t`."""
         if self.always or self.never:
             return t + ms
-        day = self._local_day(t)
-        for _ in range(60):
-            for a, b in self._day(day):
-                if b <= t:
-                    continue
+        whole = math.floor(t)
+        offset_ms = self.clock.zone.offset(whole * 1000) // 1000
+        # Local midnight `_ADVANCE_DAYS` days on, roughly in UTC: no opening from there.
+        give_up = ((whole + offset_ms) // _MS_DAY + _ADVANCE_DAYS) * _MS_DAY - offset_ms
+        index = whole // _STRETCH_MS
+        while True:
+            starts, ends = self._stretch(index)
+            for i in range(bisect_right(ends, t), len(starts)):
+                a, b = starts[i], ends[i]
+                if a >= give_up:
+                    return t + ms
                 begin = max(a, t)
                 if ms <= b - begin:
                     return begin + ms
                 ms -= b - begin
-            day += 1
-        return t + ms
-
+            index += 1
+            if index * _STRETCH_MS >= give_up:
+                return t + ms
