@@ -54,7 +54,6 @@ from pipelines.simulate.texts import (
     TOWNS,
 )
 from pipelines.simulate.world import (
-    _ANSWER,
     _SHARE_BASE,
     _SHARE_EXPONENT,
     _SURGE_FLOOR_PER_MINUTE,
@@ -63,6 +62,7 @@ from pipelines.simulate.world import (
     Account,
     Event,
     OrgProfile,
+    PlannedBacklog,
     PlannedSurge,
     Surge,
     World,
@@ -196,13 +196,15 @@ class _OrgRun:
     def __init__(self, w: World, org: OrgProfile, start_ms: int, end_ms: int | None,
                  scale: float, tag: str, on_surge: Callable[[Surge], None] | None,
                  authors: _Authors,
-                 planned: tuple[PlannedSurge, ...] = ()) -> None:
+                 planned: tuple[PlannedSurge, ...] = (),
+                 backlogs: tuple[PlannedBacklog, ...] = ()) -> None:
         self.org = org
         self.traits = KIND_TRAITS[org.kind]
         self.rng = random.Random(f"dorpspomp-simulate/{w.seed}/{org.id}/{start_ms}")
         self.start_ms, self.end_ms, self.scale = start_ms, end_ms, scale
         self.on_surge = on_surge
         self.planned = planned
+        self.backlogs = backlogs
         self.heap: list[Task] = []
         self.seq = 0
         self.emitted = 0
@@ -497,23 +499,24 @@ class _OrgRun:
         org, rng = self.org, self.rng
         if org.responsiveness <= 0 or kind == "share":
             return
-        p = _ANSWER[mentioned.category] * org.responsiveness
-        if kind == "direct":
-            p = min(0.98, p * 1.2)
-        elif kind == "review":
-            p *= 0.5
-        if mentioned.conversation:
-            p *= 0.6
-        if surge:
-            p *= 0.35
-        if rng.random() >= p:
+        if rng.random() >= org.responsiveness:
             return
-        reply_at = self._reply_time(t, surge)
+        reply_at = self._held(self._reply_time(t, surge))
         owner = in_reply_to.owner if in_reply_to is not None else None
         self._at(reply_at, self._reply, (mentioned, owner, False))
         if rng.random() < 0.08:   # a second answer later on: the first one still counts
             later = self.webcare.advance(reply_at, rng.lognormvariate(math.log(3 * _MS_HOUR), 0.8))
-            self._at(later, self._reply, (mentioned, owner, True))
+            self._at(self._held(later), self._reply, (mentioned, owner, True))
+
+    def _held(self, reply_at: float) -> float:
+        """When an answer due at `reply_at` goes out: later while the desk is away (a planned
+        backlog); what it would have answered then waits, and is worked off in the same
+        order, four times as fast, once it is back."""
+        for backlog in self.backlogs:
+            if backlog.start_ms <= reply_at < backlog.end_ms:
+                return self.webcare.advance(float(backlog.end_ms),
+                                            (reply_at - backlog.start_ms) / 4)
+        return reply_at
 
     def _reply_time(self, t: float, surge: bool) -> float:
         """When the org answers: a service time counted in its staffed hours only, slower
@@ -521,7 +524,7 @@ class _OrgRun:
         rng = self.rng
         hour, _, _ = _local_clock(self.zone, int(t // _MS_HOUR))
         factor = _HOUR_SLOWNESS[hour] * (3.0 if surge else 1.0)
-        service = rng.lognormvariate(math.log(self.org.reply_minutes * 60.0 * factor), 0.9)
+        service = rng.lognormvariate(math.log(self.org.reply_minutes * 60.0 * factor), 0.75)
         service = max(20.0, min(service, 5 * 86_400.0))
         return self.webcare.advance(t, service * 1000.0)
 

@@ -12,7 +12,9 @@ events back, see `pipelines.ingest.decode`).
 
 Two complaint surges are planned on top of the random ones (`demo_surges`): one that
 began a few minutes before the start, so the first look at the dashboard shows a surge
-open, and one a few minutes into live time, to watch one open.
+open, and one a few minutes into live time, to watch one open. One more organisation's
+desk has stopped answering for a while (`demo_backlog`), so the first look also shows a
+real queue past the SLA; it is worked off half an hour into live time.
 
 What was sent is written down in a small state file (`HistoryState`), acknowledged
 chunks only, so a restart on the same home does not send the history again: it goes on
@@ -31,7 +33,7 @@ import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -39,6 +41,7 @@ from typing import IO, Any
 from pipelines.simulate.clock import _MS_DAY, _from_ms, _stamp
 from pipelines.simulate.live import SimulationReport, surges_path_for
 from pipelines.simulate.world import (
+    PlannedBacklog,
     PlannedSurge,
     Surge,
     World,
@@ -109,6 +112,35 @@ def demo_surges(w: World, now_ms: int, scale: float) -> tuple[PlannedSurge, ...]
         planned.append(PlannedSurge(second.id, now_ms + 4 * 60_000, 30.0,
                                     max(6.0, 10 * _peak_complaints_per_minute(second, scale))))
     return tuple(planned)
+
+
+BACKLOG_PAST_SLA = 3 * 3600    # business seconds the oldest held mention is past its SLA
+BACKLOG_AFTER = 30 * 60_000     # the desk is back this long after the start (ms)
+
+
+def demo_backlog(w: World, now_ms: int, busy: Sequence[str] = ()) -> PlannedBacklog | None:
+    """A desk that stopped answering: the busiest organisation that answers promptly and has
+    no planned surge (`busy`) holds every answer back from the moment its SLA plus
+    `BACKLOG_PAST_SLA` of its business hours before `now_ms`, until `BACKLOG_AFTER` into
+    live time. So at the first look its oldest waiting mention is about three business
+    hours past the SLA with a queue behind it, and a little later the queue is worked off."""
+    roster = w.roster()
+    calm = sorted((o for o in w.orgs if o.responsiveness > 0 and "slow to answer" not in o.traits
+                   and o.id not in busy), key=lambda o: (-o.mentions_per_day, o.no))
+    if not calm:
+        return None
+    org = calm[0]
+    hours = roster.org(org.id).business_hours
+    held = roster.org(org.id).first_response_sla + BACKLOG_PAST_SLA
+    now = _from_ms(now_ms)
+    low, high = now_ms - 28 * _MS_DAY, now_ms     # business seconds since `low` >= held
+    while high - low > 1000:
+        middle = (low + high) // 2
+        if hours.business_seconds(_from_ms(middle), now) >= held:
+            low = middle
+        else:
+            high = middle
+    return PlannedBacklog(org.id, low, now_ms + BACKLOG_AFTER)
 
 
 def plan_run(w: World, previous: HistoryState | None, *, days: float, scale: float,
@@ -215,8 +247,10 @@ def history_then_live(bootstrap: str, topic: str, *, seed: int = 7, orgs: int = 
             surges_file.write(surge.to_json() + b"\n")
             surges_file.flush()
 
+        surges = demo_surges(w, now_ms, scale)
+        backlog = demo_backlog(w, now_ms, [p.org_id for p in surges])
         events = w.stream(_from_ms(start_ms), scale=scale, on_surge=on_surge,
-                          planned=demo_surges(w, now_ms, scale))
+                          planned=surges, backlogs=() if backlog is None else (backlog,))
         interrupted = asyncio.run(_run(bootstrap, topic, events, state, state_path, report,
                                        keys, duration, progress, stream, started))
     report.interrupted = interrupted

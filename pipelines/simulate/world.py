@@ -19,7 +19,7 @@ from typing import Any
 import orjson
 import yaml
 
-from pipelines.roster import DAYS, Roster, parse_roster
+from pipelines.roster import DAYS, Roster, parse_duration, parse_roster
 from pipelines.simulate.clock import _EPOCH, _run_tag, _stamp, _to_ms
 from pipelines.simulate.texts import (
     FIRST_NAMES,
@@ -66,7 +66,8 @@ class KindTraits:
     weekly: tuple[float, ...]           # relative mention volume mon..sun
     webcare: Mapping[str, str]          # staffed hours = the roster's business hours
     sla: str
-    reply_minutes: float                # median time to answer inside staffed hours
+    reply_minutes: float                # median time to answer inside staffed hours, for a
+                                        # webcare that keeps its SLA (well within it)
     surges_per_day: float
     causes: tuple[str, ...]
     official_followers: float
@@ -80,7 +81,7 @@ KIND_TRAITS: dict[str, KindTraits] = {
         (0.15, 0.08, 0.05, 0.04, 0.04, 0.08, 0.3, 0.8, 1.6, 2.2, 2.4, 2.3,
          2.0, 2.2, 2.3, 2.1, 1.8, 1.3, 1.1, 1.2, 1.2, 1.0, 0.7, 0.35),
         (1.15, 1.1, 1.1, 1.05, 1.0, 0.45, 0.4),
-        _weekdays("08:30-17:00", "08:30-16:00"), "4h", 150, 0.2, ("letter",), 12_000),
+        _weekdays("08:30-17:00", "08:30-16:00"), "4h", 30, 0.2, ("letter",), 12_000),
     "library": KindTraits(
         "culture", 0.12, 35, 2, 0.12, 0.06,
         (("twitter", 0.3), ("facebook", 0.45), ("instagram", 0.25)),
@@ -95,7 +96,7 @@ KIND_TRAITS: dict[str, KindTraits] = {
         (0.3, 0.15, 0.1, 0.08, 0.1, 0.3, 1.2, 2.4, 2.6, 2.0, 1.7, 1.6,
          1.7, 1.5, 1.4, 1.4, 1.5, 1.7, 1.8, 2.0, 2.1, 1.8, 1.2, 0.6),
         (1.05, 1.0, 1.0, 1.0, 1.0, 0.95, 0.9),
-        _every_day("07:00-23:00"), "2h", 45, 0.12, ("paper-delivery", "paywall-outage"),
+        _every_day("07:00-23:00"), "2h", 15, 0.12, ("paper-delivery", "paywall-outage"),
         60_000),
     "broadcaster": KindTraits(
         "media", 0.08, 220, 16, 0.15, 0.05,
@@ -103,7 +104,7 @@ KIND_TRAITS: dict[str, KindTraits] = {
         (0.5, 0.25, 0.12, 0.08, 0.08, 0.15, 0.4, 0.9, 1.1, 1.0, 0.9, 0.9,
          1.0, 0.9, 0.9, 1.0, 1.1, 1.3, 1.8, 2.6, 3.0, 2.8, 2.0, 1.1),
         (0.9, 0.9, 0.9, 0.9, 1.0, 1.2, 1.3),
-        {**_weekdays("09:00-22:00"), "sat": "10:00-22:00", "sun": "10:00-22:00"}, "4h", 90,
+        {**_weekdays("09:00-22:00"), "sat": "10:00-22:00", "sun": "10:00-22:00"}, "4h", 30,
         0.12, ("stream-outage",), 50_000),
     "university": KindTraits(
         "education", 0.10, 110, 3, 0.16, 0.35,
@@ -111,7 +112,7 @@ KIND_TRAITS: dict[str, KindTraits] = {
         (0.3, 0.15, 0.08, 0.05, 0.04, 0.06, 0.2, 0.7, 1.6, 2.2, 2.3, 2.2,
          2.0, 2.1, 2.1, 1.9, 1.5, 1.1, 0.9, 1.0, 1.0, 0.9, 0.7, 0.5),
         (1.2, 1.2, 1.15, 1.1, 0.95, 0.3, 0.35),
-        _weekdays("09:00-17:00"), "8h", 240, 0.12, ("enrolment-outage", "timetable-chaos"),
+        _weekdays("09:00-17:00"), "8h", 60, 0.12, ("enrolment-outage", "timetable-chaos"),
         20_000),
     "airline": KindTraits(
         "travel", 0.08, 800, 4, 0.34, 0.35,
@@ -119,7 +120,7 @@ KIND_TRAITS: dict[str, KindTraits] = {
         (0.3, 0.2, 0.15, 0.2, 0.5, 1.2, 2.0, 2.3, 2.1, 1.8, 1.6, 1.5,
          1.5, 1.5, 1.6, 1.7, 1.8, 1.9, 2.0, 1.9, 1.7, 1.4, 1.0, 0.6),
         (1.0, 0.9, 0.9, 1.0, 1.15, 1.1, 1.1),
-        _every_day("00:00-24:00"), "30m", 20, 0.25, ("cancellations", "checkin-outage"),
+        _every_day("00:00-24:00"), "30m", 4, 0.25, ("cancellations", "checkin-outage"),
         150_000),
     "telecom": KindTraits(
         "telecom", 0.10, 650, 3, 0.36, 0.10,
@@ -127,7 +128,7 @@ KIND_TRAITS: dict[str, KindTraits] = {
         (0.4, 0.2, 0.1, 0.07, 0.07, 0.15, 0.4, 0.9, 1.4, 1.6, 1.6, 1.5,
          1.4, 1.5, 1.5, 1.5, 1.6, 1.8, 2.1, 2.5, 2.6, 2.3, 1.6, 0.9),
         (1.05, 1.0, 1.0, 1.0, 1.0, 1.0, 1.05),
-        {**_weekdays("08:00-22:00"), "sat": "08:00-22:00", "sun": "10:00-18:00"}, "30m", 12,
+        {**_weekdays("08:00-22:00"), "sat": "08:00-22:00", "sun": "10:00-18:00"}, "30m", 4,
         0.35, ("outage",), 80_000),
     "retailer": KindTraits(
         "retail", 0.20, 300, 4, 0.25, 0.10,
@@ -135,7 +136,7 @@ KIND_TRAITS: dict[str, KindTraits] = {
         (0.2, 0.1, 0.05, 0.04, 0.04, 0.1, 0.3, 0.8, 1.3, 1.7, 1.9, 2.0,
          2.0, 1.9, 1.9, 1.9, 1.9, 1.9, 1.9, 2.1, 2.1, 1.7, 1.1, 0.5),
         (0.9, 0.9, 0.95, 1.0, 1.1, 1.4, 0.8),
-        {**_weekdays("08:00-20:00"), "sat": "08:00-20:00", "sun": "12:00-17:00"}, "1h", 40,
+        {**_weekdays("08:00-20:00"), "sat": "08:00-20:00", "sun": "12:00-17:00"}, "1h", 8,
         0.15, ("webshop-outage", "parcel-delivery"), 30_000),
 }
 # fmt: on
@@ -187,8 +188,9 @@ class OrgProfile:
     accounts: tuple[Account, ...]
     business_hours: Mapping[str, str]
     first_response_sla: str
-    responsiveness: float                     # 0: never answers anyone
-    reply_minutes: float
+    responsiveness: float                     # share of the mentions that expect an answer
+                                              # (every kind but share) it answers; 0: never
+    reply_minutes: float                      # median time to answer inside staffed hours
     employee_share: float                     # of replies, when an employee is on duty
     surges_per_day: float
     domain: str
@@ -223,6 +225,18 @@ class PlannedSurge:
     start_ms: int
     minutes: float
     per_minute: float         # the complaints' rate while it lasts
+
+
+@dataclass(frozen=True)
+class PlannedBacklog:
+    """A stretch in which an organisation's desk stops answering (people ill, a tool down):
+    every answer that falls in [start, end) waits until `end` and then comes in the same
+    order, four times as fast. The demo plans one that began hours before it starts, so the
+    first look at the dashboard shows a real queue past the SLA, worked off a little later."""
+
+    org_id: str
+    start_ms: int
+    end_ms: int
 
 
 @dataclass(frozen=True)
@@ -314,7 +328,7 @@ class World:
         """About how many events a simulated day holds on average (all kinds of event)."""
         total = 0.0
         for org in self.orgs:
-            answered = org.responsiveness * _mean_answer_probability(org)
+            answered = org.responsiveness
             mentions = org.mentions_per_day * (1.0 + answered * 0.15)   # follow-ups
             surges = org.surges_per_day * _expected_surge_size(org, scale) / max(scale, 1e-9)
             replies = mentions * answered * 1.08
@@ -327,14 +341,16 @@ class World:
 
     def stream(self, start: datetime, *, end: datetime | None = None, scale: float = 1.0,
                on_surge: Callable[[Surge], None] | None = None,
-               planned: Sequence[PlannedSurge] = ()) -> Iterator[Event]:
+               planned: Sequence[PlannedSurge] = (),
+               backlogs: Sequence[PlannedBacklog] = ()) -> Iterator[Event]:
         """Every organisation's events from `start` (to `end`, or for ever), merged by time.
 
         Lazy: one heap entry per organisation plus each organisation's scheduled follow-ups.
         Yields (created_at ms, org number, sequence, JSON line); `on_surge` hears of each
         complaint surge as its window opens. With `end`, only surges that fit are injected.
         `planned` surges come on top of the random ones (those starting before `start` are
-        left out); without them the stream is what it always was for the same arguments.
+        left out), and `backlogs` hold answers back; without either the stream is what it
+        always was for the same arguments.
         """
         start_ms = _to_ms(start)
         end_ms = _to_ms(end) if end is not None else None
@@ -347,17 +363,27 @@ class World:
         tag = _run_tag(self.seed, start_ms)
         authors = _Authors(self.seed)
         known = {org.id for org in self.orgs}
-        for surge in planned:
-            if surge.org_id not in known:
-                raise ValueError(f"a planned surge names {surge.org_id!r}, which is not one of "
-                                 "the world's organisations")
+        for what, ids in (("surge", [p.org_id for p in planned]),
+                          ("backlog", [b.org_id for b in backlogs])):
+            for org_id in ids:
+                if org_id not in known:
+                    raise ValueError(f"a planned {what} names {org_id!r}, which is not one of "
+                                     "the world's organisations")
         runs = [_OrgRun(self, org, start_ms, end_ms, scale, tag, on_surge, authors,
-                        tuple(p for p in planned if p.org_id == org.id)).events()
+                        tuple(p for p in planned if p.org_id == org.id),
+                        tuple(b for b in backlogs if b.org_id == org.id)).events()
                 for org in self.orgs]
         return heapq.merge(*runs)
 
 
-_ANSWER = {"complaint": 0.8, "question": 0.75, "praise": 0.3, "chatter": 0.06}
+# How organisations answer (README, "The simulated world"). The contract counts every
+# mention but a share as expecting an answer, and a webcare that keeps its clients happy
+# answers them all: complaints, questions, praise and chatter alike, most well within the
+# SLA. About one in seven is slow (median answer about `SLOW_SLA_SHARE` of the SLA, so
+# many are late); one never answers anyone. The demo adds a backlog (`PlannedBacklog`).
+SLOW_BELOW = 0.72
+SLOW_SLA_SHARE = 0.5
+DILIGENT_PACE_MAX = 1.4     # a webcare that keeps its SLA is at most this much slower
 _SURGE_FLOOR_PER_MINUTE = 0.5
 _SHARE_BASE = 0.2
 _SHARE_EXPONENT = 0.55
@@ -369,16 +395,6 @@ _SHARES_PER_MENTION = 0.16   # cascades included; calibrated on seed 7, checked 
 def _shares_per_post(org: OrgProfile) -> float:
     followers = max((a.followers for a in org.accounts if a.role == "official"), default=0)
     return _SHARE_BASE * (1.0 + followers / 1000.0) ** _SHARE_EXPONENT * 1.3
-
-
-def _mean_answer_probability(org: OrgProfile) -> float:
-    traits = KIND_TRAITS[org.kind]
-    question = 0.25
-    praise = 0.15
-    chatter = max(0.0, 1.0 - traits.complaint_share - question - praise)
-    p = (traits.complaint_share * _ANSWER["complaint"] + question * _ANSWER["question"]
-         + praise * _ANSWER["praise"] + chatter * _ANSWER["chatter"])
-    return min(1.0, p)
 
 
 def _expected_surge_size(org: OrgProfile, scale: float) -> float:
@@ -501,16 +517,23 @@ def world(seed: int, orgs: int = 60) -> World:
         accounts: list[Account] = []
         platforms = [p for p, _ in traits.platforms]
         traits_list: list[str] = []
-        responsiveness = min(1.0, max(0.45, rng.gauss(0.85, 0.12)))
+        # The webcare's pace: most keep their SLA; about one in seven (a draw below
+        # `SLOW_BELOW`) answers just as completely but takes about the SLA itself, so that
+        # in busy hours a few mentions at a time wait past it.
+        slow = rng.gauss(0.85, 0.12) < SLOW_BELOW
+        responsiveness = 1.0
         employee_share = 0.0
         mention_platforms = traits.platforms
         posts_per_day = traits.posts_per_day * min(2.5, max(0.5, size ** 0.5))
         if no == never_answers:
             traits_list.append("never answers")
             responsiveness = 0.0
+            slow = False
             posts_per_day = 0.5
             mention_platforms = (("twitter", 0.6), ("facebook", 0.4))
             platforms = ["twitter"]
+        elif slow:
+            traits_list.append("slow to answer")
         for platform in platforms:
             if platform == "facebook":     # CamelCase: the roster matches regardless of case
                 base = name.replace(" ", "")
@@ -551,20 +574,23 @@ def world(seed: int, orgs: int = 60) -> World:
             account_id = f"tw{700_000 + no * 10 + len(accounts)}"
             accounts.append(Account("twitter", claim("twitter", base), account_id, "employee",
                                     followers, name=first.capitalize(), hours=duty))
+        complaint_share = min(0.6, max(0.05, traits.complaint_share
+                                       * rng.lognormvariate(0, 0.2)))
+        pace = rng.lognormvariate(0.0, 0.4)
         profiles.append(OrgProfile(
             no=no, id=org_id, name=name, kind=kind, town=town, timezone="Europe/Amsterdam",
             refs=refs,
             mentions_per_day=traits.mentions_per_day * size,
             posts_per_day=posts_per_day,
-            complaint_share=min(0.6, max(0.05, traits.complaint_share
-                                         * rng.lognormvariate(0, 0.2))),
+            complaint_share=complaint_share,
             en_share=traits.en_share,
             platforms=mention_platforms,
             accounts=tuple(accounts),
             business_hours=hours,
             first_response_sla=traits.sla,
             responsiveness=responsiveness,
-            reply_minutes=traits.reply_minutes * rng.lognormvariate(0.0, 0.4),
+            reply_minutes=(parse_duration(traits.sla) / 60 * SLOW_SLA_SHARE * pace if slow
+                           else traits.reply_minutes * min(pace, DILIGENT_PACE_MAX)),
             employee_share=employee_share,
             surges_per_day=traits.surges_per_day,
             domain=f"{org_id}.nl",

@@ -707,7 +707,7 @@ def test_process_table_gives_the_alerts_of_one_mention_at_a_time(
     assert alerts == world_reference
 
 
-@pytest.mark.parametrize("hours", [60.5, 63.6])
+@pytest.mark.parametrize("hours", [60.5, 63.3])
 def test_the_history_in_columns_leaves_the_state_the_rows_leave(
         simulated_world: tuple[Roster, list[Mention]], hours: float) -> None:
     """A restart on the simulated world, its history (surges in it, so minutes kept out,
