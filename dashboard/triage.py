@@ -7,18 +7,24 @@ nothing else (a busy hour or a slow day are figures on the page, not reasons):
 - an open **complaint surge**: how bad it is (the alert's severity) and how many
   people the complaining voices reach;
 - the **SLA queue**: mentions still waiting for a first response past their SLA,
-  how many and how long the oldest has been past it;
+  how many and how long (in the client's business hours) the oldest has been past it —
+  from `QUEUE_MIN` of them on: one or two late mentions are a figure in the table and
+  in the cross-client queue of the page, not a client on fire (the contract counts
+  every mention but a share as expecting an answer, so a client that let a remark go
+  unanswered days ago would otherwise stay on this list for a week);
 - **silence**: mentions keep coming while none of the client's accounts posted
   anything, not even a reply, for a long stretch of its own business hours (an
   open `silent_org` alert counts as silence too).
 
 Each part is bounded, so that the sum reads as points out of 100 and one part
-cannot drown the others: surge 25–55, queue 3–30, silence 10–15. Any surge of
-severity above 2 (the detector's surges start near 3) outranks the longest
-queue. The queue's two halves grow with the logarithm of their figure and reach
-their ceiling only at 31 mentions and 31 hours past the SLA, so that on a morning
-when many clients have a night's mentions waiting, the worst still stand out. A
-client with no reason scores 0, and every point comes with a sentence saying why
+cannot drown the others: surge 25–55, queue 6–30, silence 10–15, and queue and
+silence together at most 30 (a client that answers nobody is both, and that is one
+problem, not two). So any surge of severity above 2 (the detector's surges start
+near 3) outranks a client that only leaves mentions waiting. The queue's two
+halves grow with the logarithm of their figure and reach their ceiling only at 31
+mentions and 31 business hours past the SLA, so that on a morning when many
+clients have a night's mentions waiting, the worst still stand out. A client with
+no reason scores 0, and every point comes with a sentence saying why
 (README, "The dashboard"). Everything here is pure: the page and the tests give
 the figures, the warehouse is read elsewhere.
 """
@@ -45,6 +51,10 @@ SILENCE_LOOKBACK = timedelta(days=7)
 SURGE_BASE, SURGE_PER_SEVERITY, SURGE_REACH_MAX = 25.0, 2.5, 5.0
 QUEUE_PER_DOUBLING, QUEUE_COUNT_MAX, QUEUE_OVERDUE_MAX = 3.0, 15.0, 15.0
 SILENCE_BASE, SILENCE_PER_DOUBLING, SILENCE_LONGER_MAX = 10.0, 2.5, 5.0
+# The SLA queue is a reason from this many mentions waiting past their SLA ("several").
+QUEUE_MIN = 3
+# Queue and silence together (what a client leaves unanswered) count at most this much.
+UNANSWERED_MAX = 30.0
 
 
 @dataclass(frozen=True)
@@ -69,16 +79,16 @@ def surge_points(severity: float, reach: int) -> float:
                                                             math.log10(1 + max(reach, 0)))
 
 
-def queue_points(past_sla: int, overdue_seconds: float) -> float:
+def queue_points(past_sla: int, overdue: float) -> float:
     """Up to 15 for how many wait past their SLA (1 → 3, 3 → 6, 7 → 9, 31 or more → 15),
-    and up to 15 for how long the oldest of them is past it (1 h → 3, 3 h → 6, 7 h → 9,
-    31 h or more → 15)."""
+    and up to 15 for how long (business seconds) the oldest of them is past it (1 h → 3,
+    3 h → 6, 7 h → 9, 31 h or more → 15). `urgency` asks for `QUEUE_MIN` waiting first."""
     if past_sla <= 0:
         return 0.0
     count = min(QUEUE_COUNT_MAX, QUEUE_PER_DOUBLING * math.log2(1 + past_sla))
-    overdue = min(QUEUE_OVERDUE_MAX,
-                  QUEUE_PER_DOUBLING * math.log2(1 + max(overdue_seconds, 0.0) / 3600))
-    return count + overdue
+    longest = min(QUEUE_OVERDUE_MAX,
+                  QUEUE_PER_DOUBLING * math.log2(1 + max(overdue, 0.0) / 3600))
+    return count + longest
 
 
 def silence_points(silent_seconds: float) -> float:
@@ -108,13 +118,12 @@ def urgency(found: Mapping[str, Any], org: Org, now: datetime) -> Urgency:
                        + f"; the complainers reach {reach:,} people")
 
     past_sla = int(found.get("open_past_sla") or 0)
-    if past_sla:
-        first_breach = found.get("oldest_past_sla_at")
-        overdue = (now - first_breach).total_seconds() if first_breach is not None else 0.0
+    if past_sla >= QUEUE_MIN:
+        overdue = overdue_seconds(found.get("oldest_past_sla_at"), org, now)
         queue = queue_points(past_sla, overdue)
-        waiting = "1 mention waits" if past_sla == 1 else f"{past_sla} mentions wait"
-        reasons.append(f"{waiting} past the {format_seconds(org.first_response_sla)} SLA, "
-                       f"the oldest {format_seconds(overdue)} past it")
+        reasons.append(f"{past_sla:,} mentions wait past the "
+                       f"{format_seconds(org.first_response_sla)} SLA, the oldest "
+                       f"{format_seconds(overdue)} of business hours past it")
 
     silent = silent_for(found, org, now)
     alerted = int(found.get("open_silences") or 0)
@@ -129,7 +138,17 @@ def urgency(found: Mapping[str, Any], org: Org, now: datetime) -> Urgency:
         silence = SILENCE_BASE
         summary = _without_name(found.get("silence_summary"), org)
         reasons.append("silent (alert)" + (f": {summary}" if summary else ""))
+    silence = min(silence, max(0.0, UNANSWERED_MAX - queue))
     return Urgency(round(surge, 1), round(queue, 1), round(silence, 1), tuple(reasons))
+
+
+def overdue_seconds(first_breach: datetime | None, org: Org, now: datetime) -> float:
+    """How long the oldest waiting mention has been past its SLA, in the client's business
+    hours (a Friday-evening breach is minutes overdue on Monday morning, not days), the way
+    the SLA itself is counted."""
+    if first_breach is None or first_breach >= now:
+        return 0.0
+    return org.business_hours.business_seconds(first_breach, now)
 
 
 def silent_for(found: Mapping[str, Any], org: Org, now: datetime) -> float | None:

@@ -1,8 +1,8 @@
 """All clients: who needs someone first, what waits longest, and every client's figures.
 
 The first table answers "which client first": the clients with a reason to act
-(an open complaint surge, mentions waiting past their SLA, silence while
-mentions come in), most urgent first, each reason written out in full
+(an open complaint surge, several mentions waiting past their SLA, silence
+while mentions come in), most urgent first, each reason written out in full
 (`dashboard.triage`). Then the mentions that wait longest across clients, and
 one compact row per client, all of them on the page in the same order.
 
@@ -21,12 +21,15 @@ import streamlit as st
 from dashboard import session
 from dashboard.data import Clock, DashboardData, DataUnavailable
 from dashboard.display import NO_VALUE, format_seconds, times_in_zone
+from dashboard.triage import QUEUE_MIN, SILENT_AFTER, SILENT_MENTIONS, STILL_COMING, UNANSWERED_MAX
 
 # What the columns mean, shown as the column's help.
 HELP = {
     "urgency": "Points out of 100: an open complaint surge 25–55 (severity and the reach of "
-               "the complainers), mentions waiting past their SLA 3–30 (how many, how long "
-               "past), silence while mentions come in 10–15. 0: no reason to act.",
+               f"the complainers); {QUEUE_MIN} or more mentions waiting past their SLA 6–30 "
+               "(how many, and how long the oldest is past it in business hours); silence "
+               "while mentions come in 10–15; waiting and silence together at most "
+               f"{UNANSWERED_MAX:.0f}, so an open surge comes first. 0: no reason to act.",
     "last_hour": "Mentions in the hour up to now.",
     "usual": "Mentions in the same hour on each of the previous 7 days (those with data), "
              "on average.",
@@ -43,6 +46,12 @@ HELP = {
              "authors, summed.",
     "alerts": "Open alerts (complaint surges, SLA breaches, silence).",
 }
+# What counts as a reason to act, in words (the headline's help and the caption of Who first).
+REASONS = (f"an open complaint surge; {QUEUE_MIN} or more mentions waiting past their SLA "
+           f"(one or two are in Past SLA and in Waiting longest, but no reason); or silence: no "
+           f"post, not even a reply, for {format_seconds(SILENT_AFTER.total_seconds())} of "
+           f"the client's business hours while at least {SILENT_MENTIONS} mentions came in, "
+           f"the newest within {format_seconds(STILL_COMING.total_seconds())}")
 # Rows of the every-client table: compact, and all of them on the page (no inner scroll).
 ROW_HEIGHT = 30
 # The cross-client queue: the oldest mentions of each client, and how many in all.
@@ -168,18 +177,20 @@ def show_overview(data: DashboardData, clock: Clock, overview: pl.DataFrame, tot
     cols[1].metric("Open mentions", f"{overview['open_mentions'].sum():,}")
     cols[2].metric("Open alerts", f"{overview['open_alerts'].sum():,}")
     cols[3].metric("Clients needing attention", f"{needs} of {overview.height}",
-                   help="Clients with a reason to act now: an open complaint surge, mentions "
-                        "waiting past their SLA, or silence while mentions come in.")
+                   help=f"Clients with a reason to act now: {REASONS}.")
     if overview.height == 0:
         st.info(f"No client matches the filter ({total} clients in all).")
         return
 
     st.subheader("Who first")
+    st.caption(f"A reason to act: {REASONS}. Most urgent first; the points are explained "
+               "in the Urgency column's help.")
     if needs:
         st.table(triage(overview), hide_index=True)
     else:
-        st.success("No client needs attention now: no open complaint surge, nothing waits "
-                   "past its SLA, and no client is silent while mentions come in.")
+        st.success(f"No client needs attention now: no open complaint surge, no client with "
+                   f"{QUEUE_MIN} or more mentions past their SLA, and no client silent while "
+                   "mentions come in.")
 
     st.subheader("Waiting longest, all clients")
     if waiting.height == 0:

@@ -220,7 +220,7 @@ def test_overview_joins_sources_and_puts_the_most_urgent_first() -> None:
         reach=_frame([{"org_id": "gemeente-zutphen", "reach_today": 999}]),
         responses=_frame([
             {"org_id": "gemeente-zutphen", "open_mentions": 4,
-             "oldest_open_at": NOW - timedelta(hours=3), "open_past_sla": 2,
+             "oldest_open_at": NOW - timedelta(hours=3), "open_past_sla": 3,
              "oldest_past_sla_at": NOW - timedelta(hours=1),
              "median_response_today": 1800.0, "within_sla_today": 6, "sla_due_today": 8},
         ]),
@@ -242,8 +242,9 @@ def test_overview_joins_sources_and_puts_the_most_urgent_first() -> None:
     assert zutphen["oldest_open_seconds"] == 3 * 3600
     assert zutphen["within_sla_share"] == 0.75
     assert zutphen["reach_today"] == 999
-    assert zutphen["urgency"] == zutphen["queue_points"] == 7.8  # 3·log2(3) + 3·log2(2)
-    assert zutphen["why"] == "2 mentions wait past the 30 min SLA, the oldest 1 h past it"
+    assert zutphen["urgency"] == zutphen["queue_points"] == 9.0  # 3·log2(4) + 3·log2(2)
+    assert zutphen["why"] == ("3 mentions wait past the 30 min SLA, the oldest 1 h of "
+                              "business hours past it")
     unlisted = overview.row(2, named=True)
     assert unlisted["name"] == "unlisted"
     assert unlisted["usual_last_hour"] is None  # no earlier day to compare with
@@ -263,7 +264,7 @@ def test_urgency_has_a_reason_for_every_point_and_none_without() -> None:
     assert (calm.score, calm.reasons) == (0.0, ())  # busy, but nothing to act on yet
     for found in (
         {"open_surges": 1, "surge_severity": 0.0, "surge_reach": 0},
-        {"open_past_sla": 1, "oldest_past_sla_at": NOW},
+        {"open_past_sla": 3, "oldest_past_sla_at": NOW},
         {"open_silences": 1, "silence_summary": "Gemeente Zutphen: silent"},
         {"mentions_since_post": 5, "last_mention_at": NOW, "last_post_at":
          NOW - timedelta(hours=2)},

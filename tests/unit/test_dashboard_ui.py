@@ -72,7 +72,7 @@ def scenario() -> dict[queries.Query, pa.Table]:
             "org_id": (s, ["gemeente-zutphen", "bibliotheek-oost"]),
             "open_mentions": (u64, [4, 0]),
             "oldest_open_at": (MS, [NOW - timedelta(hours=3), None]),
-            "open_past_sla": (u64, [2, 0]),
+            "open_past_sla": (u64, [3, 0]),
             "oldest_past_sla_at": (MS, [NOW - timedelta(hours=2, minutes=30), None]),
             "answered_today": (u64, [10, 3]),
             "median_response_today": (f64, [1800.0, 600.0]),
@@ -354,18 +354,19 @@ def test_every_table_has_readable_headers_one_no_value_and_local_times(page: str
 def test_clients_page_answers_which_client_first_with_every_reason_in_full() -> None:
     at = open_page(app(FakeReader()), "clients")
     first = at.get("table")[0].value
-    # The surge, then the silence (8 business hours), then the SLA queue and the
-    # silent_org alert (equal points: by name); Gemeente Deventer has no reason.
+    # The surge, then the silence (8 business hours), then the SLA queue (3 waiting), then
+    # the silent_org alert; Gemeente Deventer has no reason.
     assert [re.sub(r"\]\(.*", "", c).lstrip("[") for c in first["Client"]] == [
         "Bibliotheek Oost", "telecom-west", "Gemeente Zutphen", "Vliegmaatschappij X"]
-    assert first["Urgency"].tolist() == [48, 15, 10, 10]
+    assert first["Urgency"].tolist() == [48, 15, 11, 10]
     assert first["Client"][0] == "[Bibliotheek Oost](client?org=bibliotheek-oost)"
     why = first["Why"].tolist()
     assert why[0] == ("complaint surge (severity 7.5, open 20 min): 30 complaints in 10 min, "
                       "6.0× the usual 5.0 for a Wednesday 12:40; the complainers reach "
                       "50,000 people")
     assert why[1] == "no post for 8 h of business hours, while 12 mentions came in"
-    assert why[2] == "2 mentions wait past the 30 min SLA, the oldest 2 h 30 min past it"
+    assert why[2] == ("3 mentions wait past the 30 min SLA, the oldest 2 h 30 min of business "
+                      "hours past it")
     assert why[3] == "silent (alert): no post for 5 h while 40 mentions came in"
     # The headline counts exactly the clients with a reason.
     assert metrics(at)["Clients needing attention"] == f"{first.shape[0]} of 5"
@@ -373,14 +374,14 @@ def test_clients_page_answers_which_client_first_with_every_reason_in_full() -> 
     every = at.dataframe[1].value
     assert every["Client"].tolist() == ["Bibliotheek Oost", "telecom-west", "Gemeente Zutphen",
                                         "Vliegmaatschappij X", "Gemeente Deventer"]
-    assert every["Urgency"].tolist() == [48, 15, 10, 10, 0]
+    assert every["Urgency"].tolist() == [48, 15, 11, 10, 0]
     assert at.dataframe[1].proto.row_height == 30
     zutphen = every.iloc[2]
     assert zutphen["Last hour"] == 30
     assert zutphen["Usual"] == 5.0
     assert zutphen["Complaints %"] == 25.0
     assert zutphen["Open"] == 4
-    assert zutphen["Past SLA"] == 2
+    assert zutphen["Past SLA"] == 3
     assert zutphen["Oldest open"] == "3 h"
     assert zutphen["Median response"] == "30 min"
     assert zutphen["Within SLA %"] == 75.0
