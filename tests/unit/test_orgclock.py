@@ -19,6 +19,7 @@ from pipelines.orgclock import (
     MINUTE_US,
     US,
     BusinessClock,
+    ZoneClock,
     business_clock,
     hour_of_day,
     local_clock,
@@ -113,11 +114,12 @@ def test_spans_cross_years_and_split_at_each_change() -> None:
 
 def test_year_offsets_are_looked_up_once_per_zone_and_year() -> None:
     year_offsets.cache_clear()
-    clock = zone_clock("America/Sao_Paulo")  # Brazil dropped daylight saving in 2019
+    clock = ZoneClock("America/Sao_Paulo")  # a table of its own; Brazil dropped DST in 2019
     clock.offsets(np.array([us(2010, 6, 1), us(2030, 6, 1)]))
     clock.offset(us(1990, 1, 1))  # grows the table backwards
-    clock.offset(us(2031, 1, 1))  # and forwards
-    assert year_offsets.cache_info().misses <= 2031 - 1990 + 1
+    clock.offset(us(2031, 1, 1))  # and forwards, without reading the years it holds again
+    assert year_offsets.cache_info().misses == 2031 - 1990 + 1
+    assert clock.offset(us(1995, 1, 1)) == -2 * HOUR_US  # summer time then
     _, offsets = year_offsets("America/Sao_Paulo", 2018)
     assert [o // HOUR_US for o in offsets] == [-2, -3, -2]  # summer time ends, starts again
     assert year_offsets("America/Sao_Paulo", 2020)[1] == (-3 * HOUR_US,)
