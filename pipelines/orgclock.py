@@ -66,9 +66,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import numpy as np
 
 __all__ = [
-    "DAY_US", "HOUR_US", "MINUTE_US", "US", "WEEK_US", "BusinessClock", "ZoneClock",
-    "business_clock", "hour_of_day", "instant", "local_clock", "local_day", "micros",
-    "weekday", "year_offsets", "zone", "zone_clock",
+    "DAY_US", "HOUR_US", "MINUTE_US", "US", "WEEK_US", "BusinessClock", "Interval", "Week",
+    "ZoneClock", "business_clock", "hour_of_day", "instant", "local_clock", "local_day",
+    "merge_intervals", "micros", "weekday", "year_offsets", "zone", "zone_clock",
 ]
 
 US = 1_000_000
@@ -342,14 +342,15 @@ def local_clock(key: str, us: int) -> tuple[int, int, int]:
 # -- business hours -----------------------------------------------------------------------------
 
 
-def _merge(intervals: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
+def merge_intervals(intervals: Sequence[tuple[int, int]]) -> tuple[tuple[int, int], ...]:
+    """[open, close) intervals sorted, with overlapping and touching ones joined."""
     merged: list[tuple[int, int]] = []
     for opens, closes in sorted(intervals):
         if merged and opens <= merged[-1][1]:
             merged[-1] = (merged[-1][0], max(merged[-1][1], closes))
         else:
             merged.append((opens, closes))
-    return merged
+    return tuple(merged)
 
 
 @dataclass(frozen=True, slots=True)
@@ -392,7 +393,7 @@ class BusinessClock:
                 if not 0 <= opens < closes <= _DAY_S:
                     raise ValueError(f"day {day}: bad interval ({opens}, {closes}) seconds")
                 weekly.append((day * DAY_US + opens * US, day * DAY_US + closes * US))
-        merged = _merge(weekly)  # joins e.g. mon ..-24:00 with tue 00:00-..
+        merged = merge_intervals(weekly)  # joins e.g. mon ..-24:00 with tue 00:00-..
         self.opens = tuple(o for o, _ in merged)
         self.closes = tuple(c for _, c in merged)
         before, through, total = [], [], 0

@@ -30,7 +30,15 @@ from typing import Any
 
 import yaml
 
-from pipelines.orgclock import BusinessClock, business_clock, instant, micros, zone
+from pipelines.orgclock import (
+    BusinessClock,
+    Interval,
+    business_clock,
+    instant,
+    merge_intervals,
+    micros,
+    zone,
+)
 
 ORG_ID = re.compile(r"[a-z0-9][a-z0-9._-]{0,127}")
 ROLES = ("official", "employee")
@@ -101,8 +109,6 @@ def format_duration(seconds: int) -> str:
 
 _RANGE = re.compile(r"([0-9]{1,2}):([0-9]{2})\s*-\s*([0-9]{1,2}):([0-9]{2})")
 
-Interval = tuple[int, int]  # seconds after local midnight, [open, close)
-
 
 def _hhmm(seconds: int) -> str:
     return f"{seconds // 3600:02d}:{seconds % 3600 // 60:02d}"
@@ -140,17 +146,7 @@ def _parse_day(day: str, value: Any) -> tuple[Interval, ...]:
                 f"e.g. {day} '{_hhmm(opens)}-24:00' and the next day '00:00-{_hhmm(closes)}'"
             )
         intervals.append((opens, closes))
-    return _merge(intervals)
-
-
-def _merge(intervals: list[Interval]) -> tuple[Interval, ...]:
-    merged: list[Interval] = []
-    for opens, closes in sorted(intervals):
-        if merged and opens <= merged[-1][1]:
-            merged[-1] = (merged[-1][0], max(merged[-1][1], closes))
-        else:
-            merged.append((opens, closes))
-    return tuple(merged)
+    return merge_intervals(intervals)
 
 
 def _day_key(key: Any) -> str:
@@ -186,7 +182,7 @@ class BusinessHours:
             for opens, closes in intervals:
                 if not 0 <= opens < closes <= _DAY_S:
                     raise ValueError(f"{DAYS[day]}: bad interval ({opens}, {closes}) seconds")
-        week = tuple(tuple(_merge(list(day))) for day in self.week)
+        week = tuple(merge_intervals(day) for day in self.week)
         object.__setattr__(self, "week", week)
         object.__setattr__(self, "clock", business_clock(week, self.timezone))
 
