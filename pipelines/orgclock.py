@@ -35,7 +35,8 @@ What replaces what (the four implementations this module unites):
   `_Calendar(hours)` -> `hours.clock` (or `business_clock(hours.week, hours.timezone)`):
   `_Calendar.deadline(start, us)` -> `BusinessClock.add_business_us(start_us, us)`,
   `_Calendar.seconds_between(a, b)` -> `BusinessClock.business_us(a_us, b_us) / 1e6`,
-  `_Calendar.always / never` -> the same attributes; `_Span` and `_Terms.breach_times`'
+  `_Calendar.always / never` -> the same attributes (adding to a `never` clock raises,
+  so the tracker keeps its NEVER for those); `_Span` and `_Terms.breach_times`'
   per-week loop -> `BusinessClock.add_business_us_many(created_us, sla_us + 1000)` (one
   call for any spread of instants); `_Span.starts / ends` -> `BusinessClock.open_intervals`.
   `_Terms.zone` -> `zone_clock(tz).zone` (or `ZoneClock.datetime(us)` for display).
