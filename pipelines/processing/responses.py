@@ -108,11 +108,9 @@ conversions), so the tracker wants batches, not single events.
 
 from __future__ import annotations
 
-import heapq
 import math
 import sys
 from bisect import bisect_left, bisect_right
-from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime, timedelta
@@ -282,9 +280,10 @@ _READ_FROM: Final = 4
 # A tracked mention, keyed by its event id; replaced when its response moves on.
 # (org_id, platform, created_at, author_id, author_handle, kind, complaint, partition,
 #  sla_breach_at, first response or None, its business_response_seconds or None,
-#  the instant its first response was read or None)
+#  the instant its first response was read or None, its number in its organisation's
+#  `_Pool` or -1 when it can never wait past SLA)
 _State = tuple[str, str, datetime, str, str, str, bool, int, datetime, _Reply | None,
-               float | None, datetime | None]
+               float | None, datetime | None, int]
 _ORG: Final = 0
 _PLATFORM: Final = 1
 _CREATED: Final = 2
@@ -297,19 +296,15 @@ _BREACH: Final = 8
 _RESPONSE: Final = 9
 _BUSINESS: Final = 10
 _KNOWN: Final = 11
+_SEQ: Final = 12
 
-# What happened to an organisation during a call, for `_settle` to take in instant order:
-# (instant, what, payload)
-_ENTER: Final = 0  # a mention read after its SLA ran out starts waiting; payload: its id
-_LEAVE: Final = 1  # a waiting mention got its first response; payload: (its id, whether
-# that response was posted before its SLA ran out)
-_SILENCE: Final = 2  # the silence condition flipped; payload: `_Silence`
-# What kind of timer runs out next (`_next_timer`).
-_STARTS, _LATE_STARTS, _ENDS, _LATE_ENDS, _RESOLVE = range(5)
 # (silent?, since: the latest post or else the first mention before it turned silent or
 #  back, whether `since` is a post, the latest mention's created_at, its id, who wrote it,
 #  the post that ended the silence or None)
 _Silence = tuple[bool, datetime | None, bool, datetime | None, str, str, datetime | None]
+_NO: Final = int(np.iinfo(np.int64).max)
+"""An instant that never comes (µs): not answered, not entered."""
+_RESOLVE_US: Final = RESOLVE_AFTER // timedelta(microseconds=1)
 
 
 class ResponseTracker:
@@ -343,6 +338,7 @@ class ResponseTracker:
         # each on its own partition's shelves (another organisation's never counts).
         self._orphans: _Shelves[_Reply] = _Shelves()
         self._partitions: dict[int, _Partition] = {}
+        self._seq = 0  # the next mention's number in its organisation's `_Pool`
         # Set by `resume`: alert states before these are known already.
         self._cut: dict[int, datetime] = {}
         self._seeds: dict[tuple[str, str], Alert] = {}
@@ -360,7 +356,7 @@ class ResponseTracker:
 
     def waiting_past_sla(self, org_id: str) -> int:
         """How many of the organisation's mentions wait past SLA, as of the last call."""
-        return sum(len(w.members) for part in self._partitions.values()
+        return sum(w.waiting for part in self._partitions.values()
                    for oid, w in part.watches.items() if oid == org_id)
 
     # -- restart -----------------------------------------------------------------------
@@ -443,6 +439,7 @@ class ResponseTracker:
         batch.m_created_at = _datetimes_at(batch.m_created, actionable)
         batch.deadline = batch.m_created + window[codes]
         batch.m_breach = breach.tolist()
+        batch.m_created_us = batch.m_created.tolist()
         batch.m_deadline = batch.deadline.tolist()
         batch.expires = batch.m_created + keep[codes]
         batch.m_expires = batch.expires.tolist()
@@ -486,7 +483,8 @@ class ResponseTracker:
         m_code, m_created, m_breach_at = batch.m_code_list, batch.m_created_at, batch.m_breach_at
         m_platform, m_kind, m_complaint = batch.m_platform, batch.m_kind, batch.m_complaint
         m_author_id, m_author_handle = batch.m_author_id, batch.m_author_handle
-        change = part.change
+        m_created_us = batch.m_created_us
+        touched = part.touched
         p_created = batch.p_created_at
         due = part.due
         event_list = events.tolist()
@@ -494,7 +492,8 @@ class ResponseTracker:
         flushed, pending = 0, len(enters)
         for j in np.flatnonzero(walk).tolist():
             while flushed < pending and enters[flushed][0] < j:
-                change(enters[flushed][1], enters[flushed][2])
+                entering = enters[flushed][1]
+                touched[entering.terms.org_id] = entering
                 flushed += 1
             e = event_list[j]
             at = instants[j]
@@ -516,35 +515,42 @@ class ResponseTracker:
                             read_at = self._partitions[response[_READ_FROM]].clock
                             if read_at is not None and read_at > response[_AT] + self._orphan_keep:
                                 response = None  # it had left the state already
+                    expires_us = m_expires[e]
+                    stored = not (clocked and at > expires_us)  # else its state is gone
+                    deadline_us = m_deadline[e]
+                    seq = -1
+                    if (stored and response is None and breach_us < deadline_us
+                            and at < deadline_us):
+                        # It may wait past SLA: from its breach, or now when it was read
+                        # after its SLA ran out.
+                        seq = self._seq
+                        self._seq += 1
+                        watch.pool.rows.append((seq, breach_us if breach_us > at else at,
+                                                deadline_us, m_created_us[e],
+                                                m_complaint[e], mention_id))
+                        if breach_us > at:
+                            if watch.due is None or breach_us < watch.due:
+                                watch.due = breach_us
+                                heappush(due, (breach_us, terms.org_id))
+                        else:
+                            touched[terms.org_id] = watch
                     state: _State = (
                         terms.org_id, m_platform[e], created, m_author_id[e],
                         m_author_handle[e], m_kind[e], m_complaint[e], number, breach_at,
                         response,
                         None if response is None else terms.seconds_between(created,
                                                                             response[_AT]),
-                        None if response is None else _instant(at),
+                        None if response is None else _instant(at), seq,
                     )
                     if response is None:
                         changed.pop(mention_id, None)  # an earlier copy's, if any
                     else:
                         changed[mention_id] = state
                     fresh[mention_id] = e
-                    expires_us = m_expires[e]
-                    if not (clocked and at > expires_us):  # else its state is gone already
+                    if stored:
                         label = expires_us // _HOUR_US << _PARTITION_BITS | number
                         if put_new(mention_id, state, label):
                             part.add_shelf(label)
-                        if response is None:
-                            deadline_us = m_deadline[e]
-                            if breach_us >= deadline_us:
-                                pass  # unanswered before it could wait past SLA
-                            elif breach_us > at:
-                                watch.wait_for(breach_at, mention_id)
-                                if watch.due is None or breach_at < watch.due:
-                                    watch.due = breach_at
-                                    heappush(due, (breach_at, terms.org_id))
-                            elif at < deadline_us:  # read after its SLA ran out
-                                change(watch, (_instant(at), _ENTER, mention_id))
                 if watch.exact:
                     self._see_mention(watch, created, mention_id, m_author_handle[e],
                                       m_author_id[e], _instant(int(after[j])))
@@ -558,11 +564,12 @@ class ResponseTracker:
                     part.clock = read if clocked else None
                     reply: _Reply = (created, batch.p_ids[k], batch.p_handle[k],
                                      batch.p_role[k], number)
-                    self._take_reply(watch.terms.org_id, reply, target, part, read, changed)
+                    self._take_reply(watch.terms.org_id, reply, target, part, read, at,
+                                     changed)
                 if watch.exact:
                     self._see_post(watch, created, _instant(int(after[j])))
-        for _, watch, entering in enters[flushed:]:
-            change(watch, entering)
+        for _, entering in enters[flushed:]:
+            touched[entering.terms.org_id] = entering
         for watch in watches.values():
             watch.exact = False
         part.clock = _instant(int(after[-1]))
@@ -570,7 +577,7 @@ class ResponseTracker:
     def _take_plain(self, part: _Partition, batch: _Batch, events: np.ndarray,
                     instant: np.ndarray, first_unclocked: bool, watches: dict[int, _Watch],
                     changed: dict[str, _State], fresh: dict[str, int],
-                    ) -> tuple[np.ndarray, list[tuple[int, _Watch, Any]]]:
+                    ) -> tuple[np.ndarray, list[tuple[int, _Watch]]]:
         """Take the partition's new actionable mentions in bulk where nothing but their own
         columns decides what happens to them: not tracked yet, no other copy in the batch,
         no reply waiting for them (from an earlier batch or earlier in this one), not
@@ -633,11 +640,19 @@ class ResponseTracker:
                   (watches.get(c) for c in range(len(batch.orgs)))]
         orgs = np.array(org_of, object)[codes].tolist()
         pick = _picker(row_list)
-        breach_at = batch.m_breach_at
+        breach = batch.breach[rows]
+        deadline = batch.deadline[rows]
+        # It may wait past SLA: from its breach, or from now when read after its SLA ran out
+        pooled = (breach < deadline) & (at < deadline)
+        seqs = np.full(len(ids), -1, np.int64)
+        count = int(np.count_nonzero(pooled))
+        seqs[pooled] = np.arange(self._seq, self._seq + count)
+        self._seq += count
         states: list[_State] = list(zip(
             orgs, pick(batch.m_platform), pick(batch.m_created_at), pick(batch.m_author_id),
             pick(batch.m_author_handle), pick(batch.m_kind), pick(batch.m_complaint),
-            repeat(number), pick(breach_at), repeat(None), repeat(None), repeat(None)))
+            repeat(number), pick(batch.m_breach_at), repeat(None), repeat(None), repeat(None),
+            seqs.tolist()))
         fresh.update(zip(ids, row_list, strict=True))
         labels = batch.expires[rows] // _HOUR_US << _PARTITION_BITS | number
         shelves = self._mentions
@@ -645,55 +660,42 @@ class ResponseTracker:
             chosen = np.flatnonzero(labels == label).tolist()
             if shelves.put_many([ids[i] for i in chosen], [states[i] for i in chosen], label):
                 part.add_shelf(label)
-        breach = batch.breach[rows]
-        deadline = batch.deadline[rows]
-        early = breach < deadline  # else unanswered before it could wait past SLA
-        waits = early & (breach > at)
-        entering = np.flatnonzero(early & (breach <= at) & (at < deadline)).tolist()
-        for code in np.unique(codes[waits]).tolist():
-            chosen = np.flatnonzero(waits & (codes == code)).tolist()
-            self._wait_all(part, watches[code], breach[chosen], [ids[i] for i in chosen],
-                           [breach_at[row_list[i]] for i in chosen])
+        if not count:
+            return taken, []
+        waits = pooled & (breach > at)
+        start = np.where(waits, breach, at)
+        complaint = np.array(batch.m_complaint, bool)[rows]
+        id_array = np.array(ids, object)
+        created = batch.m_created[rows]
+        for code in np.unique(codes[pooled]).tolist():
+            rows_of = np.flatnonzero(pooled & (codes == code))
+            watch = watches[code]
+            watch.pool.add_block((seqs[rows_of], start[rows_of], deadline[rows_of],
+                                  created[rows_of], complaint[rows_of], id_array[rows_of]))
+            timers = rows_of[waits[rows_of]]
+            if timers.size:
+                self._due_all(part, watch, breach[timers])
+        entering = np.flatnonzero(pooled & ~waits).tolist()
         positions = mention[plain].tolist()
-        at_list = at.tolist()
-        return taken, [(positions[i], watches[codes[i]],
-                        (_instant(at_list[i]), _ENTER, ids[i])) for i in entering]
+        return taken, [(positions[i], watches[codes[i]]) for i in entering]
 
-    def _wait_all(self, part: _Partition, watch: _Watch, breach: np.ndarray, ids: list[str],
-                  deadlines: list[datetime]) -> None:
-        """`_Watch.wait_for` for each mention, in order, and the partition's `due` heap."""
-        starts = watch.starts
-        last = watch.last_start
-        if starts.size and last is not None:
-            before = np.maximum.accumulate(np.concatenate([[_us(last)], breach]))[:-1]
-            queued = breach >= before
-        else:
-            queued = np.empty(len(ids), bool)
-            queued[0] = True  # an empty FIFO takes the first
-            queued[1:] = breach[1:] >= np.maximum.accumulate(breach)[:-1]
-        fifo = np.flatnonzero(queued).tolist()
-        if fifo:
-            starts.extend([ids[i] for i in fifo])
-            watch.last_start = deadlines[fifo[-1]]
-        if len(fifo) < len(ids):
-            late = watch.late_starts
-            for i in np.flatnonzero(~queued).tolist():
-                heappush(late, (deadlines[i], ids[i]))
-        # The due heap: a new entry whenever a deadline comes before the watch's due.
+    def _due_all(self, part: _Partition, watch: _Watch, breach: np.ndarray) -> None:
+        """The partition's `due` heap for mentions that start waiting past SLA at `breach`
+        (in offset order) unless answered before: a new entry whenever one comes before the
+        watch's due, as the walk makes them one by one."""
         due = watch.due
         floor = np.minimum.accumulate(breach)
+        sooner = np.empty(len(breach), bool)
         if due is None:
-            sooner = np.empty(len(ids), bool)
             sooner[0] = True
             sooner[1:] = breach[1:] < floor[:-1]
         else:
-            sooner = np.empty(len(ids), bool)
-            sooner[0] = breach[0] < _us(due)
-            sooner[1:] = breach[1:] < np.minimum(floor[:-1], _us(due))
+            sooner[0] = breach[0] < due
+            sooner[1:] = breach[1:] < np.minimum(floor[:-1], due)
         org_id = watch.terms.org_id
-        for i in np.flatnonzero(sooner).tolist():
-            heappush(part.due, (deadlines[i], org_id))
-            watch.due = deadlines[i]
+        for at in breach[sooner].tolist():
+            heappush(part.due, (at, org_id))
+            watch.due = at
 
     def _quiet_orgs(self, batch: _Batch, events: np.ndarray, codes: np.ndarray,
                     is_post: np.ndarray, relevant: np.ndarray,
@@ -757,6 +759,7 @@ class ResponseTracker:
         if part is None:
             part = self._partitions[number] = _Partition(number)
             part.cut = self._cut.get(number)
+            part.cut_us = None if part.cut is None else _us(part.cut)
         return part
 
     def _terms_of(self, org_id: str) -> _Terms:
@@ -830,7 +833,8 @@ class ResponseTracker:
                                   None)
             else:
                 info = (False, before, posted, watch.last_mention, "", "", watch.last_post)
-            watch.part.change(watch, (instant, _SILENCE, info))
+            watch.silences.append((_us(instant), info))
+            watch.part.touched[watch.terms.org_id] = watch
 
     def _see_post(self, watch: _Watch, created: datetime, instant: datetime) -> None:
         """Silence: the organisation posted; is it still silent?"""
@@ -843,7 +847,7 @@ class ResponseTracker:
                 self._check_silence(watch, instant, before, posted)
 
     def _take_reply(self, org_id: str, reply: _Reply, target: str, part: _Partition,
-                    instant: datetime, changed: dict[str, _State]) -> None:
+                    instant: datetime, instant_us: int, changed: dict[str, _State]) -> None:
         """A post of `org_id` in reply to `target`, read at `instant` on `part`."""
         state = self._mentions.get(target)
         if state is not None:
@@ -858,14 +862,21 @@ class ResponseTracker:
                 return
             business = terms.seconds_between(state[_CREATED], reply[_AT])
             known = instant if current is None else state[_KNOWN]
-            state = (*state[:_RESPONSE], reply, business, known)
+            seq = state[_SEQ]
+            state = (*state[:_RESPONSE], reply, business, known, seq)
             self._mentions.replace(target, state)
             changed[target] = state
-            if current is None and state[_BREACH] <= instant:
-                watch = home.watches[state[_ORG]]
-                # It may be waiting past SLA; if it was answered in time after all, it only
-                # seemed to wait because the answer was read late.
-                home.change(watch, (instant, _LEAVE, (target, reply[_AT] < state[_BREACH])))
+            if current is None:
+                breach = state[_BREACH]
+                if seq >= 0:
+                    # It stops waiting past SLA now, or never starts; if it was answered in
+                    # time after all, it only seemed to wait because the answer was read late.
+                    watch = home.watches[state[_ORG]]
+                    watch.answers.append((seq, instant_us, reply[_AT] >= breach))
+                if breach <= instant:
+                    watch = home.watches[state[_ORG]]
+                    watch.touches.append(instant_us)
+                    home.touched[watch.terms.org_id] = watch
             return
         keep_until = reply[_AT] + self._orphan_keep
         if part.clock is not None and part.clock > keep_until:
@@ -885,9 +896,9 @@ class ResponseTracker:
     def _settle_partition(self, part: _Partition, alerts: list[Alert]) -> None:
         """After a call: every organisation of the partition with something at or before
         its clock (timers run out, events taken, a state to decide) settles up to it."""
-        clock = part.clock
-        if clock is None:
+        if part.clock is None:
             return
+        clock = _us(part.clock)
         todo = part.touched
         part.touched = {}
         due = part.due
@@ -903,201 +914,188 @@ class ResponseTracker:
             if upcoming is not None and (watch.due is None or upcoming < watch.due):
                 watch.due = upcoming
                 heappush(due, (upcoming, org_id))
-        if part.next_drop is not None and clock >= part.next_drop:
-            self._drop(part, clock)
+        if part.next_drop is not None and part.clock >= part.next_drop:
+            self._drop(part, part.clock)
 
-    def _next_due(self, watch: _Watch) -> datetime | None:
-        timer = self._next_timer(watch)
-        upcoming = None if timer is None else timer[0]
-        if watch.pending is not None:
-            decide = watch.pending + _ONE_US  # decided once the clock has passed it
-            if upcoming is None or decide < upcoming:
-                upcoming = decide
-        return upcoming
-
-    def _next_timer(self, watch: _Watch) -> tuple[datetime, int, datetime | None] | None:
-        """The earliest instant at which a timer of the organisation runs out (a mention
-        starts waiting past SLA, a waiting one reaches its answer deadline, or the alert
-        may resolve), which of those it is, and when the next of another kind runs out."""
-        get = self._mentions.get
-        found: list[tuple[datetime, int]] = []
-        queue = watch.starts
-        while queue.size:
-            state = get(queue.first())
-            if state is None:
-                queue.popleft()  # gone already
-                continue
-            found.append((state[_BREACH], _STARTS))
-            break
-        if watch.late_starts:
-            found.append((watch.late_starts[0][0], _LATE_STARTS))
-        members = watch.members
-        queue = watch.ends
-        while queue.size:
-            member = members.get(queue.first())
-            if member is None:
-                queue.popleft()  # answered meanwhile
-                continue
-            found.append((member[_CREATED] + watch.terms.window, _ENDS))
-            break
-        late = watch.late_ends
-        while late and late[0][1] not in members:
-            heappop(late)
-        if late:
-            found.append((late[0][0], _LATE_ENDS))
-        if watch.alert_id is not None and not members and watch.zero_since is not None:
-            resolve = watch.zero_since + RESOLVE_AFTER
+    def _next_due(self, watch: _Watch) -> int | None:
+        """When the organisation must settle next: a mention starts waiting past SLA or
+        reaches its answer deadline while waiting, the alert may resolve, or an instant
+        waits to be decided once the clock has passed it."""
+        found = []
+        pool = watch.pool
+        if pool.size:
+            status = pool.status
+            ahead = status == 0
+            if ahead.any():
+                found.append(int(pool.start[ahead].min()))
+            waiting = status == 1
+            if waiting.any():
+                found.append(int(pool.deadline[waiting].min()))
+        if watch.alert_id is not None and not watch.waiting and watch.zero_since is not None:
+            resolve = watch.zero_since + _RESOLVE_US
             if (watch.evaluated is None or resolve > watch.evaluated) and (
                     watch.pending is None or resolve > watch.pending):
-                found.append((resolve, _RESOLVE))
-        if not found:
-            return None
-        if len(found) == 1:
-            return found[0][0], found[0][1], None
-        found.sort()
-        return found[0][0], found[0][1], found[1][0]
+                found.append(resolve)
+        if watch.pending is not None:
+            found.append(watch.pending + 1)  # decided once the clock has passed it
+        return min(found) if found else None
 
-    def _settle(self, watch: _Watch, clock: datetime, alerts: list[Alert]) -> None:
-        """Take the organisation's timers up to `clock` and its events of this call in
-        instant order (timers first at an equal instant: they ran out when the clock got
-        there, before any event read at that clock); decide each instant once the next one
-        comes."""
-        changes = watch.changes
-        i, n = 0, len(changes)
-        while True:
-            timer = self._next_timer(watch)
-            if timer is not None and timer[0] > clock:
-                timer = None
-            change = changes[i][0] if i < n else None
-            if timer is not None and (change is None or timer[0] <= change):
-                at = timer[0]
-            elif change is not None:
-                at = change
-            elif watch.pending is not None and clock > watch.pending:
-                self._decide(watch, watch.pending, alerts)  # may let the alert resolve
-                continue
-            else:
-                break
-            if watch.pending is not None and at > watch.pending:
-                self._decide(watch, watch.pending, alerts)
-                continue
-            if timer is None or at is not timer[0]:
-                self._apply(watch, changes[i])
-                i += 1
-                watch.pending = at
-            elif timer[1] == _STARTS:
-                # The common case, mentions running out of SLA one after another: take
-                # them all up to the next thing of another kind in one go.
-                limit = clock
-                for other in (timer[2], change):
-                    if other is not None and other < limit:
-                        limit = other
-                self._start_run(watch, limit, alerts)
-            else:
-                self._run_timer(watch, at, timer[1])
-                watch.pending = at
-        changes.clear()
-
-    def _start_run(self, watch: _Watch, limit: datetime, alerts: list[Alert]) -> None:
-        """Mentions of the FIFO start waiting past SLA, up to `limit`; each instant decided
-        when the next one comes (left undecided when the queue was empty: the alert may
-        resolve before the next start, which the caller sees to)."""
-        queue = watch.starts
-        index, shelves = self._mentions.index, self._mentions.shelves
-        members = watch.members
-        window = watch.terms.window
-        ends = watch.ends
-        while queue.size:
-            mention_id = queue.first()
-            label = index.get(mention_id)
-            if label is None:
-                queue.popleft()  # gone already
-                continue
-            state = shelves[label][mention_id]
-            at = state[_BREACH]
-            if at > limit:
-                return
-            pending = watch.pending
-            if pending is not None and at > pending:
-                waiting, reported = len(members), watch.reported
-                if (waiting and watch.alert_id is not None and not watch.confirming
-                        and not (waiting > reported and waiting >= reported * UPDATE_RATIO)
-                        and not (reported - waiting >= 2 and 2 * waiting <= reported)
-                        and watch.silent_flag == (watch.silent_id is not None)):
-                    # what `_decide` comes to when the instant calls for no state
-                    watch.pending = None
-                    watch.evaluated = pending
-                    watch.zero_since = None
-                else:
-                    self._decide(watch, pending, alerts)
-                    if not members:
-                        return
-            queue.popleft()
-            known = state[_KNOWN]
-            if known is None or known >= at:  # not answered before its SLA ran out
-                # `watch.enter`, inline: this is the loop every mention past SLA goes through
-                end = state[_CREATED] + window  # it stops waiting then at the latest
-                if mention_id not in members:
-                    members[mention_id] = state
-                    if state[_COMPLAINT]:
-                        watch.complaints += 1
-                    last_end = watch.last_end
-                    if not ends.size or (last_end is not None and end >= last_end):
-                        ends.append(mention_id)
-                        watch.last_end = end
-                    else:
-                        heappush(watch.late_ends, (end, mention_id))
-                if end < limit:
-                    limit = end
-            watch.pending = at
-
-    def _run_timer(self, watch: _Watch, at: datetime, which: int) -> None:
-        """The timer that runs out at `at` (or the alert's chance to resolve)."""
-        if which == _LATE_STARTS:
-            mention_id = heappop(watch.late_starts)[1]
-            state = self._mentions.get(mention_id)
-            if state is not None:
-                self._start_waiting(watch, mention_id, state, at)
-        elif which == _ENDS:
-            if watch.leave(watch.ends.popleft()):
-                watch.confirming = True  # unanswered for good: it really waited
-        elif which == _LATE_ENDS:
-            if watch.leave(heappop(watch.late_ends)[1]):
-                watch.confirming = True
-        elif which == _STARTS:
-            mention_id = watch.starts.popleft()
-            state = self._mentions.get(mention_id)
-            assert state is not None
-            self._start_waiting(watch, mention_id, state, at)
-        # _RESOLVE: the alert's chance to resolve; deciding the instant is all it takes
-
-    def _start_waiting(self, watch: _Watch, mention_id: str, state: _State,
-                       at: datetime) -> None:
-        known = state[_KNOWN]
-        if known is not None and known < at:
-            return  # answered before its SLA ran out
-        watch.enter(mention_id, state)
-
-    def _apply(self, watch: _Watch, change: tuple[datetime, int, Any]) -> None:
-        what = change[1]
-        if what == _LEAVE:
-            mention_id, in_time = change[2]
-            if watch.leave(mention_id) and not in_time:
-                watch.confirming = True
-        elif what == _ENTER:
-            state = self._mentions.get(change[2])
-            if state is not None:
-                watch.enter(change[2], state)
+    def _settle(self, watch: _Watch, clock: int, alerts: list[Alert]) -> None:
+        """Take the organisation's queue up to `clock` (µs): which mentions start and stop
+        waiting past SLA at which instants, as columns; then decide the instants before the
+        clock in order (the one at the clock waits for the events still to come at it)."""
+        pool = watch.pool
+        pool.flush()
+        if watch.answers:
+            pool.answer(watch.answers)
+            watch.answers.clear()
+        times: list[Any] = []
+        n_in = n_out = 0
+        confirms = np.zeros(0, bool)
+        if pool.size:
+            status = pool.status
+            starting = np.flatnonzero((status == 0) & (pool.start <= clock))
+            if starting.size:
+                start = pool.start[starting]
+                enters = pool.known[starting] >= start  # else answered before its breach
+                rows = starting[enters]
+                pool.entered[rows] = start[enters]
+                status[rows] = 1
+                status[starting[~enters]] = 2
+                times.append(start[enters])
+                n_in = rows.size
+            waiting = np.flatnonzero(status == 1)
+            if waiting.size:
+                ends = np.minimum(pool.known[waiting], pool.deadline[waiting])
+                going = ends <= clock
+                if going.any():
+                    rows = waiting[going]
+                    status[rows] = 2
+                    times.append(ends[going])
+                    # unanswered at its deadline, or answered late: it really waited
+                    confirms = (pool.deadline[rows] <= pool.known[rows]) | pool.late[rows]
+                    n_out = rows.size
+            if starting.size:
+                times.append(pool.start[starting[~enters]])  # a decision, nothing more
+        if watch.touches:
+            times.append(np.array(watch.touches, np.int64))
+            watch.touches.clear()
+        silences = watch.silences
+        if silences:
+            times.append(np.array([t for t, _ in silences], np.int64))
+        if watch.pending is not None:
+            times.append(np.array([watch.pending], np.int64))
+        if times:
+            instants, where = np.unique(np.concatenate(times), return_inverse=True)
         else:
-            silence: _Silence = change[2]
+            instants = where = np.zeros(0, np.int64)
+        n = len(instants)
+        step = np.zeros(n, np.int64)
+        conf = np.zeros(n, bool)
+        if n_in:
+            step += np.bincount(where[:n_in], minlength=n)
+        if n_out:
+            out = where[n_in:n_in + n_out]
+            step -= np.bincount(out, minlength=n)
+            conf[out[confirms]] = True
+        before = watch.waiting
+        counts = before + np.cumsum(step)
+        silent = np.zeros(n, bool)  # instants to decide whatever the counts say
+        if silences:
+            silent[np.searchsorted(instants, [t for t, _ in silences])] = True
+        if watch.pending is not None and n:
+            conf[0] |= watch.pending_conf  # instants[0] is the pending one
+            silent[0] = True  # silence may have flipped at it
+        self._walk(watch, instants, counts, conf, silent, before, clock, alerts)
+        if n:
+            watch.waiting = int(counts[-1])
+        silences.clear()
+        if pool.size > 256 and np.count_nonzero(pool.status == 2) * 2 > pool.size:
+            pool.keep(pool.status != 2)
+
+    def _walk(self, watch: _Watch, instants: np.ndarray, counts: np.ndarray, conf: np.ndarray,
+              silent: np.ndarray, before: int, clock: int, alerts: list[Alert]) -> None:
+        """Decide the organisation's instants before `clock`: only those that can call for
+        a state (found by search over the counts), and the alert's chance to resolve; the
+        others would change nothing. Instants a restart's stored states cover are taken one
+        by one."""
+        n = len(instants)
+        end = int(np.searchsorted(instants, clock))
+        cut = watch.part.cut_us
+        gates = [g for g in (watch.known_until, watch.silent_known_until,
+                             None if cut is None else cut - 1) if g is not None]
+        gate = max(gates) if gates else None
+        silences = watch.silences
+        applied = 0
+        i = 0
+        watch.pending = None
+        while True:
+            j = self._next_visit(watch, instants, counts, conf, silent, i, end, gate)
+            if (watch.alert_id is not None and watch.zero_since is not None
+                    and (counts[i - 1] if i else before) == 0):
+                resolve = watch.zero_since + _RESOLVE_US
+                if (watch.evaluated is None or resolve > watch.evaluated) and (
+                        j >= n or resolve < instants[j]):
+                    if resolve < clock:
+                        self._decide(watch, resolve, 0, False, alerts)
+                        i = int(np.searchsorted(instants, resolve, "right"))
+                        continue
+                    if resolve == clock:
+                        watch.pending, watch.pending_conf = clock, False
+                        break
+            if j >= end:
+                if end < n:  # events at the clock: decided when it moves on
+                    watch.pending, watch.pending_conf = clock, bool(conf[end])
+                break
+            at = int(instants[j])
+            while applied < len(silences) and silences[applied][0] <= at:
+                watch.silent_flag = silences[applied][1][0]
+                watch.silence = silences[applied][1]
+                applied += 1
+            self._decide(watch, at, int(counts[j]), bool(conf[j]), alerts)
+            i = j + 1
+        if end and (watch.evaluated is None or instants[end - 1] > watch.evaluated):
+            watch.evaluated = int(instants[end - 1])
+        for _, silence in silences[applied:]:
             watch.silent_flag = silence[0]
             watch.silence = silence
 
-    def _decide(self, watch: _Watch, at: datetime, alerts: list[Alert]) -> None:
-        """Everything that happened at instant `at` is in: the alert states it calls for."""
-        watch.pending = None
+    @staticmethod
+    def _next_visit(watch: _Watch, instants: np.ndarray, counts: np.ndarray, conf: np.ndarray,
+                    silent: np.ndarray, i: int, end: int, gate: int | None) -> int:
+        """The first instant from `i` on (before `end`) whose decision may change something:
+        where the alert would open, get a new version, be confirmed, start counting down to
+        resolve, or silence flips; every instant up to `gate`, and the first after it."""
+        if i >= end:
+            return end
+        seen = watch.evaluated
+        if seen is None or (gate is not None and (seen <= gate or instants[i] <= gate)):
+            return i
+        waiting = counts[i:end]
+        if watch.alert_id is None:
+            mask = waiting > 0
+        elif watch.zero_since is not None:
+            if watch.zero_since + _RESOLVE_US <= seen:
+                return i
+            mask = waiting > 0
+            if not watch.confirmed:
+                mask |= conf[i:end]
+        else:
+            reported = watch.reported
+            grown = max(reported + 1, (3 * reported + 1) // 2)  # UPDATE_RATIO, in integers
+            halved = max(min(reported - 2, reported // 2), 0)
+            mask = (waiting <= halved) | (waiting >= grown)
+            if not watch.confirmed:
+                mask |= conf[i:end]
+        mask |= silent[i:end]
+        k = int(mask.argmax())
+        return i + k if mask[k] else end
+
+    def _decide(self, watch: _Watch, at: int, waiting: int, confirming: bool,
+                alerts: list[Alert]) -> None:
+        """Everything that happened at instant `at` (µs) is in, `waiting` wait past SLA: the
+        alert states it calls for."""
         watch.evaluated = at
-        waiting = len(watch.members)
         if waiting:
             watch.zero_since = None
         elif watch.zero_since is None:
@@ -1106,12 +1104,11 @@ class ResponseTracker:
         # A mention that really waited (unanswered at its deadline, or answered late)
         # confirms the alert; one that only seemed to (its answer was posted in time but
         # read late) does not. The first confirmation is a new state, unless nobody waits.
-        confirmed = (watch.confirming and watch.alert_id is not None and not watch.confirmed
+        confirmed = (confirming and watch.alert_id is not None and not watch.confirmed
                      and after_known)
-        watch.confirming = False
         if confirmed:
             watch.confirmed = True
-        cut = watch.part.cut
+        cut = watch.part.cut_us
         if cut is not None and at < cut:
             return  # rebuilding after a restart: these states are stored already
         if after_known:
@@ -1120,7 +1117,7 @@ class ResponseTracker:
                     alerts.append(self._queue_alert(watch, at, opening=True))
             elif not waiting:
                 assert watch.zero_since is not None
-                if at >= watch.zero_since + RESOLVE_AFTER:
+                if at >= watch.zero_since + _RESOLVE_US:
                     alerts.append(self._queue_resolved(watch, at))
             else:
                 reported = watch.reported
@@ -1129,9 +1126,9 @@ class ResponseTracker:
                     alerts.append(self._queue_alert(watch, at, opening=False))
         if watch.silent_known_until is None or at > watch.silent_known_until:
             if watch.silent_flag and watch.silent_id is None:
-                alerts.append(self._silent_alert(watch, at))
+                alerts.append(self._silent_alert(watch, _instant(at)))
             elif not watch.silent_flag and watch.silent_id is not None:
-                alerts.append(self._silent_resolved(watch, at))
+                alerts.append(self._silent_resolved(watch, _instant(at)))
 
     def _drop(self, part: _Partition, clock: datetime) -> None:
         """Forget the mentions and orphans of every hour of expiry that the clock has passed.
@@ -1265,9 +1262,10 @@ class ResponseTracker:
         return pa.table({name: pa.array(values, ROWS_SCHEMA.field(name).type)
                          for name, values in columns.items()}, schema=ROWS_SCHEMA)
 
-    def _queue_alert(self, watch: _Watch, at: datetime, *, opening: bool) -> Alert:
-        """The open state of the organisation's SLA alert: who waits past SLA at `at`."""
+    def _queue_alert(self, watch: _Watch, at_us: int, *, opening: bool) -> Alert:
+        """The open state of the organisation's SLA alert: who waits past SLA at `at_us`."""
         terms = watch.terms
+        at = _instant(at_us)
         if opening:
             watch.alert_id = f"{ALERT_KIND}:{terms.org_id}:{_stamp(at)}"
             watch.opened_at = at
@@ -1276,14 +1274,13 @@ class ResponseTracker:
         else:
             watch.version += 1
         assert watch.alert_id is not None and watch.opened_at is not None
-        waiting = len(watch.members)
-        oldest = heapq.nsmallest(SAMPLE_SIZE, watch.members.items(),
-                                 key=lambda item: (item[1][_CREATED], item[0]))
-        first_id, first = oldest[0]
+        waiting, complaints, oldest = watch.pool.waiting_at(at_us)
+        first_id = oldest[0]
+        first = self._mentions.get(first_id)
+        assert first is not None  # it waits, so it has not expired
         waited = terms.seconds_between(first[_CREATED], at)
-        complaints = watch.complaints
         watch.reported = waiting
-        watch.samples = tuple(mention_id for mention_id, _ in oldest)
+        watch.samples = oldest
         watch.severity = _queue_severity(waiting, complaints)
         sla = format_duration(terms.sla)
         since = (f"{_who(first)}, since {terms.local(first[_CREATED])} "
@@ -1308,22 +1305,24 @@ class ResponseTracker:
                      "sla_seconds": terms.sla_seconds, "confirmed": watch.confirmed},
         )
 
-    def _queue_resolved(self, watch: _Watch, at: datetime) -> Alert:
+    def _queue_resolved(self, watch: _Watch, at_us: int) -> Alert:
         """Nobody has waited past SLA for `RESOLVE_AFTER`: resolved; withdrawn (`retracted`)
         when every mention that seemed to wait turned out to have been answered in time."""
         terms = watch.terms
         assert watch.alert_id is not None and watch.opened_at is not None
         assert watch.zero_since is not None
+        at = _instant(at_us)
+        zero_since = _instant(watch.zero_since)
         sla = format_duration(terms.sla)
         if watch.confirmed:
             summary = (f"{terms.name}: no mention waits past the {sla} response SLA since "
-                       f"{terms.local(watch.zero_since)}")
+                       f"{terms.local(zero_since)}")
         else:
             summary = (f"{terms.name}: every mention that seemed to wait past the {sla} "
                        "response SLA had been answered in time (the answers were read late)")
         alert = Alert(
             alert_id=watch.alert_id, org_id=terms.org_id, kind=ALERT_KIND, status="resolved",
-            opened_at=watch.opened_at, resolved_at=watch.zero_since,
+            opened_at=watch.opened_at, resolved_at=zero_since,
             severity=watch.severity if watch.confirmed else 0.0,
             observed=0.0, expected=terms.sla_seconds, summary=summary,
             sample_event_ids=watch.samples, updated_at=at, version=watch.version + 1,
@@ -1668,6 +1667,7 @@ class _Batch:
         self.terms: list[_Terms] = []
         self.breach = self.deadline = self.expires = np.zeros(0, np.int64)
         self.m_breach: list[int] = []
+        self.m_created_us: list[int] = []
         self.m_breach_at: list[datetime] = []
         self.m_created_at: list[datetime] = []
         self.m_deadline: list[int] = []
@@ -1804,22 +1804,19 @@ class _Partition:
     """A partition's clock, its organisations' watches, and the hourly shelves its state
     expires by."""
 
-    __slots__ = ("clock", "cut", "due", "next_drop", "number", "shelves", "touched", "watches")
+    __slots__ = ("clock", "cut", "cut_us", "due", "next_drop", "number", "shelves", "touched",
+                 "watches")
 
     def __init__(self, number: int) -> None:
         self.number = number
         self.clock: datetime | None = None
         self.cut: datetime | None = None  # restart: alert states before it are stored
+        self.cut_us: int | None = None
         self.watches: dict[str, _Watch] = {}
-        self.due: list[tuple[datetime, str]] = []  # heap: (when a watch must settle, org_id)
+        self.due: list[tuple[int, str]] = []  # heap: (when a watch must settle, org_id)
         self.touched: dict[str, _Watch] = {}  # watches with events in this call
         self.shelves: list[int] = []  # heap of the labels of this partition's shelves
         self.next_drop: datetime | None = None  # the end of the earliest shelf's hour
-
-    def change(self, watch: _Watch, change: tuple[datetime, int, Any]) -> None:
-        """Something happened to the organisation at an instant; `_settle` takes it."""
-        watch.changes.append(change)
-        self.touched[watch.terms.org_id] = watch
 
     def label(self, expires: datetime) -> int:
         """The label of this partition's shelf for things that expire at `expires`."""
@@ -1842,40 +1839,39 @@ class _Partition:
 
 class _Watch:
     """One organisation on one partition: who waits past SLA, whether it is silent, and the
-    alerts it has open.
+    alerts it has open. Instants are µs since the epoch.
 
-    An organisation's SLA deadlines grow with created_at, and mentions arrive about in
-    created_at order, so the instants at which its mentions start waiting past SLA are a
-    FIFO (mentions whose deadline is earlier than the last one queued go to a heap of
-    stragglers): O(1) per mention rather than O(log n). The same holds for the answer
-    deadlines of the mentions waiting.
+    The queue past SLA is a `_Pool` of columns: each mention that may wait has the instant
+    it would start (its breach, or when it was read after that), its answer deadline and,
+    once known, when its first answer was read; a call's replies are recorded and laid on
+    the columns when the organisation settles.
     """
 
-    __slots__ = ("alert_id", "changes", "complaints", "confirmed", "confirming", "due", "ends",
-                 "evaluated", "exact", "first_mention", "known_until", "last_end", "last_mention",
-                 "last_post", "last_start", "late_ends", "late_starts", "latest", "members",
-                 "opened_at", "part", "pending", "reported", "samples", "severity", "silence",
-                 "silent", "silent_flag", "silent_id", "silent_known_until", "silent_opened",
-                 "silent_version", "starts", "terms", "version", "zero_since")
+    __slots__ = ("alert_id", "answers", "confirmed", "due", "evaluated", "exact",
+                 "first_mention", "known_until", "last_mention", "last_post", "latest",
+                 "opened_at", "part", "pending", "pending_conf", "pool", "reported", "samples",
+                 "severity", "silence", "silences", "silent", "silent_flag", "silent_id",
+                 "silent_known_until", "silent_opened", "silent_version", "terms", "touches",
+                 "version", "waiting", "zero_since")
 
     def __init__(self, terms: _Terms, part: _Partition) -> None:
         self.terms = terms
         self.part = part
         self.exact = False  # this batch: silence taken event by event (`_quiet_orgs`)
         # The queue past SLA.
-        self.starts = _Queue()  # mention ids by the instant their SLA runs out
-        self.last_start: datetime | None = None  # that instant for the FIFO's last id
-        self.late_starts: list[tuple[datetime, str]] = []  # heap of stragglers
-        self.ends = _Queue()  # waiting mentions by answer deadline
-        self.last_end: datetime | None = None
-        self.late_ends: list[tuple[datetime, str]] = []
-        self.members: dict[str, _State] = {}  # waiting past SLA now
-        self.complaints = 0  # complaints among them
-        self.changes: list[tuple[datetime, int, Any]] = []  # this call's events, in order
-        self.pending: datetime | None = None  # an instant with changes, not decided yet
-        self.evaluated: datetime | None = None  # the last instant decided
-        self.zero_since: datetime | None = None  # nobody waiting since then
-        self.due: datetime | None = None  # its entry in the partition's `due` heap
+        self.pool = _Pool()
+        self.waiting = 0  # how many wait past SLA, after the instants taken so far
+        # This call's first answers to mentions of the pool: (number, instant read, whether
+        # it was posted after the breach); instants that only call for a decision (an answer
+        # read after the breach); silence flips: (instant, `_Silence`), in order.
+        self.answers: list[tuple[int, int, bool]] = []
+        self.touches: list[int] = []
+        self.silences: list[tuple[int, _Silence]] = []
+        self.pending: int | None = None  # an instant with changes, not decided yet
+        self.pending_conf = False  # ... where a mention stopped waiting after really waiting
+        self.evaluated: int | None = None  # the last instant decided
+        self.zero_since: int | None = None  # nobody waiting since then
+        self.due: int | None = None  # its entry in the partition's `due` heap
         # The SLA alert as last emitted (open), or None.
         self.alert_id: str | None = None
         self.opened_at: datetime | None = None
@@ -1883,9 +1879,8 @@ class _Watch:
         self.reported = 0  # the number waiting it reported
         self.samples: tuple[str, ...] = ()  # the oldest waiting it reported
         self.confirmed = False  # a mention really waited past SLA in this alert
-        self.confirming = False  # one stopped waiting at this instant after really waiting
         self.severity = 0.0
-        self.known_until: datetime | None = None  # restart: states up to here are stored
+        self.known_until: int | None = None  # restart: states up to here are stored
         # Silence, as the events are taken (`silent`) and as the instants are decided.
         self.last_post: datetime | None = None
         self.first_mention: datetime | None = None
@@ -1897,45 +1892,13 @@ class _Watch:
         self.silent_id: str | None = None
         self.silent_opened: datetime | None = None
         self.silent_version = 0
-        self.silent_known_until: datetime | None = None
-
-    def wait_for(self, breach_at: datetime, mention_id: str) -> None:
-        """The mention starts waiting past SLA at `breach_at` unless answered before."""
-        if not self.starts.size or (self.last_start is not None
-                                    and breach_at >= self.last_start):
-            self.starts.append(mention_id)
-            self.last_start = breach_at
-        else:
-            heappush(self.late_starts, (breach_at, mention_id))
-
-    def enter(self, mention_id: str, state: _State) -> None:
-        members = self.members
-        if mention_id in members:
-            return
-        members[mention_id] = state
-        if state[_COMPLAINT]:
-            self.complaints += 1
-        deadline = state[_CREATED] + self.terms.window
-        if not self.ends.size or (self.last_end is not None and deadline >= self.last_end):
-            self.ends.append(mention_id)
-            self.last_end = deadline
-        else:
-            heappush(self.late_ends, (deadline, mention_id))
-
-    def leave(self, mention_id: str) -> bool:
-        """The mention stops waiting past SLA; False when it was not waiting."""
-        state = self.members.pop(mention_id, None)
-        if state is None:
-            return False
-        if state[_COMPLAINT]:
-            self.complaints -= 1
-        return True
+        self.silent_known_until: int | None = None
 
     def install(self, seed: Alert) -> None:
         """A restart: the latest stored state of one of the organisation's alerts."""
         opened = seed.status == "open" and not seed.retracted
         if seed.kind == ALERT_KIND:
-            self.known_until = seed.updated_at
+            self.known_until = _us(seed.updated_at)
             if opened:
                 self.alert_id, self.opened_at = seed.alert_id, seed.opened_at
                 self.version = seed.version
@@ -1943,61 +1906,102 @@ class _Watch:
                 self.severity, self.samples = seed.severity, seed.sample_event_ids
                 self.confirmed = bool(seed.details.get("confirmed", True))
         else:
-            self.silent_known_until = seed.updated_at
+            self.silent_known_until = _us(seed.updated_at)
             if opened:
                 self.silent_id, self.silent_opened = seed.alert_id, seed.opened_at
                 self.silent_version = seed.version
 
 
-class _Queue:
-    """A FIFO of ids, kept in tuples of `_CHUNK`: the collector stops tracking a full tuple
-    of strings, so a long queue (a weekend's mentions waiting for Monday) costs a full
-    collection one reference per chunk instead of one per id."""
+_PoolBlock = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 
-    __slots__ = ("chunks", "head", "size", "tail")
+
+class _Pool:
+    """An organisation's mentions on one partition that wait past SLA or may still, as
+    columns in the order they came (`seq`, their numbers, ascending): when each would start
+    waiting (`start`: its breach, or the instant it was read when that came later), its
+    answer deadline, created_at and complaint flag, its id; the instant its first answer
+    was read (`known`, `_NO` while unanswered) and whether that answer was posted after the
+    breach (`late`); the instant it started waiting (`entered`, `_NO` before) and `status`:
+    0 ahead, 1 waiting, 2 done (it waited and stopped, or was answered before it could).
+    Done rows go when they are half the pool. Numbers, not objects: the collector never
+    walks them."""
+
+    __slots__ = ("blocks", "complaint", "created", "deadline", "entered", "ids", "known",
+                 "late", "rows", "seq", "size", "start", "status")
 
     def __init__(self) -> None:
-        self.chunks: deque[tuple[str, ...]] = deque()
-        self.tail: list[str] = []
-        self.head = 0  # position of the first id in chunks[0], or in tail without chunks
+        none = np.zeros(0, np.int64)
+        self.seq = self.start = self.deadline = self.created = none
+        self.known = self.entered = none
+        self.complaint = self.late = np.zeros(0, bool)
+        self.status = np.zeros(0, np.int8)
+        self.ids = np.zeros(0, object)
         self.size = 0
+        # Added since the last settle: blocks of columns, and rows one by one
+        # (seq, start, deadline, created, complaint, id).
+        self.blocks: list[_PoolBlock] = []
+        self.rows: list[tuple[int, int, int, int, bool, str]] = []
 
-    def append(self, item: str) -> None:
-        tail = self.tail
-        tail.append(item)
-        self.size += 1
-        if len(tail) == _CHUNK:
-            self.chunks.append(tuple(tail))
-            tail.clear()
+    def add_block(self, block: _PoolBlock) -> None:
+        self._rows_to_block()
+        self.blocks.append(block)
 
-    def extend(self, items: list[str]) -> None:
-        """`append` each, in order."""
-        tail = self.tail
-        tail.extend(items)
-        self.size += len(items)
-        while len(tail) >= _CHUNK:
-            self.chunks.append(tuple(tail[:_CHUNK]))
-            del tail[:_CHUNK]
+    def _rows_to_block(self) -> None:
+        if self.rows:
+            seq, start, deadline, created, complaint, ids = zip(*self.rows, strict=True)
+            self.blocks.append((np.array(seq, np.int64), np.array(start, np.int64),
+                                np.array(deadline, np.int64), np.array(created, np.int64),
+                                np.array(complaint, bool), np.array(ids, object)))
+            self.rows = []
 
-    def first(self) -> str:
-        return self.chunks[0][self.head] if self.chunks else self.tail[self.head]
+    def flush(self) -> None:
+        """Take what was added into the columns."""
+        self._rows_to_block()
+        if not self.blocks:
+            return
+        blocks = self.blocks
+        self.blocks = []
+        added = sum(len(b[0]) for b in blocks)
+        self.seq, self.start, self.deadline, self.created, self.complaint, self.ids = (
+            np.concatenate([old, *(b[k] for b in blocks)]) for k, old in enumerate(
+                (self.seq, self.start, self.deadline, self.created, self.complaint, self.ids)))
+        self.known = np.concatenate([self.known, np.full(added, _NO, np.int64)])
+        self.entered = np.concatenate([self.entered, np.full(added, _NO, np.int64)])
+        self.late = np.concatenate([self.late, np.zeros(added, bool)])
+        self.status = np.concatenate([self.status, np.zeros(added, np.int8)])
+        self.size += added
 
-    def popleft(self) -> str:
-        self.size -= 1
-        if self.chunks:
-            chunk = self.chunks[0]
-            item = chunk[self.head]
-            self.head += 1
-            if self.head == len(chunk):
-                self.chunks.popleft()
-                self.head = 0
+    def answer(self, answers: list[tuple[int, int, bool]]) -> None:
+        """First answers: (seq, instant read, posted after the breach); rows gone are
+        skipped."""
+        if not self.size:
+            return
+        seq, read, late = (np.array(c) for c in zip(*answers, strict=True))
+        at = np.minimum(np.searchsorted(self.seq, seq), self.size - 1)
+        found = self.seq[at] == seq
+        self.known[at[found]] = read[found]
+        self.late[at[found]] = late[found]
+
+    def keep(self, rows: np.ndarray) -> None:
+        for name in ("seq", "start", "deadline", "created", "complaint", "ids", "known",
+                     "entered", "late", "status"):
+            setattr(self, name, getattr(self, name)[rows])
+        self.size = len(self.seq)
+
+    def waiting_at(self, at: int) -> tuple[int, int, tuple[str, ...]]:
+        """How many wait past SLA at instant `at`, how many of them are complaints, and the
+        ids of the oldest `SAMPLE_SIZE` (by created_at, then id)."""
+        rows = np.flatnonzero((self.entered <= at)
+                              & (np.minimum(self.known, self.deadline) > at))
+        complaints = int(np.count_nonzero(self.complaint[rows]))
+        created = self.created[rows]
+        if len(rows) > SAMPLE_SIZE:
+            last = np.partition(created, SAMPLE_SIZE - 1)[SAMPLE_SIZE - 1]
+            oldest = created <= last
+            picked = zip(created[oldest].tolist(), self.ids[rows[oldest]].tolist(), strict=True)
         else:
-            item = self.tail[self.head]
-            self.head += 1
-            if self.head == len(self.tail):
-                self.tail.clear()
-                self.head = 0
-        return item
+            picked = zip(created.tolist(), self.ids[rows].tolist(), strict=True)
+        return len(rows), complaints, tuple(i for _, i in sorted(picked)[:SAMPLE_SIZE])
 
 
 def _shelf_end(label: int) -> datetime:
