@@ -48,7 +48,8 @@ HELP = {
 }
 # What counts as a reason to act, in words (the headline's help and the caption of Who first).
 REASONS = (f"an open complaint surge; {QUEUE_MIN} or more mentions waiting past their SLA "
-           f"(one or two are in Past SLA and in Waiting longest, but no reason); or silence: no "
+           f"(one or two late ones show under Past SLA and Waiting longest, but are no reason); "
+           f"or silence: no "
            f"post, not even a reply, for {format_seconds(SILENT_AFTER.total_seconds())} of "
            f"the client's business hours while at least {SILENT_MENTIONS} mentions came in, "
            f"the newest within {format_seconds(STILL_COMING.total_seconds())}")

@@ -82,7 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "it missed); 0: no history, live sped up by --speedup instead")
     p.add_argument("--scale", type=float, default=DEMO_SCALE,
                    help=f"with --simulate: traffic volume factor (default {DEMO_SCALE:g}: "
-                        "about 45,000 events a day of 60 organisations at 1)")
+                        "about 65,000 events a day of 60 organisations at 1)")
     p.add_argument("--orgs", type=int, default=60,
                    help="with --simulate: number of simulated organisations (default 60)")
     p.add_argument("--rate", type=float, default=200.0,

@@ -6,7 +6,9 @@ of all eight kinds and 8 days of history instead of 60 and 28 (enough for the su
 detector's 3-day warm-up and for a week of *Usual*). Once `up` says the history is in,
 headless Chromium opens the pages and checks what issue 13 asks of the first look:
 *Usual* has values, past complaint surges are listed, a surge is open, the top row of
-"Who first" says why, and the headline counts exactly the rows with a reason.
+"Who first" says why, and the headline counts exactly the rows with a reason — a
+minority of the clients, the top one a client with an open surge or the worst queue
+past its SLA, and once the planned surge is open, a client with an open surge.
 Screenshots go to `test-artifacts/screenshots/demo-*.png`. Then Ctrl-C and `up` again on
 the same home: it sends only the minutes it missed, not the history again.
 """
@@ -26,6 +28,7 @@ from typing import Any
 
 import pytest
 
+from pipelines.roster import load_roster
 from pipelines.serving.readapi import WarehouseReader
 from pipelines.settings import Settings
 from tests.integration.harness import ROOT, Stack, free_port
@@ -112,6 +115,41 @@ def scalar(reader: WarehouseReader, sql: str) -> Any:
     return next(iter(rows[0].values()))
 
 
+def names(demo: Demo) -> dict[str, str]:
+    """Organisation id → the name the dashboard shows, from the roster the demo wrote."""
+    roster = load_roster(demo.stack.home / "simulated.roster.yaml")
+    return {org.id: org.name for org in roster.orgs.values()}
+
+
+def on_fire(demo: Demo, reader: WarehouseReader, *, surge_only: bool) -> set[str]:
+    """The names of the clients with an open complaint surge and, unless `surge_only`, the
+    one with the most mentions waiting past their SLA (the public tables' view)."""
+    ids = {row["org_id"] for row in reader.query(
+        "SELECT DISTINCT org_id FROM alerts WHERE kind = 'complaint_surge' "
+        "AND status = 'open'").to_pylist()}
+    if not surge_only:
+        worst = reader.query("SELECT org_id, countIf(status = 'pending' AND sla_breached) AS n "
+                             "FROM mention_responses GROUP BY org_id ORDER BY n DESC, org_id "
+                             "LIMIT 1").to_pylist()
+        ids |= {row["org_id"] for row in worst if row["n"] > 0}
+    return {names(demo).get(i, i) for i in ids}
+
+
+def who_first(dashboard: Dashboard, demo: Demo, reader: WarehouseReader) -> list[str]:
+    """The clients of Who first, top first, after checking what every look must show: the
+    top row says why, the headline counts exactly the rows with a reason, and those are a
+    minority of the clients (triage singles some out, it does not list everyone)."""
+    (first,) = dashboard.tables()
+    assert first["header"] == ["Rank", "Client", "Urgency", "Why"], first["header"]
+    assert first["cells"] and first["cells"][0][3], first["cells"][:3]
+    with_reason = [row for row in first["cells"] if row[3].strip()]
+    needing, total = dashboard.metrics()["Clients needing attention"].split(" of ")
+    assert number(needing) == len(with_reason), (needing, first["cells"])
+    assert number(total) == 12 and 0 < 2 * number(needing) < number(total), (
+        needing, total, first["cells"])
+    return [row[1] for row in first["cells"]]
+
+
 def test_the_demo_opens_on_a_lived_in_world(browser: Any, demo: Demo,  # noqa: F811
                                             warehouse: WarehouseReader) -> None:
     dashboard = Dashboard(browser, demo.url)
@@ -126,13 +164,10 @@ def test_the_demo_opens_on_a_lived_in_world(browser: Any, demo: Demo,  # noqa: F
         # Usual: the same hour on the days before, so every client has one after 8 days.
         assert len(values) == 12 and all(re.fullmatch(r"\d+(\.\d)?", v) for v in values), values
         assert sum(float(v) for v in values) > 0, values
-        # Which one first: the top row says why, and the headline counts only such rows.
-        (first,) = dashboard.tables()
-        assert first["header"] == ["Rank", "Client", "Urgency", "Why"], first["header"]
-        assert first["cells"] and first["cells"][0][3], first["cells"][:3]
-        with_reason = [row for row in first["cells"] if row[3].strip()]
-        needing = dashboard.metrics()["Clients needing attention"]
-        assert number(needing.split(" of ")[0]) == len(with_reason), (needing, first["cells"])
+        # Which one first: a few clients, the top one on fire (an open surge, else the
+        # worst queue past the SLA), and the headline counts exactly the rows with a reason.
+        first = who_first(dashboard, demo, warehouse)
+        assert first[0] in on_fire(demo, warehouse, surge_only=False), first
         dashboard.screenshot("demo-1-all-clients")
 
     # A live surge: the one the demo plans to begin three minutes before it starts.
@@ -141,6 +176,12 @@ def test_the_demo_opens_on_a_lived_in_world(browser: Any, demo: Demo,  # noqa: F
                                 "'complaint_surge' AND status = 'open'"):
         assert time.monotonic() < deadline, "no complaint surge open within 3 min of live"
         time.sleep(3)
+    # Once it is open, it comes first: a live surge before any client that only waits.
+    with dashboard.checking("demo-all-clients-surge"):
+        dashboard.open("demo-all-clients-surge", "", "All clients")
+        dashboard.wait("a client with an open surge on top", lambda: who_first(
+            dashboard, demo, warehouse)[0] in on_fire(demo, warehouse, surge_only=True), 60)
+        dashboard.screenshot("demo-1b-all-clients-surge")
     resolved = scalar(warehouse, "SELECT count() FROM alerts FINAL WHERE kind = "
                                  "'complaint_surge' AND status = 'resolved'")
     assert resolved >= 1, "8 days of 12 organisations should hold a past complaint surge"
