@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -240,21 +240,48 @@ class Warehouse:
         )
         return {int(p): int(o) for p, o in result.result_rows}
 
+    def written_positions(self, group: str | None,
+                          topic: str) -> dict[int, tuple[int, datetime | None]]:
+        """Per partition, the next offset to read as recorded after each write by `group`
+        (None: by any group, the furthest of them), and the partition's event clock recorded
+        with it (None when unknown: a row from before migration 0007, or a writer without
+        processors)."""
+        result = self.client.query(
+            "SELECT partition, max(next_offset), argMax(tuple(clock_at), next_offset).1 "
+            f"FROM {self.table('ingest_offsets')} "
+            "WHERE (consumer_group = {g:String} OR {any:Bool}) AND topic = {t:String} "
+            "GROUP BY partition",
+            parameters={"g": group or "", "any": group is None, "t": topic},
+        )
+        return {int(p): (int(o), as_utc(c) if c is not None else None)
+                for p, o, c in result.result_rows}
+
     def resume_offsets(self, group: str, topic: str) -> dict[int, int]:
         """Where `group` goes on reading `topic`: its own recorded offsets, or, for a group
         new to this warehouse, the furthest any group recorded (what they wrote is stored and
         has been through their processors; reading it again would only find duplicates)."""
         return self.written_offsets(group, topic) or self.written_offsets(None, topic)
 
-    def record_offsets(self, group: str, topic: str, next_offsets: dict[int, int]) -> None:
+    def resume_positions(self, group: str,
+                         topic: str) -> dict[int, tuple[int, datetime | None]]:
+        """`resume_offsets` with each partition's recorded event clock (`written_positions`)."""
+        return self.written_positions(group, topic) or self.written_positions(None, topic)
+
+    def record_offsets(self, group: str, topic: str, next_offsets: dict[int, int],
+                       clocks: Mapping[int, datetime] | None = None) -> None:
+        """Record where `group` goes on reading, with each partition's event clock there
+        (`clocks`, the newest clock time of the partition's events before its offset; a
+        partition missing from it is recorded without)."""
         if not next_offsets:
             return
         now = datetime.now(UTC)
-        rows = [[group, topic, p, o, now] for p, o in sorted(next_offsets.items())]
+        clocks = clocks or {}
+        rows = [[group, topic, p, o, now, clocks.get(p)] for p, o in sorted(next_offsets.items())]
         self.client.insert(
             self.table("ingest_offsets"),
             rows,
-            column_names=["consumer_group", "topic", "partition", "next_offset", "written_at"],
+            column_names=["consumer_group", "topic", "partition", "next_offset", "written_at",
+                          "clock_at"],
         )
 
     # -- reading --------------------------------------------------------------

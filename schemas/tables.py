@@ -171,6 +171,9 @@ INGEST_OFFSETS = _table("ingest_offsets", (
     ("partition", "UInt32"),
     ("next_offset", "UInt64", "first offset not yet written to the warehouse"),
     ("written_at", TIME),
+    ("clock_at", f"Nullable({TIME})",
+     "the partition's event clock at next_offset: the newest clock time of the events before "
+     "it; NULL when not known (rows written before migration 0007)"),
 ))
 
 SCHEMA_MIGRATIONS = _table("schema_migrations", (

@@ -60,7 +60,7 @@ class Checkpoint:
         result = self.sink.write_events(batch)
         derived = self.processors.process(batch, result)
         self.sink.write_derived(derived)
-        self.sink.record_offsets(batch)
+        self.sink.record_offsets(batch, self.processors.offset_clocks)
         self._interrupted = False
         if recovered:
             derived.alerts[:0] = recovered

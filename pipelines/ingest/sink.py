@@ -11,7 +11,7 @@ twice.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 
@@ -142,9 +142,13 @@ class WarehouseSink:
                 "value": pa.array([derived.watermark], MS_UTC),
             }))
 
-    def record_offsets(self, batch: IngestBatch) -> None:
-        """Last: from here on a restart resumes after this batch."""
-        self.warehouse.record_offsets(self.consumer_group, batch.topic, batch.next_offsets)
+    def record_offsets(self, batch: IngestBatch,
+                       clocks: Mapping[int, datetime] | None = None) -> None:
+        """Last: from here on a restart resumes after this batch. `clocks`: each partition's
+        event clock at its next offset (`StreamProcessors.offset_clocks`), recorded with it so
+        that a restart need not scan the stored events for it."""
+        self.warehouse.record_offsets(self.consumer_group, batch.topic, batch.next_offsets,
+                                      clocks)
 
 
 def first_copies(mentions: pa.Table, posts: pa.Table) -> tuple[pa.Table, pa.Table, int]:

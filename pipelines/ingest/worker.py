@@ -184,6 +184,10 @@ def create_app(
         if settings.alert_webhook else None
     )
     app.dorpspomp_notifier = notifier  # type: ignore[attr-defined]
+    # The decode processes start (spawn, imports, the classifier) while the state is restored.
+    decoder = BatchDecoder(roster, classifier, processor.max_future,
+                           processes=settings.decode_processes)
+    decoder.start()
     restored = processor.restore()
     if notifier is not None:
         # What a stopped worker had not got to the webhook yet and the restore does not
@@ -220,10 +224,7 @@ def create_app(
     )
     app.dorpspomp_consumer = consumer  # type: ignore[attr-defined]
 
-    decoder = BatchDecoder(roster, classifier, processor.max_future,
-                           processes=settings.decode_processes)
     app.dorpspomp_decoder = decoder  # type: ignore[attr-defined]
-    decoder.start()
 
     def decode(batch: RawBatch) -> asyncio.Future[IngestBatch]:
         """Start decoding a batch: in a decode process, or after the writes queued before it

@@ -34,6 +34,7 @@ holds. The warehouse reads behind it live beside the sink, in `pipelines.ingest.
 from __future__ import annotations
 
 import logging
+from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from datetime import UTC, datetime, timedelta
 
@@ -59,7 +60,6 @@ from pipelines.ingest.restore import (
     latest_alert_states,
     mention_columns,
     org_activity,
-    partition_clocks,
     positions,
     post_columns,
     rejected_after,
@@ -97,6 +97,12 @@ class StreamProcessors:
         self.detector: SurgeDetector | DetectorProcess = (
             DetectorProcess(roster) if surge_process else SurgeDetector(roster))
         self.clocks: dict[int, datetime] = {}
+        # Per partition, the clock as of the offsets read in order: the newest clock time of
+        # its events before the last batch's next offset. Recorded with that offset
+        # (`WarehouseSink.record_offsets`), so that a restart reads the partition's clock
+        # instead of scanning the stored events; unlike `clocks` it never looks ahead at
+        # the events a crashed write stored past the recorded offset.
+        self.offset_clocks: dict[int, datetime] = {}
         self.watermark: datetime | None = None
         # The partitions' clocks as far as the tracker has taken their events in order:
         # after a restart they may stay behind `clocks` until the events of a crashed
@@ -114,6 +120,7 @@ class StreamProcessors:
         newest = newest_clocks(batch.mentions, batch.posts)
         _advance_to(self.clocks, newest)
         _advance_to(self.tracker_clocks, newest)
+        _advance_to(self.offset_clocks, newest)
         top = max(self.clocks.values(), default=None)
         if top is not None and (self.watermark is None or top > self.watermark):
             self.watermark = top
@@ -172,6 +179,17 @@ class StreamProcessors:
         the topic got to (`Warehouse.resume_offsets`), so its restore is bounded the same way
         as a restart's.
 
+        What it reads follows what can still change, not the history's size: each
+        partition's clock at the cut is the one recorded with its offset
+        (`Warehouse.resume_positions`; scanned only for offsets recorded before migration
+        0007), its newest clock that or one of the events after the offset, which are read
+        anyway; the events by time and offset (`ingest.restore`); the organisations'
+        activity before the window in spans of time (`ingest.restore.org_activity`). The
+        surge detector's history is read and loaded in a thread (and the detector's process)
+        while the tracker takes the events again. Response rows of events before a
+        partition's recorded offset are not written again: the write that recorded the
+        offset had stored them.
+
         A worker killed in the middle of a write may have stored part of a batch:
         its mentions but not its posts, say. Its events after the first offset
         the warehouse lacks (past the recorded one) are not replayed to the
@@ -181,42 +199,52 @@ class StreamProcessors:
         mention unanswered for good).
         """
         self.tracker = ResponseTracker(self.roster, self.lateness)
-        if isinstance(self.detector, DetectorProcess):
-            try:
-                self.detector.reset()
-            except BrokenProcessPool:  # its process died: a new one, rebuilt below
-                log.error("the surge detector's process ended; starting a new one")
-                self.detector.close()
-                self.detector = DetectorProcess(self.roster)
-        else:
-            self.detector = SurgeDetector(self.roster)
         self.clocks, self.watermark = {}, None
-        self.tracker_clocks, self.held = {}, {}
-        final = partition_clocks(warehouse)
-        if not final:
-            return Derived()
-        recorded = warehouse.resume_offsets(group, topic)
-        cut_clocks = clocks_before(warehouse, recorded)
-        starts = [cut_clocks.get(p) for p in final]
-        cut = min((t for t in starts if t is not None), default=None)
-        if cut is None or any(t is None for t in starts):
-            cut = earliest_event(warehouse)
+        self.tracker_clocks, self.held, self.offset_clocks = {}, {}, {}
+        resume_at = warehouse.resume_positions(group, topic)
+        recorded = {p: offset for p, (offset, _) in resume_at.items()}
+        cut_clocks = {p: clock for p, (_, clock) in resume_at.items() if clock is not None}
+        unknown = {p: offset for p, offset in recorded.items() if p not in cut_clocks}
+        if unknown:  # offsets recorded before migration 0007, without their clock: scan
+            cut_clocks.update(clocks_before(warehouse, unknown))
         window = max([self.roster.defaults.answer_window,
                       *(org.answer_window for org in self.roster.orgs.values())])
-        horizon = cut - timedelta(seconds=window + self.lateness) - RESOLVE_AFTER
-        posts_since = horizon - timedelta(seconds=self.lateness)
+        before_window = timedelta(seconds=window + self.lateness) + RESOLVE_AFTER
+
+        # Every partition with stored events needs its clock at the cut; one without (its
+        # events all after a crash before its first recorded offset) takes every event
+        # from the first one on, as the cut.
+        cut = min(cut_clocks.values()) if cut_clocks else earliest_event(warehouse)
+        while True:
+            horizon = cut - before_window
+            posts_since = horizon - timedelta(seconds=self.lateness)
+            mentions = mention_columns(warehouse, horizon, recorded)
+            posts = post_columns(warehouse, posts_since, recorded)
+            # each partition's newest clock: at its recorded offset, or of an event stored
+            # after it (by a write cut short), all of which are read
+            final = dict(cut_clocks)
+            _advance_to(final, newest_clocks(_at_or_after(mentions, recorded),
+                                             _at_or_after(posts, recorded)))
+            if final.keys() <= cut_clocks.keys():
+                break
+            earliest = earliest_event(warehouse)
+            if earliest >= cut:
+                break
+            cut = earliest
+        if not final:
+            self.detector = self._fresh_detector()
+            return Derived()
+        detector = self._restore_detector(warehouse, cut, max(final.values()))
         self.tracker.resume(latest_alert_states(warehouse, (ALERT_KIND, SILENT_KIND)),
                             {p: t for p, t in cut_clocks.items() if p in recorded},
                             org_activity(warehouse, recorded, horizon, posts_since))
-        history = complaint_history(warehouse, max(final.values()) - HISTORY_FOR_BASELINES, cut)
-        self.detector.load_history_table(history, through=cut, complaints=complaint_texts(
-            warehouse, *self.detector.texts_needed(cut), cut))
+        self.offset_clocks = {p: t for p, t in cut_clocks.items() if p in recorded}
 
-        mentions = mention_columns(warehouse, horizon, recorded)
-        posts = post_columns(warehouse, posts_since, recorded)
         rejected = rejected_after(warehouse, topic, recorded)
         rows: list[pa.Table] = []
         alerts: list[Alert] = []
+        # (mentions since the cut, the clocks then) per step, for the surge detector
+        surge_steps: list[tuple[pa.Table, dict[int, datetime]]] = []
         m_part, m_off = positions(mentions)
         p_part, p_off = positions(posts)
         cut_ms = _ms(cut)
@@ -224,7 +252,8 @@ class StreamProcessors:
             m_rows = np.flatnonzero(m_part == partition)
             p_rows = np.flatnonzero(p_part == partition)
             offsets = np.sort(np.concatenate((m_off[m_rows], p_off[p_rows])))
-            gap = first_gap(offsets, recorded.get(partition, 0), rejected.get(partition, set()))
+            start_at = recorded.get(partition, 0)
+            gap = first_gap(offsets, start_at, rejected.get(partition, set()))
             self.held[partition] = held_after(mentions, m_rows, m_off, gap) | held_after(
                 posts, p_rows, p_off, gap)
             for start in range(0, len(offsets), REPLAY_CHUNK):
@@ -237,11 +266,12 @@ class StreamProcessors:
                 taken_p = posts.take(p_chunk[p_off[p_chunk] < gap])
                 _advance_to(self.tracker_clocks, newest_clocks(taken_m, taken_p))
                 tracked = self.tracker.process_tables(taken_m, taken_p, self.tracker_clocks)
-                rows.append(tracked.rows)
+                if not _stored(high, partition, start_at, self.tracker_clocks, cut_clocks):
+                    rows.append(tracked.rows)
                 alerts += tracked.alerts
                 recent = chunk_m.filter(pc.greater_equal(
                     chunk_m["created_at"].cast(pa.int64()), cut_ms))
-                alerts += self.detector.process_table(recent, self.clocks)
+                surge_steps.append((recent, dict(self.clocks)))
         self.held = {p: held for p, held in self.held.items() if held}
         self.clocks = dict(final)
         for partition, clock in final.items():  # none of its events handed in again
@@ -250,13 +280,73 @@ class StreamProcessors:
         tracked = self.tracker.process_tables(MENTIONS_SCHEMA.empty_table(),
                                               POSTS_SCHEMA.empty_table(), self.tracker_clocks)
         rows.append(tracked.rows)
-        alerts += tracked.alerts + self.detector.process_table(MENTIONS_SCHEMA.empty_table(),
-                                                              self.clocks)
+        alerts += tracked.alerts
+        self.detector = detector.result()
+        detected = [submit_table(self.detector, recent, clocks) for recent, clocks in surge_steps]
+        detected.append(submit_table(self.detector, MENTIONS_SCHEMA.empty_table(), self.clocks))
+        for found in detected:
+            alerts += found.result()
         log.info("restored state from %s: %d open mentions, %d early replies, %d organisations "
                  "with complaint history, %d events of a half-done write held until read "
                  "again", cut.isoformat(), self.tracker.open_mentions, self.tracker.orphan_posts,
                  self.detector.tracked_orgs, sum(len(h) for h in self.held.values()))
         return Derived(rows=pa.concat_tables(rows), alerts=alerts, watermark=self.watermark)
+
+    def _restore_detector(self, warehouse: Warehouse, cut: datetime,
+                          newest: datetime) -> Future[SurgeDetector | DetectorProcess]:
+        """A new surge detector with the complaint history before `cut` loaded, made in a
+        thread while the response tracker takes the events again (the history's query and
+        the load in the detector's process run meanwhile)."""
+        def made() -> SurgeDetector | DetectorProcess:
+            detector = self._fresh_detector()
+            history = complaint_history(warehouse, newest - HISTORY_FOR_BASELINES, cut)
+            # the texts a restart needs depend on the roster only: asked here, not in the
+            # detector's process
+            needed = SurgeDetector(self.roster).texts_needed(cut)
+            detector.load_history_table(history, through=cut, complaints=complaint_texts(
+                warehouse, *needed, cut))
+            return detector
+
+        making = ThreadPoolExecutor(1, thread_name_prefix="surge-restore")
+        try:
+            return making.submit(made)
+        finally:
+            making.shutdown(wait=False)
+
+    def _fresh_detector(self) -> SurgeDetector | DetectorProcess:
+        """The surge detector emptied, as before its first event (in a new process when its
+        process has died)."""
+        detector = self.detector
+        if not isinstance(detector, DetectorProcess):
+            return SurgeDetector(self.roster)
+        try:
+            detector.reset()
+        except BrokenProcessPool:  # its process died: a new one, its history loaded after
+            log.error("the surge detector's process ended; starting a new one")
+            detector.close()
+            detector = DetectorProcess(self.roster)
+            detector.reset()
+        return detector
+
+
+def _stored(high: int, partition: int, recorded: int, clocks: dict[int, datetime],
+            cut_clocks: dict[int, datetime]) -> bool:
+    """Whether the response rows of a restore's step are in the warehouse already: its
+    events (of `partition`, up to offset `high`) are all before the recorded offset and its
+    clock not past the partition's clock there, so the write that recorded the offset wrote
+    every state they lead to, before it recorded it."""
+    clock, cut = clocks.get(partition), cut_clocks.get(partition)
+    return high < recorded and clock is not None and cut is not None and clock <= cut
+
+
+def _at_or_after(table: pa.Table, offsets: dict[int, int]) -> pa.Table:
+    """The rows of `table` at or after their partition's offset in `offsets` (every row of a
+    partition that has none)."""
+    partitions, at = positions(table)
+    starts = np.zeros(len(partitions), np.int64)
+    for partition, offset in offsets.items():
+        starts[partitions == partition] = offset
+    return table.filter(pa.array(at >= starts))
 
 
 def _advance_to(clocks: dict[int, datetime], newest: dict[int, datetime]) -> None:
