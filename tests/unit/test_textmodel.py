@@ -45,7 +45,7 @@ def test_the_shipped_model_is_the_default_and_small() -> None:
 
 
 def test_a_missing_or_foreign_model_file_says_what_to_do(tmp_path: Path) -> None:
-    with pytest.raises(FileNotFoundError, match=r"pipelines\.classify train"):
+    with pytest.raises(FileNotFoundError, match=r"pipelines\.textmodel\.classify train"):
         TextModel(tmp_path / "none.npz")
     old = tmp_path / "old.npz"
     header = json.dumps({"format": 0}).encode()
@@ -259,7 +259,10 @@ def _synthetic_sets(root: Path) -> None:
             ' from="0" to="0"/></Opinions></sentence></sentences></Review>'
         )
     (root / "semeval2016-absa-nl/restaurants_dutch_training.xml").write_text(
-        "<Reviews>" + "".join(reviews) + "</Reviews>", encoding="utf-8"
+        "<Reviews>" + "".join(reviews[:14]) + "</Reviews>", encoding="utf-8"
+    )
+    (root / "semeval2016-absa-nl/DU_REST_SB1_TEST.xml.gold").write_text(
+        "<Reviews>" + "".join(reviews[14:]) + "</Reviews>", encoding="utf-8"
     )
     (root / "dutch-political-tweets").mkdir()
     book = openpyxl.Workbook()
