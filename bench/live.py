@@ -5,8 +5,9 @@ natural volume comes out at the asked rate (events/s). Every event is handed to 
 producer when the wall clock reaches its place in simulated time (in ticks of what is due,
 a batch per partition, looked at every 5 ms), and that send time is kept. Meanwhile:
 
-- a prober asks the warehouse, through the same read-only endpoint the dashboard uses,
-  every `poll` seconds which sampled events have become visible: a sampled mention is
+- two probers (one per table, each on its own clock) ask the warehouse, through the same
+  read-only endpoint the dashboard uses, every `poll` seconds (or as often as their
+  query allows) which sampled events have become visible: a sampled mention is
   visible in `org_activity_1m` when its organisation-minute counts at least as many
   mentions as were sent for it up to and including that one (an organisation's events
   share a partition and are written in order), and in `mention_responses` when its row
@@ -100,26 +101,39 @@ class Sample:
 
 
 class Prober(threading.Thread):
-    """Polls the warehouse for the sampled events that are not visible yet."""
+    """Polls the warehouse for the sampled events not yet visible in one of the two tables.
 
-    def __init__(self, reader: WarehouseReader, since: datetime, poll: float) -> None:
-        super().__init__(name="freshness-prober", daemon=True)
+    One prober per table, each with its own clock: a sample counts as visible at the start
+    of the first query that sees it (the query reads the parts there were when it began),
+    so each table's freshness is an upper bound, within one of its polls (`cycles` holds
+    how long each took). Both look only from the minute of the oldest sample they still
+    wait for, so a poll reads the last moments of the stream, not all of it."""
+
+    def __init__(self, reader: WarehouseReader, table: str, poll: float) -> None:
+        super().__init__(name=f"freshness-{table}", daemon=True)
+        if table not in ("org_activity_1m", "mention_responses"):
+            raise ValueError(f"no freshness probe for {table}")
         self.reader = reader
-        self.since = since
+        self.table = table
         self.poll = poll
         self.samples: list[Sample] = []
         self.lock = threading.Lock()
         self.stopping = threading.Event()
         self.errors: list[str] = []
+        self.cycles: list[float] = []
 
     def add(self, sample: Sample) -> None:
+        if self.table == "mention_responses" and not sample.actionable:
+            return
         with self.lock:
             self.samples.append(sample)
 
     def outstanding(self) -> int:
         with self.lock:
-            return sum(1 for s in self.samples
-                       if s.in_activity is None or (s.actionable and s.in_responses is None))
+            return sum(1 for s in self.samples if self._seen(s) is None)
+
+    def _seen(self, sample: Sample) -> float | None:
+        return sample.in_activity if self.table == "org_activity_1m" else sample.in_responses
 
     def run(self) -> None:
         while not self.stopping.is_set():
@@ -129,31 +143,34 @@ class Prober(threading.Thread):
             except Exception as exc:  # the worker is busy or restarting: note it, go on
                 self.errors.append(str(exc).splitlines()[0][:200])
             self.stopping.wait(max(0.0, self.poll - (time.perf_counter() - started)))
+            self.cycles.append(time.perf_counter() - started)
 
     def _poll_once(self) -> None:
         with self.lock:
-            activity = [s for s in self.samples if s.in_activity is None]
-            responses = [s for s in self.samples if s.actionable and s.in_responses is None]
+            waiting = [s for s in self.samples if self._seen(s) is None]
+        if not waiting:
+            return
+        since = sql_time(min(s.minute for s in waiting))
         now = time.perf_counter()
-        if activity:
+        if self.table == "org_activity_1m":
             counts = self.reader.query(
                 "SELECT org_id, minute, mentions FROM org_activity_1m "
                 "WHERE org_id IN {orgs:Array(String)} AND minute >= {since:DateTime64(3, 'UTC')}",
-                {"orgs": sorted({s.org_id for s in activity}), "since": sql_time(self.since)},
+                {"orgs": sorted({s.org_id for s in waiting}), "since": since},
             ).to_pylist()
             seen = {(r["org_id"], as_utc(r["minute"])): r["mentions"] for r in counts}
-            for s in activity:
+            for s in waiting:
                 if seen.get((s.org_id, s.minute), 0) >= s.ordinal:
                     s.in_activity = now
-        if responses:
+        else:
             rows = self.reader.query(
                 "SELECT mention_id FROM mention_responses "
                 "WHERE created_at >= {since:DateTime64(3, 'UTC')} "
                 "AND mention_id IN {ids:Array(String)}",
-                {"ids": [s.event_id for s in responses], "since": sql_time(self.since)},
+                {"ids": [s.event_id for s in waiting], "since": since},
             ).column("mention_id").to_pylist()
             visible = set(rows)
-            for s in responses:
+            for s in waiting:
                 if s.event_id in visible:
                     s.in_responses = now
 
@@ -193,26 +210,29 @@ def run_live(broker: Broker, worker: WorkerProcess, planned: Planned,
              poll: float = 0.2, drain_timeout: float = 120) -> dict[str, Any]:
     """Send the planned stream on time; measure freshness and surge-alert latency."""
     settings = worker.settings
-    reader = WarehouseReader(settings)
-    prober = Prober(reader, planned.start, poll)
+    probers = [Prober(WarehouseReader(settings), table, poll)
+               for table in ("org_activity_1m", "mention_responses")]
     listener = AlertListener(broker.bootstrap, settings.alerts_topic)
     listener.start()
-    prober.start()
+    for prober in probers:
+        prober.start()
     try:
         sent_at, behind, sending = asyncio.run(_send(broker.bootstrap, settings.events_topic,
-                                                     planned, prober))
+                                                     planned, probers))
         deadline = time.monotonic() + drain_timeout
-        while prober.outstanding() and time.monotonic() < deadline:
+        while any(p.outstanding() for p in probers) and time.monotonic() < deadline:
             time.sleep(poll)
         time.sleep(2)  # the last alerts of the stream
     finally:
-        prober.stopping.set()
         listener.stopping.set()
-        prober.join(10)
+        for prober in probers:
+            prober.stopping.set()
+        for prober in probers:
+            prober.join(10)
+            prober.reader.close()
         listener.join(10)
-        reader.close()
 
-    samples = prober.samples
+    samples = probers[0].samples
     latencies = []
     for alert, arrived in listener.opened.values():
         opened_ms = _ms(alert["opened_at"])
@@ -230,6 +250,8 @@ def run_live(broker: Broker, worker: WorkerProcess, planned: Planned,
         "simulated_hours": round(planned.due[-1] * planned.speedup / 3600, 1) if planned.due
         else 0,
         "poll_seconds": poll,
+        # how long the polls took: each table's freshness is within one of its polls
+        "poll_cycle_p95_seconds": {p.table: summary(p.cycles).get("p95") for p in probers},
         "samples": len(samples),
         "org_activity_1m": summary([s.in_activity - s.sent for s in samples
                                     if s.in_activity is not None],
@@ -239,12 +261,12 @@ def run_live(broker: Broker, worker: WorkerProcess, planned: Planned,
                                      missing=sum(s.actionable and s.in_responses is None
                                                  for s in samples)),
         "surge_alert_latency": summary(latencies),
-        "probe_errors": prober.errors[:5],
+        "probe_errors": [e for p in probers for e in p.errors][:5],
     }
 
 
 async def _send(bootstrap: str, topic: str, planned: Planned,
-                prober: Prober) -> tuple[list[float], float, float]:
+                probers: list[Prober]) -> tuple[list[float], float, float]:
     """Hand every planned event to the producer once the clock reaches its due time, in
     ticks of whatever is due (a batch per partition, `pipelines.ingest.kafkabatch`). Returns
     each event's send time, how far behind the schedule a tick ever was, and the seconds
@@ -269,11 +291,13 @@ async def _send(bootstrap: str, topic: str, planned: Planned,
                 (planned.keys[k], planned.lines[k], []) for k in range(i, j)])
             sent_at += [now] * (j - i)
             for k in range(i, j):
-                sample = planned.samples.get(k)
-                if sample is not None:
-                    event_id, org_id, ordinal, actionable = sample
+                chosen = planned.samples.get(k)
+                if chosen is not None:
+                    event_id, org_id, ordinal, actionable = chosen
                     minute = datetime.fromtimestamp(planned.t_ms[k] // 60_000 * 60, UTC)
-                    prober.add(Sample(event_id, org_id, minute, ordinal, actionable, now))
+                    sample = Sample(event_id, org_id, minute, ordinal, actionable, now)
+                    for prober in probers:
+                        prober.add(sample)
             i = j
         await asyncio.gather(*pending)
         return sent_at, behind, time.perf_counter() - begin

@@ -15,9 +15,11 @@ topic with an aiokafka consumer of its own, driven by a task of that app:
   beginning), so a worker killed at any moment resumes at the first event that may
   be missing; Kafka's committed offsets are kept up to date only for tools.
 - **Batches**: up to `max_records` messages; when fewer are waiting, it keeps
-  fetching until `within` seconds passed since the batch's first message, so a
-  live stream is written in windows of `DORPSPOMP_BATCH_SECONDS`, a backlog in
-  full batches.
+  fetching until `within` seconds passed since the batch's first message arrived in
+  Kafka (its timestamp; time it spent in the fetch buffer while the worker wrote the
+  batch before counts), so a live stream is written in windows of
+  `DORPSPOMP_BATCH_SECONDS`, a backlog in full batches (what is fetched already joins
+  the batch past its window).
 """
 
 from __future__ import annotations
@@ -152,10 +154,13 @@ class BatchConsumer:
             batch = RawBatch(self.topic)
             generation = self._generation
             deadline: float | None = None
+            last = False
             while len(batch) < self.max_records:
                 wait = self.within if deadline is None else max(0.0, deadline - time.monotonic())
                 if deadline is not None and wait <= 0:
-                    break
+                    # past the window: what is fetched already still joins, without waiting
+                    # (a backlog goes in full batches)
+                    last = True
                 records = await self.consumer.getmany(
                     timeout_ms=int(wait * 1000), max_records=self.max_records - len(batch))
                 # Records returned are past the consumer's position, whatever a rebalance
@@ -163,7 +168,7 @@ class BatchConsumer:
                 # partitions): never drop them, or their offsets would be skipped.
                 if records and deadline is None:
                     batch.taken_at = time.monotonic()
-                    deadline = batch.taken_at + self.within
+                    deadline = batch.taken_at + self.within - waited(records, self.within)
                 for tp, rows in sorted(records.items(), key=lambda item: item[0].partition):
                     start = self._next.get(tp.partition, 0)
                     fresh = [r for r in rows if r.offset >= start]
@@ -174,7 +179,7 @@ class BatchConsumer:
                     batch.timestamps.extend(
                         r.timestamp / 1000 if r.timestamp is not None and r.timestamp >= 0
                         else None for r in fresh)
-                if self._generation != generation:
+                if self._generation != generation or last:
                     break
                 if not records and deadline is not None:
                     break
@@ -192,3 +197,15 @@ class BatchConsumer:
             await self.consumer.commit(offsets)
         except Exception as exc:  # a rebalance in between: the next write commits again
             log.debug("offset commit skipped: %s", exc)
+
+
+def waited(records: Mapping[Any, list[Any]], within: float) -> float:
+    """How long the oldest of `records` has been in Kafka (from its timestamp), up to
+    `within`: a batch's window runs from when its first event arrived, not from when the
+    worker got round to it (it sat in the consumer's fetch buffer while the batch before
+    was written). A timestamp ahead of this clock (another host's) counts as just now."""
+    stamps = [rows[0].timestamp for rows in records.values()
+              if rows and rows[0].timestamp is not None and rows[0].timestamp > 0]
+    if not stamps:
+        return 0.0
+    return min(within, max(0.0, time.time() - min(stamps) / 1000))

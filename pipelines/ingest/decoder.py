@@ -23,7 +23,7 @@ import multiprocessing
 import os
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from datetime import UTC, datetime, timedelta
 
@@ -32,7 +32,7 @@ from pipelines.ingest.columnar import decode_batch
 from pipelines.ingest.enrich import label_table
 from pipelines.ingest.seenids import digests
 from pipelines.roster import Roster
-from pipelines.textmodel.classify import TextClassifier, load_classifier
+from pipelines.textmodel.classify import Column, TextClassifier, load_classifier
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +62,32 @@ def decode_messages(
         dead_letters=decoded.dead_letters, next_offsets=decoded.next_offsets)
     batch.digests = digests(batch.event_ids().to_pylist())
     return batch
+
+
+class FallbackClassifier:
+    """The classifier of a worker whose decode process labels: loaded at its first use.
+
+    With a decode process the worker's own process labels only when that process died
+    (`pipelines.ingest.worker` then decodes itself), so the model it would keep for that case
+    (46 MiB of lexicons and weights) is not loaded until then; it costs that process's peak
+    memory otherwise (`dorpspomp bench`'s memory phase)."""
+
+    def __init__(self, load: Callable[[], TextClassifier] = load_classifier) -> None:
+        self._load = load
+        self._model: TextClassifier | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def loaded(self) -> bool:
+        return self._model is not None
+
+    def score(self, texts: Column, langs: Column) -> tuple[list[bool], list[float]]:
+        with self._lock:
+            if self._model is None:
+                log.info("loading the text classifier in the worker's own process (its decode "
+                         "process is gone)")
+                self._model = self._load()
+        return self._model.score(texts, langs)
 
 
 class BatchDecoder:

@@ -14,7 +14,7 @@ import pytest
 
 from pipelines.ingest.batch import mention_objects
 from pipelines.ingest.columnar import decode_batch
-from pipelines.ingest.decoder import BatchDecoder, decode_messages
+from pipelines.ingest.decoder import BatchDecoder, FallbackClassifier, decode_messages
 from pipelines.ingest.enrich import label_mentions, label_table
 from pipelines.ingest.seenids import digests
 from pipelines.ingest.sink import first_copies, mentions_table
@@ -108,6 +108,31 @@ def test_a_decoder_without_processes_decodes_in_place(roster: Roster) -> None:
     batch = decoder.submit(TOPIC, messages(events.lines), None).result()
     assert batch.mentions.num_rows + batch.posts.num_rows == len(events.mentions) + len(
         events.posts)
+
+
+def test_the_fallback_classifier_loads_at_its_first_batch_and_labels_as_the_model(
+        roster: Roster) -> None:
+    """A worker with a decode process keeps no model of its own until it has to label (its
+    decode process died); then its labels are the model's."""
+    loads: list[int] = []
+
+    def load() -> object:
+        loads.append(1)
+        return load_classifier()
+
+    fallback = FallbackClassifier(load)  # type: ignore[arg-type]
+    decoder = BatchDecoder(roster, fallback, timedelta(days=1), processes=0)
+    assert not fallback.loaded and loads == []
+    events = eventgen.build(300, seed=4, bad_per_kind=0, duplicate_share=0)
+    stamps: list[float | None] = [1_798_000_000.0] * len(events.lines)
+    first = decoder.decode(TOPIC, messages(events.lines), stamps)
+    decoder.decode(TOPIC, messages(events.lines), stamps)
+    assert fallback.loaded and loads == [1]
+    model = decode_messages(TOPIC, messages(events.lines), stamps, roster, load_classifier(),
+                            timedelta(days=1))
+    assert first.mentions.num_rows > 100
+    for column in ("complaint", "sentiment"):
+        assert first.mentions[column].to_pylist() == model.mentions[column].to_pylist()
 
 
 def test_the_first_copy_by_partition_and_offset_is_kept_across_mentions_and_posts(
