@@ -134,10 +134,17 @@ def _rows(table: pa.Table) -> Iterable[dict[str, Any]]:
 
 def _after(offsets: dict[int, int]) -> tuple[str, dict[str, Any]]:
     """A condition for the events at or after `offsets` (every event of a partition that
-    has none), and its parameters."""
-    return ("source_offset >= {offsets:Array(UInt64)}[indexOf({partitions:Array(UInt32)}, "
-            "source_partition)]",
-            {"partitions": list(offsets), "offsets": [offsets[p] for p in offsets]})
+    has none), and its parameters. Spelled as ranges of the partition and offset columns, so
+    that their skip index (migration 0008) leaves out the granules before the offsets."""
+    ranges = [f"(source_partition = {int(p)} AND source_offset >= {int(o)})"
+              for p, o in sorted(offsets.items())]
+    low = 0
+    for partition in sorted(offsets):  # the partitions without an offset: all their events
+        if partition > low:
+            ranges.append(f"(source_partition >= {low} AND source_partition < {int(partition)})")
+        low = int(partition) + 1
+    ranges.append(f"source_partition >= {low}")
+    return "(" + " OR ".join(ranges) + ")", {}
 
 
 def mention_columns(warehouse: Warehouse, since: datetime,

@@ -48,21 +48,25 @@ class WarehouseSink:
                  remember_ids: bool = False) -> None:
         """`remember_ids`: keep the ids already stored in memory (`pipelines.ingest.seenids`; only
         for the embedded warehouse's single writer); without it every batch asks the
-        warehouse. The stored ids are read in a thread of their own (13.7 M of them take
-        seconds): until they are in, batches ask the warehouse, and the ids they add are
-        kept aside to join them."""
+        warehouse. The stored ids are read in a thread of their own, from the first batch
+        on (13.7 M of them take seconds of CPU, which a starting worker's restore needs more):
+        until they are in, batches ask the warehouse, and the ids they add are kept aside to
+        join them."""
         self.warehouse = warehouse
         self.consumer_group = consumer_group
         self.seen: SeenIds | None = None
         self._loading: Future[np.ndarray] | None = None
         self._added_while_loading: list[np.ndarray] = []
-        if remember_ids:
+        self._to_load = remember_ids
+
+    def _remembered(self) -> SeenIds | None:
+        """The in-memory ids once they are loaded (None before, and without them); the first
+        call starts loading them."""
+        if self._to_load:
+            self._to_load = False
             loader = ThreadPoolExecutor(1, thread_name_prefix="seen-ids")
             self._loading = loader.submit(lambda: self.warehouse.stored_id_digests())
             loader.shutdown(wait=False)
-
-    def _remembered(self) -> SeenIds | None:
-        """The in-memory ids once they are loaded (None before, and without them)."""
         if self.seen is None and self._loading is not None and self._loading.done():
             try:
                 seen = SeenIds(self._loading.result())

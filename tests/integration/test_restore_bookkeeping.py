@@ -152,7 +152,7 @@ def test_a_warehouse_made_before_the_clock_column_opens_and_reads_it_as_unknown(
         warehouse.client.insert(
             "dorpspomp.ingest_offsets", [["g", "events", 0, 42, datetime.now(UTC)]],
             column_names=["consumer_group", "topic", "partition", "next_offset", "written_at"])
-        assert warehouse.migrate() == ["0007_offset_clocks"]
+        assert warehouse.migrate() == [m.name for m in all_migrations() if m not in before]
         assert warehouse.resume_positions("g", "events") == {0: (42, None)}
         assert warehouse.resume_offsets("g", "events") == {0: 42}
         assert warehouse.resume_positions("new", "events") == {0: (42, None)}
