@@ -116,8 +116,6 @@ from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from heapq import heappop, heappush
-from itertools import repeat
-from operator import itemgetter
 from typing import Any, Final, Generic, TypeVar
 from zoneinfo import ZoneInfo
 
@@ -270,20 +268,22 @@ def silent_after(org: Org) -> int | None:
 # object per mention made every full collection walk them all (most of the run time).
 #
 # A reply: ordered the way first responses are, by created_at and then event_id.
-# (created_at, event_id, account_handle, account_role, partition it was read from)
-_Reply = tuple[datetime, str, str, str, int]
+# (created_at in µs since the epoch, event_id, account_handle, account_role, partition it
+#  was read from)
+_Reply = tuple[int, str, str, str, int]
 _AT: Final = 0
 _POST_ID: Final = 1
 _HANDLE: Final = 2
 _ROLE: Final = 3
 _READ_FROM: Final = 4
-# A tracked mention, keyed by its event id; replaced when its response moves on.
+# A tracked mention, keyed by its event id; replaced when its response moves on. Times in
+# µs since the epoch.
 # (org_id, platform, created_at, author_id, author_handle, kind, complaint, partition,
 #  sla_breach_at, first response or None, its business_response_seconds or None,
 #  the instant its first response was read or None, its number in its organisation's
 #  `_Pool` or -1 when it can never wait past SLA)
-_State = tuple[str, str, datetime, str, str, str, bool, int, datetime, _Reply | None,
-               float | None, datetime | None, int]
+_State = tuple[str, str, int, str, str, str, bool, int, int, _Reply | None,
+               float | None, int | None, int]
 _ORG: Final = 0
 _PLATFORM: Final = 1
 _CREATED: Final = 2
@@ -330,10 +330,12 @@ class ResponseTracker:
             raise RosterError(problems)
         longest = max([roster.defaults.answer_window,
                        *(org.answer_window for org in roster.orgs.values())])
-        self._orphan_keep = timedelta(seconds=longest + lateness_seconds)
+        self._orphan_keep = (longest + lateness_seconds) * _US
         self._terms: dict[str, _Terms] = {}
         self._calendars: dict[tuple[Any, str], _Calendar] = {}
-        self._mentions: _Shelves[_State] = _Shelves()
+        self._mentions: _Shelves[_State] = _Shelves(self._state)
+        self._blocks: dict[int, _Block] = {}
+        self._blocks_made = 0
         # Replies waiting for their mention: the best yet per mention id and organisation,
         # each on its own partition's shelves (another organisation's never counts).
         self._orphans: _Shelves[_Reply] = _Shelves()
@@ -412,8 +414,9 @@ class ResponseTracker:
                 self._take_events(self._partition(number), batch, events, changed, fresh)
         for number, moved in clocks.items():
             part = self._partition(number)
-            if part.clock is None or moved > part.clock:
-                part.clock = moved
+            moved_us = _us(moved)
+            if part.clock is None or moved_us > part.clock:
+                part.clock = moved_us
         alerts: list[Alert] = []
         for part in self._partitions.values():
             self._settle_partition(part, alerts)
@@ -432,11 +435,6 @@ class ResponseTracker:
         window = np.array([t.window_us for t in terms], np.int64)
         keep = np.array([t.keep_us for t in terms], np.int64)
         batch.breach = breach
-        # datetimes for the state, made in bulk; one object per distinct deadline
-        distinct, which = np.unique(breach, return_inverse=True)
-        deadlines = _datetimes(distinct)
-        batch.m_breach_at = np.array(deadlines, object)[which].tolist()
-        batch.m_created_at = _datetimes_at(batch.m_created, actionable)
         batch.deadline = batch.m_created + window[codes]
         batch.m_breach = breach.tolist()
         batch.m_created_us = batch.m_created.tolist()
@@ -455,10 +453,9 @@ class ResponseTracker:
         if start is None:
             instant[0] = clock_at[0]  # the partition's first event: its own clock
         else:
-            start_us = _us(start)
-            np.maximum(after, start_us, out=after)
-            instant[0] = start_us
-            instant[1:] = np.maximum(instant[1:], start_us)
+            np.maximum(after, start, out=after)
+            instant[0] = start
+            instant[1:] = np.maximum(instant[1:], start)
         n_m = batch.n_m
         is_post = events >= n_m
         codes = batch.code[events]
@@ -480,12 +477,12 @@ class ResponseTracker:
         orphans = self._orphans
         m_ids, m_breach = batch.m_ids, batch.m_breach
         m_deadline, m_expires = batch.m_deadline, batch.m_expires
-        m_code, m_created, m_breach_at = batch.m_code_list, batch.m_created_at, batch.m_breach_at
+        m_code = batch.m_code_list
         m_platform, m_kind, m_complaint = batch.m_platform, batch.m_kind, batch.m_complaint
         m_author_id, m_author_handle = batch.m_author_id, batch.m_author_handle
         m_created_us = batch.m_created_us
         touched = part.touched
-        p_created = batch.p_created_at
+        p_created = batch.p_created_us
         due = part.due
         event_list = events.tolist()
         instants = instant.tolist()
@@ -501,17 +498,16 @@ class ResponseTracker:
             if e < n_m:
                 watch = watches[m_code[e]]
                 mention_id = m_ids[e]
-                created = m_created[e]
+                created = m_created_us[e]
                 if mention_id not in index:
                     # A new actionable mention (a copy of one tracked is skipped).
                     terms = watch.terms
                     breach_us = m_breach[e]
-                    breach_at = m_breach_at[e]
                     response = None
                     if orphans.index:
                         response = orphans.pop(_orphan_key(mention_id, terms.org_id))
                         if response is not None:
-                            part.clock = _instant(at) if clocked else None
+                            part.clock = at if clocked else None
                             read_at = self._partitions[response[_READ_FROM]].clock
                             if read_at is not None and read_at > response[_AT] + self._orphan_keep:
                                 response = None  # it had left the state already
@@ -526,8 +522,8 @@ class ResponseTracker:
                         seq = self._seq
                         self._seq += 1
                         watch.pool.rows.append((seq, breach_us if breach_us > at else at,
-                                                deadline_us, m_created_us[e],
-                                                m_complaint[e], mention_id))
+                                                deadline_us, created, m_complaint[e],
+                                                mention_id))
                         if breach_us > at:
                             if watch.due is None or breach_us < watch.due:
                                 watch.due = breach_us
@@ -536,11 +532,11 @@ class ResponseTracker:
                             touched[terms.org_id] = watch
                     state: _State = (
                         terms.org_id, m_platform[e], created, m_author_id[e],
-                        m_author_handle[e], m_kind[e], m_complaint[e], number, breach_at,
+                        m_author_handle[e], m_kind[e], m_complaint[e], number, breach_us,
                         response,
-                        None if response is None else terms.seconds_between(created,
-                                                                            response[_AT]),
-                        None if response is None else _instant(at), seq,
+                        None if response is None else terms.seconds_between_us(created,
+                                                                               response[_AT]),
+                        None if response is None else at, seq,
                     )
                     if response is None:
                         changed.pop(mention_id, None)  # an earlier copy's, if any
@@ -552,27 +548,26 @@ class ResponseTracker:
                         if put_new(mention_id, state, label):
                             part.add_shelf(label)
                 if watch.exact:
-                    self._see_mention(watch, created, mention_id, m_author_handle[e],
-                                      m_author_id[e], _instant(int(after[j])))
+                    self._see_mention(watch, _instant(created), mention_id,
+                                      m_author_handle[e], m_author_id[e],
+                                      _instant(int(after[j])))
             else:
                 k = e - n_m
                 watch = watches[batch.p_code_list[k]]
                 target = batch.p_reply_to[k]
-                created = p_created[k] or _instant(int(batch.created[e]))
+                created = p_created[k]
                 if target is not None:
-                    read = _instant(at)
-                    part.clock = read if clocked else None
+                    part.clock = at if clocked else None
                     reply: _Reply = (created, batch.p_ids[k], batch.p_handle[k],
                                      batch.p_role[k], number)
-                    self._take_reply(watch.terms.org_id, reply, target, part, read, at,
-                                     changed)
+                    self._take_reply(watch.terms.org_id, reply, target, part, at, changed)
                 if watch.exact:
-                    self._see_post(watch, created, _instant(int(after[j])))
+                    self._see_post(watch, _instant(created), _instant(int(after[j])))
         for _, entering in enters[flushed:]:
             touched[entering.terms.org_id] = entering
         for watch in watches.values():
             watch.exact = False
-        part.clock = _instant(int(after[-1]))
+        part.clock = int(after[-1])
 
     def _take_plain(self, part: _Partition, batch: _Batch, events: np.ndarray,
                     instant: np.ndarray, first_unclocked: bool, watches: dict[int, _Watch],
@@ -636,10 +631,6 @@ class ResponseTracker:
         ids = [ids[i] for i in plain.tolist()]
         row_list = rows.tolist()
         number = part.number
-        org_of = [watch.terms.org_id if watch else "" for watch in
-                  (watches.get(c) for c in range(len(batch.orgs)))]
-        orgs = np.array(org_of, object)[codes].tolist()
-        pick = _picker(row_list)
         breach = batch.breach[rows]
         deadline = batch.deadline[rows]
         # It may wait past SLA: from its breach, or from now when read after its SLA ran out
@@ -648,17 +639,16 @@ class ResponseTracker:
         count = int(np.count_nonzero(pooled))
         seqs[pooled] = np.arange(self._seq, self._seq + count)
         self._seq += count
-        states: list[_State] = list(zip(
-            orgs, pick(batch.m_platform), pick(batch.m_created_at), pick(batch.m_author_id),
-            pick(batch.m_author_handle), pick(batch.m_kind), pick(batch.m_complaint),
-            repeat(number), pick(batch.m_breach_at), repeat(None), repeat(None), repeat(None),
-            seqs.tolist()))
         fresh.update(zip(ids, row_list, strict=True))
+        # Their states stay in the batch's columns until a reply or an alert asks for one
+        # (`_Block`): the shelves hold a number, not a tuple and two datetimes per mention.
         labels = batch.expires[rows] // _HOUR_US << _PARTITION_BITS | number
+        block = self._block(part, batch, rows, seqs, int(labels.max()))
+        refs = (rows + (block << _BLOCK_BITS)).tolist()
         shelves = self._mentions
         for label in np.unique(labels).tolist():
             chosen = np.flatnonzero(labels == label).tolist()
-            if shelves.put_many([ids[i] for i in chosen], [states[i] for i in chosen], label):
+            if shelves.put_many([ids[i] for i in chosen], [refs[i] for i in chosen], label):
                 part.add_shelf(label)
         if not count:
             return taken, []
@@ -696,6 +686,25 @@ class ResponseTracker:
         for at in breach[sooner].tolist():
             heappush(part.due, (at, org_id))
             watch.due = at
+
+    def _block(self, part: _Partition, batch: _Batch, rows: np.ndarray, seqs: np.ndarray,
+               last: int) -> int:
+        """Keep the batch's columns for the mentions at `rows` of `part` (their `seqs`) until
+        the shelf with label `last` goes; their number."""
+        if batch.n_m > _BLOCK_ROWS:
+            raise ValueError(f"the response tracker takes at most {_BLOCK_ROWS:,} mentions a "
+                             f"call, got {batch.n_m:,}: hand it smaller batches")
+        number = self._blocks_made
+        self._blocks_made += 1
+        seq = np.full(batch.n_m, -1, np.int64)
+        seq[rows] = seqs
+        self._blocks[number] = _Block(batch, part.number, seq)
+        heappush(part.blocks, (last, number))
+        return number
+
+    def _state(self, ref: int) -> _State:
+        """The state of a mention kept in a `_Block`."""
+        return self._blocks[ref >> _BLOCK_BITS].state(ref & _BLOCK_ROWS)
 
     def _quiet_orgs(self, batch: _Batch, events: np.ndarray, codes: np.ndarray,
                     is_post: np.ndarray, relevant: np.ndarray,
@@ -847,20 +856,20 @@ class ResponseTracker:
                 self._check_silence(watch, instant, before, posted)
 
     def _take_reply(self, org_id: str, reply: _Reply, target: str, part: _Partition,
-                    instant: datetime, instant_us: int, changed: dict[str, _State]) -> None:
-        """A post of `org_id` in reply to `target`, read at `instant` on `part`."""
+                    instant: int, changed: dict[str, _State]) -> None:
+        """A post of `org_id` in reply to `target`, read at `instant` (µs) on `part`."""
         state = self._mentions.get(target)
         if state is not None:
             if org_id != state[_ORG]:
                 return  # another organisation's reply never counts
             home = self._partitions[state[_PARTITION]]
             terms = self._terms[state[_ORG]]
-            if home.clock is not None and home.clock > state[_CREATED] + terms.keep:
+            if home.clock is not None and home.clock > state[_CREATED] + terms.keep_us:
                 return  # the mention has left the state: too late
             current = state[_RESPONSE]
             if current is not None and not reply < current:
                 return
-            business = terms.seconds_between(state[_CREATED], reply[_AT])
+            business = terms.seconds_between_us(state[_CREATED], reply[_AT])
             known = instant if current is None else state[_KNOWN]
             seq = state[_SEQ]
             state = (*state[:_RESPONSE], reply, business, known, seq)
@@ -872,10 +881,10 @@ class ResponseTracker:
                     # It stops waiting past SLA now, or never starts; if it was answered in
                     # time after all, it only seemed to wait because the answer was read late.
                     watch = home.watches[state[_ORG]]
-                    watch.answers.append((seq, instant_us, reply[_AT] >= breach))
+                    watch.answers.append((seq, instant, reply[_AT] >= breach))
                 if breach <= instant:
                     watch = home.watches[state[_ORG]]
-                    watch.touches.append(instant_us)
+                    watch.touches.append(instant)
                     home.touched[watch.terms.org_id] = watch
             return
         keep_until = reply[_AT] + self._orphan_keep
@@ -887,7 +896,7 @@ class ResponseTracker:
             read_at = self._partitions[waiting[_READ_FROM]].clock
             if read_at is None or read_at <= waiting[_AT] + self._orphan_keep:
                 return  # the one waiting is better, and still valid
-        label = part.label(keep_until)
+        label = keep_until // _HOUR_US << _PARTITION_BITS | part.number
         if self._orphans.put(key, reply, label):
             part.add_shelf(label)
 
@@ -896,9 +905,9 @@ class ResponseTracker:
     def _settle_partition(self, part: _Partition, alerts: list[Alert]) -> None:
         """After a call: every organisation of the partition with something at or before
         its clock (timers run out, events taken, a state to decide) settles up to it."""
-        if part.clock is None:
+        clock = part.clock
+        if clock is None:
             return
-        clock = _us(part.clock)
         todo = part.touched
         part.touched = {}
         due = part.due
@@ -914,8 +923,8 @@ class ResponseTracker:
             if upcoming is not None and (watch.due is None or upcoming < watch.due):
                 watch.due = upcoming
                 heappush(due, (upcoming, org_id))
-        if part.next_drop is not None and part.clock >= part.next_drop:
-            self._drop(part, part.clock)
+        if part.next_drop is not None and clock >= part.next_drop:
+            self._drop(part, clock)
 
     def _next_due(self, watch: _Watch) -> int | None:
         """When the organisation must settle next: a mention starts waiting past SLA or
@@ -1130,7 +1139,7 @@ class ResponseTracker:
             elif not watch.silent_flag and watch.silent_id is not None:
                 alerts.append(self._silent_resolved(watch, _instant(at)))
 
-    def _drop(self, part: _Partition, clock: datetime) -> None:
+    def _drop(self, part: _Partition, clock: int) -> None:
         """Forget the mentions and orphans of every hour of expiry that the clock has passed.
 
         Exact to the hour: the checks when a reply or a mention arrives are exact.
@@ -1138,6 +1147,9 @@ class ResponseTracker:
         for label in part.passed(clock):
             self._mentions.drop(label)
             self._orphans.drop(label)
+        blocks = part.blocks
+        while blocks and _shelf_end(blocks[0][0]) <= clock:
+            del self._blocks[heappop(blocks)[1]]
 
     # -- output -------------------------------------------------------------------------
 
@@ -1160,12 +1172,12 @@ class ResponseTracker:
             reply = state[_RESPONSE]
             assert reply is not None
             at = reply[_AT]
-            at_ms = (at - _EPOCH) // _ONE_MS
+            at_ms = at // 1000
             business = state[_BUSINESS]
             assert business is not None
             sla = terms_of[state[_ORG]].sla_seconds
             responses.append((reply[_POST_ID], at_ms, reply[_HANDLE], reply[_ROLE],
-                              max(0.0, (at - state[_CREATED]) / _ONE_US / _US), business,
+                              max(0.0, (at - state[_CREATED]) / _US), business,
                               business > sla, VERSION_ANSWERED - at_ms))
         parts = [self._fresh_rows(batch, rows, answers)
                  for rows, answers in ((opened, None), (taken, responses)) if rows]
@@ -1243,12 +1255,12 @@ class ResponseTracker:
             org_id.append(state[_ORG])
             mention_id.append(key)
             platform.append(state[_PLATFORM])
-            created_at.append(created)
+            created_at.append(created // 1000)
             first_response_id.append(reply[_POST_ID])
-            first_response_at.append(at)
+            first_response_at.append(at // 1000)
             responder_handle.append(reply[_HANDLE])
             responder_role.append(reply[_ROLE])
-            response_seconds.append(max(0.0, (at - created) / _ONE_US / _US))
+            response_seconds.append(max(0.0, (at - created) / _US))
             business_response_seconds.append(business)
             sla_seconds.append(terms.sla_seconds)
             sla_breached.append(business > terms.sla_seconds)
@@ -1256,9 +1268,9 @@ class ResponseTracker:
             author_handle.append(state[_AUTHOR_HANDLE])
             kind.append(state[_KIND])
             complaint.append(state[_COMPLAINT])
-            answer_deadline.append(created + terms.window)
-            sla_breach_at.append(state[_BREACH])
-            version.append(VERSION_ANSWERED - (at - _EPOCH) // _ONE_MS)
+            answer_deadline.append((created + terms.window_us) // 1000)
+            sla_breach_at.append(state[_BREACH] // 1000)
+            version.append(VERSION_ANSWERED - at // 1000)
         return pa.table({name: pa.array(values, ROWS_SCHEMA.field(name).type)
                          for name, values in columns.items()}, schema=ROWS_SCHEMA)
 
@@ -1278,12 +1290,13 @@ class ResponseTracker:
         first_id = oldest[0]
         first = self._mentions.get(first_id)
         assert first is not None  # it waits, so it has not expired
-        waited = terms.seconds_between(first[_CREATED], at)
+        first_created = _instant(first[_CREATED])
+        waited = terms.seconds_between_us(first[_CREATED], at_us)
         watch.reported = waiting
         watch.samples = oldest
         watch.severity = _queue_severity(waiting, complaints)
         sla = format_duration(terms.sla)
-        since = (f"{_who(first)}, since {terms.local(first[_CREATED])} "
+        since = (f"{_who(first)}, since {terms.local(first_created)} "
                  f"({format_duration(math.floor(waited))} business time)")
         if waiting == 1:
             what = "a complaint" if complaints else "a mention"
@@ -1300,7 +1313,7 @@ class ResponseTracker:
             version=watch.version,
             details={"past_sla": waiting, "complaints_past_sla": complaints,
                      "oldest_mention_id": first_id,
-                     "oldest_created_at": _iso(first[_CREATED]),
+                     "oldest_created_at": _iso(first_created),
                      "oldest_business_seconds": round(waited, 3),
                      "sla_seconds": terms.sla_seconds, "confirmed": watch.confirmed},
         )
@@ -1552,14 +1565,6 @@ def _instant(us: int) -> datetime:
 _FROM_TIMESTAMP = datetime.fromtimestamp
 
 
-def _picker(rows: list[int]) -> Callable[[list[Any]], tuple[Any, ...]]:
-    """A function that takes the items at `rows` of a list, as a tuple."""
-    if len(rows) == 1:
-        row = rows[0]
-        return lambda values: (values[row],)
-    return itemgetter(*rows)
-
-
 def _datetimes_at(us: np.ndarray, wanted: np.ndarray) -> list[Any]:
     """`_datetimes` where `wanted`, None elsewhere (nothing reads those)."""
     if wanted.all():
@@ -1662,14 +1667,12 @@ class _Batch:
         self.p_reply_to: list[str | None] = reply_to.to_pylist()
         self.replying = np.concatenate([
             np.zeros(n_m, bool), reply_to.is_valid().to_numpy(zero_copy_only=False)])
-        self.p_created_at = _datetimes_at(p_created, self.replying[n_m:])
+        self.p_created_us: list[int] = p_created.tolist()
         # Set by ResponseTracker._prepare, per mention.
         self.terms: list[_Terms] = []
         self.breach = self.deadline = self.expires = np.zeros(0, np.int64)
         self.m_breach: list[int] = []
         self.m_created_us: list[int] = []
-        self.m_breach_at: list[datetime] = []
-        self.m_created_at: list[datetime] = []
         self.m_deadline: list[int] = []
         self.m_expires: list[int] = []
 
@@ -1704,8 +1707,8 @@ class _Terms:
 
     __slots__ = ("breach_after", "breach_after_us", "calendar", "closed_breach", "closed_hi",
                  "closed_lo", "keep", "keep_us", "linear_hi", "listed", "name", "open_hi",
-                 "open_lo", "org_id", "silent_after", "silent_span", "sla", "sla_seconds",
-                 "window", "window_us", "zone")
+                 "open_hi_us", "open_lo", "open_lo_us", "org_id", "silent_after", "silent_span",
+                 "sla", "sla_seconds", "window", "window_us", "zone")
 
     def __init__(self, org_id: str, name: str, calendar: _Calendar, sla: int, window: int,
                  lateness: int, silent_after: int | None = None, listed: bool = False,
@@ -1726,6 +1729,7 @@ class _Terms:
         self.listed = listed  # the roster lists accounts for it
         self.zone = ZoneInfo(timezone)
         self.open_lo, self.open_hi, self.linear_hi = NEVER, _EPOCH, _EPOCH
+        self.open_lo_us, self.open_hi_us = _us(NEVER), 0
         self.closed_lo, self.closed_hi, self.closed_breach = NEVER, _EPOCH, NEVER
 
     def local(self, t: datetime) -> str:
@@ -1768,14 +1772,19 @@ class _Terms:
 
     def seconds_between(self, start: datetime, end: datetime) -> float:
         """Business seconds of [start, end); 0 when end <= start."""
-        if self.open_lo <= start <= end <= self.open_hi:
-            return (end - start) / _ONE_US / _US
-        return self.calendar.seconds_between(start, end)
+        return self.seconds_between_us(_us(start), _us(end))
+
+    def seconds_between_us(self, start: int, end: int) -> float:
+        """`seconds_between` in µs since the epoch."""
+        if self.open_lo_us <= start <= end <= self.open_hi_us:
+            return (end - start) / _US
+        return self.calendar.seconds_between_us(start, end)
 
     def _look_up_breach(self, created: datetime) -> datetime:
         calendar = self.calendar
         if calendar.always:
             self.open_lo, self.open_hi, self.linear_hi = _EARLIEST, NEVER, NEVER
+            self.open_lo_us, self.open_hi_us = _us(_EARLIEST), _us(NEVER)
             return created + self.breach_after
         if calendar.never:
             return NEVER
@@ -1786,6 +1795,7 @@ class _Terms:
         if i >= 0 and us < span.ends[i]:
             opens, closes = span.starts[i], span.ends[i]
             self.open_lo, self.open_hi = _instant(opens), _instant(closes)
+            self.open_lo_us, self.open_hi_us = opens, closes
             self.linear_hi = _instant(closes - after)
             if us + after <= closes:
                 return created + self.breach_after
@@ -1804,30 +1814,27 @@ class _Partition:
     """A partition's clock, its organisations' watches, and the hourly shelves its state
     expires by."""
 
-    __slots__ = ("clock", "cut", "cut_us", "due", "next_drop", "number", "shelves", "touched",
-                 "watches")
+    __slots__ = ("blocks", "clock", "cut", "cut_us", "due", "next_drop", "number", "shelves",
+                 "touched", "watches")
 
     def __init__(self, number: int) -> None:
         self.number = number
-        self.clock: datetime | None = None
+        self.clock: int | None = None  # µs since the epoch
         self.cut: datetime | None = None  # restart: alert states before it are stored
         self.cut_us: int | None = None
         self.watches: dict[str, _Watch] = {}
         self.due: list[tuple[int, str]] = []  # heap: (when a watch must settle, org_id)
         self.touched: dict[str, _Watch] = {}  # watches with events in this call
         self.shelves: list[int] = []  # heap of the labels of this partition's shelves
-        self.next_drop: datetime | None = None  # the end of the earliest shelf's hour
-
-    def label(self, expires: datetime) -> int:
-        """The label of this partition's shelf for things that expire at `expires`."""
-        return (expires - _EPOCH) // _HOUR << _PARTITION_BITS | self.number
+        self.next_drop: int | None = None  # the end of the earliest shelf's hour
+        self.blocks: list[tuple[int, int]] = []  # heap: (label of its last shelf, `_Block`)
 
     def add_shelf(self, label: int) -> None:
         heappush(self.shelves, label)
         if self.shelves[0] == label:
             self.next_drop = _shelf_end(label)
 
-    def passed(self, clock: datetime) -> list[int]:
+    def passed(self, clock: int) -> list[int]:
         """Take out the labels of the shelves whose hour ended at or before `clock`."""
         gone = []
         shelves = self.shelves
@@ -2004,8 +2011,39 @@ class _Pool:
         return len(rows), complaints, tuple(i for _, i in sorted(picked)[:SAMPLE_SIZE])
 
 
-def _shelf_end(label: int) -> datetime:
-    return _EPOCH + ((label >> _PARTITION_BITS) + 1) * _HOUR
+_BLOCK_BITS: Final = 24
+_BLOCK_ROWS: Final = (1 << _BLOCK_BITS) - 1  # a batch has fewer mentions than this
+
+
+class _Block:
+    """The columns of one batch's mentions on one partition that went to the state in bulk;
+    a mention's state is made from them when something asks for it (most are never asked:
+    no reply comes, no alert names them)."""
+
+    __slots__ = ("author_handle", "author_id", "breach", "code", "complaint", "created",
+                 "kind", "number", "orgs", "platform", "seq")
+
+    def __init__(self, batch: _Batch, number: int, seq: np.ndarray) -> None:
+        self.orgs = batch.orgs
+        self.code = batch.m_code_list
+        self.platform = batch.m_platform
+        self.created = batch.m_created_us
+        self.author_id = batch.m_author_id
+        self.author_handle = batch.m_author_handle
+        self.kind = batch.m_kind
+        self.complaint = batch.m_complaint
+        self.breach = batch.m_breach
+        self.number = number
+        self.seq = seq
+
+    def state(self, e: int) -> _State:
+        return (self.orgs[self.code[e]], self.platform[e], self.created[e],
+                self.author_id[e], self.author_handle[e], self.kind[e], self.complaint[e],
+                self.number, self.breach[e], None, None, None, int(self.seq[e]))
+
+
+def _shelf_end(label: int) -> int:
+    return ((label >> _PARTITION_BITS) + 1) * _HOUR_US
 
 
 _V = TypeVar("_V")
@@ -2021,16 +2059,23 @@ class _Shelves(Generic[_V]):
     whole shelf goes at once when its hour has passed.
     """
 
-    __slots__ = ("index", "labels", "shelves")
+    __slots__ = ("index", "labels", "load", "shelves")
 
-    def __init__(self) -> None:
+    def __init__(self, load: Callable[[int], _V] | None = None) -> None:
         self.index: dict[str, int] = {}  # id -> label of its shelf
-        self.shelves: dict[int, dict[str, _V]] = {}
+        self.shelves: dict[int, dict[str, Any]] = {}  # a value, or a number `load` takes
         self.labels: dict[int, int] = {}  # one int object per label, shared by the index
+        self.load = load
 
     def get(self, key: str) -> _V | None:
         label = self.index.get(key)
-        return None if label is None else self.shelves[label][key]
+        if label is None:
+            return None
+        value = self.shelves[label][key]
+        if value.__class__ is int:
+            assert self.load is not None
+            return self.load(value)
+        return value
 
     def put(self, key: str, value: _V, label: int) -> bool:
         """Keep `value` on shelf `label` (moving it there); True when the shelf is new."""
@@ -2060,7 +2105,7 @@ class _Shelves(Generic[_V]):
         self.labels[label] = self.index[key] = label
         return True
 
-    def put_many(self, keys: list[str], values: list[_V], label: int) -> bool:
+    def put_many(self, keys: list[str], values: list[Any], label: int) -> bool:
         """`put_new` for each of `keys` (none held yet) on one shelf; True when it is new."""
         shelf = self.shelves.get(label)
         if shelf is None:
@@ -2151,15 +2196,17 @@ class _Calendar:
 
     def seconds_between(self, start: datetime, end: datetime) -> float:
         """Seconds of [start, end) inside business hours; 0 when end <= start."""
-        if end <= start or self.never:
+        return self.seconds_between_us(_us(start), _us(end))
+
+    def seconds_between_us(self, start_us: int, end_us: int) -> float:
+        """`seconds_between` in µs since the epoch."""
+        if end_us <= start_us or self.never:
             return 0.0
         if self.always:
-            return (end - start) / _ONE_US / _US
-        start_us = (start - _EPOCH) // _ONE_US
-        end_us = (end - _EPOCH) // _ONE_US
+            return (end_us - start_us) / _US
         span = self.span(start_us)
         if end_us > span.end:
-            return self.hours.business_seconds(start, end)
+            return self.hours.business_seconds(_instant(start_us), _instant(end_us))
         return (span.open_until(end_us) - span.open_until(start_us)) / _US
 
 
