@@ -534,8 +534,7 @@ class ResponseTracker:
                         terms.org_id, m_platform[e], created, m_author_id[e],
                         m_author_handle[e], m_kind[e], m_complaint[e], number, breach_us,
                         response,
-                        None if response is None else terms.seconds_between_us(created,
-                                                                               response[_AT]),
+                        None,  # business seconds: made with the rows (`_business`)
                         None if response is None else at, seq,
                     )
                     if response is None:
@@ -696,9 +695,10 @@ class ResponseTracker:
                              f"call, got {batch.n_m:,}: hand it smaller batches")
         number = self._blocks_made
         self._blocks_made += 1
-        seq = np.full(batch.n_m, -1, np.int64)
-        seq[rows] = seqs
-        self._blocks[number] = _Block(batch, part.number, seq)
+        if batch.kept is None:
+            batch.kept = _Kept(batch)
+        batch.kept.seq[rows] = seqs
+        self._blocks[number] = _Block(batch.kept, part.number)
         heappush(part.blocks, (last, number))
         return number
 
@@ -869,10 +869,9 @@ class ResponseTracker:
             current = state[_RESPONSE]
             if current is not None and not reply < current:
                 return
-            business = terms.seconds_between_us(state[_CREATED], reply[_AT])
             known = instant if current is None else state[_KNOWN]
             seq = state[_SEQ]
-            state = (*state[:_RESPONSE], reply, business, known, seq)
+            state = (*state[:_RESPONSE], reply, None, known, seq)
             self._mentions.replace(target, state)
             changed[target] = state
             if current is None:
@@ -1158,29 +1157,30 @@ class ResponseTracker:
         """The call's rows, in no particular order: a mention new in this call and still open
         straight from the batch's columns; an answered one with its response from its state
         (and the rest from the batch's columns when it is new in this call)."""
-        opened = [e for mention_id, e in fresh.items() if mention_id not in changed]
         taken: list[int] = []  # answered mentions new in this call: their rows in `mentions`
         responses: list[tuple[Any, ...]] = []  # and their responses' columns
-        late: list[tuple[str, _State]] = []  # answered mentions of earlier calls
+        late: list[tuple[str, _State, float]] = []  # answered mentions of earlier calls
         terms_of = self._terms
-        for mention_id, state in changed.items():
+        for (mention_id, state), business in zip(changed.items(), self._business(changed),
+                                                  strict=True):
             e = fresh.get(mention_id)
             if e is None:
-                late.append((mention_id, state))
+                late.append((mention_id, state, business))
                 continue
             taken.append(e)
             reply = state[_RESPONSE]
             assert reply is not None
             at = reply[_AT]
             at_ms = at // 1000
-            business = state[_BUSINESS]
-            assert business is not None
             sla = terms_of[state[_ORG]].sla_seconds
             responses.append((reply[_POST_ID], at_ms, reply[_HANDLE], reply[_ROLE],
                               max(0.0, (at - state[_CREATED]) / _US), business,
                               business > sla, VERSION_ANSWERED - at_ms))
+        opened = np.fromiter(fresh.values(), np.int64, len(fresh))
+        if taken:
+            opened = np.setdiff1d(opened, np.array(taken, np.int64), assume_unique=True)
         parts = [self._fresh_rows(batch, rows, answers)
-                 for rows, answers in ((opened, None), (taken, responses)) if rows]
+                 for rows, answers in ((opened.tolist(), None), (taken, responses)) if rows]
         if late:
             parts.append(self._answered_rows(late))
         if not parts:
@@ -1238,20 +1238,37 @@ class ResponseTracker:
             **response,
         }).select(ROWS_SCHEMA.names).cast(ROWS_SCHEMA)
 
-    def _answered_rows(self, answered: list[tuple[str, _State]]) -> pa.Table:
+    def _business(self, changed: dict[str, _State]) -> list[float]:
+        """business_response_seconds of each state's first response, in order: per
+        organisation in one go over its calendar."""
+        if not changed:
+            return []
+        n = len(changed)
+        states = list(changed.values())
+        created = np.fromiter((state[_CREATED] for state in states), np.int64, n)
+        answered = np.fromiter((state[_RESPONSE][_AT] for state in states  # type: ignore[index]
+                                ), np.int64, n)
+        of: dict[str, list[int]] = {}
+        for i, state in enumerate(states):
+            of.setdefault(state[_ORG], []).append(i)
+        out = np.zeros(n)
+        for org_id, positions in of.items():
+            at = np.array(positions, np.int64)
+            out[at] = self._terms[org_id].calendar.seconds_many(created[at], answered[at])
+        return out.tolist()
+
+    def _answered_rows(self, answered: list[tuple[str, _State, float]]) -> pa.Table:
         columns: dict[str, list[Any]] = {name: [] for name in ROWS_SCHEMA.names}
         (org_id, mention_id, platform, created_at, first_response_id, first_response_at,
          responder_handle, responder_role, response_seconds, business_response_seconds,
          sla_seconds, sla_breached, author_id, author_handle, kind, complaint, answer_deadline,
          sla_breach_at, version) = columns.values()
-        for key, state in answered:
+        for key, state, business in answered:
             terms = self._terms[state[_ORG]]
             created = state[_CREATED]
             reply = state[_RESPONSE]
             assert reply is not None
             at = reply[_AT]
-            business = state[_BUSINESS]
-            assert business is not None
             org_id.append(state[_ORG])
             mention_id.append(key)
             platform.append(state[_PLATFORM])
@@ -1673,6 +1690,7 @@ class _Batch:
         self.breach = self.deadline = self.expires = np.zeros(0, np.int64)
         self.m_breach: list[int] = []
         self.m_created_us: list[int] = []
+        self.kept: _Kept | None = None  # made by the first `ResponseTracker._block`
         self.m_deadline: list[int] = []
         self.m_expires: list[int] = []
 
@@ -2016,30 +2034,41 @@ _BLOCK_ROWS: Final = (1 << _BLOCK_BITS) - 1  # a batch has fewer mentions than t
 
 
 class _Block:
-    """The columns of one batch's mentions on one partition that went to the state in bulk;
-    a mention's state is made from them when something asks for it (most are never asked:
-    no reply comes, no alert names them)."""
+    """The mentions of one batch on one partition that went to the state in bulk: their
+    states are made from the batch's columns (`_Kept`) when something asks for one (most
+    are never asked: no reply comes, no alert names them)."""
 
-    __slots__ = ("author_handle", "author_id", "breach", "code", "complaint", "created",
-                 "kind", "number", "orgs", "platform", "seq")
+    __slots__ = ("kept", "number")
 
-    def __init__(self, batch: _Batch, number: int, seq: np.ndarray) -> None:
-        self.orgs = batch.orgs
-        self.code = batch.m_code_list
-        self.platform = batch.m_platform
-        self.created = batch.m_created_us
-        self.author_id = batch.m_author_id
-        self.author_handle = batch.m_author_handle
-        self.kind = batch.m_kind
-        self.complaint = batch.m_complaint
-        self.breach = batch.m_breach
+    def __init__(self, kept: _Kept, number: int) -> None:
+        self.kept = kept
         self.number = number
-        self.seq = seq
 
     def state(self, e: int) -> _State:
-        return (self.orgs[self.code[e]], self.platform[e], self.created[e],
-                self.author_id[e], self.author_handle[e], self.kind[e], self.complaint[e],
-                self.number, self.breach[e], None, None, None, int(self.seq[e]))
+        kept = self.kept
+        return (kept.orgs[kept.code[e]], kept.platform[e], kept.created[e],
+                kept.author_id[e], kept.author_handle[e], kept.kind[e], kept.complaint[e],
+                self.number, kept.breach[e], None, None, None, int(kept.seq[e]))
+
+
+class _Kept:
+    """A batch's mention columns the state keeps: tuples of strings and numbers, which the
+    garbage collector stops walking once it has seen them, and numbers in the pools."""
+
+    __slots__ = ("author_handle", "author_id", "breach", "code", "complaint", "created",
+                 "kind", "orgs", "platform", "seq")
+
+    def __init__(self, batch: _Batch) -> None:
+        self.orgs = tuple(batch.orgs)
+        self.code = tuple(batch.m_code_list)
+        self.platform = tuple(batch.m_platform)
+        self.created = tuple(batch.m_created_us)
+        self.author_id = tuple(batch.m_author_id)
+        self.author_handle = tuple(batch.m_author_handle)
+        self.kind = tuple(batch.m_kind)
+        self.complaint = tuple(batch.m_complaint)
+        self.breach = tuple(batch.m_breach)
+        self.seq = np.full(batch.n_m, -1, np.int64)
 
 
 def _shelf_end(label: int) -> int:
@@ -2198,6 +2227,26 @@ class _Calendar:
         """Seconds of [start, end) inside business hours; 0 when end <= start."""
         return self.seconds_between_us(_us(start), _us(end))
 
+    def seconds_many(self, start: np.ndarray, end: np.ndarray) -> np.ndarray:
+        """`seconds_between_us` of each pair, in bulk: a bisection each in the open
+        intervals of the stretch of weeks of its start."""
+        out = np.zeros(len(start))
+        after = end > start
+        if self.never or not after.any():
+            return out
+        if self.always:
+            return np.where(after, (end - start) / _US, 0.0)
+        weeks = start // _WEEK_US
+        for week in np.unique(weeks[after]).tolist():
+            chosen = np.flatnonzero(after & (weeks == week))
+            span = self.span(week * _WEEK_US)
+            a, b = start[chosen], end[chosen]
+            out[chosen] = (span.open_until_many(b) - span.open_until_many(a)) / _US
+            for m in np.flatnonzero(b > span.end).tolist():  # past the stretch: the slow way
+                out[chosen[m]] = self.hours.business_seconds(_instant(int(a[m])),
+                                                             _instant(int(b[m])))
+        return out
+
     def seconds_between_us(self, start_us: int, end_us: int) -> float:
         """`seconds_between` in µs since the epoch."""
         if end_us <= start_us or self.never:
@@ -2260,6 +2309,15 @@ class _Span:
         if i < 0:
             return 0
         return self.before[i] + min(us, self.ends[i]) - self.starts[i]
+
+    def open_until_many(self, us: np.ndarray) -> np.ndarray:
+        """`open_until` of each instant."""
+        starts, ends, before, _ = self.arrays()
+        if not len(starts):
+            return np.zeros(len(us), np.int64)
+        i = np.searchsorted(starts, us, "right") - 1
+        at = np.maximum(i, 0)
+        return np.where(i < 0, 0, before[at] + np.minimum(us, ends[at]) - starts[at])
 
     def deadline(self, start_us: int, amount_us: int) -> int | None:
         """The earliest instant with `amount_us` open µs after start, None past the span."""
