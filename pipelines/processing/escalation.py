@@ -114,7 +114,18 @@ span, and the spans are only tested when it reaches the least that a span passin
 rate test would give (`_gate`, per half-hour block). Spans are read from running sums
 (one bisection in the span's minutes that had mentions, the usual counts per half-hour
 block), so a tested minute costs O(ladder), not O(slow_window). The history takes the
-minutes that left the spans in bulk (`_COMMIT_EVERY`). A calm organisation is not
+minutes that left the spans in bulk (`_COMMIT_EVERY`).
+
+A batch that moves a partition's clock by half an hour or more (catching up, replaying)
+first decides for all its organisations and minutes at once, with numpy, which minutes
+could open a surge at all (`SurgeDetector._look_ahead`: the gate `_may_hold`, the same
+one the history load uses, on each span's complaints by the batch's end and the usual
+counts the minute will be judged with); the other minutes are passed in bulk (`_pass`:
+their counts join the running sums, nothing is judged) and the partition's ticks leave
+the organisation alone until a minute that could is due, which is then judged as above
+on the counts it has at that point. The alerts are the same as one minute at a time: a
+minute passed in bulk is one where no span can hold. Within one tick, the alerts are
+emitted in the order of the organisations' ids. A calm organisation is not
 walked by its partition's ticks at all until its next mention, which first skips the
 minutes it missed in bulk, whatever their length: a clock that jumps a year (or 174)
 costs no more than one that jumps two months (`_add_minutes`). `SurgeDetector.work`
@@ -475,6 +486,7 @@ class SurgeWork:
 
     minutes_stepped: int = 0  # organisation-minutes looked at one by one (O(1) each)
     minutes_skipped: int = 0  # organisation-minutes passed in bulk (quiet stretches)
+    minutes_passed: int = 0  # of those, minutes with mentions (a batch's look-ahead)
     minutes_tested: int = 0  # organisation-minutes whose spans were tested (O(ladder))
     span_tests: int = 0  # spans tested
 
@@ -524,11 +536,24 @@ class _Minute:
         self.complaints = 0
         self.others = 0
         self.reach = 0
-        self.authors: dict[str, int] = {}
+        # A minute of other mentions only has no authors or samples: until its first
+        # complaint (`sampling`) these are shared empty containers, never written.
+        self.authors: dict[str, int] = _NO_AUTHORS
         # (-followers, created_at, event_id, author_id, handle, text), the best SAMPLE_SIZE
-        self.top: list[tuple[int, float, str, str, str, str]] = []
+        self.top: list[tuple[int, float, str, str, str, str]] = _NO_TOP
         # max-heap of (-text_key, event_id, text): the TEXT_SAMPLE lowest keys
-        self.texts: list[tuple[int, str, str]] = []
+        self.texts: list[tuple[int, str, str]] = _NO_TEXTS
+
+    def sampling(self) -> _Minute:
+        """The minute, with containers of its own for authors and samples."""
+        if self.top is _NO_TOP:
+            self.authors, self.top, self.texts = {}, [], []
+        return self
+
+
+_NO_AUTHORS: dict[str, int] = {}
+_NO_TOP: list[tuple[int, float, str, str, str, str]] = []
+_NO_TEXTS: list[tuple[int, str, str]] = []
 
 
 @dataclass
@@ -609,6 +634,15 @@ class _OrgState:
         # is not alerted again once the cooldown is over.
         self.barrier = 0
         self.warm_until = 0  # no span is tested before this minute
+        # The batch's look-ahead (`SurgeDetector._look_ahead`): of the minutes before
+        # `ahead_end`, only those in `ahead` can open a surge; `ahead_next` is the first of
+        # them not judged yet (`ahead_end` if none; -1: no look-ahead), `ahead_bound` the
+        # running bound from the batch's counts from minute `ahead_base` on.
+        self.ahead: list[int] = []
+        self.ahead_at = 0
+        self.ahead_next = self.ahead_end = -1
+        self.ahead_base = 0
+        self.ahead_bound: np.ndarray | None = None
 
     # clock -------------------------------------------------------------------------------
 
@@ -662,7 +696,7 @@ class _OrgState:
         if minute < self.committed:
             self.add_to_history(minute, 1.0, 0.0)
             return
-        bucket = self.minutes.get(minute) or self._bucket(minute)
+        bucket = (self.minutes.get(minute) or self._bucket(minute)).sampling()
         bucket.complaints += 1
         authors = bucket.authors
         before = authors.get(author_id)
@@ -693,6 +727,7 @@ class _OrgState:
         bucket = self.minutes.get(minute)
         if bucket is None:
             return  # the history holds no complaint in that minute
+        bucket.sampling()
         followers = mention.author_followers
         if followers > bucket.authors.get(mention.author_id, -1):
             bucket.authors[mention.author_id] = followers
@@ -708,11 +743,13 @@ class _OrgState:
             top.sort()
             del top[SAMPLE_SIZE:]
         if text:
-            entry = (-key, event_id, text)
-            if len(bucket.texts) < TEXT_SAMPLE:
-                heapq.heappush(bucket.texts, entry)
-            elif entry > bucket.texts[0]:
-                heapq.heapreplace(bucket.texts, entry)
+            texts = bucket.texts
+            if len(texts) < TEXT_SAMPLE:
+                heapq.heappush(texts, (-key, event_id, text))
+            elif -key >= texts[0][0]:
+                entry = (-key, event_id, text)
+                if entry > texts[0]:
+                    heapq.heapreplace(texts, entry)
 
     def sample_usual(self, minute: int, event_id: str, text: str, key: int) -> None:
         day = minute // 1440
@@ -725,11 +762,12 @@ class _OrgState:
             if day > newest:
                 for old in [d for d in self.usual_texts if d < day - TEXT_DAYS_KEPT]:
                     del self.usual_texts[old]
-        entry = (-key, event_id, minute, text)
         if len(heap) < USUAL_SAMPLE:
-            heapq.heappush(heap, entry)
-        elif entry > heap[0]:
-            heapq.heapreplace(heap, entry)
+            heapq.heappush(heap, (-key, event_id, minute, text))
+        elif -key >= heap[0][0]:  # else it is no candidate: no entry made to say so
+            entry = (-key, event_id, minute, text)
+            if entry > heap[0]:
+                heapq.heapreplace(heap, entry)
 
     def add_counts(self, minute: int, complaints: int, others: int, reach: int) -> None:
         """A minute from the warehouse's history (no texts or authors)."""
@@ -997,8 +1035,8 @@ class _OrgState:
             minutes = sum(m for _, _, m in recent)
             rate_c = max(rate_c, sum(c for c, _, _ in recent) / minutes)
             rate_o = max(rate_o, sum(o for _, o, _ in recent) / minutes)
-        if len(self.hour_rates) > 32:
-            self.hour_rates = {h: r for h, r in self.hour_rates.items() if h >= hour - 8}
+        if len(self.hour_rates) > 96:  # a look-ahead reads up to a day of hours
+            self.hour_rates = {h: r for h, r in self.hour_rates.items() if h >= hour - 40}
         self.hour_rates[hour] = (rate_c, rate_o)
         return rate_c, rate_o
 
@@ -1013,8 +1051,8 @@ class _OrgState:
         c2, o2 = self.hour_rate((start + _EDGE) // 60)
         raw = max(c1, c2)
         rates = (max(raw, self.floor), raw, max(o1, o2))
-        if len(self.block_rates) > 48:
-            self.block_rates = {b: r for b, r in self.block_rates.items() if b >= block - 16}
+        if len(self.block_rates) > 160:  # a look-ahead reads up to a day of blocks
+            self.block_rates = {b: r for b, r in self.block_rates.items() if b >= block - 80}
         self.block_rates[block] = rates
         return rates
 
@@ -1134,6 +1172,7 @@ class SurgeDetector:
         self._clock: dict[int, float] = {}
         self._due: dict[int, int] = {}
         self._history_end = -math.inf  # seconds: mentions before it are in the loaded history
+        self._ahead_states: list[_OrgState] = []  # with a look-ahead for the batch
         self._out: list[Alert] | None = None
         self.work = SurgeWork()
 
@@ -1176,18 +1215,24 @@ class SurgeDetector:
         out: list[Alert] = []
         self._out = out
         try:
+            ends = {p: _seconds(at, "clock") for p, at in clocks.items()}
             if mentions.num_rows:
-                self._count(mentions)
-            for partition in sorted(clocks):
-                ts = _seconds(clocks[partition], "clock")
+                self._count(mentions, ends)
+            for partition in sorted(ends):
+                ts = ends[partition]
                 clock = self._clock.get(partition)
                 if clock is None or ts > clock:
                     self._tick(partition, ts)
+            self._settle()
         finally:
             self._out = None
+            for state in self._ahead_states:
+                state.ahead, state.ahead_bound = [], None
+                state.ahead_next = state.ahead_end = -1
+            self._ahead_states = []
         return out
 
-    def _count(self, table: pa.Table) -> None:
+    def _count(self, table: pa.Table, clocks: Mapping[int, float]) -> None:
         n = table.num_rows
         created = table["created_at"].cast(pa.int64()).to_numpy()
         minutes = created // 60_000
@@ -1264,6 +1309,9 @@ class SurgeDetector:
         o_minutes, o_counts = other_minutes.tolist(), other_counts.tolist()
         o_from, c_from = other_from.tolist(), complaint_from.tolist()
 
+        self._look_ahead(names, codes, partition, minutes, complaint & counted, counted,
+                         final, clocks)
+
         minutes_l, tick_l = minutes.tolist(), tick.tolist()
         partition_l, codes_l, fires_l = partition.tolist(), codes.tolist(), fires.tolist()
         group_l = group_of.tolist()
@@ -1293,6 +1341,147 @@ class SurgeDetector:
         for p, clock in final.items():
             if clock > self._clock.get(p, -math.inf):
                 self._clock[p] = clock
+
+    def _look_ahead(self, names: list[str], codes: np.ndarray, partition: np.ndarray,
+                    minutes: np.ndarray, complaints: np.ndarray, counted: np.ndarray,
+                    final: Mapping[int, float], clocks: Mapping[int, float]) -> None:
+        """Decide for every organisation of the batch, on all its minutes at once, which of
+        the minutes its partition's clock makes due by the batch's end could open a surge;
+        the others are passed in bulk (`_pass`), and the ticks leave the organisation alone
+        until one that could is due.
+
+        A minute could open a surge only if a span ending with it passes the volume, rate,
+        share and tail tests (`_may_hold`) on the complaints its minutes have by the end of
+        the batch (at least what they have when it is judged, and every test only gets
+        easier with more complaints). The usual counts are the ones the minutes will be
+        judged with: they read history at least a day old, complete before the batch (only
+        for an organisation none of whose rows falls before its committed minutes, and for
+        at most `_AHEAD_MOST` minutes past them). The running bound from the same counts
+        is above every span's excess, so it stands in for the one the minutes would have
+        left. Organisations that are new, move partition, or get such late rows are judged
+        one minute at a time as before.
+        """
+        lateness = self._lateness
+        due_end: dict[int, int] = {}
+        for p in {*final, *clocks}:
+            clock = max(final.get(p, -math.inf), clocks.get(p, -math.inf),
+                        self._clock.get(p, -math.inf))
+            due_end[p] = max(math.floor((clock - lateness) / 60), self._due.get(p, -(2**62)))
+        if all(due - self._due.get(p, due) < _AHEAD_LEAST for p, due in due_end.items()):
+            return  # a batch of seconds (live): the minutes are judged one by one
+        n_orgs = len(names)
+        low_p = np.full(n_orgs, np.iinfo(np.int64).max, dtype=np.int64)
+        high_p = np.full(n_orgs, -1, dtype=np.int64)
+        earliest = np.full(n_orgs, np.iinfo(np.int64).max, dtype=np.int64)
+        np.minimum.at(low_p, codes, partition)
+        np.maximum.at(high_p, codes, partition)
+        at = np.flatnonzero(counted)
+        np.minimum.at(earliest, codes[at], minutes[at])
+        low_l, high_l, earliest_l = low_p.tolist(), high_p.tolist(), earliest.tolist()
+        chosen: list[tuple[int, _OrgState, int, int]] = []  # (code, state, lo, hi)
+        for code, name in enumerate(names):
+            state = self._orgs.get(name)
+            p = low_l[code]
+            if (state is None or state.first_minute < 0 or p != high_l[code]
+                    or state.partition != p or earliest_l[code] < state.committed):
+                continue
+            if state.idle:
+                self._wake(state)
+            hi = min(due_end.get(p, -(2**62)), state.committed + _AHEAD_MOST)
+            if hi < state.cursor + _AHEAD_LEAST:
+                continue
+            chosen.append((code, state, state.cursor - state.slow, hi))
+        if not chosen:
+            return
+        # One row of minutes per organisation, laid end to end: [lo, hi) each.
+        lengths = np.array([hi - lo for _, _, lo, hi in chosen], dtype=np.int64)
+        base = np.zeros(len(chosen) + 1, dtype=np.int64)
+        np.cumsum(lengths, out=base[1:])
+        total = int(base[-1])
+        count = np.zeros(total, dtype=np.int64)
+        usual = np.empty(total)
+        slot = np.full(n_orgs, -1, dtype=np.int64)
+        first = np.zeros(n_orgs, dtype=np.int64)
+        for i, (code, state, lo, hi) in enumerate(chosen):
+            slot[code] = i
+            first[code] = lo
+            start = int(base[i])
+            for minute, bucket in state.minutes.items():
+                if lo <= minute < hi and bucket.complaints:
+                    count[start + minute - lo] += bucket.complaints
+            usual[start:start + hi - lo] = _usual_minutes(state, lo, hi)
+        rows = np.flatnonzero(complaints)
+        row_slot = slot[codes[rows]]
+        rows, row_slot = rows[row_slot >= 0], row_slot[row_slot >= 0]
+        offset = minutes[rows] - first[codes[rows]]
+        inside = (offset >= 0) & (offset < lengths[row_slot])
+        np.add.at(count, base[row_slot[inside]] + offset[inside], 1)
+        # Complaints before the minutes the batch judges raise the bound they start from.
+        cursors = np.array([state.cursor for _, state, _, _ in chosen], dtype=np.int64)
+        late = np.bincount(row_slot[minutes[rows] < cursors[row_slot]], minlength=len(chosen))
+        counted_sum = np.zeros(total + 1, dtype=np.int64)
+        np.cumsum(count, out=counted_sum[1:])
+        expected_sum = np.zeros(total + 1)
+        np.cumsum(usual, out=expected_sum[1:])
+        late_l = late.tolist()
+        by_settings: dict[SurgeSettings, list[int]] = {}
+        for i, (_, state, lo, hi) in enumerate(chosen):
+            start = int(base[i]) + state.cursor - lo
+            stop = int(base[i + 1])
+            sums = np.cumsum(count[start:stop] - state.gate_rate * usual[start:stop])
+            state.ahead_bound = sums - np.minimum(np.minimum.accumulate(sums),
+                                                  -(state.bound + late_l[i]))
+            state.ahead_base, state.ahead_end = state.cursor, hi
+            state.ahead, state.ahead_at = [], 0
+            if state.s.enabled:
+                by_settings.setdefault(state.s, []).append(i)
+            self._ahead_states.append(state)
+        for group in by_settings.values():
+            judged = [np.arange(int(base[i]) + chosen[i][1].cursor - chosen[i][2],
+                                int(base[i + 1])) for i in group]
+            index = np.concatenate(judged)
+            owner = np.repeat(np.array(group), [len(j) for j in judged])
+            minute = index - base[owner] + np.array([lo for _, _, lo, _ in chosen])[owner]
+            attrs = np.array([(s.slow, s.barrier, s.first_minute, s.warm_until)
+                              for _, s, _, _ in (chosen[i] for i in group)], dtype=np.int64)
+            where = np.searchsorted(np.array(group), owner)
+            slow, barrier, first_minute, warm = (attrs[where, j] for j in range(4))
+            longest = np.maximum(np.minimum(np.minimum(slow, minute - barrier),
+                                            minute + 1 - first_minute), 0)
+            ends = index + 1
+            rep = chosen[group[0]][1]
+            least = rep.s.min_complaints
+            maybe = ((minute >= warm) & (longest > 0)
+                     & (counted_sum[ends] - counted_sum[ends - longest] >= least))
+            picked = np.flatnonzero(maybe)
+            if not len(picked):
+                continue
+            held = _may_hold(rep, counted_sum, expected_sum, ends[picked], longest[picked])
+            for i, m in zip(owner[picked[held]].tolist(), minute[picked[held]].tolist(),
+                            strict=True):
+                chosen[i][1].ahead.append(m)
+        for _, state, _, _ in chosen:
+            state.ahead_next = state.ahead[0] if state.ahead else state.ahead_end
+
+    def _settle(self) -> None:
+        """The end of a batch: organisations with a look-ahead are brought to their
+        partition's clock (nothing left there could open a surge) and go back to being
+        walked by the ticks, or to idling if calm."""
+        for state in self._ahead_states:
+            due = self._due.get(state.partition) if state.partition is not None else None
+            if due is not None and state.cursor < due:
+                self._advance(state, due)
+            state.ahead, state.ahead_bound = [], None
+            state.ahead_next = state.ahead_end = -1
+            pending = state.pending
+            while pending and pending[0] < state.cursor:
+                heapq.heappop(pending)
+            if not pending and state.surge is None and state.bound < state.lowest_gate:
+                state.idle = True
+                active = self._by_partition.get(state.partition)  # type: ignore[arg-type]
+                if active is not None:
+                    active.pop(state.org_id, None)
+        self._ahead_states = []
 
     def load_history(self, rows: Iterable[tuple[Any, ...]], *, through: datetime | None = None,
                      complaints: Iterable[Sampled] = ()) -> None:
@@ -1460,7 +1649,11 @@ class SurgeDetector:
             if not active:
                 return
             calm = []
+            out = self._out
+            emitted = len(out) if out is not None else 0
             for state in active.values():
+                if due <= state.ahead_next and state.surge is None:
+                    continue  # nothing due can open a surge: the look-ahead passes it later
                 if state.first_minute >= 0 and state.cursor < due:
                     self._advance(state, due)
                 pending = state.pending
@@ -1471,6 +1664,9 @@ class SurgeDetector:
             for state in calm:
                 state.idle = True
                 del active[state.org_id]
+            if out is not None and len(out) > emitted + 1:
+                # in the order of the organisations, not of their arrival in `active`
+                out[emitted:] = sorted(out[emitted:], key=lambda alert: alert.org_id)
 
     def _advance(self, state: _OrgState, target: int) -> None:
         """Judge the organisation's minutes before `target`: one by one where a minute had
@@ -1489,6 +1685,19 @@ class SurgeDetector:
         while cursor < target:
             while pending and pending[0] < cursor:
                 heapq.heappop(pending)
+            if cursor < state.ahead_end and state.surge is None:
+                ahead = state.ahead
+                i = state.ahead_at
+                while i < len(ahead) and ahead[i] < cursor:
+                    i += 1
+                state.ahead_at = i
+                upcoming = state.ahead_next = ahead[i] if i < len(ahead) else state.ahead_end
+                if upcoming > target:
+                    upcoming = target
+                if upcoming > cursor:
+                    self._pass(state, upcoming)
+                    cursor = state.cursor
+                    continue
             if state.surge is None and state.bound < lowest_gate:
                 upcoming = min(pending[0], target) if pending else target
                 if upcoming > cursor:
@@ -1526,6 +1735,39 @@ class SurgeDetector:
             cursor = state.cursor = minute + 1
             if cursor - slow >= state.committed + _COMMIT_EVERY:
                 state.commit(cursor - slow)
+
+    def _pass(self, state: _OrgState, stop: int) -> None:
+        """The minutes from the cursor to `stop`, none of which can open a surge (the
+        look-ahead said so; no surge is open): their counts join the running sums in one go
+        and the bound is the look-ahead's, with no minute judged."""
+        pending = state.pending
+        buckets = state.minutes
+        sum_minute = state.sum_minute
+        if len(sum_minute) > state.head:
+            c, o, r = state.sum_complaints[-1], state.sum_others[-1], state.sum_reach[-1]
+        else:
+            c, o, r = state.base
+        passed = 0
+        while pending and pending[0] < stop:
+            minute = heapq.heappop(pending)
+            bucket = buckets.get(minute)
+            if bucket is None:
+                continue
+            c += bucket.complaints
+            o += bucket.others
+            r += bucket.reach
+            passed += 1
+            sum_minute.append(minute)
+            state.sum_complaints.append(c)
+            state.sum_others.append(o)
+            state.sum_reach.append(r)
+        self.work.minutes_skipped += stop - state.cursor
+        self.work.minutes_passed += passed
+        assert state.ahead_bound is not None
+        state.bound = float(state.ahead_bound[stop - 1 - state.ahead_base]) + _BULK_ROOM
+        state.cursor = stop
+        if stop - state.slow >= state.committed + _COMMIT_EVERY:
+            state.commit(stop - state.slow)
 
     # the rule ----------------------------------------------------------------------------
 
@@ -1723,6 +1965,10 @@ def _iso_minute(minute: int) -> str:
 _BULK_STRETCH = 4096  # minutes of the running bound computed at once while loading
 _BULK_MOST = 400 * 1440  # minutes: an organisation's history longer than this is walked
 _BULK_ROOM = 1e-6  # the bound from cumulative sums is not rounded as the walk's is
+_AHEAD_LEAST = 30  # minutes a look-ahead must reach to pay for its arrays
+_AHEAD_MOST = 20 * 60  # minutes past the committed ones a look-ahead may reach: the usual
+# counts of a minute read history at least 22.5 h old (21.5 h across a clock change), which
+# must be committed already
 
 
 def _history_rows(table: pa.Table) -> list[tuple[Any, ...]]:
@@ -1730,6 +1976,49 @@ def _history_rows(table: pa.Table) -> list[tuple[Any, ...]]:
                ("org_id", "minute", "complaints", "reach", "mentions")
                if name in table.column_names]
     return list(zip(*columns, strict=True))
+
+
+def _may_hold(state: _OrgState, counted: np.ndarray, expected: np.ndarray, ends: np.ndarray,
+              longest: np.ndarray, *, first: bool = False) -> np.ndarray:
+    """The gate on columns, for the history load and a stream's batch alike: of the minutes
+    whose complaints end before `ends` in the cumulative complaints `counted` (and usual
+    complaints `expected`), each with the `longest` span it may be tested on, the positions
+    of those with a span that passes the volume, rate, share and tail tests as far as its
+    complaints and usual counts alone tell: what `_judge` tests, short of the other
+    mentions (S is at least E), with E from cumulative sums, so with a little room. No
+    minute elsewhere can open a surge. With `first`, only the first such position."""
+    s = state.s
+    window = np.minimum(state.window, longest)
+    in_window = counted[ends] - counted[ends - window]  # at least `_judge`'s
+    ks, es, passes = [], [], []
+    for length, ratio in zip(state.spans, state.ratios, strict=True):
+        inside = length <= longest
+        starts = np.where(inside, ends - length, ends)
+        k = counted[ends] - counted[starts]
+        e = expected[ends] - expected[starts]
+        volume = k if length >= state.window else in_window
+        passes.append(inside & (volume >= s.min_complaints)
+                      & (k >= max(ratio, s.share_ratio) * e * (1 - _BULK_ROOM)))
+        ks.append(k)
+        es.append(e)
+    passing = np.array(passes)
+    log_p = state.log_p + _BULK_ROOM
+    held: list[int] = []
+    for i in np.flatnonzero(passing.any(axis=0)).tolist():
+        for j in np.flatnonzero(passing[:, i]).tolist():
+            if log_poisson_tail(int(ks[j][i]), float(es[j][i]) * (1 + _BULK_ROOM)) <= log_p:
+                held.append(i)
+                break
+        if held and first:
+            break
+    return np.array(held, dtype=np.int64)
+
+
+def _usual_minutes(state: _OrgState, first: int, end: int) -> np.ndarray:
+    """E (with the floor) of each UTC minute in [first, end), as `sums_ending` reads it."""
+    segments = state.segments(first, end)
+    return np.repeat(np.array([rates[0] for _, _, rates in segments]),
+                     [stop - start for start, stop, _ in segments])
 
 
 class _HistoryLoad:
@@ -1962,33 +2251,9 @@ class _HistoryLoad:
         return None
 
     def _may_hold(self, at: np.ndarray, longest: np.ndarray) -> int:
-        """The first of the minutes at these indices with a span that passes the volume,
-        rate, share and tail tests as far as its counts and usual counts alone tell (what
-        `_judge` tests, short of the other mentions; E from cumulative sums, so with a
-        little room), or -1."""
-        state = self.state
-        s = state.s
-        ends = at + 1
-        window = np.minimum(state.window, longest)
-        in_window = self.counted[ends] - self.counted[ends - window]  # at least `_judge`'s
-        ks, es, passes = [], [], []
-        for length, ratio in zip(state.spans, state.ratios, strict=True):
-            inside = length <= longest
-            starts = np.where(inside, ends - length, ends)
-            k = self.counted[ends] - self.counted[starts]
-            e = self.expected[ends] - self.expected[starts]
-            volume = k if length >= state.window else in_window
-            passes.append(inside & (volume >= s.min_complaints)
-                          & (k >= max(ratio, s.share_ratio) * e * (1 - _BULK_ROOM)))
-            ks.append(k)
-            es.append(e)
-        passing = np.array(passes)
-        log_p = state.log_p + _BULK_ROOM
-        for i in np.flatnonzero(passing.any(axis=0)).tolist():
-            for j in np.flatnonzero(passing[:, i]).tolist():
-                if log_poisson_tail(int(ks[j][i]), float(es[j][i]) * (1 + _BULK_ROOM)) <= log_p:
-                    return i
-        return -1
+        """The first of the minutes at these indices where a span may hold, or -1."""
+        held = _may_hold(self.state, self.counted, self.expected, at + 1, longest, first=True)
+        return int(held[0]) if len(held) else -1
 
     # laying the state down, and the walk -------------------------------------------------
 
@@ -2031,6 +2296,7 @@ class _HistoryLoad:
             held = buckets.get(int(ts // 60))
             if held is None:
                 continue
+            held.sampling()
             followers = mention.author_followers
             if followers > held.authors.get(mention.author_id, -1):
                 held.authors[mention.author_id] = followers

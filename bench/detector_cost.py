@@ -1,0 +1,117 @@
+"""What the surge detector costs per mention, on a file of events (e.g. a simulated world).
+
+    dorpspomp simulate --out /tmp/w.jsonl --orgs 60 --days 7
+    python bench/detector_cost.py /tmp/w.jsonl --roster /tmp/w.roster.yaml
+
+Decodes the file as the worker would (partition from the organisation, as `dorpspomp
+replay` keys it; Kafka timestamps at the events' own time, as a live stream has them),
+labels the mentions with the shipped classifier, then hands the detector batches of
+`--batch` events as Arrow tables in the warehouse's layout (`pipelines.sink.mentions_table`,
+made before the clock starts, as the worker's decoder hands them over) with the partitions'
+clocks, the way `pipelines.processors` does, and times only `SurgeDetector.process_table`,
+in CPU time of this process (other processes on a shared machine then cost it little).
+Prints µs per mention, the alert states and what the detector did (`SurgeDetector.work`);
+the best of `--repeat` runs is the figure. `--alerts FILE` writes the alert states (JSON
+lines), so that two versions of the detector can be compared on the same world.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import time
+from dataclasses import asdict
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pyarrow as pa
+from aiokafka.partitioner import murmur2
+
+from pipelines.ingest.decode import Mention, Source, decode
+from pipelines.ingest.enrich import label_mentions
+from pipelines.ingest.sink import mentions_table
+from pipelines.processing.alerts import Alert
+from pipelines.processing.escalation import SurgeDetector
+from pipelines.roster import Roster, load_roster
+from pipelines.textmodel.classify import load_classifier
+
+Batch = tuple[pa.Table, dict[int, datetime]]
+
+
+def load(path: Path, roster: Roster, partitions: int) -> list[Mention]:
+    mentions: list[Mention] = []
+    offsets = [0] * partitions
+    for line in path.read_bytes().splitlines():
+        event = decode(line, Source("bench", 0, 0), roster)
+        if not isinstance(event, Mention):
+            continue
+        partition = (murmur2(event.org_id.encode()) & 0x7FFFFFFF) % partitions
+        event.source = Source("bench", partition, offsets[partition], event.created_at)
+        offsets[partition] += 1
+        mentions.append(event)
+    label_mentions(mentions, load_classifier())
+    return mentions
+
+
+def batches(mentions: list[Mention], batch: int) -> list[Batch]:
+    """The calls' arguments: the batch's mentions in (partition, offset) order, and each
+    partition's clock."""
+    out: list[Batch] = []
+    clocks: dict[int, datetime] = {}
+    now = datetime.now(UTC)
+    for start in range(0, len(mentions), batch):
+        chunk = sorted(mentions[start:start + batch],
+                       key=lambda m: (m.source.partition, m.source.offset))
+        for m in chunk:
+            p = m.source.partition
+            if p not in clocks or m.clock_at > clocks[p]:
+                clocks[p] = m.clock_at
+        out.append((mentions_table(chunk, now), dict(clocks)))
+    return out
+
+
+def run(calls: list[Batch], roster: Roster) -> tuple[float, list[Alert], SurgeDetector]:
+    detector = SurgeDetector(roster)
+    alerts: list[Alert] = []
+    spent = 0.0
+    for table, clocks in calls:
+        began = time.process_time()
+        out = detector.process_table(table, clocks)
+        spent += time.process_time() - began
+        alerts += out
+    return spent, alerts, detector
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("events", type=Path)
+    parser.add_argument("--roster", type=Path)
+    parser.add_argument("--batch", type=int, default=20_000)
+    parser.add_argument("--partitions", type=int, default=6)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--alerts", type=Path, help="write the alert states here (JSON lines)")
+    args = parser.parse_args()
+    roster = load_roster(args.roster)
+    mentions = load(args.events, roster, args.partitions)
+    count = len(mentions)
+    calls = batches(mentions, args.batch)
+    del mentions
+    best = None
+    alerts: list[Alert] = []
+    for _ in range(args.repeat):
+        gc.collect()
+        spent, alerts, detector = run(calls, roster)
+        best = spent if best is None else min(best, spent)
+        print(f"{count:,} mentions: {spent:.2f} s CPU, {spent / count * 1e6:.2f} µs/mention, "
+              f"{len(alerts):,} alert states; {detector.work}")
+    assert best is not None
+    print(f"best: {best / count * 1e6:.2f} µs/mention")
+    if args.alerts:
+        with args.alerts.open("w") as f:
+            for alert in alerts:
+                f.write(json.dumps(asdict(alert), default=str, sort_keys=True) + "\n")
+
+
+if __name__ == "__main__":
+    main()
