@@ -504,6 +504,8 @@ def complaint_cues() -> dict[str, float]:
     else), written as the tokeniser writes text: lower case, accents folded,
     numbers as "0" (a copy)."""
     return dict(_COMPLAINT_CUES)
+
+
 _OPENING_INDEX = _index(_OPENING_CUES)
 
 # What a token is to the scorer; see _token_table.

@@ -11,6 +11,7 @@ cross-validation inside it, so the held-out side stays unseen until
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 from collections import Counter
@@ -48,7 +49,6 @@ FOLDS = 5
 #: exported weights (see :func:`export`).
 FAMILY_WEIGHT = {"w:": 4.0, "b:": 4.0}
 SENTIMENT_FOLDS = 3
-SEED = 20251204
 
 
 @dataclass
@@ -115,8 +115,16 @@ def _best_threshold(logits: np.ndarray, truth: np.ndarray) -> tuple[float, float
     return best
 
 
-def _folds(size: int, folds: int) -> np.ndarray:
-    return np.random.default_rng(SEED).permutation(size) % folds
+def _folds(groups: Sequence[str], folds: int) -> np.ndarray:
+    """Each example's fold from a hash of its group (as the train/test side
+    is), so adding a set or a file leaves every other example in its fold and
+    cross-validated figures before and after compare like for like."""
+    return np.array(
+        [
+            int.from_bytes(hashlib.sha256(f"fold:{group}".encode()).digest()[:8], "big") % folds
+            for group in groups
+        ]
+    )
 
 
 def _fit(x: csr_matrix, y: np.ndarray, c: float):  # -> LogisticRegression
@@ -125,12 +133,14 @@ def _fit(x: csr_matrix, y: np.ndarray, c: float):  # -> LogisticRegression
     return LogisticRegression(C=c, max_iter=2000).fit(x, y)
 
 
-def _choose_complaint(x: csr_matrix, y: np.ndarray, langs: np.ndarray, log: list[str]):
+def _choose_complaint(
+    x: csr_matrix, y: np.ndarray, langs: np.ndarray, groups: Sequence[str], log: list[str]
+):
     """C by mean per-language out-of-fold MCC, then the thresholds at that C."""
     folds = min(FOLDS, int(y.sum()), int((~y).sum()))
     if folds < 2 or len(y) < 50:
         return COMPLAINT_C[0], dict.fromkeys(scorer.LANGS, 0.0)
-    fold = _folds(len(y), folds)
+    fold = _folds(groups, folds)
     best: tuple[float, float, dict[str, float]] | None = None
     for c in COMPLAINT_C:
         logits = np.zeros(len(y))
@@ -156,12 +166,12 @@ def _choose_complaint(x: csr_matrix, y: np.ndarray, langs: np.ndarray, log: list
     return best[0], best[2]
 
 
-def _choose_sentiment(x: csr_matrix, y: np.ndarray, log: list[str]) -> float:
+def _choose_sentiment(x: csr_matrix, y: np.ndarray, groups: Sequence[str], log: list[str]) -> float:
     counts = Counter(y.tolist())
     folds = min(SENTIMENT_FOLDS, min(counts.values()))
     if folds < 2 or len(y) < 50 or len(SENTIMENT_C) == 1:
         return SENTIMENT_C[0]
-    fold = _folds(len(y), folds)
+    fold = _folds(groups, folds)
     best = (1.0, -1.0)
     for c in SENTIMENT_C:
         right = 0
@@ -203,14 +213,15 @@ def train(
 
     has_complaint = np.array([e.complaint is not None for e in examples])
     y_complaint = np.array([bool(e.complaint) for e in examples])[has_complaint]
+    groups = np.array([e.group for e in examples])
     c_complaint, cuts = _choose_complaint(
-        x_complaint[has_complaint], y_complaint, langs[has_complaint], log
+        x_complaint[has_complaint], y_complaint, langs[has_complaint], groups[has_complaint], log
     )
     complaint = _fit(x_complaint[has_complaint], y_complaint, c_complaint)
 
     has_sentiment = np.array([e.sentiment is not None for e in examples])
     y_sentiment = np.array([e.sentiment for e in examples])[has_sentiment]
-    c_sentiment = _choose_sentiment(x[has_sentiment], y_sentiment, log)
+    c_sentiment = _choose_sentiment(x[has_sentiment], y_sentiment, groups[has_sentiment], log)
     sentiment = _fit(x[has_sentiment], y_sentiment, c_sentiment)
     order = [list(sentiment.classes_).index(label) for label in ("neg", "neu", "pos")]
 
