@@ -28,7 +28,10 @@ TEST_SHARE = 0.2
 #: Files each set needs, relative to the data directory.
 COMPLAINTS_CSV = Path("complaints-social-media/complaints-data.csv")
 TWEETEVAL_DIR = Path("tweeteval/datasets/sentiment")
-ABSA_NL_XML = Path("semeval2016-absa-nl/restaurants_dutch_training.xml")
+ABSA_NL_XML = (
+    Path("semeval2016-absa-nl/restaurants_dutch_training.xml"),
+    Path("semeval2016-absa-nl/DU_REST_SB1_TEST.xml.gold"),
+)
 POLITICAL_NL_XLSX = Path("dutch-political-tweets/gold.xlsx")
 
 #: The "Twitter US Airline Sentiment" tweets (Crowdflower, February 2015) are
@@ -131,9 +134,15 @@ def absa_nl(root: Path) -> Iterator[Example]:
     has no public complaint set, so a negative sentence about the restaurant
     (its service, food, prices, waiting) stands in for a complaint: the
     ``complaint`` label is ``sentiment == "neg"``. Sentences of one review
-    stay on one side of the split."""
-    tree = ET.parse(_need(root / ABSA_NL_XML))
-    for review in tree.getroot().iter("Review"):
+    stay on one side of the split. Both files of the task are read: its
+    training reviews and its test reviews with their gold opinions (other
+    restaurants' reviews; our split is by review, not by file)."""
+    reviews = (
+        review
+        for path in ABSA_NL_XML
+        for review in ET.parse(_need(root / path)).getroot().iter("Review")
+    )
+    for review in reviews:
         review_id = review.get("rid") or ""
         for sentence in review.iter("sentence"):
             text = (sentence.findtext("text") or "").strip()
