@@ -34,6 +34,7 @@ holds. The warehouse reads behind it live beside the sink, in `pipelines.ingest.
 from __future__ import annotations
 
 import logging
+import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from datetime import UTC, datetime, timedelta
@@ -82,6 +83,27 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 HISTORY_FOR_BASELINES = timedelta(weeks=5)
 REPLAY_CHUNK = 10_000
 _SKEW_MS = CLOCK_SKEW // timedelta(milliseconds=1)
+
+
+class StepClock:
+    """Wall and CPU seconds (of the thread that runs it) of each step of a restore, for
+    its log line: what a restart costs, and where."""
+
+    def __init__(self) -> None:
+        self.steps: list[tuple[str, float, float]] = []
+        self._lap = (time.perf_counter(), time.thread_time())
+
+    def restart(self) -> None:
+        """Count from now, in the calling thread."""
+        self._lap = (time.perf_counter(), time.thread_time())
+
+    def lap(self, name: str) -> None:
+        wall, cpu = time.perf_counter(), time.thread_time()
+        self.steps.append((name, wall - self._lap[0], cpu - self._lap[1]))
+        self._lap = (wall, cpu)
+
+    def __str__(self) -> str:
+        return ", ".join(f"{name} {wall:.2f} s ({cpu:.2f} CPU)" for name, wall, cpu in self.steps)
 
 
 class StreamProcessors:
@@ -198,6 +220,7 @@ class StreamProcessors:
         before its mention, with the reply missing from the warehouse, left the
         mention unanswered for good).
         """
+        steps = StepClock()
         self.tracker = ResponseTracker(self.roster, self.lateness)
         self.clocks, self.watermark = {}, None
         self.tracker_clocks, self.held, self.offset_clocks = {}, {}, {}
@@ -207,6 +230,7 @@ class StreamProcessors:
         unknown = {p: offset for p, offset in recorded.items() if p not in cut_clocks}
         if unknown:  # offsets recorded before migration 0007, without their clock: scan
             cut_clocks.update(clocks_before(warehouse, unknown))
+        steps.lap("recorded offsets and clocks")
         window = max([self.roster.defaults.answer_window,
                       *(org.answer_window for org in self.roster.orgs.values())])
         before_window = timedelta(seconds=window + self.lateness) + RESOLVE_AFTER
@@ -234,11 +258,14 @@ class StreamProcessors:
         if not final:
             self.detector = self._fresh_detector()
             return Derived()
-        detector = self._restore_detector(warehouse, cut, max(final.values()))
+        steps.lap(f"{mentions.num_rows} mentions and {posts.num_rows} posts")
+        surge_clock = StepClock()
+        detector = self._restore_detector(warehouse, cut, max(final.values()), surge_clock)
         self.tracker.resume(latest_alert_states(warehouse, (ALERT_KIND, SILENT_KIND)),
                             {p: t for p, t in cut_clocks.items() if p in recorded},
                             org_activity(warehouse, recorded, horizon, posts_since))
         self.offset_clocks = {p: t for p, t in cut_clocks.items() if p in recorded}
+        steps.lap("alert states and activity")
 
         rejected = rejected_after(warehouse, topic, recorded)
         rows: list[pa.Table] = []
@@ -273,6 +300,7 @@ class StreamProcessors:
                     chunk_m["created_at"].cast(pa.int64()), cut_ms))
                 surge_steps.append((recent, dict(self.clocks)))
         self.held = {p: held for p, held in self.held.items() if held}
+        steps.lap("response tracker")
         self.clocks = dict(final)
         for partition, clock in final.items():  # none of its events handed in again
             self.tracker_clocks.setdefault(partition, clock)
@@ -282,32 +310,41 @@ class StreamProcessors:
         rows.append(tracked.rows)
         alerts += tracked.alerts
         self.detector = detector.result()
+        steps.lap("waiting for the surge detector")
         detected = [submit_table(self.detector, recent, clocks) for recent, clocks in surge_steps]
         detected.append(submit_table(self.detector, MENTIONS_SCHEMA.empty_table(), self.clocks))
         for found in detected:
             alerts += found.result()
+        steps.lap("surge detector")
         log.info("restored state from %s: %d open mentions, %d early replies, %d organisations "
                  "with complaint history, %d events of a half-done write held until read "
                  "again", cut.isoformat(), self.tracker.open_mentions, self.tracker.orphan_posts,
                  self.detector.tracked_orgs, sum(len(h) for h in self.held.values()))
+        log.info("restore steps: %s; in a thread meanwhile: %s", steps, surge_clock)
         return Derived(rows=pa.concat_tables(rows), alerts=alerts, watermark=self.watermark)
 
-    def _restore_detector(self, warehouse: Warehouse, cut: datetime,
-                          newest: datetime) -> Future[SurgeDetector | DetectorProcess]:
-        """A new surge detector with the complaint history before `cut` loaded, made in a
-        thread while the response tracker takes the events again (the history's query and
-        the load in the detector's process run meanwhile)."""
+    def _restore_detector(self, warehouse: Warehouse, cut: datetime, newest: datetime,
+                          steps: StepClock) -> Future[SurgeDetector | DetectorProcess]:
+        """A new surge detector with the complaint history before `cut` loaded, made in
+        threads while the response tracker takes the events again: the detector's process
+        starts (or empties) while the history is read, then loads it."""
+        making = ThreadPoolExecutor(2, thread_name_prefix="surge-restore")
+        emptied = making.submit(self._fresh_detector)
+
         def made() -> SurgeDetector | DetectorProcess:
-            detector = self._fresh_detector()
+            steps.restart()
             history = complaint_history(warehouse, newest - HISTORY_FOR_BASELINES, cut)
             # the texts a restart needs depend on the roster only: asked here, not in the
             # detector's process
             needed = SurgeDetector(self.roster).texts_needed(cut)
-            detector.load_history_table(history, through=cut, complaints=complaint_texts(
-                warehouse, *needed, cut))
+            texts = complaint_texts(warehouse, *needed, cut)
+            steps.lap(f"complaint history ({history.num_rows} organisation-minutes)")
+            detector = emptied.result()
+            steps.lap("detector emptied")
+            detector.load_history_table(history, through=cut, complaints=texts)
+            steps.lap("history loaded")
             return detector
 
-        making = ThreadPoolExecutor(1, thread_name_prefix="surge-restore")
         try:
             return making.submit(made)
         finally:
