@@ -69,6 +69,7 @@ from pipelines.warehouse import Warehouse
 log = logging.getLogger("dorpspomp.worker")
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter (malloc.h)
 
 
 class IngestProcessor:
@@ -135,14 +136,22 @@ class FreedMemory:
     objects the response tracker keeps for hours; glibc's malloc keeps what is freed in
     between for reuse instead of returning it (106 of the main heap's 217 MB were free after
     600 000 pending mentions written in one process). `malloc_trim` returns it, ~10 ms of
-    CPU a call there. Without glibc's malloc_trim (musl, macOS) it does nothing."""
+    CPU a call there. Buffers of `MMAP_AT` bytes and more (a batch's pickles between the
+    processes, fetched record sets) get pages of their own, returned as soon as they are
+    freed: glibc otherwise raises that bound to 32 MiB after the first such buffer is freed,
+    and they pile up between the tracker's objects. Without glibc (musl, macOS) it does
+    nothing."""
+
+    MMAP_AT = 4 * 2**20
 
     def __init__(self, every: float = 1.0) -> None:
         self.every = every
         self._last = 0.0
         self._trim: Callable[[int], int] | None
-        try:  # the C library this process runs on: glibc has malloc_trim
-            self._trim = ctypes.CDLL(None).malloc_trim
+        try:  # the C library this process runs on: glibc has malloc_trim and mallopt
+            libc = ctypes.CDLL(None)
+            self._trim = libc.malloc_trim
+            libc.mallopt(_M_MMAP_THRESHOLD, self.MMAP_AT)
         except (OSError, AttributeError):
             self._trim = None
 
@@ -280,8 +289,12 @@ def create_app(
                 batch.timestamps)
 
     async def write_batch(batch: RawBatch, decoding: asyncio.Future[IngestBatch]) -> None:
+        columns = await decoded(batch, decoding)
+        events = len(batch.messages)
+        # decoded: the raw messages (~10 MB a batch of 20 000) go while the batch is written
+        batch.messages, batch.timestamps = [], []
         await processor.checkpoint.complete(
-            await decoded(batch, decoding), events=len(batch.messages), taken_at=batch.taken_at,
+            columns, events=events, taken_at=batch.taken_at,
             writer=writer, stats=stats, publish=publish, commit=consumer.commit)
 
     @app.task
