@@ -1674,8 +1674,8 @@ class _Batch:
             .to_numpy(zero_copy_only=False), bool)
         self.actionable_all = np.concatenate([self.actionable, np.zeros(n_p, bool)])
         self.m_platform = _texts(mentions, "platform")
-        self.m_author_id = _texts(mentions, "author_id", few=False)
-        self.m_author_handle = _texts(mentions, "author_handle", few=False)
+        self.m_author_id = _texts(mentions, "author_id")
+        self.m_author_handle = _texts(mentions, "author_handle")
         self.m_complaint = [c is True for c in _column(mentions, "complaint").to_pylist()]
         self.p_ids: list[str] = _column(posts, "event_id").to_pylist()
         self.p_handle = _texts(posts, "account_handle", few=False)
