@@ -585,8 +585,8 @@ class ResponseTracker:
         if not mention.size:
             return taken, []
         rows = events[mention]
-        m_ids = batch.m_ids
-        ids = [m_ids[e] for e in rows.tolist()]
+        id_array = batch.m_id_array[rows]
+        ids: list[str] = id_array.tolist()
         odd = np.zeros(len(ids), bool)  # decided event by event
         unique = set(ids)
         if len(unique) < len(ids):
@@ -609,10 +609,14 @@ class ResponseTracker:
             first: dict[str | None, int] = {}
             for j, e in zip(replies.tolist(), events[replies].tolist(), strict=True):
                 first.setdefault(targets[e - n_m], j)
-            answered = first.keys() & unique
-            if answered:
-                odd |= np.array([first.get(i, len(events)) < j
-                                 for i, j in zip(ids, mention.tolist(), strict=True)], bool)
+            if first.keys() & unique:
+                # where each mention's id is among the targets, and the first reply to it
+                found = pc.index_in(pa.array(ids, pa.string()),
+                                    value_set=pa.array(list(first), pa.string()))
+                where = found.fill_null(-1).to_numpy(zero_copy_only=False)
+                reply_at = np.append(np.fromiter(first.values(), np.int64, len(first)),
+                                     len(events))
+                odd |= reply_at[where] < mention
         at = instant[mention]
         expires = batch.expires[rows]
         late = at > expires
@@ -627,7 +631,8 @@ class ResponseTracker:
             return taken, []
         taken[mention[plain]] = True
         rows, codes, at = rows[plain], codes[plain], at[plain]
-        ids = [ids[i] for i in plain.tolist()]
+        id_array = id_array[plain]
+        ids = id_array.tolist()
         row_list = rows.tolist()
         number = part.number
         breach = batch.breach[rows]
@@ -654,7 +659,6 @@ class ResponseTracker:
         waits = pooled & (breach > at)
         start = np.where(waits, breach, at)
         complaint = np.array(batch.m_complaint, bool)[rows]
-        id_array = np.array(ids, object)
         created = batch.m_created[rows]
         for code in np.unique(codes[pooled]).tolist():
             rows_of = np.flatnonzero(pooled & (codes == code))
@@ -1668,6 +1672,7 @@ class _Batch:
         self.clock = np.where(known_time, np.minimum(self.created, received + _SKEW_US),
                               self.created)
         self.m_ids: list[str] = _column(mentions, "event_id").to_pylist()
+        self.m_id_array = np.array(self.m_ids, object)
         self.m_kind = _texts(mentions, "kind")
         self.actionable = np.asarray(
             pc.fill_null(pc.not_equal(_column(mentions, "kind"), "share"), True)
