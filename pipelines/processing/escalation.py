@@ -156,7 +156,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import numpy as np
 import pyarrow as pa
@@ -164,6 +163,7 @@ import pyarrow as pa
 from pipelines.ingest.columnar import clock_at
 from pipelines.ingest.decode import Mention
 from pipelines.ingest.sink import mentions_table
+from pipelines.orgclock import HOUR_US, MINUTE_US, ZoneClock, zone_clock
 from pipelines.processing.alerts import Alert
 from pipelines.processing.surge_explain import distinctive_terms
 from pipelines.roster import Org, Roster, format_duration, parse_duration
@@ -577,8 +577,8 @@ class _OrgState:
         self.org_id = org.id
         self.name = org.name or org.id
         self.s = settings
-        self.zone: ZoneInfo | None = None if org.timezone in ("UTC", "Etc/UTC") else ZoneInfo(
-            org.timezone)
+        clock = zone_clock(org.timezone)
+        self.clock: ZoneClock | None = None if clock.fixed == 0 else clock  # None: UTC
         self.window = settings.window // 60
         self.calm_span = settings.resolve_after // 60
         self.slow = max(settings.slow_window // 60, self.window, self.calm_span)
@@ -653,19 +653,20 @@ class _OrgState:
 
     def offset(self, minute: int) -> int:
         """The organisation's UTC offset in minutes at a UTC minute (constant per UTC hour)."""
-        if self.zone is None:
+        if self.clock is None:
             return 0
         hour = minute // 60
         off = self.offsets.get(hour)
         if off is None:
             if len(self.offsets) > 64:
                 self.offsets.clear()
-            delta = datetime.fromtimestamp(hour * 3600, self.zone).utcoffset()
-            off = self.offsets[hour] = int(delta.total_seconds()) // 60 if delta else 0
+            off = self.offsets[hour] = self.clock.offset(hour * HOUR_US) // MINUTE_US
         return off
 
     def local(self, minute: int) -> datetime:
-        return datetime.fromtimestamp(minute * 60, self.zone or UTC)
+        if self.clock is None:
+            return datetime.fromtimestamp(minute * 60, UTC)
+        return self.clock.datetime(minute * MINUTE_US)
 
     # counting ----------------------------------------------------------------------------
 
@@ -1595,14 +1596,12 @@ class SurgeDetector:
                 code = code_of.get(pair[1].org_id)
                 if code is not None and reading[code] <= trigger:
                     per_org[code].append(pair)
-            zones: dict[str, dict[int, int]] = {}
             for code in np.argsort(first_row, kind="stable").tolist():  # in order of arrival
                 name = names[code]
                 rows = by_org[starts[code]:starts[code + 1]]
                 state = self._track(name)
                 _HistoryLoad(self, state, minute[rows], count[rows], others[rows],
-                             reach[rows].tolist(), per_org[code], end,
-                             zones).run()
+                             reach[rows].tolist(), per_org[code], end).run()
         self._history_end = max(self._history_end, history_end)
 
     def _sample(self, ts: float, mention: Sampled) -> None:
@@ -2035,8 +2034,7 @@ class _HistoryLoad:
 
     def __init__(self, detector: SurgeDetector, state: _OrgState, minutes: np.ndarray,
                  complaints: np.ndarray, others: np.ndarray, reach: list[int],
-                 texts: list[tuple[float, Sampled]], end: int,
-                 zones: dict[str, dict[int, int]]) -> None:
+                 texts: list[tuple[float, Sampled]], end: int) -> None:
         self.detector, self.state, self.end = detector, state, end
         self.rows = minutes
         self.complaints = np.maximum(complaints, 0)
@@ -2045,7 +2043,6 @@ class _HistoryLoad:
         self.texts = texts
         self.text_seconds = [ts for ts, _ in texts]
         self.sampled = 0  # texts before this one have been sampled
-        self.zones = zones
         self.rows_l = minutes.tolist()
         self.complaints_l = self.complaints.tolist()
         self.others_l = self.others.tolist()
@@ -2070,8 +2067,10 @@ class _HistoryLoad:
         np.cumsum(self.count, out=self.counted[1:])
         # Local minutes, hours and half-hour blocks of the UTC minutes from the first.
         utc_first, utc_last = first // 60, end // 60
-        offsets = np.array([self._offset(h) for h in range(utc_first, utc_last + 1)],
-                           dtype=np.int64)
+        hours = np.arange(utc_first, utc_last + 1, dtype=np.int64)
+        clock = state.clock
+        offsets = (np.zeros(len(hours), dtype=np.int64) if clock is None
+                   else clock.offsets(hours * HOUR_US) // MINUTE_US)
         minute = np.arange(first, end + 1, dtype=np.int64)
         local = minute + offsets[minute // 60 - utc_first]
         self.hour = local // 60
@@ -2101,17 +2100,6 @@ class _HistoryLoad:
                 self.applied = state.exclusions[-1][1]
                 self._rates(state.cursor - first)
             cursor, bound = state.cursor, state.bound
-
-    def _offset(self, hour: int) -> int:
-        zone = self.state.zone
-        if zone is None:
-            return 0
-        known = self.zones.setdefault(zone.key, {})
-        off = known.get(hour)
-        if off is None:
-            delta = datetime.fromtimestamp(hour * 3600, zone).utcoffset()
-            off = known[hour] = int(delta.total_seconds()) // 60 if delta else 0
-        return off
 
     # the usual rates -------------------------------------------------------------------
 
