@@ -314,6 +314,7 @@ def dashboard_phase(worker: WorkerProcess, plan: Plan,
     report: dict[str, Any] = {"grow": json.loads(out.strip().splitlines()[-1])}
     worker.start()
     report["worker_restart_seconds"] = round(worker.ready - worker.started, 2)
+    report["worker_restart_steps"] = restore_steps(worker)
     data = dashboard.dashboard_data(worker.settings)
     report["pages"] = dashboard.time_pages(data, runs=plan.page_runs)
     report["queries"] = dashboard.time_queries(data, runs=plan.query_runs)
@@ -327,9 +328,19 @@ def dashboard_phase(worker: WorkerProcess, plan: Plan,
     try:
         fresh.start()
         report["new_group_start_seconds"] = round(fresh.ready - fresh.started, 2)
+        report["new_group_start_steps"] = restore_steps(fresh)
     finally:
         fresh.stop()
     return report
+
+
+def restore_steps(worker: WorkerProcess) -> str | None:
+    """The seconds of each step of the worker's last restore, from its log (the processors
+    write them there: `StreamProcessors.restore`)."""
+    marker = "restore steps: "
+    lines = [line for line in worker.log.read_text(errors="replace").splitlines()
+             if marker in line]
+    return lines[-1].split(marker, 1)[1] if lines else None
 
 
 def judged(results: dict[str, Any]) -> list[dict[str, Any]]:
