@@ -92,18 +92,31 @@ each event's instant and the clock after it come from a running maximum of `cloc
 partition; each new mention's `sla_breach_at` from a bisection over its organisation's open
 intervals, all at once; new mentions that nothing but their own columns decides about (not
 held yet, one copy in the batch, no reply waiting for them or read before them, not expired
-on arrival, and so for every mention of their organisation in the batch) go to the state,
-the SLA FIFOs and the partition's timers in bulk; an organisation's silence is walked event
+on arrival, and so for every mention of their organisation in the batch) go to the state in
+bulk: the shelves hold a number into the batch's kept columns (`_Block`), and a state tuple
+is made only when a reply or an alert asks for it. An organisation's silence is walked event
 by event only in a batch where it may flip, else its latest mention and post come from the
 columns. Python walks the replies and the other mentions, in offset order. Rows of mentions
-that are new and still open come straight from the batch's columns.
+that are new and still open come straight from the batch's columns; business response
+seconds are computed per organisation in one go when the rows are made.
 
-Cost: per new mention a tuple and its share of bulk dictionary updates, per reply a few
-dictionary operations; the SLA timers of an organisation are FIFOs (deadlines grow with
-created_at), merged with the batch's replies at the end of each call per organisation;
-Python work per alert state only, and states are few (one per organisation and change of
-level, not one per mention). A call has a fixed cost too (about 2 ms, per-column
-conversions), so the tracker wants batches, not single events.
+The queue past SLA is columns per organisation and partition (`_Pool`): for each mention
+that may wait, the instant it would start (its breach, or when it was read after that), its
+answer deadline and, once known, the instant its first answer was read. When the
+organisation settles at clock C, masks find who starts waiting (unless answered before),
+who stops (answered, or at the deadline) and the instants that only call for a decision;
+cumulative sums give the number waiting at every instant. Only the instants whose decision
+can change something are then decided in Python (found by search: where the alert would
+open, grow to 1.5 times or fall to half the number reported, be confirmed, start counting
+down to resolve, or silence flips; every instant up to a restart's stored states), plus the
+alert's chance to resolve `RESOLVE_AFTER` after the queue emptied; the rest would decide
+nothing. The waiting mentions an alert names are found by mask at its instant.
+
+Cost: per new mention its share of bulk dictionary updates and a few numbers; per reply a
+state tuple and a few dictionary operations; per organisation and call a few dozen numpy
+operations over its pool; Python work per alert state only, and states are few (one per
+organisation and change of level, not one per mention). A call has a fixed cost too (a few
+ms, per-column conversions), so the tracker wants batches, not single events.
 """
 
 from __future__ import annotations
