@@ -1310,8 +1310,24 @@ class SurgeDetector:
         o_minutes, o_counts = other_minutes.tolist(), other_counts.tolist()
         o_from, c_from = other_from.tolist(), complaint_from.tolist()
 
-        self._look_ahead(names, codes, partition, minutes, complaint & counted, counted,
-                         final, clocks)
+        quiet = self._look_ahead(names, codes, partition, minutes, complaint & counted,
+                                 counted, final, clocks)
+        # An organisation none of whose minutes due in this batch can open a surge is read
+        # by nothing until the batch's end: its rows are counted here, in their order.
+        skip = [False] * len(names)
+        if quiet:
+            group_code = codes[heads]  # the groups of an organisation are consecutive
+            bounds = np.searchsorted(group_code, np.array(quiet), side="left").tolist()
+            ends_at = np.searchsorted(group_code, np.array(quiet), side="right").tolist()
+            for code, g0, g1 in zip(quiet, bounds, ends_at, strict=True):
+                skip[code] = True
+                state = self._orgs[names[code]]
+                for i in range(o_from[g0], o_from[g1]):
+                    state.add_others(o_minutes[i], o_counts[i])
+                for c in range(c_from[g0], c_from[g1]):
+                    state.add_complaint(c_minutes[c], c_ts[c], event_ids[c], author_ids[c],
+                                        handles[c] or "", followers[c], texts[c] or "",
+                                        keys[c])
 
         minutes_l, tick_l = minutes.tolist(), tick.tolist()
         partition_l, codes_l, fires_l = partition.tolist(), codes.tolist(), fires.tolist()
@@ -1319,7 +1335,7 @@ class SurgeDetector:
         states: list[_OrgState | None] = [None] * len(names)
         for row in events:
             g = group_l[row]
-            if g >= 0:
+            if g >= 0 and not skip[codes_l[row]]:
                 code = codes_l[row]
                 state = states[code]
                 if state is None:
@@ -1345,7 +1361,7 @@ class SurgeDetector:
 
     def _look_ahead(self, names: list[str], codes: np.ndarray, partition: np.ndarray,
                     minutes: np.ndarray, complaints: np.ndarray, counted: np.ndarray,
-                    final: Mapping[int, float], clocks: Mapping[int, float]) -> None:
+                    final: Mapping[int, float], clocks: Mapping[int, float]) -> list[int]:
         """Decide for every organisation of the batch, on all its minutes at once, which of
         the minutes its partition's clock makes due by the batch's end could open a surge;
         the others are passed in bulk (`_pass`), and the ticks leave the organisation alone
@@ -1360,7 +1376,10 @@ class SurgeDetector:
         at most `_AHEAD_MOST` minutes past them). The running bound from the same counts
         is above every span's excess, so it stands in for the one the minutes would have
         left. Organisations that are new, move partition, or get such late rows are judged
-        one minute at a time as before.
+        one minute at a time as before, and so are the minutes past `_AHEAD_MOST`.
+
+        Returns the organisations (codes of `names`) where no minute due by the batch's end
+        could open a surge and none is open: nothing reads their state until then.
         """
         lateness = self._lateness
         due_end: dict[int, int] = {}
@@ -1369,7 +1388,7 @@ class SurgeDetector:
                         self._clock.get(p, -math.inf))
             due_end[p] = max(math.floor((clock - lateness) / 60), self._due.get(p, -(2**62)))
         if all(due - self._due.get(p, due) < _AHEAD_LEAST for p, due in due_end.items()):
-            return  # a batch of seconds (live): the minutes are judged one by one
+            return []  # a batch of seconds (live): the minutes are judged one by one
         n_orgs = len(names)
         low_p = np.full(n_orgs, np.iinfo(np.int64).max, dtype=np.int64)
         high_p = np.full(n_orgs, -1, dtype=np.int64)
@@ -1393,7 +1412,7 @@ class SurgeDetector:
                 continue
             chosen.append((code, state, state.cursor - state.slow, hi))
         if not chosen:
-            return
+            return []
         # One row of minutes per organisation, laid end to end: [lo, hi) each.
         lengths = np.array([hi - lo for _, _, lo, hi in chosen], dtype=np.int64)
         base = np.zeros(len(chosen) + 1, dtype=np.int64)
@@ -1461,8 +1480,13 @@ class SurgeDetector:
             for i, m in zip(owner[picked[held]].tolist(), minute[picked[held]].tolist(),
                             strict=True):
                 chosen[i][1].ahead.append(m)
-        for _, state, _, _ in chosen:
+        quiet = []
+        for code, state, _, hi in chosen:
             state.ahead_next = state.ahead[0] if state.ahead else state.ahead_end
+            if (not state.ahead and state.surge is None and state.partition is not None
+                    and hi == due_end[state.partition]):
+                quiet.append(code)
+        return quiet
 
     def _settle(self) -> None:
         """The end of a batch: organisations with a look-ahead are brought to their
