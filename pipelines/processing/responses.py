@@ -127,7 +127,6 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime, timedelta
-from functools import lru_cache
 from heapq import heappop, heappush
 from typing import Any, Final, Generic, TypeVar
 from zoneinfo import ZoneInfo
@@ -137,6 +136,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from pipelines.ingest.decode import CLOCK_SKEW, Mention, Post
+from pipelines.orgclock import zone_clock
 from pipelines.processing.alerts import Alert
 from pipelines.roster import (
     BusinessHours,
@@ -2195,8 +2195,9 @@ class _Calendar:
     answer, at 100 000 mentions/s. Within a stretch of weeks the open intervals in UTC are
     fixed, so they are laid out once per stretch and each question becomes a bisection.
     The rule is the roster's: an instant is open when the organisation's wall clock (UTC
-    plus the offset in force at that instant) reads a time inside the weekly pattern.
-    Questions that reach past a stretch go to `BusinessHours`; a test checks that both agree.
+    plus the offset in force at that instant, from `pipelines.orgclock`, the one table of
+    offsets per zone) reads a time inside the weekly pattern. Questions that reach past a
+    stretch go to `BusinessHours`; a test checks that both agree.
     """
 
     __slots__ = ("always", "hours", "never", "pattern", "spans")
@@ -2286,7 +2287,7 @@ class _Span:
         lo, hi = index * _WEEK_US, (index + _SPAN_WEEKS) * _WEEK_US
         starts: list[int] = []
         ends: list[int] = []
-        for a, b, offset in _offset_pieces(timezone, lo, hi):
+        for a, b, offset in zone_clock(timezone).spans(lo, hi):
             # On the wall-clock axis (UTC + offset, weeks from a Monday) the pattern repeats
             # every week; map each week's openings back to UTC and clip them to [a, b).
             week = (a + offset + _MONDAY_SHIFT_US) // _WEEK_US
@@ -2344,39 +2345,3 @@ class _Span:
         if i == len(self.through):
             return None
         return self.starts[i] + target - self.before[i]
-
-
-@lru_cache(maxsize=1024)
-def _offset_pieces(timezone: str, lo: int, hi: int) -> tuple[tuple[int, int, int], ...]:
-    """(from, to, UTC offset) pieces of [lo, hi) in µs, within which the offset is constant.
-
-    Offsets are sampled once a day and each change is pinned to the second by bisection, as
-    the roster does; tz data changes offsets on whole seconds, never twice within a day.
-    """
-    zone = ZoneInfo(timezone)
-
-    def offset(second: int) -> int:
-        value = datetime.fromtimestamp(second, zone).utcoffset()
-        assert value is not None
-        return value // _ONE_US
-
-    pieces = []
-    first, last = lo // _US, hi // _US
-    start, start_offset = first, offset(first)
-    before, before_offset = first, start_offset
-    for after in [*range(first + 86_400, last, 86_400), last]:
-        after_offset = offset(after)
-        while before_offset != after_offset:
-            low, high = before, after  # offset(low) == before_offset != offset(high)
-            while high - low > 1:
-                mid = (low + high) // 2
-                if offset(mid) == before_offset:
-                    low = mid
-                else:
-                    high = mid
-            pieces.append((start * _US, high * _US, start_offset))
-            start, start_offset = high, offset(high)
-            before, before_offset = high, start_offset
-        before, before_offset = after, after_offset
-    pieces.append((start * _US, hi, start_offset))
-    return tuple(pieces)
