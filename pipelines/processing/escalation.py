@@ -123,9 +123,11 @@ one the history load uses, on each span's complaints by the batch's end and the 
 counts the minute will be judged with); the other minutes are passed in bulk (`_pass`:
 their counts join the running sums, nothing is judged) and the partition's ticks leave
 the organisation alone until a minute that could is due, which is then judged as above
-on the counts it has at that point. The alerts are the same as one minute at a time: a
-minute passed in bulk is one where no span can hold. Within one tick, the alerts are
-emitted in the order of the organisations' ids. A calm organisation is not
+on the counts it has at that point; an organisation with no such minute in the batch
+(and no surge open) is read by nothing until the batch's end, so its rows are counted in
+one pass, in their order, before the ticks. The alerts are the same as one minute at a
+time: a minute passed in bulk is one where no span can hold. Within one tick, the alerts
+are emitted in the order of the organisations' ids. A calm organisation is not
 walked by its partition's ticks at all until its next mention, which first skips the
 minutes it missed in bulk, whatever their length: a clock that jumps a year (or 174)
 costs no more than one that jumps two months (`_add_minutes`). `SurgeDetector.work`
