@@ -69,7 +69,7 @@ def _missing(texts_dir: Path) -> list[str]:
     from pipelines.textmodel.tooling import corpora
 
     needed = [corpora.COMPLAINTS_CSV, corpora.TWEETEVAL_DIR / "test_text.txt",
-              corpora.ABSA_NL_XML]
+              *corpora.ABSA_NL_XML]
     return [str(p) for p in needed if not (texts_dir / p).exists()]
 
 
