@@ -5,9 +5,9 @@ natural volume comes out at the asked rate (events/s). Every event is handed to 
 producer when the wall clock reaches its place in simulated time (in ticks of what is due,
 a batch per partition, looked at every 5 ms), and that send time is kept. Meanwhile:
 
-- two probers (one per table, each on its own clock) ask the warehouse, through the same
-  read-only endpoint the dashboard uses, every `poll` seconds (or as often as their
-  query allows) which sampled events have become visible: a sampled mention is
+- a prober asks the warehouse, through the same read-only endpoint the dashboard uses,
+  every `poll` seconds (or as often as its two queries allow) which sampled events have
+  become visible, each table's query on its own clock: a sampled mention is
   visible in `org_activity_1m` when its organisation-minute counts at least as many
   mentions as were sent for it up to and including that one (an organisation's events
   share a partition and are written in order), and in `mention_responses` when its row
@@ -101,20 +101,20 @@ class Sample:
 
 
 class Prober(threading.Thread):
-    """Polls the warehouse for the sampled events not yet visible in one of the two tables.
+    """Polls the warehouse for the sampled events not yet visible in the two tables.
 
-    One prober per table, each with its own clock: a sample counts as visible at the start
-    of the first query that sees it (the query reads the parts there were when it began),
-    so each table's freshness is an upper bound, within one of its polls (`cycles` holds
-    how long each took). Both look only from the minute of the oldest sample they still
-    wait for, so a poll reads the last moments of the stream, not all of it."""
+    Each table's query has its own clock: a sample counts as visible at the start of the
+    first query of its table that sees it (a query reads the parts there were when it
+    began), so each figure is an upper bound within one poll (`cycles` holds how long
+    each poll took, both queries and the pause). The queries read from the minute of the
+    oldest sample still waited for, so a poll reads the last moments of the stream, not
+    all of it: they run in the worker's process, beside what they measure."""
 
-    def __init__(self, reader: WarehouseReader, table: str, poll: float) -> None:
-        super().__init__(name=f"freshness-{table}", daemon=True)
-        if table not in ("org_activity_1m", "mention_responses"):
-            raise ValueError(f"no freshness probe for {table}")
+    TABLES = ("org_activity_1m", "mention_responses")
+
+    def __init__(self, reader: WarehouseReader, poll: float) -> None:
+        super().__init__(name="freshness-prober", daemon=True)
         self.reader = reader
-        self.table = table
         self.poll = poll
         self.samples: list[Sample] = []
         self.lock = threading.Lock()
@@ -123,36 +123,36 @@ class Prober(threading.Thread):
         self.cycles: list[float] = []
 
     def add(self, sample: Sample) -> None:
-        if self.table == "mention_responses" and not sample.actionable:
-            return
         with self.lock:
             self.samples.append(sample)
 
     def outstanding(self) -> int:
         with self.lock:
-            return sum(1 for s in self.samples if self._seen(s) is None)
-
-    def _seen(self, sample: Sample) -> float | None:
-        return sample.in_activity if self.table == "org_activity_1m" else sample.in_responses
+            return sum(1 for s in self.samples
+                       if s.in_activity is None or (s.actionable and s.in_responses is None))
 
     def run(self) -> None:
         while not self.stopping.is_set():
             started = time.perf_counter()
-            try:
-                self._poll_once()
-            except Exception as exc:  # the worker is busy or restarting: note it, go on
-                self.errors.append(str(exc).splitlines()[0][:200])
+            for table in self.TABLES:
+                try:
+                    self._poll_once(table)
+                except Exception as exc:  # the worker is busy or restarting: note it, go on
+                    self.errors.append(str(exc).splitlines()[0][:200])
             self.stopping.wait(max(0.0, self.poll - (time.perf_counter() - started)))
             self.cycles.append(time.perf_counter() - started)
 
-    def _poll_once(self) -> None:
+    def _poll_once(self, table: str) -> None:
         with self.lock:
-            waiting = [s for s in self.samples if self._seen(s) is None]
+            if table == "org_activity_1m":
+                waiting = [s for s in self.samples if s.in_activity is None]
+            else:
+                waiting = [s for s in self.samples if s.actionable and s.in_responses is None]
         if not waiting:
             return
         since = sql_time(min(s.minute for s in waiting))
         now = time.perf_counter()
-        if self.table == "org_activity_1m":
+        if table == "org_activity_1m":
             counts = self.reader.query(
                 "SELECT org_id, minute, mentions FROM org_activity_1m "
                 "WHERE org_id IN {orgs:Array(String)} AND minute >= {since:DateTime64(3, 'UTC')}",
@@ -210,29 +210,26 @@ def run_live(broker: Broker, worker: WorkerProcess, planned: Planned,
              poll: float = 0.2, drain_timeout: float = 120) -> dict[str, Any]:
     """Send the planned stream on time; measure freshness and surge-alert latency."""
     settings = worker.settings
-    probers = [Prober(WarehouseReader(settings), table, poll)
-               for table in ("org_activity_1m", "mention_responses")]
+    reader = WarehouseReader(settings)
+    prober = Prober(reader, poll)
     listener = AlertListener(broker.bootstrap, settings.alerts_topic)
     listener.start()
-    for prober in probers:
-        prober.start()
+    prober.start()
     try:
         sent_at, behind, sending = asyncio.run(_send(broker.bootstrap, settings.events_topic,
-                                                     planned, probers))
+                                                     planned, prober))
         deadline = time.monotonic() + drain_timeout
-        while any(p.outstanding() for p in probers) and time.monotonic() < deadline:
+        while prober.outstanding() and time.monotonic() < deadline:
             time.sleep(poll)
         time.sleep(2)  # the last alerts of the stream
     finally:
+        prober.stopping.set()
         listener.stopping.set()
-        for prober in probers:
-            prober.stopping.set()
-        for prober in probers:
-            prober.join(10)
-            prober.reader.close()
+        prober.join(10)
         listener.join(10)
+        reader.close()
 
-    samples = probers[0].samples
+    samples = prober.samples
     latencies = []
     for alert, arrived in listener.opened.values():
         opened_ms = _ms(alert["opened_at"])
@@ -251,7 +248,7 @@ def run_live(broker: Broker, worker: WorkerProcess, planned: Planned,
         else 0,
         "poll_seconds": poll,
         # how long the polls took: each table's freshness is within one of its polls
-        "poll_cycle_p95_seconds": {p.table: summary(p.cycles).get("p95") for p in probers},
+        "poll_cycle_p95_seconds": summary(prober.cycles).get("p95"),
         "samples": len(samples),
         "org_activity_1m": summary([s.in_activity - s.sent for s in samples
                                     if s.in_activity is not None],
@@ -261,12 +258,12 @@ def run_live(broker: Broker, worker: WorkerProcess, planned: Planned,
                                      missing=sum(s.actionable and s.in_responses is None
                                                  for s in samples)),
         "surge_alert_latency": summary(latencies),
-        "probe_errors": [e for p in probers for e in p.errors][:5],
+        "probe_errors": prober.errors[:5],
     }
 
 
 async def _send(bootstrap: str, topic: str, planned: Planned,
-                probers: list[Prober]) -> tuple[list[float], float, float]:
+                prober: Prober) -> tuple[list[float], float, float]:
     """Hand every planned event to the producer once the clock reaches its due time, in
     ticks of whatever is due (a batch per partition, `pipelines.ingest.kafkabatch`). Returns
     each event's send time, how far behind the schedule a tick ever was, and the seconds
@@ -295,9 +292,7 @@ async def _send(bootstrap: str, topic: str, planned: Planned,
                 if chosen is not None:
                     event_id, org_id, ordinal, actionable = chosen
                     minute = datetime.fromtimestamp(planned.t_ms[k] // 60_000 * 60, UTC)
-                    sample = Sample(event_id, org_id, minute, ordinal, actionable, now)
-                    for prober in probers:
-                        prober.add(sample)
+                    prober.add(Sample(event_id, org_id, minute, ordinal, actionable, now))
             i = j
         await asyncio.gather(*pending)
         return sent_at, behind, time.perf_counter() - begin
