@@ -6,11 +6,12 @@
 Decodes the file as the worker would (partition from the organisation, as `dorpspomp
 replay` keys it; Kafka timestamps at the events' own time, as a live stream has them),
 labels the mentions with the shipped classifier, then hands the detector batches of
-`--batch` events as Arrow tables in the warehouse's layout (`pipelines.sink.mentions_table`,
-made before the clock starts, as the worker's decoder hands them over) with the partitions'
-clocks, the way `pipelines.processors` does, and times only `SurgeDetector.process_table`,
-in CPU time of this process (other processes on a shared machine then cost it little;
-what was loaded before the clock starts is frozen out of the garbage collector's scans).
+`--batch` events as Arrow tables in the warehouse's layout
+(`pipelines.ingest.sink.mentions_table`, made before the clock starts, as the worker's decoder
+hands them over) with the partitions' clocks, the way `pipelines.processing.processors` does,
+and times only `SurgeDetector.process_table`, in CPU time of this process (other processes
+on a shared machine then cost it little; what was loaded before the clock starts is frozen
+out of the garbage collector's scans).
 Prints µs per mention, the alert states and what the detector did (`SurgeDetector.work`);
 the best of `--repeat` runs is the figure. `--alerts FILE` writes the alert states (JSON
 lines), so that two versions of the detector can be compared on the same world.

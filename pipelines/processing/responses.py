@@ -136,7 +136,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from pipelines.ingest.decode import CLOCK_SKEW, Mention, Post
-from pipelines.orgclock import zone_clock
+from pipelines.orgclock import BusinessClock
 from pipelines.processing.alerts import Alert
 from pipelines.roster import (
     BusinessHours,
@@ -175,8 +175,6 @@ _HOUR = timedelta(hours=1)
 _PARTITION_BITS = 20  # shelf label: hour since the epoch, then the partition
 _DAY_US = 86_400 * _US
 _WEEK_US = 7 * _DAY_US
-# 1970-01-01 was a Thursday: three days on, week positions start on a Monday.
-_MONDAY_SHIFT_US = 3 * _DAY_US
 _SPAN_WEEKS = 3
 _CHUNK = 256
 _SPANS_KEPT = 16
@@ -2224,7 +2222,7 @@ class _Calendar:
         if span is None:
             if len(self.spans) >= _SPANS_KEPT:
                 self.spans.clear()
-            span = self.spans[index] = _Span(self.pattern, self.hours.timezone, index)
+            span = self.spans[index] = _Span(self.hours.clock, index)
         return span
 
     def deadline(self, start: datetime, amount_us: int) -> datetime:
@@ -2283,28 +2281,11 @@ class _Span:
 
     __slots__ = ("before", "columns", "end", "ends", "start", "starts", "through")
 
-    def __init__(self, pattern: tuple[tuple[int, int], ...], timezone: str, index: int) -> None:
+    def __init__(self, clock: BusinessClock, index: int) -> None:
         lo, hi = index * _WEEK_US, (index + _SPAN_WEEKS) * _WEEK_US
-        starts: list[int] = []
-        ends: list[int] = []
-        for a, b, offset in zone_clock(timezone).spans(lo, hi):
-            # On the wall-clock axis (UTC + offset, weeks from a Monday) the pattern repeats
-            # every week; map each week's openings back to UTC and clip them to [a, b).
-            week = (a + offset + _MONDAY_SHIFT_US) // _WEEK_US
-            while True:
-                monday = week * _WEEK_US - _MONDAY_SHIFT_US - offset  # UTC of wall Mon 00:00
-                if monday >= b:
-                    break
-                for opens, closes in pattern:
-                    s, e = max(monday + opens, a), min(monday + closes, b)
-                    if s >= e:
-                        continue
-                    if ends and ends[-1] == s:
-                        ends[-1] = e
-                    else:
-                        starts.append(s)
-                        ends.append(e)
-                week += 1
+        opens, closes = clock.open_intervals(lo, hi)
+        starts: list[int] = opens.tolist()
+        ends: list[int] = closes.tolist()
         before, through, total = [], [], 0
         for s, e in zip(starts, ends, strict=True):
             before.append(total)

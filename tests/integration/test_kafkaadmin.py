@@ -1,4 +1,4 @@
-"""pipelines/kafkaadmin against the real session broker: topics made sure of (missing ones
+"""pipelines/ingest/kafkaadmin against the real session broker: topics made sure of (missing ones
 created, existing ones kept, concurrent creators tolerated), offsets read, and the message
 a user sees when nothing listens at the address."""
 

@@ -1,4 +1,4 @@
-"""pipelines/kafkaadmin's pure parts: the create request, the bootstrap list and the
+"""pipelines/ingest/kafkaadmin's pure parts: the create request, the bootstrap list and the
 message a user sees when no broker answers. The broker calls are tested for real in
 tests/integration/test_kafkaadmin.py."""
 
