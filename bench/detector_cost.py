@@ -28,9 +28,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pyarrow as pa
-from aiokafka.partitioner import murmur2
 
-from pipelines.ingest.decode import Mention, Source, decode
+from bench.tracker_cost import load as load_events
+from pipelines.ingest.decode import Mention
 from pipelines.ingest.enrich import label_mentions
 from pipelines.ingest.sink import mentions_table
 from pipelines.processing.alerts import Alert
@@ -42,16 +42,9 @@ Batch = tuple[pa.Table, dict[int, datetime]]
 
 
 def load(path: Path, roster: Roster, partitions: int) -> list[Mention]:
-    mentions: list[Mention] = []
-    offsets = [0] * partitions
-    for line in path.read_bytes().splitlines():
-        event = decode(line, Source("bench", 0, 0), roster)
-        if not isinstance(event, Mention):
-            continue
-        partition = (murmur2(event.org_id.encode()) & 0x7FFFFFFF) % partitions
-        event.source = Source("bench", partition, offsets[partition], event.created_at)
-        offsets[partition] += 1
-        mentions.append(event)
+    """The file's mentions as the worker decodes them (`bench.tracker_cost.load`: partitions
+    as a replay keys them), labelled with the shipped classifier."""
+    mentions = [e for e in load_events(path, roster, partitions) if isinstance(e, Mention)]
     label_mentions(mentions, load_classifier())
     return mentions
 
