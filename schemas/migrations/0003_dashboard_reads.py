@@ -31,18 +31,44 @@ own mentions grouped by author, and the shares of their mentions grouped by auth
 joined per author (instead of joining every mention to the shares before grouping).
 """
 
-from schemas.tables import ALERTS_STATE, MENTION_RESPONSES_STATE, MENTION_RESPONSES_VIEW, WATERMARKS
+from schemas.tables import (
+    ALERTS_STATE,
+    MENTION_RESPONSES_STATE,
+    MENTION_RESPONSES_VIEW,
+    WATERMARKS,
+    Table,
+)
+
+# The columns the two state tables had when this migration was written. A warehouse from
+# before it is upgraded one migration after the other, so the copies below must read only
+# these: a column added later (`alerts_state.details`, migration 0006) is not there yet.
+_RESPONSE_STATE_AT_0003 = (
+    "org_id", "mention_id", "platform", "created_at", "first_response_id", "first_response_at",
+    "responder_handle", "responder_role", "response_seconds", "business_response_seconds",
+    "sla_seconds", "sla_breached", "author_id", "author_handle", "kind", "complaint",
+    "answer_deadline", "sla_breach_at", "version",
+)
+_ALERT_STATE_AT_0003 = (
+    "alert_id", "org_id", "kind", "status", "opened_at", "resolved_at", "severity", "observed",
+    "expected", "summary", "sample_event_ids", "updated_at", "version", "is_deleted",
+)
 
 BY_TIME = "mention_responses_by_time"
-_COLUMNS = ", ".join(f"`{c}`" for c in MENTION_RESPONSES_STATE.names)
+_COLUMNS = ", ".join(f"`{c}`" for c in _RESPONSE_STATE_AT_0003)
 ALERTS_BY_TIME = "alerts_by_time"
-_ALERT_STATE_COLUMNS = ", ".join(f"`{c}`" for c in ALERTS_STATE.names)
-_ALERT_COLUMNS = ", ".join(c for c in ALERTS_STATE.names if c != "is_deleted")
+_ALERT_STATE_COLUMNS = ", ".join(f"`{c}`" for c in _ALERT_STATE_AT_0003)
+_ALERT_COLUMNS = ", ".join(c for c in _ALERT_STATE_AT_0003 if c != "is_deleted")
+
+
+def _ddl_at_0003(columns: tuple[str, ...], table: Table) -> str:
+    """The table's definitions of the columns it had then."""
+    return ",\n".join(f"    {c.ddl()}" for c in table.columns if c.name in columns)
+
 
 STATEMENTS = (
     # Created with the rows the state table holds now; IF NOT EXISTS: only once.
     f"""CREATE TABLE IF NOT EXISTS {{db}}.{BY_TIME} (
-{MENTION_RESPONSES_STATE.column_ddl()}
+{_ddl_at_0003(_RESPONSE_STATE_AT_0003, MENTION_RESPONSES_STATE)}
 ) ENGINE = ReplacingMergeTree(version)
 PARTITION BY toYYYYMM(created_at)
 ORDER BY (org_id, created_at, mention_id)
@@ -63,7 +89,7 @@ SELECT
     {", ".join(MENTION_RESPONSES_VIEW[13:])}
 FROM {{db}}.{BY_TIME} FINAL""",
     f"""CREATE TABLE IF NOT EXISTS {{db}}.{ALERTS_BY_TIME} (
-{ALERTS_STATE.column_ddl()},
+{_ddl_at_0003(_ALERT_STATE_AT_0003, ALERTS_STATE)},
     INDEX alert_id_bloom alert_id TYPE bloom_filter(0.001) GRANULARITY 1
 ) ENGINE = ReplacingMergeTree(version, is_deleted)
 PARTITION BY toYYYYMM(opened_at)

@@ -15,8 +15,14 @@ the column; every other column, its name and its meaning are those of migration 
 from schemas.tables import ALERTS_STATE
 
 _DETAILS = next(c for c in ALERTS_STATE.columns if c.name == "details")
-_STATE_COLUMNS = ", ".join(f"`{c}`" for c in ALERTS_STATE.names)
-_VIEW_COLUMNS = ", ".join(c for c in ALERTS_STATE.names if c != "is_deleted")
+# `alerts_state`'s columns once this migration has run (a column added by a later migration
+# is not there yet when an old warehouse is upgraded through this one).
+_ALERT_STATE_AT_0006 = (
+    "alert_id", "org_id", "kind", "status", "opened_at", "resolved_at", "severity", "observed",
+    "expected", "summary", "sample_event_ids", "updated_at", "version", "is_deleted", "details",
+)
+_STATE_COLUMNS = ", ".join(f"`{c}`" for c in _ALERT_STATE_AT_0006)
+_VIEW_COLUMNS = ", ".join(c for c in _ALERT_STATE_AT_0006 if c != "is_deleted")
 
 STATEMENTS = (
     f"ALTER TABLE {{db}}.{ALERTS_STATE.name} ADD COLUMN IF NOT EXISTS {_DETAILS.ddl()}",

@@ -9,7 +9,7 @@ import pytest
 from pipelines.settings import Settings
 from pipelines.warehouse import Warehouse
 from schemas.migrations import all_migrations
-from schemas.tables import CONTRACT_COLUMNS
+from schemas.tables import ALERTS_STATE, CONTRACT_COLUMNS
 
 pytestmark = pytest.mark.integration
 
@@ -41,5 +41,39 @@ def test_migrate_creates_every_public_table_and_runs_twice(tmp_path: Path) -> No
         # A plain SELECT works on every public table (views included).
         for table in CONTRACT_COLUMNS:
             warehouse.client.query(f"SELECT * FROM dorpspomp.{table} LIMIT 1")
+    finally:
+        warehouse.close()
+
+
+def test_a_warehouse_from_before_migration_0003_upgrades_through_every_later_one(
+        tmp_path: Path) -> None:
+    """Each migration reads the tables as the ones before it left them: 0003 copies the
+    alert states before 0006 adds their `details`, and every alert is still there after."""
+    warehouse = Warehouse(Settings.from_env({"DORPSPOMP_HOME": str(tmp_path)}))
+    try:
+        warehouse.migrate()
+        db = warehouse.database
+        # The warehouse as migration 0002 left it: no copies sorted by time, no details.
+        for statement in (
+            f"DROP VIEW {db}.alerts", f"DROP VIEW {db}.alerts_by_time_feed",
+            f"DROP TABLE {db}.alerts_by_time", f"DROP VIEW {db}.mention_responses",
+            f"DROP VIEW {db}.mention_responses_by_time_feed",
+            f"DROP TABLE {db}.mention_responses_by_time",
+            f"ALTER TABLE {db}.alerts_state DROP COLUMN details",
+        ):
+            warehouse.client.command(statement)
+        later = [m.name for m in all_migrations() if m.name >= "0003"]
+        warehouse.client.command(f"DELETE FROM {db}.schema_migrations WHERE migration >= '0003'")
+        old_columns = [c for c in ALERTS_STATE.names if c != "details"]
+        warehouse.client.command(
+            f"INSERT INTO {db}.alerts_state ({', '.join(old_columns)}) VALUES ('sla:old', "
+            "'gemeente-zutphen', 'sla_breach', 'open', '2026-03-13 13:05:00', NULL, 1, 1, 0, "
+            "'one late', [], '2026-03-13 13:05:00', 1, 0)")
+
+        assert warehouse.migrate() == later
+        rows = warehouse.client.query(
+            f"SELECT alert_id, details FROM {db}.alerts").result_rows
+        assert rows == [("sla:old", "")]
+        warehouse.client.query(f"SELECT * FROM {db}.mention_responses LIMIT 1")
     finally:
         warehouse.close()
