@@ -243,6 +243,29 @@ class TrackerTables:
     alerts: list[Alert] = field(default_factory=list)
 
 
+@dataclass
+class TrackerWork:
+    """What the tracker did, counted: the cost of a clock that moves (even 174 years at
+    once) is a number of steps, each of bounded work, not a time.
+
+    Each step is O(1) Python plus numpy over one organisation's queue (`queue_rows`
+    counts those rows) or over one stretch of calendar weeks."""
+
+    settles: int = 0  # an organisation's queue taken up to its partition's clock
+    queue_rows: int = 0  # rows of those queues the settles' masks looked at
+    instants_decided: int = 0  # instants whose alert states were decided one by one
+    timers: int = 0  # due-heap entries taken (an SLA runs out, an alert may resolve)
+    shelves_dropped: int = 0  # hourly shelves (and column blocks) of expired state gone
+    weeks_laid_out: int = 0  # weeks of business calendar laid out as open intervals
+    calendar_fallbacks: int = 0  # business-time questions past a laid-out stretch
+
+    @property
+    def steps(self) -> int:
+        """Every step above but the rows, which are numpy work inside a settle."""
+        return (self.settles + self.instants_decided + self.timers + self.shelves_dropped
+                + self.weeks_laid_out + self.calendar_fallbacks)
+
+
 @dataclass(frozen=True, slots=True)
 class OrgActivity:
     """What an organisation did before the events a restart hands in again (`resume`)."""
@@ -342,6 +365,7 @@ class ResponseTracker:
         longest = max([roster.defaults.answer_window,
                        *(org.answer_window for org in roster.orgs.values())])
         self._orphan_keep = (longest + lateness_seconds) * _US
+        self.work = TrackerWork()
         self._terms: dict[str, _Terms] = {}
         self._calendars: dict[tuple[Any, str], _Calendar] = {}
         self._mentions: _Shelves[_State] = _Shelves(self._state)
@@ -794,7 +818,7 @@ class ResponseTracker:
             key = (hours.week, hours.timezone)
             calendar = self._calendars.get(key)
             if calendar is None:
-                calendar = self._calendars[key] = _Calendar(hours)
+                calendar = self._calendars[key] = _Calendar(hours, self.work)
             terms = self._terms[org_id] = _Terms(
                 _intern(org_id), org.name, calendar, org.first_response_sla,
                 org.answer_window, self._lateness, silent_after(org), bool(org.accounts),
@@ -926,7 +950,9 @@ class ResponseTracker:
         part.touched = {}
         due = part.due
         watches = part.watches
+        work = self.work
         while due and due[0][0] <= clock:
+            work.timers += 1
             org_id = heappop(due)[1]
             watch = watches[org_id]
             watch.due = None
@@ -969,6 +995,8 @@ class ResponseTracker:
         clock in order (the one at the clock waits for the events still to come at it)."""
         pool = watch.pool
         pool.flush()
+        self.work.settles += 1
+        self.work.queue_rows += pool.size
         if watch.answers:
             pool.answer(watch.answers)
             watch.answers.clear()
@@ -1119,6 +1147,7 @@ class ResponseTracker:
         """Everything that happened at instant `at` (µs) is in, `waiting` wait past SLA: the
         alert states it calls for."""
         watch.evaluated = at
+        self.work.instants_decided += 1
         if waiting:
             watch.zero_since = None
         elif watch.zero_since is None:
@@ -1159,10 +1188,12 @@ class ResponseTracker:
         Exact to the hour: the checks when a reply or a mention arrives are exact.
         """
         for label in part.passed(clock):
+            self.work.shelves_dropped += 1
             self._mentions.drop(label)
             self._orphans.drop(label)
         blocks = part.blocks
         while blocks and _shelf_end(blocks[0][0]) <= clock:
+            self.work.shelves_dropped += 1
             del self._blocks[heappop(blocks)[1]]
 
     # -- output -------------------------------------------------------------------------
@@ -2198,10 +2229,11 @@ class _Calendar:
     stretch go to `BusinessHours`; a test checks that both agree.
     """
 
-    __slots__ = ("always", "hours", "never", "pattern", "spans")
+    __slots__ = ("always", "hours", "never", "pattern", "spans", "work")
 
-    def __init__(self, hours: BusinessHours) -> None:
+    def __init__(self, hours: BusinessHours, work: TrackerWork | None = None) -> None:
         self.hours = hours
+        self.work = work or TrackerWork()
         weekly: list[tuple[int, int]] = []
         for day, intervals in enumerate(hours.week):
             for opens, closes in intervals:
@@ -2223,6 +2255,7 @@ class _Calendar:
             if len(self.spans) >= _SPANS_KEPT:
                 self.spans.clear()
             span = self.spans[index] = _Span(self.hours.clock, index)
+            self.work.weeks_laid_out += _SPAN_WEEKS
         return span
 
     def deadline(self, start: datetime, amount_us: int) -> datetime:
@@ -2237,6 +2270,7 @@ class _Calendar:
         start_us = (start - _EPOCH) // _ONE_US
         end_us = self.span(start_us).deadline(start_us, amount_us)
         if end_us is None:
+            self.work.calendar_fallbacks += 1
             return self.hours.add_business_seconds(start, amount_us / _US)
         return start + timedelta(microseconds=end_us - start_us)
 
@@ -2260,6 +2294,7 @@ class _Calendar:
             a, b = start[chosen], end[chosen]
             out[chosen] = (span.open_until_many(b) - span.open_until_many(a)) / _US
             for m in np.flatnonzero(b > span.end).tolist():  # past the stretch: the slow way
+                self.work.calendar_fallbacks += 1
                 out[chosen[m]] = self.hours.business_seconds(_instant(int(a[m])),
                                                              _instant(int(b[m])))
         return out
@@ -2272,6 +2307,7 @@ class _Calendar:
             return (end_us - start_us) / _US
         span = self.span(start_us)
         if end_us > span.end:
+            self.work.calendar_fallbacks += 1
             return self.hours.business_seconds(_instant(start_us), _instant(end_us))
         return (span.open_until(end_us) - span.open_until(start_us)) / _US
 
