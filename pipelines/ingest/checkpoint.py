@@ -50,6 +50,15 @@ class Checkpoint:
         # may be ahead of the warehouse), so the state is rebuilt before the batch is tried
         # again.
         self._interrupted = False
+        # The alert states of the last batch written and not published yet (a stop came
+        # between): a clean stop's state file carries them, to be published at the next start.
+        self.unpublished: list[Alert] = []
+
+    @property
+    def interrupted(self) -> bool:
+        """Whether the last write failed part-way (the processors may be ahead of the
+        warehouse until the next write restores them)."""
+        return self._interrupted
 
     def write(self, batch: IngestBatch) -> tuple[WriteResult, Derived]:
         """Events, derived rows and offsets of one batch into the warehouse."""
@@ -64,6 +73,7 @@ class Checkpoint:
         self._interrupted = False
         if recovered:
             derived.alerts[:0] = recovered
+        self.unpublished = list(derived.alerts)
         return result, derived
 
     async def complete(
@@ -104,6 +114,7 @@ class Checkpoint:
             stats.batch_written(events, batch.next_offsets, result, taken_at)
             stats.alerts_published(len(derived.alerts))
             await publish(derived.alerts)
+            self.unpublished = []
             await commit(batch.next_offsets)
             return
 

@@ -25,6 +25,7 @@ import gc
 import json
 import logging
 import os
+import pickle
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -37,7 +38,7 @@ import faust.web
 import orjson
 from faust.transport.drivers import aiokafka as faust_aiokafka
 
-from pipelines.ingest import kafkaadmin
+from pipelines.ingest import kafkaadmin, statefile
 from pipelines.ingest.batch import Derived, IngestBatch, WriteResult
 from pipelines.ingest.batchconsumer import BatchConsumer, RawBatch
 from pipelines.ingest.checkpoint import Checkpoint
@@ -121,12 +122,90 @@ class IngestProcessor:
         self.freed.give_back()
         return written
 
-    def restore(self) -> Derived:
+    def restore(self, why_not_loaded: str | None = None) -> Derived:
         """Rebuild the processors' state after a (re)start and write what it re-emits."""
         derived = self.processors.restore(
-            self.warehouse, self.settings.events_topic, self.settings.consumer_group)
+            self.warehouse, self.settings.events_topic, self.settings.consumer_group,
+            why_not_loaded)
         self.sink.write_derived(derived)
         return derived
+
+    # -- start and clean stop: the processors' state file (`pipelines.ingest.statefile`) --
+
+    @property
+    def state_file(self) -> Path:
+        return self.settings.home / statefile.FILE_NAME
+
+    def start(self) -> Derived:
+        """The processors' state at start: loaded from the state file a clean stop left when
+        it still describes the warehouse, rebuilt by `restore` otherwise. Returns what is to
+        be published again (a restore's re-emitted alert states; with the file, the alert
+        states of a last batch that the stop kept from being published)."""
+        try:
+            return self._load_state()
+        except statefile.StateFileUnusable as exc:
+            why = str(exc)
+        log.info("the processors' state file %s is not used: %s; replaying the answer "
+                 "window's events instead", self.state_file, why)
+        return self.restore(why)
+
+    def _load_state(self) -> Derived:
+        if not self.settings.embedded:
+            raise statefile.StateFileUnusable(
+                "the warehouse is a ClickHouse server, which several workers may share (their "
+                "partitions are assigned only once they run)")
+        settings = self.settings
+        expected = statefile.StateTag.of(
+            settings.events_topic,
+            self.warehouse.resume_positions(settings.consumer_group, settings.events_topic),
+            statefile.fingerprint(self.roster, settings.lateness))
+        try:
+            sections = statefile.read(self.state_file, expected)
+        finally:  # read once, used or not: never again after the offsets move on
+            statefile.discard(self.state_file)
+        try:
+            unpublished: list[Alert] = pickle.loads(sections["unpublished alerts"])
+            self.processors.load_state(sections)
+        except Exception as exc:  # a section that does not unpickle into this code's state
+            raise statefile.StateFileUnusable(
+                f"it could not be loaded ({type(exc).__name__}: {exc})") from exc
+        return Derived(alerts=unpublished, watermark=self.processors.watermark)
+
+    def save_state(self) -> None:
+        """At a clean stop, after the last batch's checkpoint (in the writer thread): write
+        the processors' state file, tagged with the offsets the warehouse recorded. Writes
+        nothing (and says why) when that state is not the one those offsets stand for."""
+        settings = self.settings
+        if not settings.embedded:
+            return
+        if self.checkpoint.interrupted:
+            log.info("no processors' state file: the last batch's write failed part-way; the "
+                     "next start replays")
+            return
+        started = time.perf_counter()
+        try:
+            positions = self.warehouse.resume_positions(settings.consumer_group,
+                                                        settings.events_topic)
+            tag = statefile.StateTag.of(settings.events_topic, positions,
+                                        statefile.fingerprint(self.roster, settings.lateness))
+            mine = statefile.StateTag.of(settings.events_topic, {
+                p: (offset, self.processors.offset_clocks.get(p) if clock is not None else None)
+                for p, (offset, clock) in positions.items()}, tag.fingerprint)
+            why = mine.mismatch(tag)
+            if why is not None:
+                log.warning("no processors' state file: its clocks are not the recorded "
+                            "ones (%s); the next start replays", why)
+                return
+            sections = self.processors.state_sections()
+            sections["unpublished alerts"] = pickle.dumps(self.checkpoint.unpublished,
+                                                          protocol=5)
+            size = statefile.write(self.state_file, tag, sections)
+        except Exception:
+            log.exception("writing the processors' state file failed; the next start replays")
+            statefile.discard(self.state_file)
+            return
+        log.info("wrote the processors' state file %s (%.1f MB in %.2f s) for the next start",
+                 self.state_file, size / 1e6, time.perf_counter() - started)
 
 
 class FreedMemory:
@@ -228,7 +307,7 @@ def create_app(
     decoder = BatchDecoder(roster, classifier, processor.max_future,
                            processes=settings.decode_processes)
     decoder.start()
-    restored = processor.restore()
+    restored = processor.start()
     if notifier is not None:
         # What a stopped worker had not got to the webhook yet and the restore does not
         # emit again (a state waiting for its client's turn, say): the newest of each.
@@ -316,6 +395,8 @@ def create_app(
                 await writing
             await consumer.stop()
             decoder.close()
+            # a clean stop: every batch read is through its checkpoint
+            await asyncio.get_running_loop().run_in_executor(writer, processor.save_state)
 
     def judge_health() -> tuple[Health, BrokerView]:
         """The last broker probe and the judgement on it (pipelines.ingest.health); cheap."""

@@ -33,8 +33,11 @@ holds. The warehouse reads behind it live beside the sink, in `pipelines.ingest.
 
 from __future__ import annotations
 
+import gc
 import logging
+import pickle
 import time
+from collections.abc import Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from datetime import UTC, datetime, timedelta
@@ -73,7 +76,7 @@ from pipelines.processing.responses import (
     SILENT_KIND,
     ResponseTracker,
 )
-from pipelines.processing.surgeprocess import DetectorProcess, submit_table
+from pipelines.processing.surgeprocess import DetectorProcess, detector_state, submit_table
 from pipelines.roster import Roster
 from pipelines.warehouse import Warehouse
 
@@ -179,9 +182,55 @@ class StreamProcessors:
                 keep.append(row)
         return table.take(pa.array(keep, pa.int64()))
 
+    # -- a clean stop's state (`pipelines.ingest.statefile`) ------------------------
+
+    # What `restore` rebuilds besides the detector: pickled as a whole, so the tracker's
+    # internals may change freely as long as they stay picklable.
+    _KEPT = ("tracker", "clocks", "tracker_clocks", "offset_clocks", "watermark", "held")
+
+    def state_sections(self) -> dict[str, bytes]:
+        """The state a restore would rebuild, as the state file's sections: the tracker and
+        the partitions' clocks pickled here, the surge detector in its own process."""
+        kept = {name: getattr(self, name) for name in self._KEPT}
+        return {"processors": pickle.dumps(kept, protocol=5),
+                "surge detector": detector_state(self.detector)}
+
+    def load_state(self, sections: Mapping[str, bytes | memoryview]) -> None:
+        """Take the state of `state_sections` instead of a `restore`: the surge detector's
+        process unpickles its part while this one unpickles the tracker. Raises KeyError
+        for a missing section, and whatever unpickling raises for a bad one."""
+        steps = StepClock()
+        surge_data = bytes(sections["surge detector"])
+        detector = self.detector
+        loading = detector.submit_state(surge_data) if isinstance(detector, DetectorProcess) \
+            else None
+        collecting = gc.isenabled()
+        gc.disable()  # millions of objects, none in cycles: no collections while they come
+        try:
+            kept = pickle.loads(sections["processors"])
+        finally:
+            if collecting:
+                gc.enable()
+        for name in self._KEPT:
+            setattr(self, name, kept[name])
+        steps.lap("tracker and clocks unpickled")
+        if loading is not None:
+            loading.result()
+            self.detector = detector
+        else:
+            self.detector = pickle.loads(surge_data)
+        steps.lap("surge detector unpickled (in its process)" if loading is not None
+                  else "surge detector unpickled")
+        log.info("restored state from the state file: %d open mentions, %d early replies, "
+                 "%d organisations with complaint history, %d events of a half-done write "
+                 "held until read again", self.tracker.open_mentions, self.tracker.orphan_posts,
+                 self.detector.tracked_orgs, sum(len(h) for h in self.held.values()))
+        log.info("restore steps: state file loaded: %s", steps)
+
     # -- restart ----------------------------------------------------------------
 
-    def restore(self, warehouse: Warehouse, topic: str, group: str) -> Derived:
+    def restore(self, warehouse: Warehouse, topic: str, group: str,
+                why_not_loaded: str | None = None) -> Derived:
         """Rebuild the state from the warehouse; returns what it re-emits.
 
         The events after the *cut* — the event time each partition had reached
@@ -219,6 +268,9 @@ class StreamProcessors:
         read again, after the ones before it, as the first time (a reply read
         before its mention, with the reply missing from the warehouse, left the
         mention unanswered for good).
+
+        `why_not_loaded`: why a start replays instead of loading the state file
+        (`pipelines.ingest.statefile`), for the log line of the restore's steps.
         """
         steps = StepClock()
         self.tracker = ResponseTracker(self.roster, self.lateness)
@@ -257,6 +309,9 @@ class StreamProcessors:
             cut = earliest
         if not final:
             self.detector = self._fresh_detector()
+            log.info("restore steps: %s%s, nothing stored yet",
+                     f"state file not loaded: {why_not_loaded}; " if why_not_loaded else "",
+                     steps)
             return Derived()
         steps.lap(f"{mentions.num_rows} mentions and {posts.num_rows} posts")
         surge_clock = StepClock()
@@ -320,7 +375,9 @@ class StreamProcessors:
                  "with complaint history, %d events of a half-done write held until read "
                  "again", cut.isoformat(), self.tracker.open_mentions, self.tracker.orphan_posts,
                  self.detector.tracked_orgs, sum(len(h) for h in self.held.values()))
-        log.info("restore steps: %s; in a thread meanwhile: %s", steps, surge_clock)
+        log.info("restore steps: %s%s; in a thread meanwhile: %s",
+                 f"state file not loaded: {why_not_loaded}; " if why_not_loaded else "",
+                 steps, surge_clock)
         return Derived(rows=pa.concat_tables(rows), alerts=alerts, watermark=self.watermark)
 
     def _restore_detector(self, warehouse: Warehouse, cut: datetime, newest: datetime,

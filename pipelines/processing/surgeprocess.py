@@ -15,6 +15,7 @@ process starts with `spawn` and ends when the worker is gone (`decoder.follow_pa
 from __future__ import annotations
 
 import multiprocessing
+import pickle
 from collections.abc import Iterable, Mapping
 from concurrent.futures import Future, ProcessPoolExecutor
 from datetime import datetime
@@ -27,7 +28,7 @@ from pipelines.processing.alerts import Alert
 from pipelines.processing.escalation import ComplaintText, SurgeDetector
 from pipelines.roster import Roster
 
-__all__ = ["DetectorProcess", "submit_table"]
+__all__ = ["DetectorProcess", "detector_state", "submit_table"]
 
 # The columns the detector reads (`SurgeDetector.process_table`): only these are sent.
 COLUMNS = ("org_id", "event_id", "created_at", "author_id", "author_handle",
@@ -70,6 +71,15 @@ class DetectorProcess:
     def process_table(self, mentions: pa.Table, clocks: Mapping[int, datetime]) -> list[Alert]:
         return self.submit_table(mentions, clocks).result()
 
+    def state(self) -> bytes:
+        """The detector pickled in its process (`pipelines.ingest.statefile`)."""
+        data: bytes = self._call("__state__")
+        return data
+
+    def submit_state(self, data: bytes) -> Future[None]:
+        """Replace the detector with the one `state` pickled, unpickled in its process."""
+        return self.pool.submit(_call, "__load_state__", (data,), {})
+
     def close(self) -> None:
         self.pool.shutdown(wait=False, cancel_futures=True)
 
@@ -82,6 +92,13 @@ def submit_table(detector: SurgeDetector | DetectorProcess, mentions: pa.Table,
     done: Future[list[Alert]] = Future()
     done.set_result(detector.process_table(mentions, clocks))
     return done
+
+
+def detector_state(detector: SurgeDetector | DetectorProcess) -> bytes:
+    """Either kind of detector pickled (protocol 5), for the processors' state file."""
+    if isinstance(detector, DetectorProcess):
+        return detector.state()
+    return pickle.dumps(detector, protocol=5)
 
 
 # -- in the detector's process ----------------------------------------------------------
@@ -105,4 +122,9 @@ def _call(name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         return None
     if name == "__tracked_orgs__":
         return _detector.tracked_orgs
+    if name == "__state__":
+        return pickle.dumps(_detector, protocol=5)
+    if name == "__load_state__":
+        _detector = pickle.loads(args[0])
+        return None
     return getattr(_detector, name)(*args, **kwargs)
