@@ -14,6 +14,13 @@ topic with an aiokafka consumer of its own, driven by a task of that app:
   the consumer seeks each assigned partition to the warehouse's next offset (or the
   beginning), so a worker killed at any moment resumes at the first event that may
   be missing; Kafka's committed offsets are kept up to date only for tools.
+- **Batches as columns**: a batch's values are joined into one buffer as they are taken
+  (`RawMessages`), so that handing it to a decode process pickles one buffer and a few
+  arrays instead of a tuple per message. The records are read straight off the record
+  batches aiokafka fetched (`_RawWalk`), not as one `ConsumerRecord` each. Measured here
+  on 411 000 simulated events (CPU µs an event, machine under load): taking the batches
+  2.2 against 3.4 with tuples of `ConsumerRecord` fields, pickling them for the decode
+  process and back 0.2 against 1.1.
 - **Batches**: up to `max_records` messages; when fewer are waiting, it keeps
   fetching until `within` seconds passed since the batch's first message arrived in
   Kafka (its timestamp; time it spent in the fetch buffer while the worker wrote the
@@ -27,11 +34,19 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from bisect import bisect_left
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from inspect import GEN_CREATED, getgeneratorstate
+from typing import Any, overload
 
+import numpy as np
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.consumer.fetcher import READ_COMMITTED, FetchResult
+from aiokafka.errors import CorruptRecordException
+
+from pipelines.ingest.columnar import JoinedValues
 
 log = logging.getLogger("dorpspomp.consumer")
 
@@ -40,16 +55,84 @@ OffsetsLookup = Callable[[], dict[int, int]]
 
 
 @dataclass
+class RawMessages(Sequence[tuple[int, int, bytes]]):
+    """A batch's messages as columns: partitions, offsets and the values joined in one buffer
+    (`pipelines.ingest.columnar.JoinedValues`, which the columnar decode parses as it is).
+    Also a sequence of (partition, offset, value) for code that takes messages one by one
+    (an absent value reads as b"", which `decode()` takes as it takes None)."""
+
+    partitions: np.ndarray
+    offsets: np.ndarray
+    values: JoinedValues
+
+    @classmethod
+    def of(cls, messages: Sequence[tuple[int, int, bytes | None]]) -> RawMessages:
+        return cls(np.fromiter((m[0] for m in messages), np.int64, len(messages)),
+                   np.fromiter((m[1] for m in messages), np.int64, len(messages)),
+                   JoinedValues.of([m[2] for m in messages]))
+
+    def __len__(self) -> int:
+        return len(self.offsets)
+
+    @overload
+    def __getitem__(self, row: int) -> tuple[int, int, bytes]: ...
+    @overload
+    def __getitem__(self, row: slice) -> list[tuple[int, int, bytes]]: ...
+    def __getitem__(self, row: int | slice) -> Any:
+        if isinstance(row, slice):
+            return [self[i] for i in range(*row.indices(len(self)))]
+        return int(self.partitions[row]), int(self.offsets[row]), self.values[row]
+
+    def __iter__(self) -> Iterator[tuple[int, int, bytes]]:
+        return (self[i] for i in range(len(self)))
+
+
+@dataclass
 class RawBatch:
     """Messages of one topic in (partition, offset) order, with their Kafka timestamps."""
 
     topic: str
-    messages: list[tuple[int, int, bytes | None]] = field(default_factory=list)
-    timestamps: list[float | None] = field(default_factory=list)  # seconds
+    messages: Sequence[tuple[int, int, bytes | None]] = field(default_factory=list)
+    timestamps: Sequence[float | None] | np.ndarray = field(default_factory=list)
+    """Seconds; None (NaN in an array) for a message without one."""
     taken_at: float = 0.0  # time.monotonic() when the first message was taken
 
     def __len__(self) -> int:
         return len(self.messages)
+
+
+class _Taking:
+    """The columns of a batch being taken, partition run by partition run."""
+
+    def __init__(self) -> None:
+        self.partitions: list[int] = []
+        self.counts: list[int] = []
+        self.offsets: list[int] = []
+        self.values: list[bytes | None] = []
+        self.stamps: list[int | None] = []
+
+    def __len__(self) -> int:
+        return len(self.offsets)
+
+    def add(self, partition: int, rows: Sequence[Any] | _Taken) -> None:
+        self.partitions.append(partition)
+        self.counts.append(len(rows))
+        if isinstance(rows, _Taken):
+            self.offsets += rows.offsets
+            self.values += rows.values
+            self.stamps += rows.stamps
+            return
+        self.offsets += [r.offset for r in rows]
+        self.values += [r.value for r in rows]
+        self.stamps += [r.timestamp for r in rows]
+
+    def batch(self, topic: str, taken_at: float) -> RawBatch:
+        stamps = np.array(self.stamps, dtype=np.float64)  # None -> NaN
+        stamps[~(stamps >= 0)] = np.nan
+        messages = RawMessages(
+            np.repeat(np.array(self.partitions, dtype=np.int64), self.counts),
+            np.array(self.offsets, dtype=np.int64), JoinedValues.of(self.values))
+        return RawBatch(topic, messages, stamps / 1000, taken_at)
 
 
 class _SeekToWarehouse(ConsumerRebalanceListener):
@@ -116,6 +199,11 @@ class BatchConsumer:
     async def start(self) -> None:
         self._consumer = AIOKafkaConsumer(**self._config)
         await self.consumer.start()
+        try:
+            fetcher = self.consumer._fetcher
+            fetcher._records = _WalkedRecords(fetcher._records)
+        except AttributeError as exc:  # another aiokafka: records as it gives them
+            log.warning("reading records as aiokafka's ConsumerRecords (%s)", exc)
         self.consumer.subscribe([self.topic], listener=_SeekToWarehouse(self))
 
     async def stop(self) -> None:
@@ -151,7 +239,8 @@ class BatchConsumer:
         """Batches for as long as the consumer runs; a rebalance in the middle of a batch
         ends it early, so that a batch never mixes partitions' generations."""
         while True:
-            batch = RawBatch(self.topic)
+            batch = _Taking()
+            taken_at = 0.0
             generation = self._generation
             deadline: float | None = None
             last = False
@@ -167,24 +256,20 @@ class BatchConsumer:
                 # in the call did (aiokafka drops fetches of revoked or re-sought
                 # partitions): never drop them, or their offsets would be skipped.
                 if records and deadline is None:
-                    batch.taken_at = time.monotonic()
-                    deadline = batch.taken_at + self.within - waited(records, self.within)
+                    taken_at = time.monotonic()
+                    deadline = taken_at + self.within - waited(records, self.within)
                 for tp, rows in sorted(records.items(), key=lambda item: item[0].partition):
-                    start = self._next.get(tp.partition, 0)
-                    fresh = [r for r in rows if r.offset >= start]
+                    fresh = _from(rows, self._next.get(tp.partition, 0))
                     if not fresh:
                         continue
-                    self._next[tp.partition] = fresh[-1].offset + 1
-                    batch.messages.extend((tp.partition, r.offset, r.value) for r in fresh)
-                    batch.timestamps.extend(
-                        r.timestamp / 1000 if r.timestamp is not None and r.timestamp >= 0
-                        else None for r in fresh)
+                    batch.add(tp.partition, fresh)
+                    self._next[tp.partition] = batch.offsets[-1] + 1
                 if self._generation != generation or last:
                     break
                 if not records and deadline is not None:
                     break
-            if batch.messages:
-                yield batch
+            if len(batch):
+                yield batch.batch(self.topic, taken_at)
 
     async def commit(self, next_offsets: Mapping[int, int]) -> None:
         """Tell Kafka how far the warehouse has the events (for tools; the warehouse's
@@ -199,13 +284,123 @@ class BatchConsumer:
             log.debug("offset commit skipped: %s", exc)
 
 
+@dataclass
+class _Taken:
+    """One partition's records as `_RawWalk` takes them: columns, in offset order."""
+
+    offsets: list[int]
+    values: list[bytes | None]
+    stamps: list[int | None]
+
+    def __len__(self) -> int:
+        return len(self.offsets)
+
+    @property
+    def first_timestamp(self) -> int | None:
+        return self.stamps[0] if self.stamps else None
+
+    def since(self, start: int) -> _Taken:
+        if not self.offsets or self.offsets[0] >= start:
+            return self
+        at = bisect_left(self.offsets, start)
+        return _Taken(self.offsets[at:], self.values[at:], self.stamps[at:])
+
+
+class _RawWalk:
+    """`FetchResult.getall` for one fetched result of the ingest consumer, giving `_Taken`
+    columns read off the record batches instead of a `ConsumerRecord` per record (its
+    construction and the generator around it are most of aiokafka's cost per record).
+
+    Set on each result as the fetcher stores it (`_WalkedRecords`); the rest of `getmany`
+    (waiting, errors, assignment checks, positions, prefetching) is aiokafka's own. Only
+    results of a read_uncommitted consumer whose record iterator has not started are
+    walked so: what this does not cover (aborted transactions) stays with aiokafka. Mirrors
+    `PartitionRecords._unpack_records` and `FetchResult.getall` of aiokafka 0.14
+    (`tests/unit/test_batchconsumer.py` compares the two on real record batches)."""
+
+    def __init__(self, result: Any) -> None:
+        self.result = result
+        self.part = result._partition_records
+        self.rest: list[Any] = []  # records of the current record batch not taken yet
+        self.rest_next = 0  # the offset after that record batch
+
+    @staticmethod
+    def fits(result: Any) -> bool:
+        part = result._partition_records
+        return (type(result) is FetchResult and "getall" not in result.__dict__
+                and part is not None and part._isolation_level != READ_COMMITTED
+                and part._records_iterator is not None
+                and getgeneratorstate(part._records_iterator) == GEN_CREATED)
+
+    def __call__(self, max_records: int | None = None) -> _Taken | list[Any]:
+        result, part = self.result, self.part
+        if not result.check_assignment(result._topic_partition) or not result.has_more():
+            return []
+        taken = _Taken([], [], [])
+        room = max_records if max_records is not None else 1 << 62
+        records = part._records
+        while room > 0:
+            if not self.rest:
+                if not records.has_next():
+                    break
+                batch = records.next_batch()
+                if part._check_crcs and not batch.validate_crc():
+                    raise CorruptRecordException(f"Invalid CRC - {result._topic_partition}")
+                if batch.is_control_batch:
+                    part.next_fetch_offset = batch.next_offset
+                    continue
+                rows = list(batch)
+                if rows and rows[0].offset < part.next_fetch_offset:
+                    rows = [r for r in rows if r.offset >= part.next_fetch_offset]
+                self.rest, self.rest_next = rows, batch.next_offset
+                if not rows:
+                    part.next_fetch_offset = batch.next_offset
+                    continue
+            take = self.rest if len(self.rest) <= room else self.rest[:room]
+            self.rest = [] if take is self.rest else self.rest[room:]
+            taken.offsets += [r.offset for r in take]
+            taken.values += [r.value for r in take]
+            taken.stamps += [r.timestamp for r in take]
+            room -= len(take)
+            part.next_fetch_offset = self.rest[0].offset if self.rest else self.rest_next
+        result._update_position()
+        if not self.rest and not records.has_next():
+            result._partition_records = None
+        return taken
+
+
+class _WalkedRecords(OrderedDict[Any, Any]):
+    """The ingest consumer's fetched results (aiokafka's `Fetcher._records`), each taken by a
+    `_RawWalk` from the moment the fetcher puts it here."""
+
+    def __setitem__(self, tp: Any, result: Any) -> None:
+        if _RawWalk.fits(result):
+            result.getall = _RawWalk(result)
+        super().__setitem__(tp, result)
+
+
+def _from(rows: Sequence[Any] | _Taken, start: int) -> Sequence[Any] | _Taken:
+    """The records at offset `start` or later (a partition's records come in offset order)."""
+    if isinstance(rows, _Taken):
+        return rows.since(start)
+    if not rows or rows[0].offset >= start:
+        return rows
+    return [r for r in rows if r.offset >= start]
+
+
+def _first_stamp(rows: Sequence[Any] | _Taken) -> int | None:
+    if isinstance(rows, _Taken):
+        return rows.first_timestamp
+    return rows[0].timestamp if rows else None
+
+
 def waited(records: Mapping[Any, list[Any]], within: float) -> float:
     """How long the oldest of `records` has been in Kafka (from its timestamp), up to
     `within`: a batch's window runs from when its first event arrived, not from when the
     worker got round to it (it sat in the consumer's fetch buffer while the batch before
     was written). A timestamp ahead of this clock (another host's) counts as just now."""
-    stamps = [rows[0].timestamp for rows in records.values()
-              if rows and rows[0].timestamp is not None and rows[0].timestamp > 0]
+    firsts = [_first_stamp(rows) for rows in records.values()]
+    stamps = [t for t in firsts if t is not None and t > 0]
     if not stamps:
         return 0.0
     return min(within, max(0.0, time.time() - min(stamps) / 1000))

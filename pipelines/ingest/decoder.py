@@ -7,8 +7,9 @@ it can run in a
 second process while the worker's own process writes the batch before it (the warehouse,
 the duplicate check and the stream processors stay in the worker: chDB allows one process
 per data directory, and the processors' state is the worker's). Two cores then work on
-two batches at once. The batch goes between the processes as Arrow buffers (pickled
-`pyarrow.Table`s), which costs far less than decoding it.
+two batches at once. The batch goes there as columns (`batchconsumer.RawMessages`: the
+values in one buffer, partitions and offsets as arrays) and comes back as Arrow buffers
+(pickled `pyarrow.Table`s), which costs far less than decoding it.
 
 `DORPSPOMP_DECODE_PROCESSES` says how many such processes (default 1; 0: the worker
 decodes itself, between writes, as on a one-core machine). The processes start with
@@ -27,8 +28,11 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from datetime import UTC, datetime, timedelta
 
+import numpy as np
+
 from pipelines.ingest.batch import IngestBatch
-from pipelines.ingest.columnar import decode_batch
+from pipelines.ingest.batchconsumer import RawMessages
+from pipelines.ingest.columnar import JoinedValues, decode_batch
 from pipelines.ingest.enrich import label_table
 from pipelines.ingest.seenids import digests
 from pipelines.roster import Roster
@@ -39,23 +43,31 @@ log = logging.getLogger(__name__)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 Messages = Sequence[tuple[int, int, bytes | None]]
+Timestamps = Sequence[float | None] | np.ndarray
 
 
 def decode_messages(
-    topic: str, messages: Messages, timestamps: Sequence[float | None] | None,
+    topic: str, messages: Messages, timestamps: Timestamps | None,
     roster: Roster, classifier: TextClassifier, max_future: timedelta,
 ) -> IngestBatch:
-    """Decode the batch as columns (`pipelines.ingest.columnar`) and label it; `timestamps` are the
-    messages' Kafka timestamps in seconds, in the same order (None or ≤ 0 for a message
-    without one: taken as received now, by this process's clock)."""
+    """Decode the batch as columns (`pipelines.ingest.columnar`) and label it; `messages` are
+    (partition, offset, value) or, from the batch consumer, `RawMessages`; `timestamps` are
+    the messages' Kafka timestamps in seconds, in the same order (None, NaN or ≤ 0 for a
+    message without one: taken as received now, by this process's clock)."""
     now_ms = time.time_ns() // 1_000_000
-    if timestamps is None:
-        stamps = [now_ms] * len(messages)
+    stamps = np.full(len(messages), now_ms, dtype=np.int64)
+    if timestamps is not None and len(stamps):
+        seconds = np.asarray(timestamps, dtype=np.float64)  # None -> NaN
+        known = seconds > 0
+        stamps[known] = np.round(seconds[known] * 1000)
+    if isinstance(messages, RawMessages):
+        parts, offsets, values = messages.partitions, messages.offsets, messages.values
     else:
-        stamps = [round(t * 1000) if t is not None and t > 0 else now_ms for t in timestamps]
+        parts = np.fromiter((m[0] for m in messages), np.int64, len(messages))
+        offsets = np.fromiter((m[1] for m in messages), np.int64, len(messages))
+        values = JoinedValues.of([m[2] for m in messages])
     decoded = decode_batch(
-        topic, [m[0] for m in messages], [m[1] for m in messages], [m[2] for m in messages],
-        stamps, roster, max_future=max_future,
+        topic, parts, offsets, values, stamps, roster, max_future=max_future,
         ingested_at=_EPOCH + timedelta(milliseconds=now_ms))
     batch = IngestBatch(
         topic=topic, mentions=label_table(decoded.mentions, classifier), posts=decoded.posts,
@@ -105,13 +117,13 @@ class BatchDecoder:
                 initializer=_start_child, initargs=(roster, max_future))
 
     def decode(self, topic: str, messages: Messages,
-               timestamps: Sequence[float | None] | None = None) -> IngestBatch:
+               timestamps: Timestamps | None = None) -> IngestBatch:
         """Here, now."""
         return decode_messages(topic, messages, timestamps, self.roster, self.classifier,
                                self.max_future)
 
     def submit(self, topic: str, messages: Messages,
-               timestamps: Sequence[float | None] | None = None) -> Future[IngestBatch]:
+               timestamps: Timestamps | None = None) -> Future[IngestBatch]:
         """In a decode process when there is one (else here, done at once)."""
         if self.pool is None:
             done: Future[IngestBatch] = Future()
@@ -160,7 +172,7 @@ def follow_parent(every: float = 1.0) -> None:
 
 
 def _decode_in_child(topic: str, messages: Messages,
-                     timestamps: Sequence[float | None] | None) -> IngestBatch:
+                     timestamps: Timestamps | None) -> IngestBatch:
     if _child is None:  # pragma: no cover - the initializer always runs first
         raise RuntimeError("decode process started without its roster")
     roster, classifier, max_future = _child

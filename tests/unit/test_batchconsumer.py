@@ -2,10 +2,24 @@
 
 from __future__ import annotations
 
+import struct
 import time
 from types import SimpleNamespace
 
-from pipelines.ingest.batchconsumer import waited
+import numpy as np
+from aiokafka import TopicPartition
+from aiokafka.consumer.fetcher import FetchResult, PartitionRecords
+from aiokafka.record.default_records import DefaultRecordBatchBuilder
+from aiokafka.record.memory_records import MemoryRecords
+
+from pipelines.ingest.batchconsumer import (
+    RawMessages,
+    _from,
+    _RawWalk,
+    _Taken,
+    _Taking,
+    waited,
+)
 
 
 def records(*stamps_ms: int | None) -> dict[int, list[SimpleNamespace]]:
@@ -32,3 +46,83 @@ def test_no_timestamp_or_one_from_a_clock_ahead_counts_as_just_now() -> None:
     assert waited(records(ahead), within=0.25) == 0.0
     assert waited(records(), within=0.25) == 0.0
     assert waited(records(-1), within=0.25) == 0.0
+
+
+def test_a_batch_is_taken_as_columns_in_partition_runs() -> None:
+    """What the consumer takes becomes one buffer of values and arrays: partitions, offsets,
+    timestamps in seconds (NaN without one); records before the resume offset are left out."""
+    def record(offset: int, value: bytes | None, stamp: int | None) -> SimpleNamespace:
+        return SimpleNamespace(offset=offset, value=value, timestamp=stamp)
+
+    taking = _Taking()
+    taking.add(2, _from([record(4, b"a", 1000), record(5, b"b", 1500)], 5))
+    taking.add(0, _from([record(9, None, -1), record(10, b'{"x":\n1}', None)], 0))
+    batch = taking.batch("t", 12.5)
+    assert batch.taken_at == 12.5 and len(batch) == 3
+    assert list(batch.messages) == [(2, 5, b"b"), (0, 9, b""), (0, 10, b'{"x":\n1}')]
+    assert isinstance(batch.messages, RawMessages)
+    assert batch.messages.values.buf == b'b\n\n{"x":\n1}'
+    assert list(np.isnan(np.asarray(batch.timestamps, dtype=float))) == [False, True, True]
+    assert batch.timestamps[0] == 1.5
+
+
+class _Position:
+    def __init__(self, offset: int) -> None:
+        self.position, self.paused = offset, False
+
+    def consumed_to(self, offset: int) -> None:
+        self.position = offset
+
+
+def _record_batches(sizes: list[int]) -> bytes:
+    """Kafka v2 record batches as a broker returns them, offsets from 0 on; every seventh
+    value absent."""
+    data, offset = bytearray(), 0
+    for size in sizes:
+        builder = DefaultRecordBatchBuilder(2, 0, is_transactional=False, producer_id=-1,
+                                            producer_epoch=-1, base_sequence=-1,
+                                            batch_size=1 << 20)
+        for i in range(size):
+            at = offset + i
+            builder.append(i, timestamp=1_000 + at, key=None, headers=[],
+                           value=b"v%d" % at if at % 7 else None)
+        raw = bytearray(builder.build())
+        struct.pack_into(">q", raw, 0, offset)  # the base offset, outside the CRC
+        data += raw
+        offset += size
+    return bytes(data)
+
+
+def _fetched(data: bytes, fetch_offset: int) -> tuple[FetchResult, _Position]:
+    tp = TopicPartition("t", 0)
+    position = _Position(fetch_offset)
+    assignment = SimpleNamespace(active=True, state_value=lambda tp: position)
+    records = PartitionRecords(tp, MemoryRecords(data), [], fetch_offset, None, None, True, 0)
+    return FetchResult(tp, assignment=assignment, partition_records=records,
+                       backoff=0), position
+
+
+def test_records_read_off_the_record_batches_are_aiokafkas_records() -> None:
+    """`_RawWalk` against aiokafka's own `getall` on the same record batches: the same
+    records in the same takes, the same positions, whatever the takes' sizes and where the
+    fetch starts (inside a record batch too)."""
+    data = _record_batches([5, 1, 9, 4])
+    for fetch_offset in (0, 3, 6, 18):
+        for most in (1, 3, 5, 7, 100, None):
+            ours, ours_at = _fetched(data, fetch_offset)
+            theirs, theirs_at = _fetched(data, fetch_offset)
+            assert _RawWalk.fits(ours)
+            ours.getall = _RawWalk(ours)
+            got: list[list[tuple[int, bytes | None, int | None]]] = []
+            expected: list[list[tuple[int, bytes | None, int | None]]] = []
+            while ours.has_more():
+                taken = ours.getall(most)
+                got.append(list(zip(taken.offsets, taken.values, taken.stamps, strict=True))
+                           if isinstance(taken, _Taken) else [])
+                if len(taken):
+                    assert ours_at.position == taken.offsets[-1] + 1
+            while theirs.has_more():
+                expected.append([(r.offset, r.value, r.timestamp) for r in theirs.getall(most)])
+            assert [t for t in got if t] == [t for t in expected if t], (fetch_offset, most)
+            assert ours_at.position == theirs_at.position == 19
+            assert sum(map(len, got)) >= 19 - fetch_offset

@@ -9,10 +9,12 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import numpy as np
 import orjson
 import pytest
 
 from pipelines.ingest.batch import mention_objects
+from pipelines.ingest.batchconsumer import RawMessages
 from pipelines.ingest.columnar import decode_batch
 from pipelines.ingest.decoder import BatchDecoder, FallbackClassifier, decode_messages
 from pipelines.ingest.enrich import label_mentions, label_table
@@ -99,6 +101,43 @@ def test_a_decode_process_gives_the_batch_the_worker_would_decode(roster: Roster
     assert remote.digests is not None and remote.digests.tolist() == digests(ids).tolist()
     assert remote.next_offsets == here.next_offsets == {
         p: max(o for q, o, _ in batch if q == p) + 1 for p in range(3)}
+
+
+def test_a_batch_handed_over_as_columns_decodes_as_its_messages_one_by_one(
+        roster: Roster) -> None:
+    """The batch consumer hands over `RawMessages` (values joined in one buffer) and the
+    timestamps as an array: the same rows and dead letters as the (partition, offset,
+    value) list, through a decode process too; bad lines, an absent value and line breaks
+    inside values included."""
+    events = eventgen.build(1200, seed=5, bad_per_kind=2)
+    batch = messages(events.lines)
+    batch[7] = (batch[7][0], batch[7][1], None)
+    batch[9] = (batch[9][0], batch[9][1], b'{"type": "mention",\n "event_id": "x"}')
+    stamps: list[float | None] = [1_798_000_000.0 + i / 1000 for i in range(len(batch))]
+    stamps[4], stamps[6] = None, -1.0
+    columns = RawMessages.of(batch)
+    assert list(columns) == [(p, o, v if v is not None else b"") for p, o, v in batch]
+    assert columns[2:4] == [columns[2], columns[3]]
+    seconds = np.array([np.nan if t is None else t for t in stamps])
+    here = decode_messages(TOPIC, batch, stamps, roster, load_classifier(), timedelta(days=1))
+    decoder = BatchDecoder(roster, load_classifier(), timedelta(days=1), processes=1)
+    try:
+        remote = decoder.submit(TOPIC, columns, seconds).result(timeout=120)
+    finally:
+        decoder.close()
+    for got in (remote, decode_messages(TOPIC, columns, seconds, roster, load_classifier(),
+                                        timedelta(days=1))):
+        for name in ("mentions", "posts"):
+            a, b = getattr(got, name), getattr(here, name)
+            keep = [c for c in a.column_names if c not in ("ingested_at", "kafka_timestamp")]
+            assert a.select(keep).equals(b.select(keep)), name
+        assert [(d.source, d.payload, d.error_code, d.error) for d in got.dead_letters] == [
+            (d.source, d.payload, d.error_code, d.error) for d in here.dead_letters]
+        assert got.next_offsets == here.next_offsets
+        assert got.digests is not None and here.digests is not None
+        assert got.digests.tolist() == here.digests.tolist()
+    codes = [d.error_code for d in here.dead_letters]
+    assert "empty" in codes and len(codes) == sum(events.bad.values()) + events.blank + 2
 
 
 def test_a_decoder_without_processes_decodes_in_place(roster: Roster) -> None:
