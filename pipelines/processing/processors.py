@@ -195,11 +195,13 @@ class StreamProcessors:
         return {"processors": pickle.dumps(kept, protocol=5),
                 "surge detector": detector_state(self.detector)}
 
-    def load_state(self, sections: Mapping[str, bytes | memoryview]) -> None:
+    def load_state(self, sections: Mapping[str, bytes | memoryview],
+                   steps: StepClock | None = None) -> None:
         """Take the state of `state_sections` instead of a `restore`: the surge detector's
         process unpickles its part while this one unpickles the tracker. Raises KeyError
-        for a missing section, and whatever unpickling raises for a bad one."""
-        steps = StepClock()
+        for a missing section, and whatever unpickling raises for a bad one. `steps`: the
+        start's steps so far (reading the file), for the log line."""
+        steps = steps or StepClock()
         surge_data = bytes(sections["surge detector"])
         detector = self.detector
         loading = detector.submit_state(surge_data) if isinstance(detector, DetectorProcess) \

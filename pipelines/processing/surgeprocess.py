@@ -41,6 +41,8 @@ class DetectorProcess:
     def __init__(self, roster: Roster) -> None:
         self.pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"),
                                         initializer=_start, initargs=(roster,))
+        # its process starts now (spawn, imports: a second or more), while the worker starts
+        self.pool.submit(_call, "__tracked_orgs__", (), {})
 
     def _call(self, name: str, *args: Any, **kwargs: Any) -> Any:
         return self.pool.submit(_call, name, args, kwargs).result()
