@@ -211,6 +211,8 @@ POST_CHARS = 280
 _GATE_SHARE = 0.8  # the running bound subtracts this share of the lowest ratio × usual
 _GATE_EPSILON = 1e-9  # rounding room: the bound is a sum of floats
 _LONGEST_CALM = 60  # minutes: a surge resolves after at most this long a calm span
+_LEVEL_MINUTES = 1440  # how long the level a resolved surge left behind counts as usual
+_LEVEL_AFTER = 180  # minutes: a surge open this long that resolves above usual left a level
 _BUDGET_MINUTES = MAX_EXCLUDED // 60
 _BUDGET_WEEK = 7 * 1440
 _COMMIT_EVERY = 30  # minutes: the history takes the minutes that left the spans in bulk
@@ -249,14 +251,15 @@ class SurgeSettings:
     window: int = 600
     slow_window: int = 3 * 3600
     min_complaints: int = 8
-    ratio: float = 3.0
-    slow_ratio: float = 2.0
-    share_ratio: float = 1.5
+    ratio: float = 2.0
+    slow_ratio: float = 1.5
+    share_ratio: float = 1.3
     misread: float = 0.15
     p_value: float = 1e-5
+    dispersion: float = 0.1
     cooldown: int = 3600
     warmup: int = 3 * 86_400
-    resolve_ratio: float = 1.5
+    resolve_ratio: float = 1.3
     resolve_after: int = 300
     min_rate: float = 3.0
 
@@ -308,7 +311,7 @@ class SurgeSettings:
             "slow_window": format_duration(self.slow_window),
             "min_complaints": self.min_complaints, "ratio": self.ratio,
             "slow_ratio": self.slow_ratio, "share_ratio": self.share_ratio,
-            "misread": self.misread,
+            "misread": self.misread, "dispersion": self.dispersion,
             "p_value": self.p_value, "cooldown": format_duration(self.cooldown),
             "warmup": format_duration(self.warmup), "resolve_ratio": self.resolve_ratio,
             "resolve_after": format_duration(self.resolve_after), "min_rate": self.min_rate,
@@ -349,6 +352,9 @@ def _problems(s: SurgeSettings) -> list[str]:
     elif s.resolve_ratio > s.slow_ratio:
         problems.append(f"resolve_ratio {s.resolve_ratio} must not exceed slow_ratio "
                         f"({s.slow_ratio}): a slow surge would resolve as it opens")
+    if not 0.0 <= s.dispersion <= 1.0:
+        problems.append(f"dispersion {s.dispersion} must be between 0 (Poisson) and 1 (how much "
+                        f"the usual level of an hour varies, as a share of it)")
     if not 0.0 < s.p_value <= 0.1:
         problems.append(f"p_value {s.p_value} must be above 0 and at most 0.1")
     if s.cooldown < 0 or s.warmup < 0:
@@ -392,7 +398,7 @@ def _duration(value: Any) -> int:
 _PARSERS: dict[str, Any] = {
     "enabled": _flag, "window": _duration, "slow_window": _duration,
     "min_complaints": _whole, "ratio": _number, "slow_ratio": _number,
-    "share_ratio": _number, "misread": _number, "p_value": _number,
+    "share_ratio": _number, "misread": _number, "dispersion": _number, "p_value": _number,
     "cooldown": _duration, "warmup": _duration,
     "resolve_ratio": _number, "resolve_after": _duration, "min_rate": _number,
 }
@@ -413,6 +419,31 @@ def log_poisson_tail(k: int, lam: float) -> float:
     return min(0.0, log_pmf + math.log((k + 1) / (k + 1 - lam)))
 
 
+def log_tail(k: int, lam: float, shape: float) -> float:
+    """An upper bound of ln P(X >= k) for X with mean `lam` whose rate itself varies: a
+    Poisson whose mean is gamma-distributed with `shape` (a negative binomial, variance
+    lam + lam²/shape); `shape` inf is the Poisson. 0 (certain) when k <= lam.
+
+    The terms beyond k shrink at least as fast as the ratio (k+shape)/(k+1)·q of the first
+    two (q = lam/(lam+shape); the ratio falls with k for shape >= 1), so the tail is at
+    most pmf(k)/(1 - that ratio)."""
+    if math.isinf(shape):
+        return log_poisson_tail(k, lam)
+    if k <= 0:
+        return 0.0
+    if lam <= 0.0:
+        return -math.inf
+    if k <= lam:
+        return 0.0
+    q = lam / (lam + shape)
+    ratio = (k + shape) / (k + 1) * q
+    if ratio >= 1.0:
+        return 0.0
+    log_pmf = (math.lgamma(k + shape) - math.lgamma(shape) - math.lgamma(k + 1)
+               + shape * math.log1p(-q) + k * math.log(q))
+    return min(0.0, log_pmf - math.log1p(-ratio))
+
+
 def severity(observed: float, expected: float, reach: int) -> float:
     """0-10: up to 6 for the excess (6 at 8×), up to 4 for the reach (4 at 10 million)."""
     excess = 2.0 * math.log2(observed / expected) if expected > 0 and observed > expected else 0.0
@@ -420,19 +451,19 @@ def severity(observed: float, expected: float, reach: int) -> float:
     return round(min(6.0, excess) + min(4.0, audience), 1)
 
 
-def _least_count(usual: float, log_p: float) -> int:
+def _least_count(usual: float, log_p: float, shape: float = math.inf) -> int:
     """The least count k with P(X >= k | usual) <= p: what the tail test needs at `usual`."""
     low = max(1, math.floor(usual) + 1)  # above usual the bound falls as k grows
-    if log_poisson_tail(low, usual) <= log_p:
+    if log_tail(low, usual, shape) <= log_p:
         return low
     step = 1
-    while log_poisson_tail(low + step, usual) > log_p:
+    while log_tail(low + step, usual, shape) > log_p:
         low += step
         step *= 2
     high = low + step  # the bound holds at high, not at low
     while high - low > 1:
         middle = (low + high) // 2
-        if log_poisson_tail(middle, usual) > log_p:
+        if log_tail(middle, usual, shape) > log_p:
             low = middle
         else:
             high = middle
@@ -440,7 +471,7 @@ def _least_count(usual: float, log_p: float) -> int:
 
 
 @lru_cache(maxsize=8192)
-def _gate(step: int, lowest_ratio: float, log_p: float) -> float:
+def _gate(step: int, lowest_ratio: float, log_p: float, shape: float = math.inf) -> float:
     """How high the running bound must be for a span to hold when the usual count of its
     last minute is at least `_GRID_BASE · _GRID_STEP^step` (0 for step -1).
 
@@ -454,7 +485,7 @@ def _gate(step: int, lowest_ratio: float, log_p: float) -> float:
     best = math.inf
     while (lowest_ratio - rho) * low < best:
         high = _GRID_BASE if low == 0.0 else low * _GRID_STEP
-        value = max((lowest_ratio - rho) * low, _least_count(low, log_p) - rho * high)
+        value = max((lowest_ratio - rho) * low, _least_count(low, log_p, shape) - rho * high)
         best = min(best, value)
         low = high
     return best - _GATE_EPSILON
@@ -588,10 +619,12 @@ class _OrgState:
                                    self.slow}))
         self.ratios = tuple(settings.ratio if n <= self.window else settings.slow_ratio
                             for n in self.spans)
-        self.lowest_ratio = min(settings.ratio, settings.slow_ratio)
+        # every span needs k >= its ratio × E and k >= share_ratio × S >= share_ratio × E
+        self.lowest_ratio = max(min(settings.ratio, settings.slow_ratio), settings.share_ratio)
         self.gate_rate = _GATE_SHARE * self.lowest_ratio
         self.log_p = math.log(settings.p_value)
-        self.lowest_gate = _gate(-1, self.lowest_ratio, self.log_p)  # no minute's is lower
+        self.shape = 1.0 / settings.dispersion ** 2 if settings.dispersion > 0 else math.inf
+        self.lowest_gate = _gate(-1, self.lowest_ratio, self.log_p, self.shape)  # the least
         self.floor = settings.min_rate / 60.0
         self.partition: int | None = None
         self.first_minute = -1  # -1: nothing seen yet
@@ -630,6 +663,11 @@ class _OrgState:
         self.usual_texts: dict[int, list[tuple[int, str, int, str]]] = {}  # UTC day -> heap
         self.surge: _Surge | None = None
         self.resolved_minute: int | None = None
+        # The level a resolved surge left behind (its calm span's complaints over their usual
+        # count, at least 1), which the usual counts are raised to until `level_until`: a
+        # lasting new level is alerted once, not again each time the history half-learns it.
+        self.level = 1.0
+        self.level_until = 0
         self.idle = True  # not walked by the partition's ticks until its next mention
         # A span never reaches back to this minute: the end of the warm-up, of the last
         # surge, or the last minute whose surge the cooldown held back, so that one storm
@@ -1075,7 +1113,7 @@ class _OrgState:
         if gate is None:
             step = math.floor(math.log(usual / _GRID_BASE) / math.log(_GRID_STEP)) \
                 if usual >= _GRID_BASE else -1
-            gate = _gate(step, self.lowest_ratio, self.log_p)
+            gate = _gate(step, self.lowest_ratio, self.log_p, self.shape)
             if len(self.block_gates) > 48:
                 self.block_gates = {b: g for b, g in self.block_gates.items() if b >= block - 16}
             self.block_gates[block] = gate
@@ -1816,12 +1854,16 @@ class SurgeDetector:
         lengths = [n for n in state.spans if n <= longest]
         self.work.span_tests += len(lengths)
         ks, others, _, expected, raw, usual_others = state.sums_ending(minute, lengths)
+        if minute < state.level_until:  # the level the last surge left behind is the usual
+            expected = [e * state.level for e in expected]
+            raw = [e * state.level for e in raw]
         in_window = 0
         for length, k in zip(lengths, ks, strict=True):
             if length <= state.window:
                 in_window = k
         log_p, share_ratio, least, misread = state.log_p, s.share_ratio, s.min_complaints, \
             s.misread
+        shape = state.shape
         best = -1
         best_excess = 0.0
         for i, ratio in enumerate(state.ratios[:len(lengths)]):
@@ -1829,7 +1871,7 @@ class SurgeDetector:
             if (k if lengths[i] >= state.window else in_window) < least or k < ratio * e:
                 continue
             explained = _explained(e, raw[i], others[i], usual_others[i], misread)
-            if k < share_ratio * explained or log_poisson_tail(k, e) > log_p:
+            if k < share_ratio * explained or log_tail(k, explained, shape) > log_p:
                 continue
             if best < 0 or k - explained > best_excess:
                 best, best_excess = i, k - explained
@@ -1847,6 +1889,8 @@ class SurgeDetector:
         if k < s.resolve_ratio * calm.usual or 2 * k * state.window < s.min_complaints * \
                 surge.calm:
             self._resolve(state, surge, minute)
+            if minute - surge.span_start >= _LEVEL_AFTER and k > calm.usual > 0:
+                state.level, state.level_until = k / calm.usual, minute + _LEVEL_MINUTES
             return
         span = state.span(minute, min(minute - surge.span_start + 1, state.slow))
         level = severity(span.complaints, span.explained, span.reach)
@@ -1924,7 +1968,7 @@ class SurgeDetector:
             summary += f"; loudest @{loudest['handle']} ({loudest['followers']:,} followers)"
         details: dict[str, Any] = {
             "window_minutes": span.length, "window_start": _iso_minute(start),
-            "reach": span.reach, "log_p": round(log_poisson_tail(k, expected), 2),
+            "reach": span.reach, "log_p": round(log_tail(k, expected, state.shape), 2),
             "other_mentions": span.others, "usual_complaints": round(span.usual, 2),
             "usual_other_mentions": round(span.usual_others, 2),
             "share": round(span.share, 3), "usual_share": round(span.usual_share, 3),
@@ -2031,7 +2075,7 @@ def _may_hold(state: _OrgState, counted: np.ndarray, expected: np.ndarray, ends:
     held: list[int] = []
     for i in np.flatnonzero(passing.any(axis=0)).tolist():
         for j in np.flatnonzero(passing[:, i]).tolist():
-            if log_poisson_tail(int(ks[j][i]), float(es[j][i]) * (1 + _BULK_ROOM)) <= log_p:
+            if log_tail(int(ks[j][i]), float(es[j][i]) * (1 + _BULK_ROOM), state.shape) <= log_p:
                 held.append(i)
                 break
         if held and first:
@@ -2225,7 +2269,8 @@ class _HistoryLoad:
         for i in near.tolist():
             steps[i] = math.floor(math.log(float(usual[i]) / _GRID_BASE) / step)
         kinds, index = np.unique(steps, return_inverse=True)
-        gates = np.array([_gate(int(k), state.lowest_ratio, state.log_p) for k in kinds.tolist()])
+        gates = np.array([_gate(int(k), state.lowest_ratio, state.log_p, state.shape)
+                          for k in kinds.tolist()])
         return gates[index.ravel()]
 
     # finding what the walk must judge ---------------------------------------------------
