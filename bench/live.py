@@ -12,7 +12,9 @@ a batch per partition, looked at every 5 ms), and that send time is kept. Meanwh
   mentions as were sent for it up to and including that one (an organisation's events
   share a partition and are written in order), and in `mention_responses` when its row
   is there. Freshness = first poll that sees it − its send time, so it is measured to
-  within one poll interval, which the results state;
+  within one poll interval, which the results state. The probes read only the
+  organisations and minutes still waited for, through the tables' sort keys: they run in
+  the worker's process, beside what they measure (`Prober`);
 - a listener reads the alerts topic. A surge alert's `opened_at` is the end of the
   minute that made the surge detectable; the data made it detectable when the first
   event after that instant was sent (until then the minute is not known to be over).
@@ -23,11 +25,13 @@ from __future__ import annotations
 
 import asyncio
 import bisect
+import os
 import threading
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -106,9 +110,19 @@ class Prober(threading.Thread):
     Each table's query has its own clock: a sample counts as visible at the start of the
     first query of its table that sees it (a query reads the parts there were when it
     began), so each figure is an upper bound within one poll (`cycles` holds how long
-    each poll took, both queries and the pause). The queries read from the minute of the
-    oldest sample still waited for, so a poll reads the last moments of the stream, not
-    all of it: they run in the worker's process, beside what they measure."""
+    each poll took, both queries and the pause).
+
+    The queries run in the worker's process (chDB is one process), beside what they
+    measure, so they read as little as they can: the organisations and the span of
+    minutes of the samples still waited for, through each table's sort key, which starts
+    with (org_id, created_at). `org_activity_1m` is a view that counts `mentions` on read
+    (migration 0002), but its `minute` (toDateTime64 of the minute, with a time zone)
+    does not reach that key: a probe through the view read every stored mention each poll
+    (`EXPLAIN indexes=1`: all granules; ~25 ms of the worker's CPU at 250 000 mentions, a
+    poll every 0.2 s, growing with the table). So its probe counts each
+    organisation-minute's mentions from `mentions` as the view does, on a `created_at`
+    range, and `view_check` asks the view itself once the stream is drained: every
+    sample's organisation-minute must count at least its ordinal there too."""
 
     TABLES = ("org_activity_1m", "mention_responses")
 
@@ -150,13 +164,18 @@ class Prober(threading.Thread):
                 waiting = [s for s in self.samples if s.actionable and s.in_responses is None]
         if not waiting:
             return
-        since = sql_time(min(s.minute for s in waiting))
+        span = {"orgs": sorted({s.org_id for s in waiting}),
+                "since": sql_time(min(s.minute for s in waiting)),
+                "until": sql_time(max(s.minute for s in waiting) + timedelta(minutes=1))}
         now = time.perf_counter()
         if table == "org_activity_1m":
             counts = self.reader.query(
-                "SELECT org_id, minute, mentions FROM org_activity_1m "
-                "WHERE org_id IN {orgs:Array(String)} AND minute >= {since:DateTime64(3, 'UTC')}",
-                {"orgs": sorted({s.org_id for s in waiting}), "since": since},
+                "SELECT org_id, toDateTime64(toStartOfMinute(created_at), 3) AS minute, "
+                "count() AS mentions FROM mentions "
+                "WHERE org_id IN {orgs:Array(String)} "
+                "AND created_at >= {since:DateTime64(3, 'UTC')} "
+                "AND created_at < {until:DateTime64(3, 'UTC')} GROUP BY org_id, minute",
+                span,
             ).to_pylist()
             seen = {(r["org_id"], as_utc(r["minute"])): r["mentions"] for r in counts}
             for s in waiting:
@@ -165,14 +184,35 @@ class Prober(threading.Thread):
         else:
             rows = self.reader.query(
                 "SELECT mention_id FROM mention_responses "
-                "WHERE created_at >= {since:DateTime64(3, 'UTC')} "
+                "WHERE org_id IN {orgs:Array(String)} "
+                "AND created_at >= {since:DateTime64(3, 'UTC')} "
+                "AND created_at < {until:DateTime64(3, 'UTC')} "
                 "AND mention_id IN {ids:Array(String)}",
-                {"ids": [s.event_id for s in waiting], "since": since},
+                {**span, "ids": [s.event_id for s in waiting]},
             ).column("mention_id").to_pylist()
             visible = set(rows)
             for s in waiting:
                 if s.event_id in visible:
                     s.in_responses = now
+
+    def view_check(self) -> dict[str, int]:
+        """The samples the `org_activity_1m` probe saw, asked of the view itself: how many
+        of them it counts (at least their ordinal in their organisation-minute)."""
+        seen_samples = [s for s in self.samples if s.in_activity is not None]
+        if not seen_samples:
+            return {"samples": 0, "counted_by_view": 0}
+        counts = self.reader.query(
+            "SELECT org_id, minute, mentions FROM org_activity_1m "
+            "WHERE org_id IN {orgs:Array(String)} AND minute >= {since:DateTime64(3, 'UTC')} "
+            "AND minute <= {until:DateTime64(3, 'UTC')}",
+            {"orgs": sorted({s.org_id for s in seen_samples}),
+             "since": sql_time(min(s.minute for s in seen_samples)),
+             "until": sql_time(max(s.minute for s in seen_samples))},
+        ).to_pylist()
+        seen = {(r["org_id"], as_utc(r["minute"])): r["mentions"] for r in counts}
+        return {"samples": len(seen_samples),
+                "counted_by_view": sum(seen.get((s.org_id, s.minute), 0) >= s.ordinal
+                                       for s in seen_samples)}
 
 
 class AlertListener(threading.Thread):
@@ -215,18 +255,25 @@ def run_live(broker: Broker, worker: WorkerProcess, planned: Planned,
     listener = AlertListener(broker.bootstrap, settings.alerts_topic)
     listener.start()
     prober.start()
+    cpu_before = cpu_seconds(worker)
     try:
         sent_at, behind, sending = asyncio.run(_send(broker.bootstrap, settings.events_topic,
                                                      planned, prober))
+        sent = time.perf_counter()
         deadline = time.monotonic() + drain_timeout
         while prober.outstanding() and time.monotonic() < deadline:
             time.sleep(poll)
+        caught_up = time.perf_counter() - sent
+        cpu = cpu_seconds(worker) - cpu_before
         time.sleep(2)  # the last alerts of the stream
     finally:
         prober.stopping.set()
         listener.stopping.set()
         prober.join(10)
         listener.join(10)
+    try:
+        view_check = prober.view_check()
+    finally:
         reader.close()
 
     samples = prober.samples
@@ -243,6 +290,12 @@ def run_live(broker: Broker, worker: WorkerProcess, planned: Planned,
         "seconds": round(sending, 2),
         "events_per_second": round(len(planned.lines) / max(sending, 1e-9)),
         "most_behind_seconds": round(behind, 3),
+        # from the last send until every sample was seen in both tables (within a poll)
+        "caught_up_after_seconds": round(caught_up, 2),
+        # the worker's process and its decode and surge-detector processes, sending and
+        # catching up, prober's queries included: CPU time, whatever else ran on the machine
+        "worker_cpu_us_per_event": round(cpu / max(len(planned.lines), 1) * 1e6, 1),
+        "load_average_after": [round(x, 2) for x in os.getloadavg()],
         "speedup": round(planned.speedup),
         "simulated_hours": round(planned.due[-1] * planned.speedup / 3600, 1) if planned.due
         else 0,
@@ -258,6 +311,7 @@ def run_live(broker: Broker, worker: WorkerProcess, planned: Planned,
                                      missing=sum(s.actionable and s.in_responses is None
                                                  for s in samples)),
         "surge_alert_latency": summary(latencies),
+        "org_activity_1m_view_check": view_check,
         "probe_errors": prober.errors[:5],
     }
 
@@ -298,6 +352,30 @@ async def _send(bootstrap: str, topic: str, planned: Planned,
         return sent_at, behind, time.perf_counter() - begin
     finally:
         await producer.stop()
+
+
+def cpu_seconds(worker: WorkerProcess) -> float:
+    """User and system CPU seconds the worker's process and its child processes (decode,
+    surge detector) have used so far, from /proc (0 where there is none). A child that
+    exits in between takes its seconds with it."""
+    if worker.process is None:
+        return 0.0
+    tick = os.sysconf("SC_CLK_TCK")
+    total, pending = 0.0, [worker.process.pid]
+    while pending:
+        pid = pending.pop()
+        proc = Path(f"/proc/{pid}")
+        try:
+            fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / tick
+        for task in proc.glob("task/*/children"):
+            try:
+                pending += [int(child) for child in task.read_text().split()]
+            except OSError:
+                continue
+    return total
 
 
 def _ms(stamp: str) -> int:

@@ -4,9 +4,13 @@ mentions and the live plan. The measurements themselves run in `dorpspomp bench 
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from itertools import islice
+from pathlib import Path
 
 import orjson
 import pytest
@@ -14,6 +18,7 @@ import pytest
 from bench import live
 from bench.memory import FLOOD_SPAN, FLOOD_START, flood
 from bench.run import TARGETS, Plan, judged, table
+from bench.services import WorkerProcess, bench_settings
 from bench.stats import percentile, summary
 from bench.surges import OpenedAlert, score
 from pipelines.ingest.decode import Mention, Source, decode
@@ -130,8 +135,46 @@ def test_quick_plan_is_smaller_in_every_phase() -> None:
     full, quick = Plan.full(), Plan.quick()
     assert full.events == 1_000_000 and full.pending == 1_000_000
     assert full.dashboard_mentions == 10_000_000 and full.live_rate == 5000
-    for name in ("events", "pending", "dashboard_mentions", "live_seconds", "query_runs"):
+    assert full.burst_rate == 50_000
+    for name in ("events", "pending", "dashboard_mentions", "live_seconds", "query_runs",
+                 "burst_rate", "burst_seconds"):
         assert getattr(quick, name) < getattr(full, name), name
+
+
+def test_the_burst_is_judged_on_its_rate_and_its_freshness() -> None:
+    """The second live run's rows: the rate the sender reached against 50 000/s, and each
+    table's freshness p95 against 2 s; without the run they say "no figure"."""
+    burst = {"events_per_second": 43_210,
+             "org_activity_1m": {"n": 10, "p50": 0.9, "p95": 1.8},
+             "mention_responses": {"n": 8, "p50": 1.1, "p95": 2.4}}
+    verdicts = {t["figure"]: (t["measured"], t["met"]) for t in judged({"live_burst": burst})}
+    assert verdicts["burst: rate sent (events/s)"] == (43_210, False)
+    assert verdicts["burst: freshness p95, org_activity_1m (s)"] == (1.8, True)
+    assert verdicts["burst: freshness p95, mention_responses (s)"] == (2.4, False)
+    missing = {t["figure"]: t["met"] for t in judged({})}
+    assert missing["burst: freshness p95, org_activity_1m (s)"] is None
+
+
+def test_worker_cpu_counts_its_child_processes(tmp_path: Path) -> None:
+    """`live.cpu_seconds`: the worker's process and the processes it started (decode,
+    surge detector) — here a parent that waits and a child that spins, then waits too."""
+    child = ("import sys, time\nt = time.process_time()\n"
+             "while time.process_time() - t < 0.3: pass\nsys.stdin.read()")
+    parent = subprocess.Popen([sys.executable, "-c",
+                               f"import subprocess, sys; subprocess.run([sys.executable, '-c', "
+                               f"{child!r}]); sys.stdin.read()"], stdin=subprocess.PIPE)
+    worker = WorkerProcess(bench_settings(tmp_path, "127.0.0.1:1", "t", None))
+    worker.process = parent
+    try:
+        seen, deadline = 0.0, time.monotonic() + 20
+        while seen < 0.3 and time.monotonic() < deadline:
+            time.sleep(0.05)
+            seen = live.cpu_seconds(worker)
+        assert seen >= 0.3
+    finally:
+        assert parent.stdin is not None
+        parent.stdin.close()  # both read it to its end: they leave
+        parent.wait(10)
 
 
 def test_flood_is_deterministic() -> None:
