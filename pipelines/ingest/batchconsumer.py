@@ -326,9 +326,11 @@ class _RawWalk:
 
     @staticmethod
     def fits(result: Any) -> bool:
+        """A fetched result (not an error) that aiokafka has not begun to read."""
+        if type(result) is not FetchResult or "getall" in result.__dict__:
+            return False
         part = result._partition_records
-        return (type(result) is FetchResult and "getall" not in result.__dict__
-                and part is not None and part._isolation_level != READ_COMMITTED
+        return (part is not None and part._isolation_level != READ_COMMITTED
                 and part._records_iterator is not None
                 and getgeneratorstate(part._records_iterator) == GEN_CREATED)
 

@@ -8,7 +8,8 @@ from types import SimpleNamespace
 
 import numpy as np
 from aiokafka import TopicPartition
-from aiokafka.consumer.fetcher import FetchResult, PartitionRecords
+from aiokafka.consumer.fetcher import FetchError, FetchResult, PartitionRecords
+from aiokafka.errors import CorruptRecordException
 from aiokafka.record.default_records import DefaultRecordBatchBuilder
 from aiokafka.record.memory_records import MemoryRecords
 
@@ -18,6 +19,7 @@ from pipelines.ingest.batchconsumer import (
     _RawWalk,
     _Taken,
     _Taking,
+    _WalkedRecords,
     waited,
 )
 
@@ -126,3 +128,18 @@ def test_records_read_off_the_record_batches_are_aiokafkas_records() -> None:
             assert [t for t in got if t] == [t for t in expected if t], (fetch_offset, most)
             assert ours_at.position == theirs_at.position == 19
             assert sum(map(len, got)) >= 19 - fetch_offset
+
+
+def test_the_fetcher_stores_errors_as_they_are_and_results_to_be_walked() -> None:
+    """What aiokafka's fetcher puts in its records: a fetch error stays aiokafka's to raise,
+    a fetched result is read by `_RawWalk`; one aiokafka has begun to read is left to it."""
+    fetched = _WalkedRecords()
+    error = FetchError(error=CorruptRecordException("bad"), backoff=0)
+    fetched[TopicPartition("t", 1)] = error
+    assert fetched[TopicPartition("t", 1)] is error and "getall" not in error.__dict__
+    result, _ = _fetched(_record_batches([3]), 0)
+    fetched[TopicPartition("t", 0)] = result
+    assert isinstance(result.getall, _RawWalk)
+    begun, _ = _fetched(_record_batches([3]), 0)
+    assert [r.offset for r in begun.getall(1)] == [0]
+    assert not _RawWalk.fits(begun)
