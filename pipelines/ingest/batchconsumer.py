@@ -376,8 +376,11 @@ class _WalkedRecords(OrderedDict[Any, Any]):
     `_RawWalk` from the moment the fetcher puts it here."""
 
     def __setitem__(self, tp: Any, result: Any) -> None:
-        if _RawWalk.fits(result):
-            result.getall = _RawWalk(result)
+        try:
+            if _RawWalk.fits(result):
+                result.getall = _RawWalk(result)
+        except AttributeError:  # not the aiokafka this was written for: its own reading
+            pass
         super().__setitem__(tp, result)
 
 

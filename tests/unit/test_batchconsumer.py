@@ -143,3 +143,7 @@ def test_the_fetcher_stores_errors_as_they_are_and_results_to_be_walked() -> Non
     begun, _ = _fetched(_record_batches([3]), 0)
     assert [r.offset for r in begun.getall(1)] == [0]
     assert not _RawWalk.fits(begun)
+    odd, _ = _fetched(_record_batches([3]), 0)
+    del odd._partition_records  # as another aiokafka might keep it: stored, read its own way
+    fetched[TopicPartition("t", 2)] = odd
+    assert fetched[TopicPartition("t", 2)] is odd and "getall" not in odd.__dict__
