@@ -75,8 +75,12 @@ What it does, and the choices it makes where the contract leaves room:
   A reply that arrives after its mention left is ignored (the row keeps its last state); a
   mention that arrives after it would have left gets its row, paired with a waiting reply
   if there is one, but no state. These checks are exact; the memory goes at the end of the
-  hour of event time in which it expired (state is kept on hourly shelves, see `_Shelves`),
-  checked at the end of each call.
+  hour of event time in which it expired (state is kept on hourly shelves, see `_Shelves`,
+  and in column blocks that go with the hour of their last mention), checked at the end of
+  each call.
+- Kept between runs: the tracker pickles (columns and plain tuples, no handles), so a clean
+  stop can keep its state in a file and a start load it; the id index is built again on
+  load.
 - Restart: the caller rebuilds the state by handing in every event (mentions, replies and
   plain posts) from one answer window + lateness + `RESOLVE_AFTER` before the cut (the
   events up to the offsets last recorded) on, in offset order, after `resume` with the
@@ -93,8 +97,13 @@ partition; each new mention's `sla_breach_at` from a bisection over its organisa
 intervals, all at once; new mentions that nothing but their own columns decides about (not
 held yet, one copy in the batch, no reply waiting for them or read before them, not expired
 on arrival, and so for every mention of their organisation in the batch) go to the state in
-bulk: the shelves hold a number into the batch's kept columns (`_Block`), and a state tuple
-is made only when a reply or an alert asks for it. An organisation's silence is walked event
+bulk, as typed columns (`_Held`: a block per batch and partition, ids and authors as Arrow
+strings, organisation, platform and kind as codes, times as µs; an index of hashed ids in
+sorted levels finds them, for a whole batch's ids and reply targets at once). A state tuple
+is made only when a reply or an alert asks for one; an answered mention's state moves to
+the shelves as a tuple (its response can still improve). A mention held nobody answers
+costs ~120 bytes of columns plus its row in the SLA queue, where a tuple, its id string
+and two dictionary entries took ~450. An organisation's silence is walked event
 by event only in a batch where it may flip, else its latest mention and post come from the
 columns. Python walks the replies and the other mentions, in offset order. Rows of mentions
 that are new and still open come straight from the batch's columns; business response
@@ -112,11 +121,15 @@ down to resolve, or silence flips; every instant up to a restart's stored states
 alert's chance to resolve `RESOLVE_AFTER` after the queue emptied; the rest would decide
 nothing. The waiting mentions an alert names are found by mask at its instant.
 
-Cost: per new mention its share of bulk dictionary updates and a few numbers; per reply a
+Cost: per new mention its share of column takes and of the index's merges (levels merge
+when the newer is a quarter of the older, so each id is merged a few times); per reply a
 state tuple and a few dictionary operations; per organisation and call a few dozen numpy
 operations over its pool; Python work per alert state only, and states are few (one per
 organisation and change of level, not one per mention). A call has a fixed cost too (a few
-ms, per-column conversions), so the tracker wants batches, not single events.
+ms, per-column conversions), so the tracker wants batches, not single events. The work is
+counted (`ResponseTracker.work`, `TrackerWork`): settles, queue rows looked at, instants
+decided, timers, shelves dropped, calendar weeks laid out, so a test can bound the cost of
+a clock jump by steps rather than by a time.
 """
 
 from __future__ import annotations
@@ -124,7 +137,7 @@ from __future__ import annotations
 import math
 import sys
 from bisect import bisect_left, bisect_right
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime, timedelta
 from heapq import heappop, heappush
@@ -368,9 +381,15 @@ class ResponseTracker:
         self.work = TrackerWork()
         self._terms: dict[str, _Terms] = {}
         self._calendars: dict[tuple[Any, str], _Calendar] = {}
-        self._mentions: _Shelves[_State] = _Shelves(self._state)
-        self._blocks: dict[int, _Block] = {}
-        self._blocks_made = 0
+        # Mentions taken in bulk stay as columns (`_Held`); the others, and every answered
+        # one, as state tuples on the shelves.
+        self._mentions: _Shelves[_State] = _Shelves()
+        self._held = _Held()
+        # During a call: where the batch's mention ids and reply targets are in `_held`
+        # (and the mentions it adds), and the states of the reply targets, made in one go.
+        self._refs: dict[str, int] = {}
+        self._ready: dict[str, _State] = {}
+        self._released: list[int] = []  # rows whose states went to the shelves
         # Replies waiting for their mention: the best yet per mention id and organisation,
         # each on its own partition's shelves (another organisation's never counts).
         self._orphans: _Shelves[_Reply] = _Shelves()
@@ -384,7 +403,7 @@ class ResponseTracker:
     @property
     def open_mentions(self) -> int:
         """Mentions held in state (answered ones too: an earlier reply may still come)."""
-        return len(self._mentions.index)
+        return len(self._mentions.index) + self._held.count
 
     @property
     def orphan_posts(self) -> int:
@@ -445,6 +464,7 @@ class ResponseTracker:
         fresh: dict[str, int] = {}  # a mention new in this call -> its row in `mentions`
         if batch.size:
             self._prepare(batch)
+            self._look_up(batch)
             for number, events in batch.partitions():
                 self._take_events(self._partition(number), batch, events, changed, fresh)
         for number, moved in clocks.items():
@@ -452,10 +472,59 @@ class ResponseTracker:
             moved_us = _us(moved)
             if part.clock is None or moved_us > part.clock:
                 part.clock = moved_us
+        if self._released:
+            self._held.release(self._released)
+            self._released = []
         alerts: list[Alert] = []
         for part in self._partitions.values():
             self._settle_partition(part, alerts)
+        self._refs, self._ready = {}, {}
         return TrackerTables(self._rows_table(batch, changed, fresh), alerts)
+
+    def _look_up(self, batch: _Batch) -> None:
+        """Which of the batch's mention ids and reply targets are held as columns, all at
+        once; the states of the targets among them, made in one go."""
+        targets = [t for t in batch.p_reply_to if t is not None]
+        batch.targets = set(targets)
+        batch.target_array = pa.array(list(batch.targets), pa.string())
+        self._refs = self._held.find([*batch.m_ids, *targets]) if self._held.count else {}
+        if targets and self._refs:
+            asked = self._refs.keys() & set(targets)
+            refs = self._refs
+            self._ready = dict(zip(asked, self._held.states(refs[t] for t in asked),
+                                   strict=True))
+
+    def _get(self, key: str) -> _State | None:
+        """A held mention's state, during a call (`_look_up` has found the batch's)."""
+        state = self._mentions.get(key)
+        if state is None:
+            state = self._ready.get(key)
+            if state is None:
+                ref = self._refs.get(key)
+                if ref is not None and (ref >> _BLOCK_BITS) in self._held.blocks:
+                    state = self._held.states((ref,))[0]
+        return state
+
+    def _find(self, key: str) -> _State | None:
+        """A held mention's state, whether the batch named it or not."""
+        state = self._get(key)
+        if state is None:
+            ref = self._held.find([key]).get(key)
+            if ref is not None:
+                state = self._held.states((ref,))[0]
+        return state
+
+    def _replace(self, key: str, state: _State) -> None:
+        """A held mention's new state (a first response): on the shelves from now on."""
+        if key in self._mentions.index:
+            self._mentions.replace(key, state)
+            return
+        self._released.append(self._refs[key])
+        number = state[_PARTITION]
+        expires = state[_CREATED] + self._terms[state[_ORG]].keep_us
+        label = expires // _HOUR_US << _PARTITION_BITS | number
+        if self._mentions.put_new(key, state, label):
+            self._partitions[number].add_shelf(label)
 
     def _prepare(self, batch: _Batch) -> None:
         """Per organisation of the batch its terms; per actionable mention, vectorised over
@@ -508,6 +577,7 @@ class ResponseTracker:
         number = part.number
         mentions_held = self._mentions
         index = mentions_held.index
+        refs = self._refs
         put_new = mentions_held.put_new
         orphans = self._orphans
         m_ids, m_breach = batch.m_ids, batch.m_breach
@@ -534,7 +604,7 @@ class ResponseTracker:
                 watch = watches[m_code[e]]
                 mention_id = m_ids[e]
                 created = m_created_us[e]
-                if mention_id not in index:
+                if mention_id not in index and mention_id not in refs:
                     # A new actionable mention (a copy of one tracked is skipped).
                     terms = watch.terms
                     breach_us = m_breach[e]
@@ -628,7 +698,7 @@ class ResponseTracker:
             seen: set[str] = set()
             twice = {i for i in ids if i in seen or seen.add(i)}  # type: ignore[func-returns-value]
             odd |= np.array([i in twice for i in ids], bool)
-        held = self._mentions.index.keys() & unique
+        held = (self._mentions.index.keys() & unique) | (self._refs.keys() & unique)
         if held:
             odd |= np.array([i in held for i in ids], bool)
         orphans = self._orphans.index
@@ -679,27 +749,39 @@ class ResponseTracker:
         seqs[pooled] = np.arange(self._seq, self._seq + count)
         self._seq += count
         fresh.update(zip(ids, row_list, strict=True))
-        # Their states stay in the batch's columns until a reply or an alert asks for one
-        # (`_Block`): the shelves hold a number, not a tuple and two datetimes per mention.
-        labels = batch.expires[rows] // _HOUR_US << _PARTITION_BITS | number
-        block = self._block(part, batch, rows, seqs, int(labels.max()))
-        refs = (rows + (block << _BLOCK_BITS)).tolist()
-        shelves = self._mentions
-        for label in np.unique(labels).tolist():
-            chosen = np.flatnonzero(labels == label).tolist()
-            if shelves.put_many([ids[i] for i in chosen], [refs[i] for i in chosen], label):
-                part.add_shelf(label)
+        # Their states stay as columns until a reply or an alert asks for one (`_Held`),
+        # and go when the hour of the last of them to expire has passed.
+        last = int(batch.expires[rows].max()) // _HOUR_US << _PARTITION_BITS | number
+        complaint = np.array(batch.m_complaint, bool)[rows]
+        created = batch.m_created[rows]
+        refs = self._hold(part, batch, rows, ids, complaint, seqs, last)
+        self._refs.update(zip(ids, refs.tolist(), strict=True))
+        named = batch.targets
+        if named:
+            # The states of those a reply of this batch names, ready for the walk.
+            orgs, m_code, created_us, breach_us = (batch.orgs, batch.m_code_list,
+                                                   batch.m_created_us, batch.m_breach)
+            platform, kind, author_id, handle = (batch.m_platform, batch.m_kind,
+                                                 batch.m_author_id, batch.m_author_handle)
+            m_complaint = batch.m_complaint
+            seq_list = seqs.tolist()
+            asked = pc.is_in(batch.m_id_arrow.take(pa.array(rows, pa.int64())),
+                             value_set=batch.target_array)
+            for i in np.flatnonzero(asked.to_numpy(zero_copy_only=False)).tolist():
+                e = row_list[i]
+                self._ready[ids[i]] = (
+                    orgs[m_code[e]], platform[e], created_us[e], author_id[e], handle[e],
+                    kind[e], m_complaint[e], number, breach_us[e], None, None, None,
+                    seq_list[i])
         if not count:
             return taken, []
         waits = pooled & (breach > at)
         start = np.where(waits, breach, at)
-        complaint = np.array(batch.m_complaint, bool)[rows]
-        created = batch.m_created[rows]
         for code in np.unique(codes[pooled]).tolist():
             rows_of = np.flatnonzero(pooled & (codes == code))
             watch = watches[code]
             watch.pool.add_block((seqs[rows_of], start[rows_of], deadline[rows_of],
-                                  created[rows_of], complaint[rows_of], id_array[rows_of]))
+                                  created[rows_of], complaint[rows_of], refs[rows_of]))
             timers = rows_of[waits[rows_of]]
             if timers.size:
                 self._due_all(part, watch, breach[timers])
@@ -725,25 +807,20 @@ class ResponseTracker:
             heappush(part.due, (at, org_id))
             watch.due = at
 
-    def _block(self, part: _Partition, batch: _Batch, rows: np.ndarray, seqs: np.ndarray,
-               last: int) -> int:
-        """Keep the batch's columns for the mentions at `rows` of `part` (their `seqs`) until
-        the shelf with label `last` goes; their number."""
-        if batch.n_m > _BLOCK_ROWS:
-            raise ValueError(f"the response tracker takes at most {_BLOCK_ROWS:,} mentions a "
-                             f"call, got {batch.n_m:,}: hand it smaller batches")
-        number = self._blocks_made
-        self._blocks_made += 1
-        if batch.kept is None:
-            batch.kept = _Kept(batch)
-        batch.kept.seq[rows] = seqs
-        self._blocks[number] = _Block(batch.kept, part.number)
-        heappush(part.blocks, (last, number))
-        return number
-
-    def _state(self, ref: int) -> _State:
-        """The state of a mention kept in a `_Block`."""
-        return self._blocks[ref >> _BLOCK_BITS].state(ref & _BLOCK_ROWS)
+    def _hold(self, part: _Partition, batch: _Batch, rows: np.ndarray, ids: list[str],
+              complaint: np.ndarray, seqs: np.ndarray, last: int) -> np.ndarray:
+        """Hold the mentions at `rows` of the batch (on `part`, with `ids`) as columns until
+        the hour of shelf label `last` has passed; their references."""
+        held = self._held
+        take = pa.array(rows, pa.int64())
+        org, platform, kind = batch.word_codes(held)
+        block = _Block(part.number, batch.m_id_arrow.take(take), org[rows], platform[rows],
+                       kind[rows], batch.m_author_id_arrow.take(take),
+                       batch.m_author_handle_arrow.take(take), batch.m_created[rows],
+                       batch.breach[rows], complaint, seqs)
+        refs = held.add(block, ids)
+        part.add_block(last, held.made - 1)
+        return refs
 
     def _quiet_orgs(self, batch: _Batch, events: np.ndarray, codes: np.ndarray,
                     is_post: np.ndarray, relevant: np.ndarray,
@@ -897,7 +974,7 @@ class ResponseTracker:
     def _take_reply(self, org_id: str, reply: _Reply, target: str, part: _Partition,
                     instant: int, changed: dict[str, _State]) -> None:
         """A post of `org_id` in reply to `target`, read at `instant` (µs) on `part`."""
-        state = self._mentions.get(target)
+        state = self._get(target)
         if state is not None:
             if org_id != state[_ORG]:
                 return  # another organisation's reply never counts
@@ -911,7 +988,7 @@ class ResponseTracker:
             known = instant if current is None else state[_KNOWN]
             seq = state[_SEQ]
             state = (*state[:_RESPONSE], reply, None, known, seq)
-            self._mentions.replace(target, state)
+            self._replace(target, state)
             changed[target] = state
             if current is None:
                 breach = state[_BREACH]
@@ -1191,10 +1268,9 @@ class ResponseTracker:
             self.work.shelves_dropped += 1
             self._mentions.drop(label)
             self._orphans.drop(label)
-        blocks = part.blocks
-        while blocks and _shelf_end(blocks[0][0]) <= clock:
+        for number in part.blocks_passed(clock):
             self.work.shelves_dropped += 1
-            del self._blocks[heappop(blocks)[1]]
+            self._held.drop(number)
 
     # -- output -------------------------------------------------------------------------
 
@@ -1349,9 +1425,9 @@ class ResponseTracker:
         else:
             watch.version += 1
         assert watch.alert_id is not None and watch.opened_at is not None
-        waiting, complaints, oldest = watch.pool.waiting_at(at_us)
+        waiting, complaints, oldest = watch.pool.waiting_at(at_us, self._held)
         first_id = oldest[0]
-        first = self._mentions.get(first_id)
+        first = self._find(first_id)
         assert first is not None  # it waits, so it has not expired
         first_created = _instant(first[_CREATED])
         waited = terms.seconds_between_us(first[_CREATED], at_us)
@@ -1713,7 +1789,8 @@ class _Batch:
             _column(posts, "kafka_timestamp").is_valid().to_numpy(zero_copy_only=False)])
         self.clock = np.where(known_time, np.minimum(self.created, received + _SKEW_US),
                               self.created)
-        self.m_ids: list[str] = _column(mentions, "event_id").to_pylist()
+        self.m_id_arrow = _column(mentions, "event_id").cast(pa.string())
+        self.m_ids: list[str] = self.m_id_arrow.to_pylist()
         self.m_id_array = np.array(self.m_ids, object)
         self.m_kind = _texts(mentions, "kind")
         self.actionable = np.asarray(
@@ -1737,9 +1814,36 @@ class _Batch:
         self.breach = self.deadline = self.expires = np.zeros(0, np.int64)
         self.m_breach: list[int] = []
         self.m_created_us: list[int] = []
-        self.kept: _Kept | None = None  # made by the first `ResponseTracker._block`
+        self.codes: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # `word_codes`
+        self.targets: set[str] = set()  # the mention ids its replies name (`_look_up`)
+        self.target_array = pa.array([], pa.string())  # the same, as Arrow
         self.m_deadline: list[int] = []
         self.m_expires: list[int] = []
+
+    @property
+    def m_author_id_arrow(self) -> pa.Array:
+        return _column(self.mentions, "author_id").cast(pa.string())
+
+    @property
+    def m_author_handle_arrow(self) -> pa.Array:
+        return _column(self.mentions, "author_handle").cast(pa.string())
+
+    def word_codes(self, held: _Held) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per mention, the codes in `held.words` of its organisation, platform and kind."""
+        if self.codes is None:
+            orgs = held.codes(self.orgs)[self.m_code]
+
+            def coded(name: str) -> np.ndarray:
+                column = _column(self.mentions, name)
+                encoded = (column if pa.types.is_dictionary(column.type)
+                           else column.dictionary_encode())
+                words = [None, *(None if w is None else _intern(w)
+                                 for w in encoded.dictionary.to_pylist())]
+                which = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False)
+                return held.codes(words)[np.asarray(which, np.int64) + 1]
+
+            self.codes = (orgs, coded("platform"), coded("kind"))
+        return self.codes
 
     def partitions(self) -> list[tuple[int, np.ndarray]]:
         """Each partition's events, merged numbers in offset order (a mention before a post
@@ -1891,13 +1995,21 @@ class _Partition:
         self.due: list[tuple[int, str]] = []  # heap: (when a watch must settle, org_id)
         self.touched: dict[str, _Watch] = {}  # watches with events in this call
         self.shelves: list[int] = []  # heap of the labels of this partition's shelves
-        self.next_drop: int | None = None  # the end of the earliest shelf's hour
+        self.next_drop: int | None = None  # the end of the earliest shelf's or block's hour
         self.blocks: list[tuple[int, int]] = []  # heap: (label of its last shelf, `_Block`)
 
     def add_shelf(self, label: int) -> None:
         heappush(self.shelves, label)
-        if self.shelves[0] == label:
-            self.next_drop = _shelf_end(label)
+        self._sooner(label)
+
+    def add_block(self, last: int, number: int) -> None:
+        heappush(self.blocks, (last, number))
+        self._sooner(last)
+
+    def _sooner(self, label: int) -> None:
+        end = _shelf_end(label)
+        if self.next_drop is None or end < self.next_drop:
+            self.next_drop = end
 
     def passed(self, clock: int) -> list[int]:
         """Take out the labels of the shelves whose hour ended at or before `clock`."""
@@ -1905,8 +2017,23 @@ class _Partition:
         shelves = self.shelves
         while shelves and _shelf_end(shelves[0]) <= clock:
             gone.append(heappop(shelves))
-        self.next_drop = _shelf_end(shelves[0]) if shelves else None
+        self._next_drop()
         return gone
+
+    def blocks_passed(self, clock: int) -> list[int]:
+        """Take out the numbers of the blocks whose last hour ended at or before `clock`."""
+        gone = []
+        blocks = self.blocks
+        while blocks and _shelf_end(blocks[0][0]) <= clock:
+            gone.append(heappop(blocks)[1])
+        self._next_drop()
+        return gone
+
+    def _next_drop(self) -> None:
+        ends = [_shelf_end(self.shelves[0])] if self.shelves else []
+        if self.blocks:
+            ends.append(_shelf_end(self.blocks[0][0]))
+        self.next_drop = min(ends) if ends else None
 
 
 class _Watch:
@@ -1991,15 +2118,16 @@ class _Pool:
     """An organisation's mentions on one partition that wait past SLA or may still, as
     columns in the order they came (`seq`, their numbers, ascending): when each would start
     waiting (`start`: its breach, or the instant it was read when that came later), its
-    answer deadline, created_at and complaint flag, its id; the instant its first answer
+    answer deadline, created_at and complaint flag, where its id is (`ref`: its row in
+    `_Held`, or -1 and the id in `loose` by number); the instant its first answer
     was read (`known`, `_NO` while unanswered) and whether that answer was posted after the
     breach (`late`); the instant it started waiting (`entered`, `_NO` before) and `status`:
     0 ahead, 1 waiting, 2 done (it waited and stopped, or was answered before it could).
     Done rows go when they are half the pool. Numbers, not objects: the collector never
     walks them."""
 
-    __slots__ = ("blocks", "complaint", "created", "deadline", "entered", "ids", "known",
-                 "late", "rows", "seq", "size", "start", "status")
+    __slots__ = ("blocks", "complaint", "created", "deadline", "entered", "known", "late",
+                 "loose", "ref", "rows", "seq", "size", "start", "status")
 
     def __init__(self) -> None:
         none = np.zeros(0, np.int64)
@@ -2007,10 +2135,11 @@ class _Pool:
         self.known = self.entered = none
         self.complaint = self.late = np.zeros(0, bool)
         self.status = np.zeros(0, np.int8)
-        self.ids = np.zeros(0, object)
+        self.ref = np.zeros(0, np.int64)
+        self.loose: dict[int, str] = {}  # ids of rows not held in `_Held`, by number
         self.size = 0
-        # Added since the last settle: blocks of columns, and rows one by one
-        # (seq, start, deadline, created, complaint, id).
+        # Added since the last settle: blocks of columns (the last: references), and rows
+        # one by one (seq, start, deadline, created, complaint, id).
         self.blocks: list[_PoolBlock] = []
         self.rows: list[tuple[int, int, int, int, bool, str]] = []
 
@@ -2023,7 +2152,8 @@ class _Pool:
             seq, start, deadline, created, complaint, ids = zip(*self.rows, strict=True)
             self.blocks.append((np.array(seq, np.int64), np.array(start, np.int64),
                                 np.array(deadline, np.int64), np.array(created, np.int64),
-                                np.array(complaint, bool), np.array(ids, object)))
+                                np.array(complaint, bool), np.full(len(seq), -1, np.int64)))
+            self.loose.update(zip(seq, ids, strict=True))
             self.rows = []
 
     def flush(self) -> None:
@@ -2034,9 +2164,9 @@ class _Pool:
         blocks = self.blocks
         self.blocks = []
         added = sum(len(b[0]) for b in blocks)
-        self.seq, self.start, self.deadline, self.created, self.complaint, self.ids = (
+        self.seq, self.start, self.deadline, self.created, self.complaint, self.ref = (
             np.concatenate([old, *(b[k] for b in blocks)]) for k, old in enumerate(
-                (self.seq, self.start, self.deadline, self.created, self.complaint, self.ids)))
+                (self.seq, self.start, self.deadline, self.created, self.complaint, self.ref)))
         self.known = np.concatenate([self.known, np.full(added, _NO, np.int64)])
         self.entered = np.concatenate([self.entered, np.full(added, _NO, np.int64)])
         self.late = np.concatenate([self.late, np.zeros(added, bool)])
@@ -2055,67 +2185,255 @@ class _Pool:
         self.late[at[found]] = late[found]
 
     def keep(self, rows: np.ndarray) -> None:
-        for name in ("seq", "start", "deadline", "created", "complaint", "ids", "known",
+        for name in ("seq", "start", "deadline", "created", "complaint", "ref", "known",
                      "entered", "late", "status"):
             setattr(self, name, getattr(self, name)[rows])
         self.size = len(self.seq)
+        if self.loose:
+            loose = self.loose
+            self.loose = {s: loose[s] for s in self.seq[self.ref < 0].tolist() if s in loose}
 
-    def waiting_at(self, at: int) -> tuple[int, int, tuple[str, ...]]:
+    def id_of(self, row: int, held: _Held) -> str:
+        ref = int(self.ref[row])
+        return self.loose[int(self.seq[row])] if ref < 0 else held.id_of(ref)
+
+    def waiting_at(self, at: int, held: _Held) -> tuple[int, int, tuple[str, ...]]:
         """How many wait past SLA at instant `at`, how many of them are complaints, and the
         ids of the oldest `SAMPLE_SIZE` (by created_at, then id)."""
         rows = np.flatnonzero((self.entered <= at)
                               & (np.minimum(self.known, self.deadline) > at))
+        waiting = len(rows)
         complaints = int(np.count_nonzero(self.complaint[rows]))
         created = self.created[rows]
-        if len(rows) > SAMPLE_SIZE:
+        if waiting > SAMPLE_SIZE:
             last = np.partition(created, SAMPLE_SIZE - 1)[SAMPLE_SIZE - 1]
             oldest = created <= last
-            picked = zip(created[oldest].tolist(), self.ids[rows[oldest]].tolist(), strict=True)
-        else:
-            picked = zip(created.tolist(), self.ids[rows].tolist(), strict=True)
-        return len(rows), complaints, tuple(i for _, i in sorted(picked)[:SAMPLE_SIZE])
+            created, rows = created[oldest], rows[oldest]
+        picked = zip(created.tolist(), [self.id_of(r, held) for r in rows.tolist()],
+                     strict=True)
+        return waiting, complaints, tuple(i for _, i in sorted(picked)[:SAMPLE_SIZE])
 
 
 _BLOCK_BITS: Final = 24
 _BLOCK_ROWS: Final = (1 << _BLOCK_BITS) - 1  # a batch has fewer mentions than this
+_LEVELS_KEPT: Final = 12
+_LEVEL_RATIO: Final = 4  # a level is merged into the one before when a quarter its size
+_id_hash = hash  # the index's hash of an id (a test makes it collide)
 
 
 class _Block:
-    """The mentions of one batch on one partition that went to the state in bulk: their
-    states are made from the batch's columns (`_Kept`) when something asks for one (most
-    are never asked: no reply comes, no alert names them)."""
+    """The mentions of one batch on one partition that went to the state in bulk, as typed
+    columns: ids and authors as Arrow strings, organisation, platform and kind as codes
+    into `_Held.words`, times as µs. A state tuple is made only when a reply or an alert
+    asks for one (most are never asked: no reply comes, no alert names them); a row whose
+    state moved to the shelves (answered) is no longer `alive` here."""
 
-    __slots__ = ("kept", "number")
+    __slots__ = ("alive", "author_handle", "author_id", "breach", "complaint", "created",
+                 "ids", "kind", "number", "org", "platform", "seq")
 
-    def __init__(self, kept: _Kept, number: int) -> None:
-        self.kept = kept
-        self.number = number
+    def __init__(self, number: int, ids: pa.Array, org: np.ndarray, platform: np.ndarray,
+                 kind: np.ndarray, author_id: pa.Array, author_handle: pa.Array,
+                 created: np.ndarray, breach: np.ndarray, complaint: np.ndarray,
+                 seq: np.ndarray) -> None:
+        self.number = number  # its partition
+        self.ids, self.author_id, self.author_handle = ids, author_id, author_handle
+        self.org, self.platform, self.kind = org, platform, kind
+        self.created, self.breach, self.complaint, self.seq = created, breach, complaint, seq
+        self.alive = np.ones(len(created), bool)
 
-    def state(self, e: int) -> _State:
-        kept = self.kept
-        return (kept.orgs[kept.code[e]], kept.platform[e], kept.created[e],
-                kept.author_id[e], kept.author_handle[e], kept.kind[e], kept.complaint[e],
-                self.number, kept.breach[e], None, None, None, int(kept.seq[e]))
+    def states(self, rows: np.ndarray, words: list[str]) -> list[_State]:
+        """The states of the mentions at `rows`, made from the columns in one go."""
+        take = pa.array(rows, pa.int64())
+        number = self.number
+        return [(words[o], words[p], c, a, h, words[k], bool(x), number, b, None, None,
+                 None, s) for o, p, c, a, h, k, x, b, s in zip(
+            self.org[rows].tolist(), self.platform[rows].tolist(),
+            self.created[rows].tolist(), self.author_id.take(take).to_pylist(),
+            self.author_handle.take(take).to_pylist(), self.kind[rows].tolist(),
+            self.complaint[rows].tolist(), self.breach[rows].tolist(),
+            self.seq[rows].tolist(), strict=True)]
 
 
-class _Kept:
-    """A batch's mention columns the state keeps: tuples of strings and numbers, which the
-    garbage collector stops walking once it has seen them, and numbers in the pools."""
+class _Held:
+    """Mentions taken in bulk, held as columns (`_Block`s), and an index from id to row.
 
-    __slots__ = ("author_handle", "author_id", "breach", "code", "complaint", "created",
-                 "kind", "orgs", "platform", "seq")
+    The index is sorted arrays of (hash of the id, reference: block number and row) in a
+    few levels, merged like an LSM tree so that adding a batch never re-sorts everything;
+    a look-up is a search per level, done for a whole batch's ids at once, and a hit counts
+    only when the id in the block is the one asked for (hashes may collide) and its block
+    and row are still held. About 120 bytes a mention, where a tuple, a string and two
+    dictionary entries took ~450. The hashes are Python's own (`hash`, per process), so
+    the index is not pickled but built again when the tracker is loaded (~0.4 s for a
+    million mentions)."""
 
-    def __init__(self, batch: _Batch) -> None:
-        self.orgs = tuple(batch.orgs)
-        self.code = tuple(batch.m_code_list)
-        self.platform = tuple(batch.m_platform)
-        self.created = tuple(batch.m_created_us)
-        self.author_id = tuple(batch.m_author_id)
-        self.author_handle = tuple(batch.m_author_handle)
-        self.kind = tuple(batch.m_kind)
-        self.complaint = tuple(batch.m_complaint)
-        self.breach = tuple(batch.m_breach)
-        self.seq = np.full(batch.n_m, -1, np.int64)
+    __slots__ = ("blocks", "count", "levels", "made", "stale", "word_codes", "words")
+
+    def __init__(self) -> None:
+        self.blocks: dict[int, _Block] = {}
+        self.made = 0  # blocks made so far: the next one's number
+        self.count = 0  # rows alive
+        self.stale = 0  # index entries of rows no longer held
+        self.levels: list[tuple[np.ndarray, np.ndarray]] = []  # (hashes, references)
+        # Organisations, platforms and kinds: few distinct values, one code each.
+        self.words: list[Any] = []  # str, or None for a null
+        self.word_codes: dict[str | None, int] = {}
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self.__slots__ if name != "levels"}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        for name, value in state.items():
+            setattr(self, name, value)
+        self.levels = []
+        self.stale = 0
+        for number, block in self.blocks.items():
+            rows = np.flatnonzero(block.alive)
+            if rows.size:
+                ids = block.ids.take(pa.array(rows, pa.int64())).to_pylist()
+                self._index(ids, (rows + (number << _BLOCK_BITS)).astype(np.int64))
+
+    def codes(self, values: Sequence[str | None]) -> np.ndarray:
+        """The code of each of a few distinct values (made when new)."""
+        known = self.word_codes
+        for value in values:
+            if value not in known:
+                known[value] = len(self.words)
+                self.words.append(value)
+        return np.array([known[v] for v in values], np.int32)
+
+    def add(self, block: _Block, ids: list[str]) -> np.ndarray:
+        """Hold `block`, whose rows have `ids`; returns the rows' references."""
+        if len(ids) > _BLOCK_ROWS:
+            raise ValueError(f"the response tracker takes at most {_BLOCK_ROWS:,} mentions a "
+                             f"call, got {len(ids):,}: hand it smaller batches")
+        number = self.made
+        self.made += 1
+        self.blocks[number] = block
+        self.count += len(ids)
+        refs = np.arange(len(ids), dtype=np.int64) + (number << _BLOCK_BITS)
+        self._index(ids, refs)
+        return refs
+
+    def _index(self, ids: list[str], refs: np.ndarray) -> None:
+        keys = np.fromiter(map(_id_hash, ids), np.int64, len(ids))
+        order = np.argsort(keys, kind="stable")
+        self.levels.append((keys[order], refs[order]))
+        levels = self.levels
+        while len(levels) > 1 and (len(levels) > _LEVELS_KEPT
+                                   or len(levels[-1][0]) * _LEVEL_RATIO >= len(levels[-2][0])):
+            newer, older = levels.pop(), levels.pop()
+            keys, refs = _merge(older, newer)
+            if self.stale * 2 > len(keys):
+                keep = self._held_refs(refs)
+                self.stale -= len(keys) - int(np.count_nonzero(keep))
+                keys, refs = keys[keep], refs[keep]
+            levels.append((keys, refs))
+
+    def _held_refs(self, refs: np.ndarray) -> np.ndarray:
+        """Which references still name a row held here."""
+        number = refs >> _BLOCK_BITS
+        keep = np.isin(number, np.fromiter(self.blocks, np.int64, len(self.blocks)))
+        for n in np.unique(number[keep]).tolist():
+            mine = np.flatnonzero(number == n)
+            keep[mine] = self.blocks[n].alive[refs[mine] & _BLOCK_ROWS]
+        return keep
+
+    def find(self, ids: list[str]) -> dict[str, int]:
+        """The references of those of `ids` that are held here: a search per level for all
+        of them, then each candidate's id compared with the block's, per block at once."""
+        found: dict[str, int] = {}
+        if not ids or not self.count:
+            return found
+        keys = np.fromiter(map(_id_hash, ids), np.int64, len(ids))
+        order = np.argsort(keys)  # sorted keys search each level in one sweep
+        keys = keys[order]
+        for level_keys, level_refs in self.levels:
+            size = len(level_keys)
+            at = np.searchsorted(level_keys, keys)
+            at[at == size] = 0
+            hit = np.flatnonzero(level_keys[at] == keys)
+            if not hit.size:
+                continue
+            spot = at[hit]
+            # Equal hashes sit side by side: the entries after the first are candidates too.
+            more = spot + 1 < size
+            while more.any():
+                nxt = np.flatnonzero(more)
+                nxt = nxt[level_keys[spot[nxt] + 1] == keys[hit[nxt]]]
+                if not nxt.size:
+                    break
+                hit = np.concatenate([hit, hit[nxt]])
+                spot = np.concatenate([spot, spot[nxt] + 1])
+                more = np.zeros(len(hit), bool)
+                more[len(hit) - len(nxt):] = spot[len(hit) - len(nxt):] + 1 < size
+            self._verify(order[hit], level_refs[spot], ids, found)
+        return found
+
+    def _verify(self, which: np.ndarray, refs: np.ndarray, ids: list[str],
+                found: dict[str, int]) -> None:
+        number = refs >> _BLOCK_BITS
+        for n in np.unique(number).tolist():
+            block = self.blocks.get(n)
+            if block is None:
+                continue
+            mine = np.flatnonzero(number == n)
+            rows = refs[mine] & _BLOCK_ROWS
+            alive = block.alive[rows]
+            names = block.ids.take(pa.array(rows, pa.int64())).to_pylist()
+            for i, ref, name, held in zip(which[mine].tolist(), refs[mine].tolist(), names,
+                                          alive.tolist(), strict=True):
+                if held and name == ids[i]:
+                    found[name] = ref
+
+    def states(self, refs: Iterable[int]) -> list[_State]:
+        """The states of the rows `refs` (held), in order."""
+        refs = np.fromiter(refs, np.int64)
+        out: list[Any] = [None] * len(refs)
+        number = refs >> _BLOCK_BITS
+        for n in np.unique(number).tolist():
+            mine = np.flatnonzero(number == n)
+            made = self.blocks[n].states(refs[mine] & _BLOCK_ROWS, self.words)
+            for i, state in zip(mine.tolist(), made, strict=True):
+                out[i] = state
+        return out
+
+    def id_of(self, ref: int) -> str:
+        block = self.blocks[ref >> _BLOCK_BITS]
+        return str(block.ids[ref & _BLOCK_ROWS].as_py())
+
+    def release(self, refs: list[int]) -> None:
+        """The rows' states moved to the shelves: no longer held here."""
+        refs_array = np.array(refs, np.int64)
+        number = refs_array >> _BLOCK_BITS
+        for n in np.unique(number).tolist():
+            rows = refs_array[number == n] & _BLOCK_ROWS
+            alive = self.blocks[n].alive
+            gone = int(np.count_nonzero(alive[np.unique(rows)]))
+            alive[rows] = False
+            self.count -= gone
+            self.stale += gone
+
+    def drop(self, number: int) -> None:
+        block = self.blocks.pop(number)
+        alive = int(np.count_nonzero(block.alive))
+        self.count -= alive
+        self.stale += alive
+        if not self.blocks:
+            self.levels, self.stale = [], 0
+
+
+def _merge(older: tuple[np.ndarray, np.ndarray],
+           newer: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Two sorted levels of `_Held`'s index as one, in linear time (no sort)."""
+    size = len(older[0]) + len(newer[0])
+    to = np.searchsorted(older[0], newer[0], "right") + np.arange(len(newer[0]))
+    from_older = np.ones(size, bool)
+    from_older[to] = False
+    keys = np.empty(size, np.int64)
+    refs = np.empty(size, np.int64)
+    keys[to], refs[to] = newer
+    keys[from_older], refs[from_older] = older
+    return keys, refs
 
 
 def _shelf_end(label: int) -> int:
@@ -2135,23 +2453,18 @@ class _Shelves(Generic[_V]):
     whole shelf goes at once when its hour has passed.
     """
 
-    __slots__ = ("index", "labels", "load", "shelves")
+    __slots__ = ("index", "labels", "shelves")
 
-    def __init__(self, load: Callable[[int], _V] | None = None) -> None:
+    def __init__(self) -> None:
         self.index: dict[str, int] = {}  # id -> label of its shelf
-        self.shelves: dict[int, dict[str, Any]] = {}  # a value, or a number `load` takes
+        self.shelves: dict[int, dict[str, _V]] = {}
         self.labels: dict[int, int] = {}  # one int object per label, shared by the index
-        self.load = load
 
     def get(self, key: str) -> _V | None:
         label = self.index.get(key)
         if label is None:
             return None
-        value = self.shelves[label][key]
-        if value.__class__ is int:
-            assert self.load is not None
-            return self.load(value)
-        return value
+        return self.shelves[label][key]
 
     def put(self, key: str, value: _V, label: int) -> bool:
         """Keep `value` on shelf `label` (moving it there); True when the shelf is new."""
@@ -2180,20 +2493,6 @@ class _Shelves(Generic[_V]):
         self.shelves[label] = {key: value}
         self.labels[label] = self.index[key] = label
         return True
-
-    def put_many(self, keys: list[str], values: list[Any], label: int) -> bool:
-        """`put_new` for each of `keys` (none held yet) on one shelf; True when it is new."""
-        shelf = self.shelves.get(label)
-        if shelf is None:
-            shelf = self.shelves[label] = {}
-            self.labels[label] = label
-            new = True
-        else:
-            label = self.labels[label]
-            new = False
-        shelf.update(zip(keys, values, strict=True))
-        self.index.update(dict.fromkeys(keys, label))
-        return new
 
     def replace(self, key: str, value: _V) -> None:
         self.shelves[self.index[key]][key] = value
