@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import numpy as np
@@ -39,6 +40,15 @@ from schemas.tables import (
 log = logging.getLogger(__name__)
 
 MS_UTC = pa.timestamp("ms", tz="UTC")
+
+
+@dataclass(frozen=True)
+class NewEvents:
+    """A batch's events that were not stored yet (`result`, what the processors take) and
+    its dead letters not stored yet: what `WarehouseSink.insert_events` writes."""
+
+    result: WriteResult
+    dead_letters: list[DeadLetter]
 
 
 class WarehouseSink:
@@ -87,7 +97,16 @@ class WarehouseSink:
         return result
 
     def write_events(self, batch: IngestBatch) -> WriteResult:
-        """Insert the batch's events that are not stored yet; return those.
+        """Insert the batch's events that are not stored yet; return those."""
+        new = self.new_events(batch)
+        self.insert_events(new)
+        return new.result
+
+    def new_events(self, batch: IngestBatch) -> NewEvents:
+        """The batch's events that are not stored yet, and its new dead letters, without
+        writing them (`insert_events` does). From here on their ids count as stored for the
+        batches after (a write that fails half-way is retried: the retry looks them up in
+        the warehouse, and only what is missing goes in).
 
         The tables keep the `ingested_at` decode gave them (the time the batch was taken)."""
         keep = first_copy_mask(batch.mentions, batch.posts)
@@ -116,15 +135,20 @@ class WarehouseSink:
             mentions = rows_at(mentions, ~in_set(mentions["event_id"], known))
             posts = rows_at(posts, ~in_set(posts["event_id"], known))
         dead = _new_dead_letters(self.warehouse, batch.topic, batch.dead_letters)
-
-        self.warehouse.insert_arrow(MENTIONS.name, mentions)
-        self.warehouse.insert_arrow(POSTS.name, posts)
-        self.warehouse.insert_arrow(DEAD_LETTERS.name,
-                                    dead_letters_table(dead, datetime.now(UTC)))
         duplicates = in_batch_dupes + len(stored)
         if duplicates:
             log.debug("dropped %d duplicate events", duplicates)
-        return WriteResult(mentions, posts, len(dead), duplicates)
+        return NewEvents(WriteResult(mentions, posts, len(dead), duplicates), dead)
+
+    def insert_events(self, new: NewEvents) -> None:
+        """Insert what `new_events` found new: mentions first (what `org_activity_1m`
+        counts), then posts and dead letters. Safe in a thread of its own while the
+        processors work on the same rows (they only read them; chDB lets go of the GIL
+        while it writes)."""
+        self.warehouse.insert_arrow(MENTIONS.name, new.result.mentions)
+        self.warehouse.insert_arrow(POSTS.name, new.result.posts)
+        self.warehouse.insert_arrow(DEAD_LETTERS.name,
+                                    dead_letters_table(new.dead_letters, datetime.now(UTC)))
 
     @staticmethod
     def _digests(batch: IngestBatch, keep: np.ndarray) -> np.ndarray:

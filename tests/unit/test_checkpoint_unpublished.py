@@ -17,6 +17,7 @@ import pytest
 from pipelines.ingest.batch import Derived, IngestBatch, WriteResult
 from pipelines.ingest.checkpoint import Checkpoint
 from pipelines.ingest.health import WorkerStats
+from pipelines.ingest.sink import NewEvents
 from pipelines.processing.alerts import Alert
 
 AT = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
@@ -36,10 +37,13 @@ class Sink:
         self.go.set()
         self.writing = threading.Event()
 
-    def write_events(self, batch: IngestBatch) -> WriteResult:
+    def new_events(self, batch: IngestBatch) -> NewEvents:
         self.writing.set()
         self.go.wait(10)
-        return WriteResult(batch.mentions, batch.posts, 0, 0)
+        return NewEvents(WriteResult(batch.mentions, batch.posts, 0, 0), [])
+
+    def insert_events(self, new: NewEvents) -> None:
+        pass
 
     def write_derived(self, derived: Derived) -> None:
         pass
