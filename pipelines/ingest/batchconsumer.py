@@ -132,6 +132,7 @@ class _Taking:
         messages = RawMessages(
             np.repeat(np.array(self.partitions, dtype=np.int64), self.counts),
             np.array(self.offsets, dtype=np.int64), JoinedValues.of(self.values))
+        self.values = []  # joined now: the values go while the batch waits to be written
         return RawBatch(topic, messages, stamps / 1000, taken_at)
 
 
