@@ -814,10 +814,10 @@ class ResponseTracker:
         held = self._held
         take = pa.array(rows, pa.int64())
         org, platform, kind = batch.word_codes(held)
+        author_id, handle = batch.author_arrays()
         block = _Block(part.number, batch.m_id_arrow.take(take), org[rows], platform[rows],
-                       kind[rows], batch.m_author_id_arrow.take(take),
-                       batch.m_author_handle_arrow.take(take), batch.m_created[rows],
-                       batch.breach[rows], complaint, seqs)
+                       kind[rows], author_id.take(take), handle.take(take),
+                       batch.m_created[rows], batch.breach[rows], complaint, seqs)
         refs = held.add(block, ids)
         part.add_block(last, held.made - 1)
         return refs
@@ -1817,16 +1817,16 @@ class _Batch:
         self.codes: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # `word_codes`
         self.targets: set[str] = set()  # the mention ids its replies name (`_look_up`)
         self.target_array = pa.array([], pa.string())  # the same, as Arrow
+        self.authors: tuple[pa.Array, pa.Array] | None = None  # author ids and handles
         self.m_deadline: list[int] = []
         self.m_expires: list[int] = []
 
-    @property
-    def m_author_id_arrow(self) -> pa.Array:
-        return _column(self.mentions, "author_id").cast(pa.string())
-
-    @property
-    def m_author_handle_arrow(self) -> pa.Array:
-        return _column(self.mentions, "author_handle").cast(pa.string())
+    def author_arrays(self) -> tuple[pa.Array, pa.Array]:
+        """The mentions' author ids and handles as Arrow strings (made once)."""
+        if self.authors is None:
+            self.authors = (_column(self.mentions, "author_id").cast(pa.string()),
+                            _column(self.mentions, "author_handle").cast(pa.string()))
+        return self.authors
 
     def word_codes(self, held: _Held) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Per mention, the codes in `held.words` of its organisation, platform and kind."""
