@@ -84,7 +84,7 @@ class Settings:
         "DORPSPOMP_BATCH_SIZE", "20000", "most events a worker writes to the warehouse at once",
     )
     batch_seconds: float = _env(
-        "DORPSPOMP_BATCH_SECONDS", "0.5",
+        "DORPSPOMP_BATCH_SECONDS", "0.25",
         "longest a worker waits to fill a batch before it writes what it has, counted from "
         "its first event's arrival in Kafka",
     )
