@@ -328,7 +328,7 @@ def test_roster_settings_are_validated() -> None:
     with pytest.raises(ValueError, match="org gemeente-zutphen: surge: window 90s must be whole"):
         SurgeDetector(roster("    surge: {window: 90s}"))
     with pytest.raises(ValueError, match=r"surge: slow_window 300s must be whole minutes from "
-                                         r"the window \(10m\) to 3h"):
+                                         r"the window \(10m\) to 6h"):
         SurgeDetector(roster("    surge: {slow_window: 5m}"))
     assert custom.settings(ZUTPHEN).slow_window == 10800
     assert SurgeSettings().to_spec()["slow_window"] == "3h"
