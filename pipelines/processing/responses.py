@@ -2193,9 +2193,16 @@ class _Pool:
             loose = self.loose
             self.loose = {s: loose[s] for s in self.seq[self.ref < 0].tolist() if s in loose}
 
-    def id_of(self, row: int, held: _Held) -> str:
-        ref = int(self.ref[row])
-        return self.loose[int(self.seq[row])] if ref < 0 else held.id_of(ref)
+    def ids_of(self, rows: np.ndarray, held: _Held) -> list[str]:
+        """The ids of the mentions at `rows`, in order."""
+        refs = self.ref[rows]
+        out: list[Any] = held.ids_of(refs[refs >= 0])
+        if len(out) < len(rows):  # some were taken one by one: their ids are in `loose`
+            in_columns = iter(out)
+            seqs = self.seq[rows].tolist()
+            out = [self.loose[seq] if ref < 0 else next(in_columns)
+                   for ref, seq in zip(refs.tolist(), seqs, strict=True)]
+        return out
 
     def waiting_at(self, at: int, held: _Held) -> tuple[int, int, tuple[str, ...]]:
         """How many wait past SLA at instant `at`, how many of them are complaints, and the
@@ -2209,8 +2216,7 @@ class _Pool:
             last = np.partition(created, SAMPLE_SIZE - 1)[SAMPLE_SIZE - 1]
             oldest = created <= last
             created, rows = created[oldest], rows[oldest]
-        picked = zip(created.tolist(), [self.id_of(r, held) for r in rows.tolist()],
-                     strict=True)
+        picked = zip(created.tolist(), self.ids_of(rows, held), strict=True)
         return waiting, complaints, tuple(i for _, i in sorted(picked)[:SAMPLE_SIZE])
 
 
@@ -2397,9 +2403,17 @@ class _Held:
                 out[i] = state
         return out
 
-    def id_of(self, ref: int) -> str:
-        block = self.blocks[ref >> _BLOCK_BITS]
-        return str(block.ids[ref & _BLOCK_ROWS].as_py())
+    def ids_of(self, refs: np.ndarray) -> list[str]:
+        """The ids of the rows `refs` (held), in order: a take per block."""
+        out: list[Any] = [None] * len(refs)
+        number = refs >> _BLOCK_BITS
+        for n in np.unique(number).tolist():
+            mine = np.flatnonzero(number == n)
+            rows = pa.array(refs[mine] & _BLOCK_ROWS, pa.int64())
+            for i, mention_id in zip(mine.tolist(), self.blocks[n].ids.take(rows).to_pylist(),
+                                     strict=True):
+                out[i] = mention_id
+        return out
 
     def release(self, refs: list[int]) -> None:
         """The rows' states moved to the shelves: no longer held here."""
