@@ -42,8 +42,8 @@ the other mentions of the span, M their usual count:
     share:   k >= share_ratio × S,  S = E + q × max(0, O − M),
              q = E₀/M held between `misread` and 1
     tail:    P(X >= k) <= p_value × n / window  (n: the span's minutes; at most 0.1),
-             X with mean S₀ = E + min(1, E₀/M) × max(0, O − M) and a usual level that
-             itself varies by `dispersion` (a negative binomial)
+             X with mean S₀ = E + min(misread, E₀/M) × max(0, O − M) and a usual
+             level that itself varies by `dispersion` (a negative binomial)
 
 S is what the span's volume explains: the usual count, plus, for every other mention
 above their usual number, the complaints that the usual complaints-per-other-mention
@@ -54,14 +54,15 @@ brands), even at an organisation that usually hears few complaints; and at most 
 that an organisation whose mentions are nearly all complaints is judged on its rate
 alone. A storm raises k and its share of the mentions (the complaints the classifier
 misses, a quarter of them, count as other mentions), and leaves S near E. The tail is
-taken against S₀, what the volume explains at the organisation's own complaints per
-other mention (a busier day with the usual share is no storm; the misread floor is for
-bursts, which the share test catches), and with the usual level itself uncertain: the
-hour's level varies from day to day by about `dispersion` of it, so X is a Poisson whose
-mean is gamma-distributed around S₀ (a negative binomial, variance S₀ + (dispersion·S₀)²).
-On short spans that is the Poisson (fast alerts on sharp storms); on long ones the level's
-own variation dominates, which is what the old fixed ratios (3× and 2×) stood in for. The
-alert reports S as its `expected`.
+taken against S₀, what the volume surely explains: the extra other mentions at the
+organisation's own complaints per other mention but at most `misread` each (a storm
+brings other mentions too — people asking whether it is down for them — so they must
+not explain it away; the share test asks the rest), and with the usual level itself
+uncertain: the hour's level varies from day to day by about `dispersion` of it, so X is
+a Poisson whose mean is gamma-distributed around S₀ (a negative binomial, variance
+S₀ + (dispersion·S₀)²). On short spans that is the Poisson (fast alerts on sharp
+storms); on long ones the level's own variation dominates, which is what the old fixed
+ratios (3× and 2×) stood in for. The alert reports S as its `expected`.
 
 The tail level is a false-alarm budget split evenly over the span lengths: a span of n
 minutes has about 10 080 / n independent chances a week, so giving it p_value × n /
@@ -575,6 +576,14 @@ def _explained(complaints_usual: float, raw: float, others: int, others_usual: f
     per_extra = raw / others_usual if others_usual > 0 else 1.0
     per_extra = min(1.0, max(misread, per_extra))
     return complaints_usual + per_extra * max(0.0, others - others_usual)
+
+
+def _least_explained(complaints_usual: float, raw: float, others: int, others_usual: float,
+                     misread: float) -> float:
+    """S₀: the usual complaints, plus the other mentions above their usual number at the
+    usual complaints per other mention, but at most `misread` each."""
+    per_extra = raw / others_usual if others_usual > 0 else 1.0
+    return complaints_usual + min(misread, per_extra) * max(0.0, others - others_usual)
 
 
 # -- per organisation ------------------------------------------------------------------------
@@ -1898,8 +1907,10 @@ class SurgeDetector:
             explained = _explained(e, raw[i], others[i], usual_others[i], misread)
             if k < share_ratio * explained:
                 continue
-            # the tail against what the volume explains at the organisation's own share
-            if log_tail(k, _explained(e, raw[i], others[i], usual_others[i], 0.0),
+            # the tail against what the volume surely explains: the extra other mentions
+            # at the usual complaints per other mention, but at most `misread` each (a
+            # storm brings other mentions too; the share test asks the rest)
+            if log_tail(k, _least_explained(e, raw[i], others[i], usual_others[i], misread),
                         shape) > log_ps[i]:
                 continue
             if best < 0 or k - explained > best_excess:
