@@ -505,15 +505,6 @@ class ResponseTracker:
                     state = self._held.states((ref,))[0]
         return state
 
-    def _find(self, key: str) -> _State | None:
-        """A held mention's state, whether the batch named it or not."""
-        state = self._get(key)
-        if state is None:
-            ref = self._held.find([key]).get(key)
-            if ref is not None:
-                state = self._held.states((ref,))[0]
-        return state
-
     def _replace(self, key: str, state: _State) -> None:
         """A held mention's new state (a first response): on the shelves from now on."""
         if key in self._mentions.index:
@@ -1425,9 +1416,13 @@ class ResponseTracker:
         else:
             watch.version += 1
         assert watch.alert_id is not None and watch.opened_at is not None
-        waiting, complaints, oldest = watch.pool.waiting_at(at_us, self._held)
+        waiting, complaints, oldest, ref = watch.pool.waiting_at(at_us, self._held)
         first_id = oldest[0]
-        first = self._find(first_id)
+        # Its state as held: on the shelves, or still in its block (its created_at and
+        # author, which is all this reads, stay there when it moves to the shelves).
+        first = self._mentions.get(first_id)
+        if first is None and ref >= 0:
+            first = self._held.states((ref,))[0]
         assert first is not None  # it waits, so it has not expired
         first_created = _instant(first[_CREATED])
         waited = terms.seconds_between_us(first[_CREATED], at_us)
@@ -2204,9 +2199,10 @@ class _Pool:
                    for ref, seq in zip(refs.tolist(), seqs, strict=True)]
         return out
 
-    def waiting_at(self, at: int, held: _Held) -> tuple[int, int, tuple[str, ...]]:
-        """How many wait past SLA at instant `at`, how many of them are complaints, and the
-        ids of the oldest `SAMPLE_SIZE` (by created_at, then id)."""
+    def waiting_at(self, at: int, held: _Held) -> tuple[int, int, tuple[str, ...], int]:
+        """How many wait past SLA at instant `at`, how many of them are complaints, the
+        ids of the oldest `SAMPLE_SIZE` (by created_at, then id), and the oldest's row in
+        `held` (-1 when it was taken one by one)."""
         rows = np.flatnonzero((self.entered <= at)
                               & (np.minimum(self.known, self.deadline) > at))
         waiting = len(rows)
@@ -2216,8 +2212,9 @@ class _Pool:
             last = np.partition(created, SAMPLE_SIZE - 1)[SAMPLE_SIZE - 1]
             oldest = created <= last
             created, rows = created[oldest], rows[oldest]
-        picked = zip(created.tolist(), self.ids_of(rows, held), strict=True)
-        return waiting, complaints, tuple(i for _, i in sorted(picked)[:SAMPLE_SIZE])
+        picked = sorted(zip(created.tolist(), self.ids_of(rows, held),
+                            self.ref[rows].tolist(), strict=True))[:SAMPLE_SIZE]
+        return waiting, complaints, tuple(i for _, i, _ in picked), picked[0][2]
 
 
 _BLOCK_BITS: Final = 24
