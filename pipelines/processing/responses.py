@@ -2220,6 +2220,7 @@ class _Pool:
 _BLOCK_BITS: Final = 24
 _BLOCK_ROWS: Final = (1 << _BLOCK_BITS) - 1  # a batch has fewer mentions than this
 _LEVELS_KEPT: Final = 12
+_FEW: Final = 16  # rows of a block read one by one rather than by a take
 _LEVEL_RATIO: Final = 4  # a level is merged into the one before when a quarter its size
 _id_hash = hash  # the index's hash of an id (a test makes it collide)
 
@@ -2246,6 +2247,12 @@ class _Block:
 
     def states(self, rows: np.ndarray, words: list[str]) -> list[_State]:
         """The states of the mentions at `rows`, made from the columns in one go."""
+        if len(rows) == 1:  # a take costs more than reading single values
+            r = int(rows[0])
+            return [(words[self.org[r]], words[self.platform[r]], int(self.created[r]),
+                     self.author_id[r].as_py(), self.author_handle[r].as_py(),
+                     words[self.kind[r]], bool(self.complaint[r]), self.number,
+                     int(self.breach[r]), None, None, None, int(self.seq[r]))]
         take = pa.array(rows, pa.int64())
         number = self.number
         return [(words[o], words[p], c, a, h, words[k], bool(x), number, b, None, None,
@@ -2406,9 +2413,11 @@ class _Held:
         number = refs >> _BLOCK_BITS
         for n in np.unique(number).tolist():
             mine = np.flatnonzero(number == n)
-            rows = pa.array(refs[mine] & _BLOCK_ROWS, pa.int64())
-            for i, mention_id in zip(mine.tolist(), self.blocks[n].ids.take(rows).to_pylist(),
-                                     strict=True):
+            ids = self.blocks[n].ids
+            rows = refs[mine] & _BLOCK_ROWS
+            found = ([ids[r].as_py() for r in rows.tolist()] if len(rows) <= _FEW else
+                     ids.take(pa.array(rows, pa.int64())).to_pylist())
+            for i, mention_id in zip(mine.tolist(), found, strict=True):
                 out[i] = mention_id
         return out
 
