@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import gc
 import struct
 import time
+import weakref
 from types import SimpleNamespace
 
 import numpy as np
@@ -147,3 +149,23 @@ def test_the_fetcher_stores_errors_as_they_are_and_results_to_be_walked() -> Non
     del odd._partition_records  # as another aiokafka might keep it: stored, read its own way
     fetched[TopicPartition("t", 2)] = odd
     assert fetched[TopicPartition("t", 2)] is odd and "getall" not in odd.__dict__
+
+
+def test_a_walked_result_frees_its_fetched_records_without_a_garbage_collection() -> None:
+    """The worker runs with collections made rare (`pipelines.ingest.worker`): a fetched
+    result the walk read part of, then dropped (a seek, a revoked partition) or read to the
+    end, must let its records (the fetch's buffer) go at once, not wait in a cycle."""
+    data = _record_batches([5, 1, 9, 4])
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        for most in (3, None):
+            result, _ = _fetched(data, 0)
+            result.getall = _RawWalk(result)
+            held = weakref.ref(result._partition_records)
+            result.getall(most)
+            del result
+            assert held() is None, most
+    finally:
+        if enabled:
+            gc.enable()
