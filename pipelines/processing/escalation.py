@@ -428,14 +428,23 @@ _PARSERS: dict[str, Any] = {
 # -- the arithmetic ------------------------------------------------------------------------
 
 
-def log_poisson_tail(k: int, lam: float) -> float:
-    """An upper bound of ln P(X >= k) for X ~ Poisson(lam): 0 (certain) when k <= lam."""
+def _settled_tail(k: int, lam: float) -> float | None:
+    """ln P(X >= k) where k and the mean lam settle it alone, whatever the distribution:
+    certain (0) for k <= 0 or k <= lam, impossible (-inf) for a mean of 0; else None."""
     if k <= 0:
         return 0.0
     if lam <= 0.0:
         return -math.inf
     if k <= lam:
         return 0.0
+    return None
+
+
+def log_poisson_tail(k: int, lam: float) -> float:
+    """An upper bound of ln P(X >= k) for X ~ Poisson(lam): 0 (certain) when k <= lam."""
+    settled = _settled_tail(k, lam)
+    if settled is not None:
+        return settled
     log_pmf = k * math.log(lam) - lam - math.lgamma(k + 1)
     return min(0.0, log_pmf + math.log((k + 1) / (k + 1 - lam)))
 
@@ -450,12 +459,9 @@ def log_tail(k: int, lam: float, shape: float) -> float:
     most pmf(k)/(1 - that ratio)."""
     if math.isinf(shape):
         return log_poisson_tail(k, lam)
-    if k <= 0:
-        return 0.0
-    if lam <= 0.0:
-        return -math.inf
-    if k <= lam:
-        return 0.0
+    settled = _settled_tail(k, lam)
+    if settled is not None:
+        return settled
     q = lam / (lam + shape)
     ratio = (k + shape) / (k + 1) * q
     if ratio >= 1.0:
