@@ -13,12 +13,10 @@ import pytest
 
 from pipelines.ingest import statefile
 from pipelines.ingest.batch import IngestBatch, WriteResult
-from pipelines.ingest.decoder import decode_messages
 from pipelines.ingest.statefile import StateFileUnusable, StateTag
 from pipelines.processing.processors import StreamProcessors
-from pipelines.roster import Roster, load_roster
-from pipelines.simulate import simulate_to_file
-from pipelines.textmodel.classify import load_classifier
+from pipelines.roster import Roster
+from tests.decodedworld import decoded_world
 
 CLOCK = datetime(2026, 3, 2, 9, 30, 15, 123456, tzinfo=UTC)
 POSITIONS = {0: (120, CLOCK), 1: (0, None), 2: (77, CLOCK - timedelta(hours=3))}
@@ -109,20 +107,6 @@ def test_the_fingerprint_follows_the_roster_and_the_lateness() -> None:
 
 # -- the processors' sections ------------------------------------------------------------
 
-def world(tmp_path: Path) -> tuple[list[IngestBatch], Roster]:
-    out = tmp_path / "world.jsonl"
-    simulate_to_file(out, seed=5, orgs=12, days=5, scale=2.0)
-    roster = load_roster(out.with_suffix(".roster.yaml"))
-    lines = out.read_bytes().splitlines()
-    messages = [(i % 3, i // 3, line) for i, line in enumerate(lines)]
-    stamps = [None] * len(messages)
-    classifier = load_classifier()
-    size = 4000
-    return [decode_messages("events", messages[a:a + size], stamps[a:a + size], roster,
-                            classifier, timedelta(days=3650))
-            for a in range(0, len(messages), size)], roster
-
-
 def outputs(processors: StreamProcessors, batches: list[IngestBatch]) -> tuple[list, list]:
     alerts, rows = [], []
     for batch in batches:
@@ -136,7 +120,7 @@ def outputs(processors: StreamProcessors, batches: list[IngestBatch]) -> tuple[l
 @pytest.mark.parametrize("surge_process", [False, True])
 def test_processors_loaded_from_their_sections_go_on_as_the_ones_that_wrote_them(
         tmp_path: Path, surge_process: bool) -> None:
-    batches, roster = world(tmp_path)
+    batches, roster = decoded_world(tmp_path)
     half = len(batches) // 2
     one_go = outputs(StreamProcessors(roster, 86400), batches)
 
