@@ -11,13 +11,15 @@ folder, with one Kafka broker of the run's own:
    surge-alert latency), then detection quality over everything the worker saw; then a
    short burst at `burst_rate` events/s for `burst_seconds` (freshness at that rate);
 5. memory: a fresh worker reads `pending` mentions nobody answers, while the warehouse of
-   phases 3-4 is grown to `dashboard_mentions` mentions;
-6. dashboard: the worker starts on the grown warehouse (a replay of the answer window: the
+   phases 3-4 is grown to `dashboard_mentions` mentions and phase 6 runs in a process of its
+   own (none of the three figures is a time);
+6. surges: complaint-surge detection on an independent world (`bench.evalsurges`,
+   no services: the worker's pure steps), started with phase 5 and waited for before
+   phase 7 times anything;
+7. dashboard: the worker starts on the grown warehouse (a replay of the answer window: the
    grow wrote beside the stream), every dashboard query and every page is timed through its
    read-only endpoint; it restarts (a clean stop, so the processors' state file is loaded),
-   then a worker of a new consumer group starts on it (both start-up times are targets);
-7. surges: complaint-surge detection on an independent world (`bench.evalsurges`,
-   no services: the worker's pure steps).
+   then a worker of a new consumer group starts on it (both start-up times are targets).
 
 The figures go to a JSON file (default `bench/results.json`, `--quick`:
 `bench/results-quick.json`) and a table on the terminal compares them with the targets.
@@ -186,6 +188,7 @@ def run(plan: Plan, *, seed: int, workdir: Path, out: Path, quick: bool,
     say(f"bench: work folder {workdir}")
     workers: list[WorkerProcess] = []
     grow: subprocess.Popen[str] | None = None
+    surge_eval: SurgeEval | None = None
     phases = PhaseClock()
     try:
         phases.start("world")
@@ -254,8 +257,10 @@ def run(plan: Plan, *, seed: int, workdir: Path, out: Path, quick: bool,
         # the machine.
         phases.start("memory")
         say(f"[5/7] memory: a fresh worker reads {plan.pending:,} mentions nobody answers "
-            f"(meanwhile the warehouse grows to {plan.dashboard_mentions:,} mentions) …")
+            f"(meanwhile the warehouse grows to {plan.dashboard_mentions:,} mentions, and "
+            "phase 6 starts in a process of its own) …")
         grow = start_grow(worker, plan)
+        surge_eval = SurgeEval(workdir, quick=quick, texts=texts)
         pending = WorkerProcess(bench_settings(workdir / "pending", broker.bootstrap,
                                                pending_topic, sim.roster,
                                                batch_size=plan.batch_size), name="pending")
@@ -264,16 +269,18 @@ def run(plan: Plan, *, seed: int, workdir: Path, out: Path, quick: bool,
         pending.stop()
         shutil.rmtree(pending.settings.home / "warehouse", ignore_errors=True)
 
+        # Nothing else may use the machine while the dashboard phase times its queries
+        # and starts: the surge evaluation ends first (its time here is only the wait).
+        phases.start("surges")
+        say("[6/7] surges: detection on an independent world, through decode, the classifier "
+            "and the detector (waiting for it) …")
+        results["surge_eval"] = surge_eval.result(say)
+        say(evalsurges.summary(results["surge_eval"]))
+
         phases.start("dashboard")
-        say("[6/7] dashboard: every query and page, through the worker's endpoint …")
+        say("[7/7] dashboard: every query and page, through the worker's endpoint …")
         results["dashboard"] = dashboard_phase(worker, plan, grow)
         worker.stop()
-
-        phases.start("surges")
-        say("[7/7] surges: detection on an independent world, through decode, the classifier "
-            "and the detector …")
-        results["surge_eval"] = evalsurges.run(quick=quick, texts=texts, say=say)
-        say(evalsurges.summary(results["surge_eval"]))
     except BaseException as exc:
         results["error"] = f"{type(exc).__name__}: {exc}"
         raise
@@ -281,6 +288,8 @@ def run(plan: Plan, *, seed: int, workdir: Path, out: Path, quick: bool,
         if grow is not None and grow.poll() is None:
             grow.kill()
             grow.wait()
+        if surge_eval is not None:
+            surge_eval.stop()
         for w in workers:
             w.stop()
         broker.stop()
@@ -323,6 +332,37 @@ def start_grow(worker: WorkerProcess, plan: Plan) -> subprocess.Popen[str]:
          "--warehouse", worker.settings.warehouse, "--mentions", str(plan.dashboard_mentions)],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
+
+
+class SurgeEval:
+    """Phase 6 in a process of its own (`python -m bench.evalsurges`), so that it runs
+    beside phase 5: it uses no service, and none of its figures is a time."""
+
+    def __init__(self, workdir: Path, *, quick: bool, texts: Path | None) -> None:
+        self.out = workdir / "surge-eval.json"
+        command = [sys.executable, "-m", "bench.evalsurges", "--out", str(self.out)]
+        if quick:
+            command.append("--quick")
+        if texts is not None:
+            command += ["--texts", str(texts)]
+        self.process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL,
+                                        stderr=subprocess.PIPE, text=True)
+
+    def result(self, say: Callable[[str], None]) -> dict[str, Any]:
+        """Its figures, once it has ended; its notes (which texts it used) go to `say`."""
+        _, err = self.process.communicate()
+        if self.process.returncode != 0:
+            raise BenchError(f"the surge evaluation (python -m bench.evalsurges) failed:\n"
+                             f"{err[-3000:]}")
+        for line in err.splitlines():
+            say(line)
+        figures: dict[str, Any] = json.loads(self.out.read_text(encoding="utf-8"))
+        return figures
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
 
 
 def dashboard_phase(worker: WorkerProcess, plan: Plan,
