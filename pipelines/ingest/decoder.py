@@ -29,6 +29,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
+import pyarrow as pa
 
 from pipelines.ingest.batch import IngestBatch
 from pipelines.ingest.batchconsumer import RawMessages
@@ -72,7 +73,7 @@ def decode_messages(
     batch = IngestBatch(
         topic=topic, mentions=label_table(decoded.mentions, classifier), posts=decoded.posts,
         dead_letters=decoded.dead_letters, next_offsets=decoded.next_offsets)
-    batch.digests = digests(batch.event_ids().to_pylist())
+    batch.digests = digests(batch.event_ids())
     return batch
 
 
@@ -154,6 +155,11 @@ _child: tuple[Roster, TextClassifier, timedelta] | None = None
 def _start_child(roster: Roster, max_future: timedelta) -> None:
     global _child
     follow_parent()
+    # Arrow's default pool (mimalloc) hands the pages of a freed batch back to the system
+    # between batches, and the next batch faults them in again; the C library's allocator
+    # keeps them: 0.26-0.35 against 0.44-0.62 µs of system time an event in this process
+    # (batches of 20 000 simulated events, alternate runs, load 4-7), the same user time.
+    pa.set_memory_pool(pa.system_memory_pool())
     _child = (roster, load_classifier(), max_future)
 
 

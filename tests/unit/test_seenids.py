@@ -24,6 +24,28 @@ def test_a_digest_is_the_first_eight_bytes_of_md5_little_endian() -> None:
     assert int(digests(["x"])[0]) == int.from_bytes(hashlib.md5(b"x").digest()[:8], "little")
 
 
+def test_digests_of_a_column_are_those_of_each_id_alone() -> None:
+    """The batch's ids as an Arrow column (how decode passes them) give each id's own digest:
+    ids of every length around MD5's one-block limit (55 bytes), non-ASCII, empty, sliced and
+    chunked columns."""
+    rng = random.Random(9)
+    ids = [f"tw-{i}-{rng.getrandbits(40):x}" for i in range(3000)]
+    ids += ["", "é" * 27, "€uro", *("x" * k for k in range(50, 130))]
+    ids += ["".join(chr(rng.choice((rng.randrange(32, 127), rng.randrange(0xA0, 0xD7FF),
+                                    rng.randrange(0x10000, 0x10FFFF))))
+                    for _ in range(rng.randrange(0, 40))) for _ in range(500)]
+    rng.shuffle(ids)
+    one_by_one = np.array([int.from_bytes(hashlib.md5(i.encode()).digest()[:8], "little")
+                           for i in ids], dtype=np.uint64)
+    column = pa.array(ids, pa.string())
+    assert np.array_equal(digests(column), one_by_one)
+    assert np.array_equal(digests(ids), one_by_one)
+    assert np.array_equal(digests(column.slice(101, 1234)), one_by_one[101:1335])
+    chunked = pa.chunked_array([column.slice(0, 17), column.slice(17)])
+    assert np.array_equal(digests(chunked), one_by_one)
+    assert len(digests(pa.chunked_array([], pa.string()))) == 0
+
+
 def test_every_added_or_loaded_id_is_maybe_seen_and_new_ones_are_not() -> None:
     rng = random.Random(4)
     loaded = [f"old-{i}" for i in range(5000)]
