@@ -25,6 +25,7 @@ The model file holds only arrays (``allow_pickle=False``) and a JSON header.
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -33,7 +34,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from pipelines.textmodel.tokens import Texts, as_series, ngram_keys
+from pipelines.textmodel.tokens import NGRAM_SIZES, Texts, as_series, ngram_keys
 from pipelines.textmodel.tokens import tokenise as token_frame
 
 #: The model shipped with the package.
@@ -197,7 +198,8 @@ class TextModel:
         tokens = token_frame(texts)
         size = len(texts)
         rows = tokens["row"].to_numpy().astype(np.int64)
-        ids = self._words.find(_hashes(tokens["tok"]))
+        hashes = _hashes(tokens["tok"])
+        ids = self._words.find(hashes)
         known = ids >= 0
         at, word = rows[known], ids[known]
 
@@ -211,11 +213,9 @@ class TextModel:
         # Words the table lacks: their byte n-grams.
         if not known.all():
             unknown = np.flatnonzero(~known)
-            which, keys = ngram_keys(tokens["tok"].gather(unknown))
-            gram = self._grams.find(keys)
-            hit = gram >= 0
-            parts_at.append(rows[unknown[which[hit]]])
-            parts.append(gram[hit] + self._gram_at)
+            grams_at, grams = self._unknown_grams(tokens["tok"].gather(unknown), hashes[unknown])
+            parts_at.append(rows[unknown[grams_at]])
+            parts.append(grams + self._gram_at)
 
         where, found = np.concatenate(parts_at), np.concatenate(parts)
         totals = np.stack(
@@ -239,6 +239,44 @@ class TextModel:
             lang_index=lang_index,
             empty=np.bincount(rows, minlength=size) == 0,
         )
+
+    def _unknown_grams(
+        self, tokens: pl.Series, hashes: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """For the tokens the word table lacks (with their hashes): the n-gram rows the
+        table has, each with its token's position, in the order of :func:`ngram_keys`
+        (by n-gram size, then token, then place), so that the sums stay the same to the
+        bit. The n-grams are made and looked up once per distinct token (a batch repeats
+        its unknown words: 25 times each in a batch of simulated events) and repeated for
+        each of its occurrences."""
+        distinct, first, inverse = np.unique(hashes, return_index=True, return_inverse=True)
+        inverse = inverse.reshape(-1)
+        representative = tokens.gather(first)
+        if len(distinct) == len(tokens) or not bool(
+            (tokens == representative.gather(inverse)).all()  # two tokens share a hash
+        ):
+            which, keys = ngram_keys(tokens)
+            gram = self._grams.find(keys)
+            hit = gram >= 0
+            return which[hit], gram[hit]
+        which, keys = ngram_keys(representative)
+        gram = self._grams.find(keys)
+        hit = gram >= 0
+        which, keys, gram = which[hit], keys[hit], gram[hit]
+        # ngram_keys gives all n-grams of one size, token after token, before the next size
+        sizes = np.asarray([*NGRAM_SIZES, NGRAM_SIZES[-1] + 1], dtype=np.uint64)
+        edges = np.searchsorted(keys >> np.uint64(40), sizes).tolist()
+        occurrences = np.arange(len(tokens))
+        places, found = [], []
+        for low, high in itertools.pairwise(edges):
+            count = np.bincount(which[low:high], minlength=len(first))
+            start = np.cumsum(count) - count + low  # each distinct token's run of this size
+            each = count[inverse]
+            before = np.cumsum(each) - each
+            pick = np.repeat(start[inverse] - before, each) + np.arange(int(each.sum()))
+            places.append(np.repeat(occurrences, each))
+            found.append(gram[pick])
+        return np.concatenate(places), np.concatenate(found)
 
 
 def _lang_index(langs: Texts, dutch_evidence: np.ndarray) -> np.ndarray:
