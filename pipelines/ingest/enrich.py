@@ -44,14 +44,16 @@ def label_table(mentions: pa.Table, classifier: TextClassifier) -> pa.Table:
     if not todo.any():
         return mentions
     rows = np.flatnonzero(todo)
-    picked = pa.array(rows)
-    flags, scores = classifier.score(mentions["text"].take(picked),
-                                     mentions["lang"].take(picked))
+    texts, langs = mentions["text"], mentions["lang"]
+    if len(rows) < mentions.num_rows:
+        picked = pa.array(rows)
+        texts, langs = texts.take(picked), langs.take(picked)
+    flags, scores = _score_distinct(classifier, texts, langs)
     n = mentions.num_rows
     model_sentiment = np.zeros(n, dtype=np.float32)
-    model_sentiment[rows] = np.asarray(scores, dtype=np.float32)
+    model_sentiment[rows] = scores.astype(np.float32)
     model_complaint = np.zeros(n, dtype=bool)
-    model_complaint[rows] = np.asarray(flags, dtype=bool)
+    model_complaint[rows] = flags
     source = pa.array(np.where(no_sentiment & no_complaint, "model", "mixed"), pa.string())
     labelled = {
         "sentiment": pc.coalesce(sentiment.combine_chunks(),
@@ -68,3 +70,38 @@ def label_table(mentions: pa.Table, classifier: TextClassifier) -> pa.Table:
 
 def _mask(values: pa.ChunkedArray | pa.Array) -> np.ndarray:
     return np.asarray(values.to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def _score_distinct(classifier: TextClassifier, texts: pa.ChunkedArray,
+                    langs: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
+    """The classifier's flags and sentiments, each distinct (text, lang) scored once.
+
+    A text's labels depend on it and its language tag alone (the classifier scores a batch
+    as it scores each text: `test_textmodel`'s batch independence), and a batch repeats
+    texts (shares, reposts, templates: in a batch of simulated events 4 856-5 648 distinct
+    of 10 545-10 877 mentions), so the repeats take their first one's labels. The pairs are
+    found by Arrow's hash encoding (exact, no digest); when nearly all are distinct the
+    batch goes whole."""
+    text_at = _codes(texts)
+    lang_at = _codes(langs)
+    key = text_at * (int(lang_at.max(initial=0)) + 1) + lang_at
+    _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+    if len(first) > DISTINCT_SHARE * len(key):
+        flags, scores = classifier.score(texts, langs)
+        return np.asarray(flags, dtype=bool), np.asarray(scores, dtype=np.float64)
+    picked = pa.array(first)
+    flags, scores = classifier.score(texts.take(picked), langs.take(picked))
+    inverse = inverse.reshape(-1)
+    return (np.asarray(flags, dtype=bool)[inverse],
+            np.asarray(scores, dtype=np.float64)[inverse])
+
+
+DISTINCT_SHARE = 0.9
+"""Above this share of distinct (text, lang) pairs a batch is scored whole: finding the
+repeats would cost more than it saves."""
+
+
+def _codes(values: pa.ChunkedArray) -> np.ndarray:
+    """Each value's position among the distinct values (null is one value of its own)."""
+    encoded = pc.dictionary_encode(values.combine_chunks(), null_encoding="encode")
+    return np.asarray(encoded.indices.to_numpy(zero_copy_only=False), dtype=np.int64)

@@ -75,6 +75,35 @@ def test_labels_as_columns_are_the_labels_of_the_per_mention_step(roster: Roster
     assert got[1].sentiment == -0.5 and got[2].complaint is False
 
 
+def test_a_repeated_text_gets_the_labels_the_classifier_gives_it_in_the_whole_batch(
+        roster: Roster) -> None:
+    """Labels as columns score each distinct (text, lang) once: every row still gets exactly
+    the labels of one classifier call over all of them, a text under two language tags (or
+    none, or none at all) its own for each."""
+    rng = eventgen.random.Random(8)
+    t = datetime(2026, 3, 2, 9, tzinfo=UTC)
+    texts = ["Al drie dagen geen reactie, waardeloze service!", "Dank jullie, top geholpen",
+             "Storing bij KPN, alweer. Hoe lang nog?!", "Worst airline ever, lost my bag", ""]
+    docs = []
+    for i in range(900):
+        doc = eventgen.mention(f"rep-{i}", "gemeente-zutphen", t + timedelta(seconds=i), rng,
+                               text=rng.choice(texts), lang=rng.choice(("nl", "en", None)))
+        if i % 7 == 0:
+            doc.pop("text")
+        if i % 11 == 0:
+            doc["text"] = f"een eigen tekst {i}"
+        docs.append(orjson.dumps(doc))
+    decoded = decode_batch(TOPIC, [0] * len(docs), list(range(len(docs))), docs,
+                           [1_798_000_000_000] * len(docs), roster, ingested_at=NOW)
+    classifier = load_classifier()
+    flags, scores = classifier.score(decoded.mentions["text"].to_pylist(),
+                                     decoded.mentions["lang"].to_pylist())
+    labelled = label_table(decoded.mentions, classifier)
+    assert labelled["complaint"].to_pylist() == flags
+    assert labelled["sentiment"].to_pylist() == np.asarray(scores, np.float32).tolist()
+    assert set(labelled["labels_source"].to_pylist()) == {"model"}
+
+
 def test_a_decode_process_gives_the_batch_the_worker_would_decode(roster: Roster) -> None:
     events = eventgen.build(1500, seed=11, bad_per_kind=2)
     batch = messages(events.lines)
