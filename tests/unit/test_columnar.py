@@ -632,6 +632,39 @@ def test_the_fast_path_is_used_for_ordinary_events(roster: Roster) -> None:
     assert columnar.MENTIONS_SCHEMA.names == batch.mentions.column_names
 
 
+def test_lines_that_begin_with_their_type_and_lines_that_do_not(roster: Roster) -> None:
+    """A line that begins with its type is parsed with its kind's lines and fields, any other
+    with every field: the same rows and dead letters either way, also where the beginning
+    misleads, or a field the kind never reads holds something odd."""
+    rng = eventgen.random.Random(12)
+    t = datetime(2026, 3, 2, 9, tzinfo=UTC)
+    values: list[bytes | None] = []
+    for i in range(700):
+        doc = (eventgen.mention(f"m-{i}", "gemeente-zutphen", t, rng) if i % 2 else
+               eventgen.post(f"p-{i}", "gemeente-zutphen" if i % 4 else None, t, rng,
+                             handle="MARIEKE_ZUTPHEN" if i % 4 == 0 else None))
+        variant = i % 7
+        if variant == 1:  # the type last
+            doc = {**{k: v for k, v in doc.items() if k != "type"}, "type": doc["type"]}
+        elif variant == 2:  # fields the kind never reads, holding what no schema allows
+            doc |= ({"account": 5, "extra": [1]} if doc["type"] == "mention" else
+                    {"author": "x", "lang": 5, "sentiment": "bad", "complaint": "yes"})
+        elif variant == 3:  # a type that only begins like one
+            doc["type"] = doc["type"] + "s"
+        elif variant == 4:  # the other kind's type
+            doc["type"] = "post" if doc["type"] == "mention" else "mention"
+        values.append(json.dumps(doc).encode() if variant == 5 else line(doc))
+    values += [b'{"type":"m"}', b'{"type":"p", "x": 1}', b'{"type": "mention"}', b'{"type":',
+               b'{"type":"mention","event_id":"q","org_id":"gemeente-zutphen","platform":"x",'
+               b'"created_at":"2026-03-02T09:00:00Z","author":{"id":"a"},"type":"post"}']
+    rng.shuffle(values)
+    batch = check(values, roster)
+    assert batch.mentions.num_rows > 100 and batch.posts.num_rows > 100
+    assert {d.error_code for d in batch.dead_letters} >= {"unknown_type", "missing_field"}
+    misleading = sum(1 for i in range(700) if i % 7 in (3, 4))
+    assert batch.per_message == misleading + 5  # the others all on the fast path
+
+
 def test_the_bench_command_measures_both_paths_on_a_file(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     events = eventgen.build(1500, seed=4)
