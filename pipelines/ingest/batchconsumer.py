@@ -37,7 +37,7 @@ import time
 import weakref
 from bisect import bisect_left
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from inspect import GEN_CREATED, getgeneratorstate
 from typing import Any, overload
@@ -185,6 +185,9 @@ class BatchConsumer:
         # by every batch; a record before it was handed out already (or is before the
         # warehouse's position) and is dropped, so no event is read twice in one process
         self._next: dict[int, int] = {}
+        # offsets to commit to Kafka, and the task committing them (`commit_soon`)
+        self._to_commit: dict[int, int] = {}
+        self._committing: asyncio.Future[None] | None = None
 
     @property
     def consumer(self) -> AIOKafkaConsumer:
@@ -237,7 +240,7 @@ class BatchConsumer:
         log.info("assigned partitions %s, resuming at offsets %s (the warehouse's: %s)", mine,
                  resume, {p: written.get(p, "none") for p in mine})
 
-    async def batches(self) -> AsyncIterator[RawBatch]:
+    async def batches(self) -> AsyncGenerator[RawBatch, None]:
         """Batches for as long as the consumer runs; a rebalance in the middle of a batch
         ends it early, so that a batch never mixes partitions' generations."""
         while True:
@@ -284,6 +287,24 @@ class BatchConsumer:
             await self.consumer.commit(offsets)
         except Exception as exc:  # a rebalance in between: the next write commits again
             log.debug("offset commit skipped: %s", exc)
+
+    async def commit_soon(self, next_offsets: Mapping[int, int]) -> None:
+        """`commit` in a task of its own, so that the next write does not wait for the
+        broker's answer (a round trip a batch); commits go one at a time, each with the
+        newest offsets handed in by then."""
+        self._to_commit.update(next_offsets)
+        if self._committing is None or self._committing.done():
+            self._committing = asyncio.ensure_future(self._commit_pending())
+
+    async def flush_commits(self) -> None:
+        """Wait for the commits `commit_soon` started (before the consumer stops)."""
+        while self._committing is not None and not self._committing.done():
+            await asyncio.shield(self._committing)
+
+    async def _commit_pending(self) -> None:
+        while self._to_commit:
+            offsets, self._to_commit = self._to_commit, {}
+            await self.commit(offsets)
 
 
 @dataclass
