@@ -14,7 +14,8 @@ worker's decoder hands them over) and the call is
 `process_tables`; `--objects` times `process` on the decoded objects instead (the adapter:
 tables made inside the call, rows turned back into `ResponseRow`s). Prints µs per event
 (mentions and posts) and the rows and alert states it returned; the best of `--repeat` runs
-is the figure.
+is the figure. `--dump FILE` writes what the first run returned, call by call (rows sorted,
+alert states in order), so two versions of the tracker can be compared with `cmp`.
 """
 
 from __future__ import annotations
@@ -23,14 +24,17 @@ import argparse
 import gc
 import time
 from collections.abc import Callable
+from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
+import pyarrow as pa
 from aiokafka.partitioner import murmur2
 
 from pipelines.ingest.decode import Mention, Post, Source, decode
 from pipelines.ingest.sink import mentions_table, posts_table
+from pipelines.processing.alerts import Alert
 from pipelines.processing.responses import ResponseTracker
 from pipelines.roster import Roster, load_roster
 
@@ -73,18 +77,31 @@ def batches(events: list[Mention | Post], batch: int, tables: bool) -> list[Batc
     return out
 
 
-def run(calls: list[Batch], roster: Roster, tables: bool) -> tuple[float, int, int]:
+def run(calls: list[Batch], roster: Roster, tables: bool,
+        dump: TextIO | None = None) -> tuple[float, int, int]:
     tracker = ResponseTracker(roster)
     call: Callable[..., Any] = tracker.process_tables if tables else tracker.process
     rows = alerts = 0
     spent = 0.0
-    for mentions, posts, clocks in calls:
+    for number, (mentions, posts, clocks) in enumerate(calls):
         began = time.process_time()
         out = call(mentions, posts, clocks)
         spent += time.process_time() - began
         rows += len(out.rows)
         alerts += len(out.alerts)
+        if dump is not None:
+            write(dump, number, out.rows, out.alerts)
     return spent, rows, alerts
+
+
+def write(dump: TextIO, number: int, rows: Any, alerts: list[Alert]) -> None:
+    """One call's rows (in no particular order from the tracker: sorted here) and alert
+    states (in order), one line each."""
+    listed = rows.to_pylist() if isinstance(rows, pa.Table) else [asdict(r) for r in rows]
+    for row in sorted(listed, key=lambda r: (r["mention_id"], repr(sorted(r.items())))):
+        dump.write(f"{number} row {sorted(row.items())!r}\n")
+    for alert in alerts:
+        dump.write(f"{number} alert {alert!r}\n")
 
 
 def main() -> None:
@@ -96,6 +113,8 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--objects", action="store_true",
                         help="time process() on decoded objects, not process_tables()")
+    parser.add_argument("--dump", type=Path,
+                        help="write the first run's rows and alert states to this file")
     args = parser.parse_args()
     roster = load_roster(args.roster)
     events = load(args.events, roster, args.partitions)
@@ -105,9 +124,13 @@ def main() -> None:
     if tables:
         del events  # as in the worker, the events live only as columns
     best = None
-    for _ in range(args.repeat):
+    for repeat in range(args.repeat):
         gc.collect()
-        spent, rows, alerts = run(calls, roster, tables)
+        if repeat == 0 and args.dump is not None:
+            with args.dump.open("w") as dump:
+                spent, rows, alerts = run(calls, roster, tables, dump)
+        else:
+            spent, rows, alerts = run(calls, roster, tables)
         best = spent if best is None else min(best, spent)
         print(f"{count:,} events: {spent:.2f} s CPU, "
               f"{spent / count * 1e6:.1f} µs/event, "

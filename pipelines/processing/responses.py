@@ -140,6 +140,7 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime, timedelta
+from functools import cached_property
 from heapq import heappop, heappush
 from typing import Any, Final, Generic, TypeVar
 from zoneinfo import ZoneInfo
@@ -390,6 +391,7 @@ class ResponseTracker:
         self._refs: dict[str, int] = {}
         self._ready: dict[str, _State] = {}
         self._released: list[int] = []  # rows whose states went to the shelves
+        self._answered: list[_Block] = []  # blocks of mentions answered in bulk
         # Replies waiting for their mention: the best yet per mention id and organisation,
         # each on its own partition's shelves (another organisation's never counts).
         self._orphans: _Shelves[_Reply] = _Shelves()
@@ -478,21 +480,20 @@ class ResponseTracker:
         alerts: list[Alert] = []
         for part in self._partitions.values():
             self._settle_partition(part, alerts)
-        self._refs, self._ready = {}, {}
-        return TrackerTables(self._rows_table(batch, changed, fresh), alerts)
+        rows = self._rows_table(batch, changed, fresh)
+        self._refs, self._ready, self._answered = {}, {}, []
+        return TrackerTables(rows, alerts)
 
     def _look_up(self, batch: _Batch) -> None:
         """Which of the batch's mention ids and reply targets are held as columns, all at
-        once; the states of the targets among them, made in one go."""
+        once; which targets only one reply of the batch names (`_take_replies`)."""
         targets = [t for t in batch.p_reply_to if t is not None]
-        batch.targets = set(targets)
-        batch.target_array = pa.array(list(batch.targets), pa.string())
-        self._refs = self._held.find([*batch.m_ids, *targets]) if self._held.count else {}
-        if targets and self._refs:
-            asked = self._refs.keys() & set(targets)
-            refs = self._refs
-            self._ready = dict(zip(asked, self._held.states(refs[t] for t in asked),
-                                   strict=True))
+        named: set[str] = set()
+        twice: set[str] = set()
+        for target in targets:
+            (twice if target in named else named).add(target)
+        batch.named_once = named - twice
+        self._refs = self._held.find([*batch.m_ids, *named]) if self._held.count else {}
 
     def _get(self, key: str) -> _State | None:
         """A held mention's state, during a call (`_look_up` has found the batch's)."""
@@ -562,9 +563,14 @@ class ResponseTracker:
         exact = self._quiet_orgs(batch, events, codes, is_post, relevant, watches)
         taken, enters = self._take_plain(part, batch, events, instant, start is None, watches,
                                          changed, fresh)
-        walk = relevant & ((~is_post & ~taken) | batch.replying[events])
+        answered, touches = self._take_replies(part, batch, events, instant, start is None,
+                                               watches, exact, fresh)
+        if touches:
+            enters = sorted(enters + touches, key=lambda entering: entering[0])
+        walk = relevant & ((~is_post & ~taken) | (batch.replying[events] & ~answered))
         if exact:
             walk |= relevant & np.isin(codes, list(exact))
+        self._make_ready(batch, events[walk & is_post])
         number = part.number
         mentions_held = self._mentions
         index = mentions_held.index
@@ -575,7 +581,6 @@ class ResponseTracker:
         m_deadline, m_expires = batch.m_deadline, batch.m_expires
         m_code = batch.m_code_list
         m_platform, m_kind, m_complaint = batch.m_platform, batch.m_kind, batch.m_complaint
-        m_author_id, m_author_handle = batch.m_author_id, batch.m_author_handle
         m_created_us = batch.m_created_us
         touched = part.touched
         p_created = batch.p_created_us
@@ -627,8 +632,8 @@ class ResponseTracker:
                         else:
                             touched[terms.org_id] = watch
                     state: _State = (
-                        terms.org_id, m_platform[e], created, m_author_id[e],
-                        m_author_handle[e], m_kind[e], m_complaint[e], number, breach_us,
+                        terms.org_id, m_platform[e], created, batch.m_author_id[e],
+                        batch.m_author_handle[e], m_kind[e], m_complaint[e], number, breach_us,
                         response,
                         None,  # business seconds: made with the rows (`_business`)
                         None if response is None else at, seq,
@@ -644,7 +649,7 @@ class ResponseTracker:
                             part.add_shelf(label)
                 if watch.exact:
                     self._see_mention(watch, _instant(created), mention_id,
-                                      m_author_handle[e], m_author_id[e],
+                                      batch.m_author_handle[e], batch.m_author_id[e],
                                       _instant(int(after[j])))
             else:
                 k = e - n_m
@@ -747,23 +752,6 @@ class ResponseTracker:
         created = batch.m_created[rows]
         refs = self._hold(part, batch, rows, ids, complaint, seqs, last)
         self._refs.update(zip(ids, refs.tolist(), strict=True))
-        named = batch.targets
-        if named:
-            # The states of those a reply of this batch names, ready for the walk.
-            orgs, m_code, created_us, breach_us = (batch.orgs, batch.m_code_list,
-                                                   batch.m_created_us, batch.m_breach)
-            platform, kind, author_id, handle = (batch.m_platform, batch.m_kind,
-                                                 batch.m_author_id, batch.m_author_handle)
-            m_complaint = batch.m_complaint
-            seq_list = seqs.tolist()
-            asked = pc.is_in(batch.m_id_arrow.take(pa.array(rows, pa.int64())),
-                             value_set=batch.target_array)
-            for i in np.flatnonzero(asked.to_numpy(zero_copy_only=False)).tolist():
-                e = row_list[i]
-                self._ready[ids[i]] = (
-                    orgs[m_code[e]], platform[e], created_us[e], author_id[e], handle[e],
-                    kind[e], m_complaint[e], number, breach_us[e], None, None, None,
-                    seq_list[i])
         if not count:
             return taken, []
         waits = pooled & (breach > at)
@@ -779,6 +767,111 @@ class ResponseTracker:
         entering = np.flatnonzero(pooled & ~waits).tolist()
         positions = mention[plain].tolist()
         return taken, [(positions[i], watches[codes[i]]) for i in entering]
+
+    def _take_replies(self, part: _Partition, batch: _Batch, events: np.ndarray,
+                      instant: np.ndarray, first_unclocked: bool, watches: dict[int, _Watch],
+                      exact: set[int], fresh: dict[str, int],
+                      ) -> tuple[np.ndarray, list[tuple[int, _Watch]]]:
+        """Take the partition's replies in bulk where the mention they name is held as
+        columns and nothing else of the batch can change what they do: no other reply of
+        the batch names it, its silence is not walked (`exact`), and it is on this
+        partition. Such a reply answers an open mention of its organisation that has not
+        left the state: the mentions answered go to a new `_Block` with their responses
+        (their old rows are released), their rows are made from it (`_answered_rows`);
+        or it changes nothing (another organisation's, too late, or not earlier than the
+        first response known). Returns which positions were taken, and per organisation
+        the first position at which its queue needs a decision, for the walk to
+        interleave in offset order. What `_take_reply` would have done to each, in order:
+        the result is the same."""
+        taken = np.zeros(len(events), bool)
+        refs = self._refs
+        replies = np.flatnonzero(batch.replying[events])
+        if not replies.size or not refs:
+            return taken, []
+        n_m = batch.n_m
+        if exact:
+            replies = replies[~np.isin(batch.code[events[replies]], list(exact))]
+        targets = batch.p_reply_to
+        once, shelved = batch.named_once, self._mentions.index
+        posts = (events[replies] - n_m).tolist()
+        named = [i for i, k in enumerate(posts)
+                 if (t := targets[k]) in once and t in refs and t not in shelved]
+        if not named:
+            return taken, []
+        replies = replies[named]
+        k = events[replies] - n_m
+        ids = [targets[x] for x in k.tolist()]
+        old = np.fromiter((refs[t] for t in ids), np.int64, len(ids))
+        held = self._held
+        state = held.gather(old)
+        codes = batch.code[events[replies]]
+        at = instant[replies]
+        reply_at = batch.created[events[replies]]
+        keep = np.array([t.keep_us for t in batch.terms], np.int64)[codes]
+        home = state["partition"] == part.number
+        clocked = np.ones(len(replies), bool)
+        if first_unclocked:
+            clocked[replies == 0] = False
+        nothing = ((state["org"] != held.codes(batch.orgs)[codes])
+                   | (clocked & (at > state["created"] + keep))
+                   | (reply_at > state["answered"]))
+        answers = home & ~nothing & (state["answered"] == _NO)
+        taken[replies[home & (nothing | answers)]] = True
+        if not answers.any():
+            return taken, []
+        chosen = np.flatnonzero(answers)
+        at, reply_at, codes, k = at[chosen], reply_at[chosen], codes[chosen], k[chosen]
+        old = old[chosen]
+        ids = [ids[i] for i in chosen.tolist()]
+        take = pa.array(chosen, pa.int64())
+        posts_of = pa.array(k, pa.int64())
+        seq, breach = state["seq"][chosen], state["breach"][chosen]
+        created = state["created"][chosen]
+        block = _Block(
+            part.number, state["ids"].take(take), state["org"][chosen],
+            state["platform"][chosen], state["kind"][chosen], state["author_id"].take(take),
+            state["author_handle"].take(take), created, breach,
+            state["complaint"][chosen], seq,
+            (batch.p_id_arrow.take(posts_of), batch.p_handle_arrow.take(posts_of),
+             batch.p_role_arrow.take(posts_of), reply_at, at))
+        held.add(block, ids)
+        number = part.number
+        last = int((created + keep[chosen]).max()) // _HOUR_US << _PARTITION_BITS | number
+        part.add_block(last, held.made - 1)
+        # (`_refs` keeps the old rows: no other reply of the batch asks for these states.)
+        self._released.extend(old.tolist())
+        self._answered.append(block)
+        for mention_id in ids:
+            fresh.pop(mention_id, None)  # its row is the answered one
+        # The queue: each stops waiting past SLA when its answer is read, or never starts;
+        # one read after the breach calls for a decision at that instant.
+        positions = replies[chosen]
+        touches = []
+        after = breach <= at
+        in_time = reply_at >= breach
+        for code in np.unique(codes).tolist():
+            mine = codes == code
+            watch = watches[code]
+            pooled = mine & (seq >= 0)
+            if pooled.any():
+                watch.answer_columns.append((seq[pooled], at[pooled], in_time[pooled]))
+            late = mine & after
+            if late.any():
+                watch.touches.extend(at[late].tolist())
+                touches.append((int(positions[late][0]), watch))
+        return taken, touches
+
+    def _make_ready(self, batch: _Batch, posts: np.ndarray) -> None:
+        """The states of the held mentions the walk's replies (merged numbers `posts`) name,
+        made in one go."""
+        if not self._refs or not posts.size:
+            return
+        refs, ready, shelved = self._refs, self._ready, self._mentions.index
+        targets = batch.p_reply_to
+        asked = {t for k in (posts - batch.n_m).tolist() if (t := targets[k]) is not None
+                 and t in refs and t not in ready and t not in shelved}
+        if asked:
+            ready.update(zip(asked, self._held.states(refs[t] for t in asked), strict=True))
 
     def _due_all(self, part: _Partition, watch: _Watch, breach: np.ndarray) -> None:
         """The partition's `due` heap for mentions that start waiting past SLA at `breach`
@@ -861,8 +954,8 @@ class ResponseTracker:
                     first = int(np.flatnonzero(said == newest)[0])
                     e = int(events[np.flatnonzero(mine & ~is_post)[first]])
                     watch.last_mention = _instant(newest)
-                    watch.latest = (batch.m_ids[e], batch.m_author_handle[e],
-                                    batch.m_author_id[e])
+                    author_id, handle = batch.author_of(e)
+                    watch.latest = (batch.m_ids[e], handle, author_id)
                 oldest = int(said.min())
                 if watch.first_mention is None or oldest < _us(watch.first_mention):
                     watch.first_mention = _instant(oldest)
@@ -1065,9 +1158,10 @@ class ResponseTracker:
         pool.flush()
         self.work.settles += 1
         self.work.queue_rows += pool.size
-        if watch.answers:
-            pool.answer(watch.answers)
+        if watch.answers or watch.answer_columns:
+            pool.answer(watch.answers, watch.answer_columns)
             watch.answers.clear()
+            watch.answer_columns.clear()
         times: list[Any] = []
         n_in = n_out = 0
         confirms = np.zeros(0, bool)
@@ -1296,6 +1390,7 @@ class ResponseTracker:
                  for rows, answers in ((opened.tolist(), None), (taken, responses)) if rows]
         if late:
             parts.append(self._answered_rows(late))
+        parts.extend(self._block_rows(block) for block in self._answered)
         if not parts:
             return ROWS_SCHEMA.empty_table()
         return parts[0] if len(parts) == 1 else pa.concat_tables(parts)
@@ -1349,6 +1444,48 @@ class ResponseTracker:
             "answer_deadline": times(batch.deadline[rows]),
             "sla_breach_at": times(batch.breach[rows]),
             **response,
+        }).select(ROWS_SCHEMA.names).cast(ROWS_SCHEMA)
+
+    def _block_rows(self, block: _Block) -> pa.Table:
+        """Rows of the mentions a call's replies answered in bulk (`_take_replies`), from
+        their block's columns; business seconds per organisation in one go."""
+        assert block.answers is not None
+        post_ids, handles, roles, at, _ = block.answers
+        words = self._held.words
+        n = len(block.created)
+        sla = np.zeros(len(words))
+        window = np.zeros(len(words), np.int64)
+        business = np.zeros(n)
+        created = block.created
+        for code in np.unique(block.org).tolist():
+            terms = self._terms[words[code]]
+            sla[code], window[code] = terms.sla_seconds, terms.window_us
+            mine = np.flatnonzero(block.org == code)
+            business[mine] = terms.calendar.seconds_many(created[mine], at[mine])
+        dictionary = pa.array(words, pa.string())
+
+        def text(codes: np.ndarray) -> pa.Array:
+            return pa.DictionaryArray.from_arrays(pa.array(codes, pa.int32()),
+                                                  dictionary).cast(pa.string())
+
+        def times(us: np.ndarray) -> pa.Array:
+            return pa.array(us // 1000, pa.int64()).cast(_MS_UTC)
+
+        sla_seconds = sla[block.org]
+        return pa.table({
+            "org_id": text(block.org), "mention_id": block.ids, "platform": text(block.platform),
+            "created_at": times(created), "first_response_id": post_ids,
+            "first_response_at": times(at), "responder_handle": handles,
+            "responder_role": roles,
+            "response_seconds": pa.array(np.maximum(0.0, (at - created) / _US), pa.float64()),
+            "business_response_seconds": pa.array(business, pa.float64()),
+            "sla_seconds": pa.array(sla_seconds, pa.float64()),
+            "sla_breached": pa.array(business > sla_seconds, pa.bool_()),
+            "author_id": block.author_id, "author_handle": block.author_handle,
+            "kind": text(block.kind), "complaint": pa.array(block.complaint, pa.bool_()),
+            "answer_deadline": times(created + window[block.org]),
+            "sla_breach_at": times(block.breach),
+            "version": pa.array((VERSION_ANSWERED - at // 1000).astype(np.uint64), pa.uint64()),
         }).select(ROWS_SCHEMA.names).cast(ROWS_SCHEMA)
 
     def _business(self, changed: dict[str, _State]) -> list[float]:
@@ -1793,12 +1930,10 @@ class _Batch:
             .to_numpy(zero_copy_only=False), bool)
         self.actionable_all = np.concatenate([self.actionable, np.zeros(n_p, bool)])
         self.m_platform = _texts(mentions, "platform")
-        self.m_author_id = _texts(mentions, "author_id")
-        self.m_author_handle = _texts(mentions, "author_handle")
         self.m_complaint = [c is True for c in _column(mentions, "complaint").to_pylist()]
-        self.p_ids: list[str] = _column(posts, "event_id").to_pylist()
-        self.p_handle = _texts(posts, "account_handle", few=False)
-        self.p_role = _texts(posts, "account_role")
+        self.p_id_arrow = _column(posts, "event_id").cast(pa.string())
+        self.p_handle_arrow = _column(posts, "account_handle").cast(pa.string())
+        self.p_role_arrow = _column(posts, "account_role").cast(pa.string())
         reply_to = _column(posts, "in_reply_to")
         self.p_reply_to: list[str | None] = reply_to.to_pylist()
         self.replying = np.concatenate([
@@ -1810,11 +1945,39 @@ class _Batch:
         self.m_breach: list[int] = []
         self.m_created_us: list[int] = []
         self.codes: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # `word_codes`
-        self.targets: set[str] = set()  # the mention ids its replies name (`_look_up`)
-        self.target_array = pa.array([], pa.string())  # the same, as Arrow
+        self.named_once: set[str] = set()  # mention ids one reply names (`_look_up`)
         self.authors: tuple[pa.Array, pa.Array] | None = None  # author ids and handles
         self.m_deadline: list[int] = []
         self.m_expires: list[int] = []
+
+    @cached_property
+    def m_author_id(self) -> list[str]:
+        """The mentions' author ids, for the few mentions taken one by one (made when asked:
+        nearly one distinct value a row, so neither a dictionary nor interning pays)."""
+        return self.author_arrays()[0].to_pylist()
+
+    @cached_property
+    def m_author_handle(self) -> list[str]:
+        """The mentions' author handles, as `m_author_id`."""
+        return self.author_arrays()[1].to_pylist()
+
+    @cached_property
+    def p_ids(self) -> list[str]:
+        """The posts' event ids, for the replies taken one by one (made when asked)."""
+        return self.p_id_arrow.to_pylist()
+
+    @cached_property
+    def p_handle(self) -> list[str]:
+        return self.p_handle_arrow.to_pylist()
+
+    @cached_property
+    def p_role(self) -> list[str]:
+        return self.p_role_arrow.to_pylist()
+
+    def author_of(self, e: int) -> tuple[str, str]:
+        """Mention `e`'s author id and handle, without making the lists for one of them."""
+        ids, handles = self.author_arrays()
+        return ids[e].as_py(), handles[e].as_py()
 
     def author_arrays(self) -> tuple[pa.Array, pa.Array]:
         """The mentions' author ids and handles as Arrow strings (made once)."""
@@ -2041,7 +2204,7 @@ class _Watch:
     the columns when the organisation settles.
     """
 
-    __slots__ = ("alert_id", "answers", "confirmed", "due", "evaluated", "exact",
+    __slots__ = ("alert_id", "answer_columns", "answers", "confirmed", "due", "evaluated", "exact",
                  "first_mention", "known_until", "last_mention", "last_post", "latest",
                  "opened_at", "part", "pending", "pending_conf", "pool", "reported", "samples",
                  "severity", "silence", "silences", "silent", "silent_flag", "silent_id",
@@ -2056,9 +2219,11 @@ class _Watch:
         self.pool = _Pool()
         self.waiting = 0  # how many wait past SLA, after the instants taken so far
         # This call's first answers to mentions of the pool: (number, instant read, whether
-        # it was posted after the breach); instants that only call for a decision (an answer
-        # read after the breach); silence flips: (instant, `_Silence`), in order.
+        # it was posted after the breach), one by one or as columns (`_take_replies`);
+        # instants that only call for a decision (an answer read after the breach); silence
+        # flips: (instant, `_Silence`), in order.
         self.answers: list[tuple[int, int, bool]] = []
+        self.answer_columns: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
         self.touches: list[int] = []
         self.silences: list[tuple[int, _Silence]] = []
         self.pending: int | None = None  # an instant with changes, not decided yet
@@ -2168,12 +2333,18 @@ class _Pool:
         self.status = np.concatenate([self.status, np.zeros(added, np.int8)])
         self.size += added
 
-    def answer(self, answers: list[tuple[int, int, bool]]) -> None:
-        """First answers: (seq, instant read, posted after the breach); rows gone are
-        skipped."""
+    def answer(self, answers: list[tuple[int, int, bool]],
+               columns: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> None:
+        """First answers: (seq, instant read, posted after the breach), one by one and as
+        columns; rows gone are skipped."""
         if not self.size:
             return
-        seq, read, late = (np.array(c) for c in zip(*answers, strict=True))
+        if answers:
+            columns = [*columns, tuple(  # type: ignore[list-item]
+                np.array(c, t) for c, t in zip(zip(*answers, strict=True),
+                                               (np.int64, np.int64, bool), strict=True))]
+        seq, read, late = (c[0] if len(columns) == 1 else np.concatenate(c)
+                           for c in zip(*columns, strict=True))
         at = np.minimum(np.searchsorted(self.seq, seq), self.size - 1)
         found = self.seq[at] == seq
         self.known[at[found]] = read[found]
@@ -2223,45 +2394,73 @@ _LEVELS_KEPT: Final = 12
 _FEW: Final = 16  # rows of a block read one by one rather than by a take
 _LEVEL_RATIO: Final = 4  # a level is merged into the one before when a quarter its size
 _id_hash = hash  # the index's hash of an id (a test makes it collide)
+_GATHERED_ARROW: Final = ("ids", "author_id", "author_handle")
+_GATHERED_NUMPY: Final = ("org", "platform", "kind", "created", "breach", "complaint", "seq")
+_GATHERED: Final = (*_GATHERED_ARROW, *_GATHERED_NUMPY, "answered", "partition")
+
+
+# A block's first responses, row by row: the replies' event ids, account handles and roles
+# (Arrow strings), their created_at and the instant each was read (µs).
+_Answers = tuple[pa.Array, pa.Array, pa.Array, np.ndarray, np.ndarray]
 
 
 class _Block:
-    """The mentions of one batch on one partition that went to the state in bulk, as typed
-    columns: ids and authors as Arrow strings, organisation, platform and kind as codes
-    into `_Held.words`, times as µs. A state tuple is made only when a reply or an alert
-    asks for one (most are never asked: no reply comes, no alert names them); a row whose
-    state moved to the shelves (answered) is no longer `alive` here."""
+    """Mentions that went to the state in bulk, on one partition, as typed columns: ids and
+    authors as Arrow strings, organisation, platform and kind as codes into `_Held.words`,
+    times as µs. Either a batch's new mentions (`_take_plain`: open), or mentions a batch's
+    replies answered in bulk (`_take_replies`: with their first responses, `answers`; the
+    reply was read on the block's partition). A state tuple is made only when a reply or
+    an alert asks for one (most are never asked); a row whose state moved on (answered, or
+    a better answer) is no longer `alive` here."""
 
-    __slots__ = ("alive", "author_handle", "author_id", "breach", "complaint", "created",
-                 "ids", "kind", "number", "org", "platform", "seq")
+    __slots__ = ("alive", "answers", "author_handle", "author_id", "breach", "complaint",
+                 "created", "ids", "kind", "number", "org", "platform", "seq")
 
     def __init__(self, number: int, ids: pa.Array, org: np.ndarray, platform: np.ndarray,
                  kind: np.ndarray, author_id: pa.Array, author_handle: pa.Array,
                  created: np.ndarray, breach: np.ndarray, complaint: np.ndarray,
-                 seq: np.ndarray) -> None:
+                 seq: np.ndarray, answers: _Answers | None = None) -> None:
         self.number = number  # its partition
         self.ids, self.author_id, self.author_handle = ids, author_id, author_handle
         self.org, self.platform, self.kind = org, platform, kind
         self.created, self.breach, self.complaint, self.seq = created, breach, complaint, seq
+        self.answers = answers
         self.alive = np.ones(len(created), bool)
+
+    def answered_at(self, rows: np.ndarray) -> np.ndarray:
+        """created_at of the first responses at `rows` (`_NO` for an open mention)."""
+        if self.answers is None:
+            return np.full(len(rows), _NO, np.int64)
+        return self.answers[3][rows]
 
     def states(self, rows: np.ndarray, words: list[str]) -> list[_State]:
         """The states of the mentions at `rows`, made from the columns in one go."""
+        number = self.number
+        if self.answers is None:
+            open_ = [None] * len(rows)
+            responses: list[Any] = open_
+            known: list[Any] = open_
+        else:
+            post_ids, handles, roles, at, read = self.answers
+            take = pa.array(rows, pa.int64())
+            responses = [(a, i, h, r, number) for a, i, h, r in zip(
+                at[rows].tolist(), post_ids.take(take).to_pylist(),
+                handles.take(take).to_pylist(), roles.take(take).to_pylist(), strict=True)]
+            known = read[rows].tolist()
         if len(rows) == 1:  # a take costs more than reading single values
             r = int(rows[0])
             return [(words[self.org[r]], words[self.platform[r]], int(self.created[r]),
                      self.author_id[r].as_py(), self.author_handle[r].as_py(),
-                     words[self.kind[r]], bool(self.complaint[r]), self.number,
-                     int(self.breach[r]), None, None, None, int(self.seq[r]))]
+                     words[self.kind[r]], bool(self.complaint[r]), number,
+                     int(self.breach[r]), responses[0], None, known[0], int(self.seq[r]))]
         take = pa.array(rows, pa.int64())
-        number = self.number
-        return [(words[o], words[p], c, a, h, words[k], bool(x), number, b, None, None,
-                 None, s) for o, p, c, a, h, k, x, b, s in zip(
+        return [(words[o], words[p], c, a, h, words[k], bool(x), number, b, reply, None,
+                 seen, s) for o, p, c, a, h, k, x, b, s, reply, seen in zip(
             self.org[rows].tolist(), self.platform[rows].tolist(),
             self.created[rows].tolist(), self.author_id.take(take).to_pylist(),
             self.author_handle.take(take).to_pylist(), self.kind[rows].tolist(),
             self.complaint[rows].tolist(), self.breach[rows].tolist(),
-            self.seq[rows].tolist(), strict=True)]
+            self.seq[rows].tolist(), responses, known, strict=True)]
 
 
 class _Held:
@@ -2405,6 +2604,38 @@ class _Held:
             made = self.blocks[n].states(refs[mine] & _BLOCK_ROWS, self.words)
             for i, state in zip(mine.tolist(), made, strict=True):
                 out[i] = state
+        return out
+
+    def gather(self, refs: np.ndarray) -> dict[str, Any]:
+        """The columns of the rows `refs` (held), in order, by `_Block` slot name (`answered`:
+        their first responses' created_at, `_NO` when open; `partition`: the block's)."""
+        number = refs >> _BLOCK_BITS
+        rows = refs & _BLOCK_ROWS
+        order = np.argsort(number, kind="stable")
+        cuts = np.flatnonzero(np.diff(number[order])) + 1
+        pieces: dict[str, list[Any]] = {name: [] for name in _GATHERED}
+        for group in np.split(order, cuts):
+            block = self.blocks[int(number[group[0]])]
+            at = rows[group]
+            take = pa.array(at, pa.int64())
+            for name in _GATHERED_ARROW:
+                pieces[name].append(getattr(block, name).take(take))
+            for name in _GATHERED_NUMPY:
+                pieces[name].append(getattr(block, name)[at])
+            pieces["answered"].append(block.answered_at(at))
+            pieces["partition"].append(np.full(len(at), block.number, np.int64))
+        out: dict[str, Any] = {}
+        back = None
+        if len(cuts):  # several blocks: back into the order asked
+            back = np.empty(len(refs), np.int64)
+            back[order] = np.arange(len(refs))
+        for name, parts in pieces.items():
+            if name in _GATHERED_ARROW:
+                column = parts[0] if len(parts) == 1 else pa.concat_arrays(parts)
+                out[name] = column if back is None else column.take(pa.array(back))
+            else:
+                column = parts[0] if len(parts) == 1 else np.concatenate(parts)
+                out[name] = column if back is None else column[back]
         return out
 
     def ids_of(self, refs: np.ndarray) -> list[str]:

@@ -87,8 +87,23 @@ def test_held_mentions_are_columns_not_objects(world: tuple[Roster, list[Event]]
     held = tracker._held
     assert tracker.open_mentions == held.count == 3000
     columns = [getattr(block, name) for block in held.blocks.values()
-               for name in block.__slots__ if name != "number"]
+               for name in block.__slots__ if name not in ("number", "answers")]
     assert all(isinstance(c, np.ndarray | pa.Array) for c in columns)
+    assert all(block.answers is None for block in held.blocks.values())
     bytes_held = sum(c.nbytes for c in columns)
     bytes_held += sum(keys.nbytes + refs.nbytes for keys, refs in held.levels)
     assert bytes_held / held.count < 200
+
+
+def test_mentions_answered_in_bulk_stay_columns(world: tuple[Roster, list[Event]]) -> None:
+    """Replies that answer held mentions (one reply each in a call) keep the answered
+    mentions as columns with their first responses, not as state tuples on the shelves;
+    test_tracker_columns holds the rows and alerts to the per-event reference."""
+    roster, events = world
+    tracker = ResponseTracker(roster)
+    calls = list(batches(events, SIZE))
+    feed(tracker, calls[:len(calls) // 2])
+    answered = [b for b in tracker._held.blocks.values() if b.answers is not None]
+    in_columns = sum(int(np.count_nonzero(b.alive)) for b in answered)
+    assert in_columns > 500  # (mentions taken one by one stay on the shelves)
+    assert all(isinstance(c, np.ndarray | pa.Array) for b in answered for c in b.answers)
