@@ -213,9 +213,10 @@ class JoinedValues:
     range: what the columnar parse reads, and how the batch consumer hands a batch to a
     decode process (one buffer pickles as one copy; a list of 20 000 values as 20 000
     objects, ~1 µs an event both ways). An absent value (a tombstone) is b"": `decode()`
-    takes both as the same empty message."""
+    takes both as the same empty message. Lines taken from a batch (`take`) keep their
+    buffer as Arrow made it (a memoryview), with a b"\\n" after the last too."""
 
-    buf: bytes
+    buf: bytes | memoryview
     starts: np.ndarray
     ends: np.ndarray
 
@@ -228,7 +229,7 @@ class JoinedValues:
         return cls.of_lengths(buf, lengths)
 
     @classmethod
-    def of_lengths(cls, buf: bytes, lengths: np.ndarray) -> JoinedValues:
+    def of_lengths(cls, buf: bytes | memoryview, lengths: np.ndarray) -> JoinedValues:
         """`buf` holds values of these lengths, one b"\\n" between each two."""
         starts = np.zeros(len(lengths), dtype=np.int64)
         np.cumsum(lengths[:-1] + 1, out=starts[1:])
@@ -238,7 +239,7 @@ class JoinedValues:
         return len(self.starts)
 
     def __getitem__(self, row: int) -> bytes:
-        return self.buf[int(self.starts[row]):int(self.ends[row])]
+        return bytes(self.buf[int(self.starts[row]):int(self.ends[row])])
 
     def with_placeholders(self, slow: np.ndarray) -> JoinedValues:
         """The same lines with `{}` for those marked: still one row each, parsed cheaply."""
@@ -264,10 +265,8 @@ class JoinedValues:
             [None, pa.py_buffer(bounds), pa.py_buffer(self.buf)])
         taken = every.take(pa.array(rows, pa.int64()))
         data = taken.buffers()[2]
-        buf = data.to_pybytes() if data is not None else b""
-        if len(buf) and buf[-1:] == b"\n":
-            buf = buf[:-1]
-        return JoinedValues.of_lengths(buf, (self.ends - self.starts)[rows])
+        return JoinedValues.of_lengths(memoryview(data) if data is not None else b"",
+                                       (self.ends - self.starts)[rows])
 
     def rows_at(self, positions: Sequence[int]) -> np.ndarray:
         """The messages the byte positions fall in."""
@@ -278,7 +277,8 @@ def _screen(lines: JoinedValues) -> tuple[JoinedValues, np.ndarray]:
     """Messages that go per message before any parse (True): those pyarrow would read
     differently from orjson, or that would not line up with their row. Returns the lines
     to parse, with `{}` in place of those that would break the parse or the alignment."""
-    buf, starts, ends = lines.buf, lines.starts, lines.ends
+    buf = lines.buf if isinstance(lines.buf, bytes) else bytes(lines.buf)
+    starts, ends = lines.starts, lines.ends
     n = len(starts)
     lengths = ends - starts
     slow = (lengths == 0) | (lengths > MAX_FAST_BYTES)
@@ -306,7 +306,7 @@ def _screen(lines: JoinedValues) -> tuple[JoinedValues, np.ndarray]:
         value = lines[row]
         if value.count(b"[") + value.count(b"{") >= _DEEP:
             slow[row] = True
-    if not lines.buf.isascii():
+    if not (lines.buf if isinstance(lines.buf, bytes) else bytes(lines.buf)).isascii():
         _mark_bad_utf8(lines, slow)
     return lines, slow
 
