@@ -641,7 +641,7 @@ class _Accounts:
         """Each post's roster account (a position in `org`/`role`), null for none: by handle
         (a non-empty one, normalised as `normalise_handle` does for printable ASCII), else
         by id."""
-        key = pc.ascii_lower(pc.replace_substring_regex(handle, r"\A@+", ""))
+        key = pc.ascii_lower(pc.utf8_ltrim(handle, characters="@"))
         at_handle = self._at(pc.binary_join_element_wise(platform, key, "\0"),
                              self.by_handle, self.by_handle_at)
         at_handle[_np(pc.equal(handle, ""), True)] = -1
