@@ -571,6 +571,7 @@ class ResponseTracker:
         if exact:
             walk |= relevant & np.isin(codes, list(exact))
         self._make_ready(batch, events[walk & is_post])
+        said = batch.replies_said(events[walk & batch.replying[events]] - n_m)
         number = part.number
         mentions_held = self._mentions
         index = mentions_held.index
@@ -658,8 +659,7 @@ class ResponseTracker:
                 created = p_created[k]
                 if target is not None:
                     part.clock = at if clocked else None
-                    reply: _Reply = (created, batch.p_ids[k], batch.p_handle[k],
-                                     batch.p_role[k], number)
+                    reply: _Reply = (created, *said[k], number)
                     self._take_reply(watch.terms.org_id, reply, target, part, at, changed)
                 if watch.exact:
                     self._see_post(watch, _instant(created), _instant(int(after[j])))
@@ -707,9 +707,10 @@ class ResponseTracker:
         if replies.size:
             targets = batch.p_reply_to
             n_m = batch.n_m
-            first: dict[str | None, int] = {}
-            for j, e in zip(replies.tolist(), events[replies].tolist(), strict=True):
-                first.setdefault(targets[e - n_m], j)
+            # the first reply to each target: written last when they go in from the end
+            first: dict[str | None, int] = dict(zip(
+                [targets[k] for k in (events[replies] - n_m).tolist()[::-1]],
+                replies.tolist()[::-1], strict=True))
             if first.keys() & unique:
                 # where each mention's id is among the targets, and the first reply to it
                 found = pc.index_in(pa.array(ids, pa.string()),
@@ -1390,7 +1391,8 @@ class ResponseTracker:
                  for rows, answers in ((opened.tolist(), None), (taken, responses)) if rows]
         if late:
             parts.append(self._answered_rows(late))
-        parts.extend(self._block_rows(block) for block in self._answered)
+        if self._answered:
+            parts.append(self._block_rows(self._answered))
         if not parts:
             return ROWS_SCHEMA.empty_table()
         return parts[0] if len(parts) == 1 else pa.concat_tables(parts)
@@ -1446,22 +1448,36 @@ class ResponseTracker:
             **response,
         }).select(ROWS_SCHEMA.names).cast(ROWS_SCHEMA)
 
-    def _block_rows(self, block: _Block) -> pa.Table:
+    def _block_rows(self, blocks: list[_Block]) -> pa.Table:
         """Rows of the mentions a call's replies answered in bulk (`_take_replies`), from
-        their block's columns; business seconds per organisation in one go."""
-        assert block.answers is not None
-        post_ids, handles, roles, at, _ = block.answers
+        their blocks' columns, in one table; business seconds per business calendar (shared
+        by organisations with the same hours) in one go."""
+
+        def joined(get: Any) -> Any:
+            parts = [get(block) for block in blocks]
+            if len(parts) == 1:
+                return parts[0]
+            return (pa.concat_arrays(parts) if isinstance(parts[0], pa.Array)
+                    else np.concatenate(parts))
+
+        # (every block here has its answers)
+        post_ids, handles, roles, at = (joined(lambda b, k=k: b.answers[k]) for k in range(4))
+        org, created = joined(lambda b: b.org), joined(lambda b: b.created)
         words = self._held.words
-        n = len(block.created)
         sla = np.zeros(len(words))
         window = np.zeros(len(words), np.int64)
-        business = np.zeros(n)
-        created = block.created
-        for code in np.unique(block.org).tolist():
+        calendar_of = np.zeros(len(words), np.int64)
+        calendars: dict[int, _Calendar] = {}
+        for code in np.unique(org).tolist():
             terms = self._terms[words[code]]
             sla[code], window[code] = terms.sla_seconds, terms.window_us
-            mine = np.flatnonzero(block.org == code)
-            business[mine] = terms.calendar.seconds_many(created[mine], at[mine])
+            calendar_of[code] = id(terms.calendar)
+            calendars[id(terms.calendar)] = terms.calendar
+        business = np.zeros(len(created))
+        row_calendar = calendar_of[org]
+        for key, calendar in calendars.items():
+            mine = np.flatnonzero(row_calendar == key)
+            business[mine] = calendar.seconds_many(created[mine], at[mine])
         dictionary = pa.array(words, pa.string())
 
         def text(codes: np.ndarray) -> pa.Array:
@@ -1471,9 +1487,10 @@ class ResponseTracker:
         def times(us: np.ndarray) -> pa.Array:
             return pa.array(us // 1000, pa.int64()).cast(_MS_UTC)
 
-        sla_seconds = sla[block.org]
+        sla_seconds = sla[org]
         return pa.table({
-            "org_id": text(block.org), "mention_id": block.ids, "platform": text(block.platform),
+            "org_id": text(org), "mention_id": joined(lambda b: b.ids),
+            "platform": text(joined(lambda b: b.platform)),
             "created_at": times(created), "first_response_id": post_ids,
             "first_response_at": times(at), "responder_handle": handles,
             "responder_role": roles,
@@ -1481,10 +1498,12 @@ class ResponseTracker:
             "business_response_seconds": pa.array(business, pa.float64()),
             "sla_seconds": pa.array(sla_seconds, pa.float64()),
             "sla_breached": pa.array(business > sla_seconds, pa.bool_()),
-            "author_id": block.author_id, "author_handle": block.author_handle,
-            "kind": text(block.kind), "complaint": pa.array(block.complaint, pa.bool_()),
-            "answer_deadline": times(created + window[block.org]),
-            "sla_breach_at": times(block.breach),
+            "author_id": joined(lambda b: b.author_id),
+            "author_handle": joined(lambda b: b.author_handle),
+            "kind": text(joined(lambda b: b.kind)),
+            "complaint": pa.array(joined(lambda b: b.complaint), pa.bool_()),
+            "answer_deadline": times(created + window[org]),
+            "sla_breach_at": times(joined(lambda b: b.breach)),
             "version": pa.array((VERSION_ANSWERED - at // 1000).astype(np.uint64), pa.uint64()),
         }).select(ROWS_SCHEMA.names).cast(ROWS_SCHEMA)
 
@@ -1961,18 +1980,13 @@ class _Batch:
         """The mentions' author handles, as `m_author_id`."""
         return self.author_arrays()[1].to_pylist()
 
-    @cached_property
-    def p_ids(self) -> list[str]:
-        """The posts' event ids, for the replies taken one by one (made when asked)."""
-        return self.p_id_arrow.to_pylist()
-
-    @cached_property
-    def p_handle(self) -> list[str]:
-        return self.p_handle_arrow.to_pylist()
-
-    @cached_property
-    def p_role(self) -> list[str]:
-        return self.p_role_arrow.to_pylist()
+    def replies_said(self, posts: np.ndarray) -> dict[int, tuple[str, str, str]]:
+        """For the replies taken one by one (rows `posts`): event id, account handle and
+        role, by row (one take each, rather than lists of every post)."""
+        take = pa.array(posts, pa.int64())
+        return dict(zip(posts.tolist(), zip(
+            self.p_id_arrow.take(take).to_pylist(), self.p_handle_arrow.take(take).to_pylist(),
+            self.p_role_arrow.take(take).to_pylist(), strict=True), strict=True))
 
     def author_of(self, e: int) -> tuple[str, str]:
         """Mention `e`'s author id and handle, without making the lists for one of them."""
@@ -2397,6 +2411,7 @@ _id_hash = hash  # the index's hash of an id (a test makes it collide)
 _GATHERED_ARROW: Final = ("ids", "author_id", "author_handle")
 _GATHERED_NUMPY: Final = ("org", "platform", "kind", "created", "breach", "complaint", "seq")
 _GATHERED: Final = (*_GATHERED_ARROW, *_GATHERED_NUMPY, "answered", "partition")
+_SMALL_BLOCK: Final = 2048  # `_Held.gather` joins blocks of at most this many rows
 
 
 # A block's first responses, row by row: the replies' event ids, account handles and roles
@@ -2427,11 +2442,11 @@ class _Block:
         self.answers = answers
         self.alive = np.ones(len(created), bool)
 
-    def answered_at(self, rows: np.ndarray) -> np.ndarray:
-        """created_at of the first responses at `rows` (`_NO` for an open mention)."""
+    def answered_at(self) -> np.ndarray:
+        """created_at of each row's first response (`_NO` for an open mention)."""
         if self.answers is None:
-            return np.full(len(rows), _NO, np.int64)
-        return self.answers[3][rows]
+            return np.full(len(self.created), _NO, np.int64)
+        return self.answers[3]
 
     def states(self, rows: np.ndarray, words: list[str]) -> list[_State]:
         """The states of the mentions at `rows`, made from the columns in one go."""
@@ -2608,34 +2623,58 @@ class _Held:
 
     def gather(self, refs: np.ndarray) -> dict[str, Any]:
         """The columns of the rows `refs` (held), in order, by `_Block` slot name (`answered`:
-        their first responses' created_at, `_NO` when open; `partition`: the block's)."""
+        their first responses' created_at, `_NO` when open; `partition`: the block's).
+
+        Small blocks (a live worker's: a few hundred rows, and a call's replies name rows of
+        dozens of them) are joined and taken from at once; a large block is taken from on
+        its own, so a reply to an old mention never copies a large block."""
         number = refs >> _BLOCK_BITS
         rows = refs & _BLOCK_ROWS
-        order = np.argsort(number, kind="stable")
-        cuts = np.flatnonzero(np.diff(number[order])) + 1
-        pieces: dict[str, list[Any]] = {name: [] for name in _GATHERED}
-        for group in np.split(order, cuts):
-            block = self.blocks[int(number[group[0]])]
-            at = rows[group]
+        numbers, which = np.unique(number, return_inverse=True)
+        blocks = [self.blocks[n] for n in numbers.tolist()]
+        small = np.fromiter((len(b.created) <= _SMALL_BLOCK for b in blocks), bool, len(blocks))
+        pieces: list[tuple[np.ndarray, dict[str, Any]]] = []  # (positions in refs, columns)
+        alone = np.ones(len(blocks), bool)
+        if small.sum() > 1:
+            joined = [b for b, s in zip(blocks, small.tolist(), strict=True) if s]
+            sizes = np.fromiter((len(b.created) for b in joined), np.int64, len(joined))
+            offset = np.zeros(len(numbers), np.int64)
+            offset[small] = np.cumsum(sizes) - sizes
+            mine = np.flatnonzero(small[which])
+            at = offset[which[mine]] + rows[mine]
             take = pa.array(at, pa.int64())
-            for name in _GATHERED_ARROW:
-                pieces[name].append(getattr(block, name).take(take))
+            columns: dict[str, Any] = {
+                name: pa.concat_arrays([getattr(b, name) for b in joined]).take(take)
+                for name in _GATHERED_ARROW}
             for name in _GATHERED_NUMPY:
-                pieces[name].append(getattr(block, name)[at])
-            pieces["answered"].append(block.answered_at(at))
-            pieces["partition"].append(np.full(len(at), block.number, np.int64))
+                columns[name] = np.concatenate([getattr(b, name) for b in joined])[at]
+            columns["answered"] = np.concatenate([b.answered_at() for b in joined])[at]
+            columns["partition"] = np.array([b.number for b in joined], np.int64)[
+                np.cumsum(small)[which[mine]] - 1]
+            pieces.append((mine, columns))
+            alone = ~small
+        for k in np.flatnonzero(alone).tolist():
+            block = blocks[k]
+            mine = np.flatnonzero(which == k)
+            at = rows[mine]
+            take = pa.array(at, pa.int64())
+            columns = {name: getattr(block, name).take(take) for name in _GATHERED_ARROW}
+            for name in _GATHERED_NUMPY:
+                columns[name] = getattr(block, name)[at]
+            columns["answered"] = block.answered_at()[at]
+            columns["partition"] = np.full(len(at), block.number, np.int64)
+            pieces.append((mine, columns))
+        if len(pieces) == 1:
+            return pieces[0][1]
+        back = np.empty(len(refs), np.int64)  # back into the order asked
+        back[np.concatenate([mine for mine, _ in pieces])] = np.arange(len(refs))
         out: dict[str, Any] = {}
-        back = None
-        if len(cuts):  # several blocks: back into the order asked
-            back = np.empty(len(refs), np.int64)
-            back[order] = np.arange(len(refs))
-        for name, parts in pieces.items():
+        for name in _GATHERED:
+            parts = [columns[name] for _, columns in pieces]
             if name in _GATHERED_ARROW:
-                column = parts[0] if len(parts) == 1 else pa.concat_arrays(parts)
-                out[name] = column if back is None else column.take(pa.array(back))
+                out[name] = pa.concat_arrays(parts).take(pa.array(back))
             else:
-                column = parts[0] if len(parts) == 1 else np.concatenate(parts)
-                out[name] = column if back is None else column[back]
+                out[name] = np.concatenate(parts)[back]
         return out
 
     def ids_of(self, refs: np.ndarray) -> list[str]:
@@ -2653,13 +2692,15 @@ class _Held:
         return out
 
     def release(self, refs: list[int]) -> None:
-        """The rows' states moved to the shelves: no longer held here."""
-        refs_array = np.array(refs, np.int64)
+        """The rows' states moved on (to the shelves, or to a block of answered mentions):
+        no longer held here."""
+        refs_array = np.unique(np.array(refs, np.int64))  # sorted: a block's rows together
         number = refs_array >> _BLOCK_BITS
-        for n in np.unique(number).tolist():
-            rows = refs_array[number == n] & _BLOCK_ROWS
-            alive = self.blocks[n].alive
-            gone = int(np.count_nonzero(alive[np.unique(rows)]))
+        cuts = np.flatnonzero(np.diff(number)) + 1
+        for group in np.split(refs_array, cuts):
+            alive = self.blocks[int(group[0] >> _BLOCK_BITS)].alive
+            rows = group & _BLOCK_ROWS
+            gone = int(np.count_nonzero(alive[rows]))
             alive[rows] = False
             self.count -= gone
             self.stale += gone

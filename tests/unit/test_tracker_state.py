@@ -106,4 +106,4 @@ def test_mentions_answered_in_bulk_stay_columns(world: tuple[Roster, list[Event]
     answered = [b for b in tracker._held.blocks.values() if b.answers is not None]
     in_columns = sum(int(np.count_nonzero(b.alive)) for b in answered)
     assert in_columns > 500  # (mentions taken one by one stay on the shelves)
-    assert all(isinstance(c, np.ndarray | pa.Array) for b in answered for c in b.answers)
+    assert all(isinstance(c, np.ndarray | pa.Array) for b in answered for c in b.answers or ())
