@@ -10,8 +10,9 @@ labels the mentions with the shipped classifier, then hands the detector batches
 (`pipelines.ingest.sink.mentions_table`, made before the clock starts, as the worker's decoder
 hands them over) with the partitions' clocks, the way `pipelines.processing.processors` does,
 and times only `SurgeDetector.process_table`, in CPU time of this process (other processes
-on a shared machine then cost it little; what was loaded before the clock starts is frozen
-out of the garbage collector's scans).
+on a shared machine then cost it little), with the garbage collector set as in the
+detector's process (`pipelines.processing.surgeprocess.collect_rarely`: what was loaded
+before the clock starts is frozen out of its scans).
 Prints µs per mention, the alert states and what the detector did (`SurgeDetector.work`);
 the best of `--repeat` runs is the figure. `--alerts FILE` writes the alert states (JSON
 lines), so that two versions of the detector can be compared on the same world.
@@ -20,7 +21,6 @@ lines), so that two versions of the detector can be compared on the same world.
 from __future__ import annotations
 
 import argparse
-import gc
 import json
 import time
 from dataclasses import asdict
@@ -35,6 +35,7 @@ from pipelines.ingest.enrich import label_mentions
 from pipelines.ingest.sink import mentions_table
 from pipelines.processing.alerts import Alert
 from pipelines.processing.escalation import SurgeDetector
+from pipelines.processing.surgeprocess import collect_rarely
 from pipelines.roster import Roster, load_roster
 from pipelines.textmodel.classify import load_classifier
 
@@ -92,9 +93,8 @@ def main() -> None:
     count = len(mentions)
     calls = batches(mentions, args.batch)
     del mentions
-    gc.collect()
-    gc.freeze()  # the loaded events and the classifier are not the detector's: out of the
-    # collector's scans, as in the detector's own process, which never holds them
+    collect_rarely()  # as in the detector's own process: the loaded events and the
+    # classifier, which are not the detector's, frozen out of the collector's scans
     best = None
     alerts: list[Alert] = []
     for _ in range(args.repeat):

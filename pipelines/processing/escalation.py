@@ -619,6 +619,27 @@ class _Minute:
         return self
 
 
+@dataclass(frozen=True, slots=True)
+class _BatchRows:
+    """A batch's rows as `_OrgState.add_rows` reads them, in groups (an organisation's rows
+    between two ticks of its partition): the group's other mentions as counts per minute
+    (`other_from[g]` to `other_from[g + 1]`), its complaints one by one (`complaint_from`),
+    as Python values."""
+
+    other_minutes: list[int]
+    other_counts: list[int]
+    other_from: list[int]
+    minutes: list[int]  # of the complaints, from here on
+    ts: list[float]
+    event_ids: list[str]
+    author_ids: list[str]
+    handles: list[str]
+    followers: list[int]
+    texts: list[str]
+    keys: list[int]
+    complaint_from: list[int]
+
+
 _NO_AUTHORS: dict[str, int] = {}
 _NO_TOP: list[tuple[int, float, str, str, str, str]] = []
 _NO_TEXTS: list[tuple[int, str, str]] = []
@@ -777,7 +798,9 @@ class _OrgState:
         if minute < self.committed:
             self.add_to_history(minute, 1.0, 0.0)
             return
-        bucket = (self.minutes.get(minute) or self._bucket(minute)).sampling()
+        bucket = self.minutes.get(minute) or self._bucket(minute)
+        if bucket.top is _NO_TOP:
+            bucket.sampling()
         bucket.complaints += 1
         authors = bucket.authors
         before = authors.get(author_id)
@@ -797,6 +820,20 @@ class _OrgState:
         if minute < self.cursor:
             self._late(minute, 1, 0, added)
             self.bound += 1.0
+
+    def add_rows(self, rows: _BatchRows, group: int) -> None:
+        """One group of a batch's rows (`SurgeDetector._count`): its other mentions per
+        minute, then its complaints one by one, in their order."""
+        add_others, add_complaint = self.add_others, self.add_complaint
+        minutes, counts = rows.other_minutes, rows.other_counts
+        for i in range(rows.other_from[group], rows.other_from[group + 1]):
+            add_others(minutes[i], counts[i])
+        minutes, ts, event_ids = rows.minutes, rows.ts, rows.event_ids
+        authors, handles, followers = rows.author_ids, rows.handles, rows.followers
+        texts, keys = rows.texts, rows.keys
+        for c in range(rows.complaint_from[group], rows.complaint_from[group + 1]):
+            add_complaint(minutes[c], ts[c], event_ids[c], authors[c], handles[c],
+                          followers[c], texts[c], keys[c])
 
     def add_sample(self, minute: int, mention: Sampled, ts: float) -> None:
         """A complaint the history already counted: only its text, author and sample."""
@@ -955,6 +992,19 @@ class _OrgState:
             self.day_count[day] += complaints
             self.day_others[day] += others
 
+    def _add_hour(self, utc_hour: int, complaints: int, others: int) -> None:
+        """`add_to_history` of minutes of one UTC hour, all in the local hour of its first
+        minute, none kept out, as one sum."""
+        hour = (utc_hour * 60 + self.offset(utc_hour * 60)) // 60
+        slot = self._slot(hour)
+        if slot >= 0:
+            self.hist_count[slot] += complaints
+            self.hist_others[slot] += others
+        day = self._day(hour // 24)
+        if day >= 0:
+            self.day_count[day] += complaints
+            self.day_others[day] += others
+
     def _add_minutes(self, first: int, end: int) -> None:
         """Count the minutes [first, end) as seen, per local hour and day.
 
@@ -993,29 +1043,28 @@ class _OrgState:
             for minute in done:
                 bucket = minutes.pop(minute)
                 self.add_to_history(minute, float(bucket.complaints), float(bucket.others))
-        else:  # add_to_history's steps, looked up once per UTC hour
-            utc_hour = slot = day = -1
-            hist_count, hist_others = self.hist_count, self.hist_others
-            day_count, day_others = self.day_count, self.day_others
+        else:  # add_to_history's steps, summed and looked up once per UTC hour (whole
+            # counts: the sums are exact, in whatever order they are added)
+            utc_hour = split = -1
+            complaints = others = 0
             for minute in done:
                 bucket = minutes.pop(minute)
                 if minute // 60 != utc_hour:
+                    if complaints or others:
+                        self._add_hour(utc_hour, complaints, others)
+                    complaints = others = 0
                     utc_hour = minute // 60
                     off = self.offset(minute)
-                    first = utc_hour * 60 + off  # local minutes of this UTC hour
-                    hour_of = first // 60
-                    slot, day = self._slot(hour_of), self._day(hour_of // 24)
-                    split = (hour_of + 1) * 60 - off  # the UTC minute where the local hour ends
-                if minute >= split:  # a zone offset that is not whole hours
+                    split = ((utc_hour * 60 + off) // 60 + 1) * 60 - off  # where the local
+                    # hour of this UTC hour's first minute ends (a zone offset that is not
+                    # whole hours splits it)
+                if minute >= split:
                     self.add_to_history(minute, float(bucket.complaints), float(bucket.others))
                     continue
-                complaints, others = float(bucket.complaints), float(bucket.others)
-                if slot >= 0:
-                    hist_count[slot] += complaints
-                    hist_others[slot] += others
-                if day >= 0:
-                    day_count[day] += complaints
-                    day_others[day] += others
+                complaints += bucket.complaints
+                others += bucket.others
+            if complaints or others:
+                self._add_hour(utc_hour, complaints, others)
         start = self.committed
         for first, last in sorted(self.excluded):
             if last < start or first >= upto:
@@ -1380,15 +1429,16 @@ class SurgeDetector:
         # Python values only where they are read: texts and authors of complaints alone.
         picked = table.take(pa.array(complaint_rows))
         event_ids = picked["event_id"].to_pylist()
-        author_ids = picked["author_id"].to_pylist()
-        handles = picked["author_handle"].to_pylist()
-        followers = picked["author_followers"].to_pylist()
-        texts = picked["text"].to_pylist()
-        keys = [text_key(event_id) for event_id in event_ids]
-        c_minutes = minutes[complaint_rows].tolist()
-        c_ts = ts[complaint_rows].tolist()
-        o_minutes, o_counts = other_minutes.tolist(), other_counts.tolist()
-        o_from, c_from = other_from.tolist(), complaint_from.tolist()
+        grouped = _BatchRows(
+            other_minutes=other_minutes.tolist(), other_counts=other_counts.tolist(),
+            other_from=other_from.tolist(), minutes=minutes[complaint_rows].tolist(),
+            ts=ts[complaint_rows].tolist(), event_ids=event_ids,
+            author_ids=picked["author_id"].to_pylist(),
+            handles=picked["author_handle"].fill_null("").to_pylist(),
+            followers=picked["author_followers"].to_pylist(),
+            texts=picked["text"].fill_null("").to_pylist(),
+            keys=[text_key(event_id) for event_id in event_ids],
+            complaint_from=complaint_from.tolist())
 
         quiet = self._look_ahead(names, codes, partition, minutes, complaint & counted,
                                  counted, final, clocks)
@@ -1402,12 +1452,8 @@ class SurgeDetector:
             for code, g0, g1 in zip(quiet, bounds, ends_at, strict=True):
                 skip[code] = True
                 state = self._orgs[names[code]]
-                for i in range(o_from[g0], o_from[g1]):
-                    state.add_others(o_minutes[i], o_counts[i])
-                for c in range(c_from[g0], c_from[g1]):
-                    state.add_complaint(c_minutes[c], c_ts[c], event_ids[c], author_ids[c],
-                                        handles[c] or "", followers[c], texts[c] or "",
-                                        keys[c])
+                for g in range(g0, g1):
+                    state.add_rows(grouped, g)
 
         minutes_l, tick_l = minutes.tolist(), tick.tolist()
         partition_l, codes_l, fires_l = partition.tolist(), codes.tolist(), fires.tolist()
@@ -1427,12 +1473,7 @@ class SurgeDetector:
                     self._wake(state)
                 if state.first_minute < 0:
                     state.start(minutes_l[row])
-                for i in range(o_from[g], o_from[g + 1]):
-                    state.add_others(o_minutes[i], o_counts[i])
-                for c in range(c_from[g], c_from[g + 1]):
-                    state.add_complaint(c_minutes[c], c_ts[c], event_ids[c], author_ids[c],
-                                        handles[c] or "", followers[c], texts[c] or "",
-                                        keys[c])
+                state.add_rows(grouped, g)
             if fires_l[row]:
                 self._tick(partition_l[row], tick_l[row])
         for p, clock in final.items():
@@ -2116,18 +2157,43 @@ def _may_hold(state: _OrgState, counted: np.ndarray, expected: np.ndarray, ends:
                       & (k >= max(ratio, s.share_ratio) * e * (1 - _BULK_ROOM)))
         ks.append(k)
         es.append(e)
-    passing = np.array(passes)
-    log_ps = [log_p + _BULK_ROOM for log_p in state.log_ps]
-    held: list[int] = []
-    for i in np.flatnonzero(passing.any(axis=0)).tolist():
-        for j in np.flatnonzero(passing[:, i]).tolist():
-            if log_tail(int(ks[j][i]), float(es[j][i]) * (1 + _BULK_ROOM),
-                        state.shape) <= log_ps[j]:
-                held.append(i)
-                break
-        if held and first:
-            break
-    return np.array(held, dtype=np.int64)
+    span_at, minute_at = np.nonzero(np.array(passes))
+    tails = _log_tails(np.array(ks)[span_at, minute_at],
+                       np.array(es)[span_at, minute_at] * (1 + _BULK_ROOM), state.shape)
+    log_ps = np.array(state.log_ps) + _BULK_ROOM
+    held = np.unique(minute_at[tails <= log_ps[span_at]])
+    return held[:1] if first else held
+
+
+def _log_tails(k: np.ndarray, lam: np.ndarray, shape: float) -> np.ndarray:
+    """`log_tail` of each (k, lam) pair at once, for the gate (`_may_hold`): the same
+    arithmetic, with numpy's logarithms, which may differ from `math`'s in the last bit,
+    well inside the gate's room (`_BULK_ROOM`). The log-gamma terms, at whole counts, are
+    looked up per distinct count."""
+    k = k.astype(np.int64)
+    lam = lam.astype(np.float64)
+    out = np.zeros(len(k))
+    todo = (k > 0) & (lam > 0.0) & (k > lam)  # the rest is settled (`_settled_tail`)
+    out[(k > 0) & (lam <= 0.0)] = -math.inf
+    if not todo.any():
+        return out
+    k, lam = k[todo], lam[todo]
+    counts, at = np.unique(k, return_inverse=True)
+    log_fact = np.array([math.lgamma(c + 1) for c in counts.tolist()])[at]
+    kf = k.astype(np.float64)
+    if math.isinf(shape):
+        log_pmf = kf * np.log(lam) - lam - log_fact
+        tail = log_pmf + np.log((kf + 1) / (kf + 1 - lam))
+    else:
+        q = lam / (lam + shape)
+        ratio = (kf + shape) / (kf + 1) * q
+        log_gamma = np.array([math.lgamma(c + shape) for c in counts.tolist()])[at]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            log_pmf = (log_gamma - math.lgamma(shape) - log_fact
+                       + shape * np.log1p(-q) + kf * np.log(q))
+            tail = np.where(ratio >= 1.0, 0.0, log_pmf - np.log1p(-ratio))
+    out[todo] = np.minimum(0.0, tail)
+    return out
 
 
 def _usual_minutes(state: _OrgState, first: int, end: int) -> np.ndarray:

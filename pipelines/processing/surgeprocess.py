@@ -14,6 +14,7 @@ process starts with `spawn` and ends when the worker is gone (`decoder.follow_pa
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import pickle
 from collections.abc import Iterable, Mapping
@@ -28,7 +29,7 @@ from pipelines.processing.alerts import Alert
 from pipelines.processing.escalation import ComplaintText, SurgeDetector
 from pipelines.roster import Roster
 
-__all__ = ["DetectorProcess", "detector_state", "submit_table"]
+__all__ = ["DetectorProcess", "collect_rarely", "detector_state", "submit_table"]
 
 # The columns the detector reads (`SurgeDetector.process_table`): only these are sent.
 COLUMNS = ("org_id", "event_id", "created_at", "author_id", "author_handle",
@@ -113,6 +114,19 @@ def _start(roster: Roster) -> None:
     global _roster, _detector
     follow_parent()
     _roster, _detector = roster, SurgeDetector(roster)
+    collect_rarely()
+
+
+def collect_rarely() -> None:
+    """The cyclic garbage collector's settings for the detector's process (the worker's own:
+    `pipelines.ingest.worker.run_worker`). The detector's state is large, long-lived and
+    holds no cycles (minutes, samples, sums): with the default thresholds the collector
+    walks it again and again, ~15 % of the detector's CPU on a catching-up stream. What
+    exists now (modules, the roster) is frozen out of the scans, and the young generation
+    is collected after 50 000 allocations instead of 700."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 20)
 
 
 def _call(name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
