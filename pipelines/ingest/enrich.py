@@ -54,7 +54,7 @@ def label_table(mentions: pa.Table, classifier: TextClassifier) -> pa.Table:
     model_sentiment[rows] = scores.astype(np.float32)
     model_complaint = np.zeros(n, dtype=bool)
     model_complaint[rows] = flags
-    source = pa.array(np.where(no_sentiment & no_complaint, "model", "mixed"), pa.string())
+    source = pc.if_else(pa.array(no_sentiment & no_complaint), "model", "mixed")
     labelled = {
         "sentiment": pc.coalesce(sentiment.combine_chunks(),
                                  pa.array(model_sentiment, pa.float32())),
