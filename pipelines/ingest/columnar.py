@@ -966,20 +966,23 @@ def _kinds(lines: JoinedValues, slow: np.ndarray) -> np.ndarray:
     _MENTION, _POST, _OTHER, or _SLOW for a line that goes per message."""
     kinds = np.full(len(slow), _OTHER, dtype=np.int8)
     kinds[slow] = _SLOW
-    prefix = b'{"type":'
-    rows = np.flatnonzero(~slow & (lines.ends - lines.starts > len(prefix) + 3))
+    rows = np.flatnonzero(~slow & (lines.ends - lines.starts > len(_TYPE_FIRST) + 3))
     raw = np.frombuffer(lines.buf, dtype=np.uint8)
+    # the first 8 bytes of each line as one unaligned little-endian integer
+    words = np.ndarray((max(len(raw) - 7, 0),), dtype="<u8", buffer=raw, strides=(1,))
     start = lines.starts[rows]
-    match = np.ones(len(rows), dtype=bool)
-    for k, byte in enumerate(prefix):
-        match &= raw[start + k] == byte
-    quote = start + len(prefix)
+    match = words[start] == _TYPE_FIRST_WORD
+    quote = start + len(_TYPE_FIRST)
     quote += raw[quote] == ord(" ")
     match &= raw[quote] == ord('"')
     first = raw[quote + 1]
     kinds[rows[match & (first == ord("m"))]] = _MENTION
     kinds[rows[match & (first == ord("p"))]] = _POST
     return kinds
+
+
+_TYPE_FIRST = b'{"type":'
+_TYPE_FIRST_WORD = np.frombuffer(_TYPE_FIRST, dtype="<u8")[0]
 
 
 def _joined(tables: list[pa.Table], schema: pa.Schema) -> pa.Table:
