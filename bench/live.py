@@ -122,7 +122,11 @@ class Prober(threading.Thread):
     poll every 0.2 s, growing with the table). So its probe counts each
     organisation-minute's mentions from `mentions` as the view does, on a `created_at`
     range, and `view_check` asks the view itself once the stream is drained: every
-    sample's organisation-minute must count at least its ordinal there too."""
+    sample's organisation-minute must count at least its ordinal there too. Likewise the
+    `mention_responses` probe reads the table behind that view
+    (`mention_responses_by_time`, which the view reads with FINAL and the watermark's
+    subquery: a row is in one as soon as in the other; 5.7-6.9 against 9.4 ms of CPU a
+    probe at 36 000 mentions, load 11), and `view_check` finds its samples in the view."""
 
     TABLES = ("org_activity_1m", "mention_responses")
 
@@ -183,7 +187,7 @@ class Prober(threading.Thread):
                     s.in_activity = now
         else:
             rows = self.reader.query(
-                "SELECT mention_id FROM mention_responses "
+                "SELECT mention_id FROM mention_responses_by_time "
                 "WHERE org_id IN {orgs:Array(String)} "
                 "AND created_at >= {since:DateTime64(3, 'UTC')} "
                 "AND created_at < {until:DateTime64(3, 'UTC')} "
@@ -197,7 +201,8 @@ class Prober(threading.Thread):
 
     def view_check(self) -> dict[str, int]:
         """The samples the `org_activity_1m` probe saw, asked of the view itself: how many
-        of them it counts (at least their ordinal in their organisation-minute)."""
+        of them it counts (at least their ordinal in their organisation-minute); and how many
+        of the samples the `mention_responses` probe saw that view has."""
         seen_samples = [s for s in self.samples if s.in_activity is not None]
         if not seen_samples:
             return {"samples": 0, "counted_by_view": 0}
@@ -210,9 +215,16 @@ class Prober(threading.Thread):
              "until": sql_time(max(s.minute for s in seen_samples))},
         ).to_pylist()
         seen = {(r["org_id"], as_utc(r["minute"])): r["mentions"] for r in counts}
+        answered = [s for s in self.samples if s.in_responses is not None]
+        in_view = set(self.reader.query(
+            "SELECT mention_id FROM mention_responses WHERE mention_id IN {ids:Array(String)}",
+            {"ids": [s.event_id for s in answered]},
+        ).column("mention_id").to_pylist()) if answered else set()
         return {"samples": len(seen_samples),
                 "counted_by_view": sum(seen.get((s.org_id, s.minute), 0) >= s.ordinal
-                                       for s in seen_samples)}
+                                       for s in seen_samples),
+                "responses_samples": len(answered),
+                "in_responses_view": sum(s.event_id in in_view for s in answered)}
 
 
 class AlertListener(threading.Thread):
