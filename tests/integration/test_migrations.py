@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 
 import pytest
@@ -75,5 +76,36 @@ def test_a_warehouse_from_before_migration_0003_upgrades_through_every_later_one
             f"SELECT alert_id, details FROM {db}.alerts").result_rows
         assert rows == [("sla:old", "")]
         warehouse.client.query(f"SELECT * FROM {db}.mention_responses LIMIT 1")
+    finally:
+        warehouse.close()
+
+
+def test_tables_written_per_batch_merge_twenty_parts_at_a_time_also_after_an_upgrade(
+        tmp_path: Path) -> None:
+    """Migration 0009: every table a batch writes gets `merge_selector_base = 20`, in a new
+    warehouse and in one from before it; its rows stay as they were."""
+    fewer_merges = importlib.import_module("schemas.migrations.0009_fewer_merges")
+
+    def bases(warehouse: Warehouse) -> dict[str, str]:
+        rows = warehouse.client.query(
+            "SELECT name, engine_full FROM system.tables WHERE database = 'dorpspomp'"
+        ).result_rows
+        return {name: ("20" if "merge_selector_base = 20" in engine else "default")
+                for name, engine in rows if name in fewer_merges.TABLES}
+
+    warehouse = Warehouse(Settings.from_env({"DORPSPOMP_HOME": str(tmp_path)}))
+    try:
+        warehouse.migrate()
+        assert bases(warehouse) == dict.fromkeys(fewer_merges.TABLES, "20")
+        db = warehouse.database
+        warehouse.record_offsets("g", "events", {0: 12, 1: 7})
+        for table in fewer_merges.TABLES:
+            warehouse.client.command(f"ALTER TABLE {db}.{table} RESET SETTING merge_selector_base")
+        warehouse.client.command(f"DELETE FROM {db}.schema_migrations WHERE migration >= '0009'")
+        assert bases(warehouse) == dict.fromkeys(fewer_merges.TABLES, "default")
+
+        assert warehouse.migrate() == [m.name for m in all_migrations() if m.name >= "0009"]
+        assert bases(warehouse) == dict.fromkeys(fewer_merges.TABLES, "20")
+        assert warehouse.written_offsets("g", "events") == {0: 12, 1: 7}
     finally:
         warehouse.close()
