@@ -55,6 +55,8 @@ __all__ = [
 # Schema metadata of a read-only result that was cut at the request's max_rows: the count.
 CUT_AT = b"dorpspomp.cut_at"
 
+_MS_UTC = pa.timestamp("ms", tz="UTC")
+
 
 class WarehouseError(RuntimeError):
     """The warehouse could not be reached or refused a statement."""
@@ -274,15 +276,18 @@ class Warehouse:
         partition missing from it is recorded without)."""
         if not next_offsets:
             return
-        now = datetime.now(UTC)
         clocks = clocks or {}
-        rows = [[group, topic, p, o, now, clocks.get(p)] for p, o in sorted(next_offsets.items())]
-        self.client.insert(
-            self.table("ingest_offsets"),
-            rows,
-            column_names=["consumer_group", "topic", "partition", "next_offset", "written_at",
-                          "clock_at"],
-        )
+        partitions = sorted(next_offsets)
+        # As Arrow, like every other insert: a row insert (`client.insert`) first asks the
+        # engine for the table's column types (one DESCRIBE query per batch).
+        self.insert_arrow("ingest_offsets", pa.table({
+            "consumer_group": pa.array([group] * len(partitions), pa.string()),
+            "topic": pa.array([topic] * len(partitions), pa.string()),
+            "partition": pa.array(partitions, pa.uint32()),
+            "next_offset": pa.array([next_offsets[p] for p in partitions], pa.uint64()),
+            "written_at": pa.array([datetime.now(UTC)] * len(partitions), _MS_UTC),
+            "clock_at": pa.array([clocks.get(p) for p in partitions], _MS_UTC),
+        }))
 
     # -- reading --------------------------------------------------------------
 
