@@ -525,18 +525,16 @@ class ResponseTracker:
         codes = batch.m_code
         breach = np.zeros(batch.n_m, np.int64)
         actionable = batch.actionable
-        for code in np.unique(codes[actionable]).tolist():
-            chosen = np.flatnonzero(actionable & (codes == code))
-            breach[chosen] = terms[code].breach_times(batch.m_created[chosen])
+        mine = np.flatnonzero(actionable)
+        mine = mine[np.argsort(codes[mine], kind="stable")]  # per organisation, in order
+        cuts = np.flatnonzero(np.diff(codes[mine])) + 1
+        for chosen in np.split(mine, cuts) if mine.size else ():
+            breach[chosen] = terms[codes[chosen[0]]].breach_times(batch.m_created[chosen])
         window = np.array([t.window_us for t in terms], np.int64)
         keep = np.array([t.keep_us for t in terms], np.int64)
         batch.breach = breach
         batch.deadline = batch.m_created + window[codes]
-        batch.m_breach = breach.tolist()
-        batch.m_created_us = batch.m_created.tolist()
-        batch.m_deadline = batch.deadline.tolist()
         batch.expires = batch.m_created + keep[codes]
-        batch.m_expires = batch.expires.tolist()
 
     def _take_events(self, part: _Partition, batch: _Batch, events: np.ndarray,
                      changed: dict[str, _State], fresh: dict[str, int]) -> None:
@@ -578,11 +576,9 @@ class ResponseTracker:
         refs = self._refs
         put_new = mentions_held.put_new
         orphans = self._orphans
-        m_ids, m_breach = batch.m_ids, batch.m_breach
-        m_deadline, m_expires = batch.m_deadline, batch.m_expires
+        m_ids = batch.m_ids
         m_code = batch.m_code_list
         m_platform, m_kind, m_complaint = batch.m_platform, batch.m_kind, batch.m_complaint
-        m_created_us = batch.m_created_us
         touched = part.touched
         p_created = batch.p_created_us
         due = part.due
@@ -600,11 +596,11 @@ class ResponseTracker:
             if e < n_m:
                 watch = watches[m_code[e]]
                 mention_id = m_ids[e]
-                created = m_created_us[e]
+                created = batch.m_created_us[e]
                 if mention_id not in index and mention_id not in refs:
                     # A new actionable mention (a copy of one tracked is skipped).
                     terms = watch.terms
-                    breach_us = m_breach[e]
+                    breach_us = batch.m_breach[e]
                     response = None
                     if orphans.index:
                         response = orphans.pop(_orphan_key(mention_id, terms.org_id))
@@ -613,9 +609,9 @@ class ResponseTracker:
                             read_at = self._partitions[response[_READ_FROM]].clock
                             if read_at is not None and read_at > response[_AT] + self._orphan_keep:
                                 response = None  # it had left the state already
-                    expires_us = m_expires[e]
+                    expires_us = batch.m_expires[e]
                     stored = not (clocked and at > expires_us)  # else its state is gone
-                    deadline_us = m_deadline[e]
+                    deadline_us = batch.m_deadline[e]
                     seq = -1
                     if (stored and response is None and breach_us < deadline_us
                             and at < deadline_us):
@@ -713,7 +709,7 @@ class ResponseTracker:
                 replies.tolist()[::-1], strict=True))
             if first.keys() & unique:
                 # where each mention's id is among the targets, and the first reply to it
-                found = pc.index_in(pa.array(ids, pa.string()),
+                found = pc.index_in(batch.m_id_arrow.take(pa.array(rows, pa.int64())),
                                     value_set=pa.array(list(first), pa.string()))
                 where = found.fill_null(-1).to_numpy(zero_copy_only=False)
                 reply_at = np.append(np.fromiter(first.values(), np.int64, len(first)),
@@ -749,7 +745,7 @@ class ResponseTracker:
         # Their states stay as columns until a reply or an alert asks for one (`_Held`),
         # and go when the hour of the last of them to expire has passed.
         last = int(batch.expires[rows].max()) // _HOUR_US << _PARTITION_BITS | number
-        complaint = np.array(batch.m_complaint, bool)[rows]
+        complaint = batch.m_complaint_array[rows]
         created = batch.m_created[rows]
         refs = self._hold(part, batch, rows, ids, complaint, seqs, last)
         self._refs.update(zip(ids, refs.tolist(), strict=True))
@@ -793,7 +789,8 @@ class ResponseTracker:
         if exact:
             replies = replies[~np.isin(batch.code[events[replies]], list(exact))]
         targets = batch.p_reply_to
-        once, shelved = batch.named_once, self._mentions.index
+        shelved = self._mentions.index
+        once = batch.named_once
         posts = (events[replies] - n_m).tolist()
         named = [i for i, k in enumerate(posts)
                  if (t := targets[k]) in once and t in refs and t not in shelved]
@@ -1949,7 +1946,9 @@ class _Batch:
             .to_numpy(zero_copy_only=False), bool)
         self.actionable_all = np.concatenate([self.actionable, np.zeros(n_p, bool)])
         self.m_platform = _texts(mentions, "platform")
-        self.m_complaint = [c is True for c in _column(mentions, "complaint").to_pylist()]
+        complaint = _column(mentions, "complaint").cast(pa.bool_()).fill_null(False)
+        self.m_complaint_array = np.asarray(complaint.to_numpy(zero_copy_only=False), bool)
+        self.m_complaint: list[bool] = self.m_complaint_array.tolist()
         self.p_id_arrow = _column(posts, "event_id").cast(pa.string())
         self.p_handle_arrow = _column(posts, "account_handle").cast(pa.string())
         self.p_role_arrow = _column(posts, "account_role").cast(pa.string())
@@ -1961,13 +1960,9 @@ class _Batch:
         # Set by ResponseTracker._prepare, per mention.
         self.terms: list[_Terms] = []
         self.breach = self.deadline = self.expires = np.zeros(0, np.int64)
-        self.m_breach: list[int] = []
-        self.m_created_us: list[int] = []
         self.codes: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # `word_codes`
         self.named_once: set[str] = set()  # mention ids one reply names (`_look_up`)
         self.authors: tuple[pa.Array, pa.Array] | None = None  # author ids and handles
-        self.m_deadline: list[int] = []
-        self.m_expires: list[int] = []
 
     @cached_property
     def m_author_id(self) -> list[str]:
@@ -1979,6 +1974,23 @@ class _Batch:
     def m_author_handle(self) -> list[str]:
         """The mentions' author handles, as `m_author_id`."""
         return self.author_arrays()[1].to_pylist()
+
+    # As lists, for the mentions the walk takes one by one (made when first asked).
+    @cached_property
+    def m_created_us(self) -> list[int]:
+        return self.m_created.tolist()
+
+    @cached_property
+    def m_breach(self) -> list[int]:
+        return self.breach.tolist()
+
+    @cached_property
+    def m_deadline(self) -> list[int]:
+        return self.deadline.tolist()
+
+    @cached_property
+    def m_expires(self) -> list[int]:
+        return self.expires.tolist()
 
     def replies_said(self, posts: np.ndarray) -> dict[int, tuple[str, str, str]]:
         """For the replies taken one by one (rows `posts`): event id, account handle and
