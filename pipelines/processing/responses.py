@@ -100,14 +100,23 @@ on arrival, and so for every mention of their organisation in the batch) go to t
 bulk, as typed columns (`_Held`: a block per batch and partition, ids and authors as Arrow
 strings, organisation, platform and kind as codes, times as µs; an index of hashed ids in
 sorted levels finds them, for a whole batch's ids and reply targets at once). A state tuple
-is made only when a reply or an alert asks for one; an answered mention's state moves to
-the shelves as a tuple (its response can still improve). A mention held nobody answers
-costs ~120 bytes of columns plus its row in the SLA queue, where a tuple, its id string
-and two dictionary entries took ~450. An organisation's silence is walked event
-by event only in a batch where it may flip, else its latest mention and post come from the
-columns. Python walks the replies and the other mentions, in offset order. Rows of mentions
-that are new and still open come straight from the batch's columns; business response
-seconds are computed per organisation in one go when the rows are made.
+is made only when a reply or an alert asks for one. A mention held nobody answers costs
+~120 bytes of columns plus its row in the SLA queue, where a tuple, its id string and two
+dictionary entries took ~450. Replies go in bulk too (`_take_replies`) where the mention
+they name is held as columns on their partition, no other reply of the batch names it and
+its organisation's silence is not walked (nearly every reply): the mentions they answer
+go to a new block with their first responses (`_Block.answers`: the replies' ids, handles
+and roles, when each was posted and read), their old rows are released, and their rows are
+made from that block in one table; a reply that changes nothing (another organisation's,
+too late, not earlier than the first response known) is found by mask. An answered
+mention costs one more row of columns, not a state tuple on the shelves. An organisation's
+silence is walked event by event only in a batch where it may flip, else its latest
+mention and post come from the columns. Python walks the other replies (orphans, a second
+reply in the batch, one that may be earlier than the first response) and the other
+mentions, in offset order; a mention such a reply answers moves to the shelves as a tuple.
+Rows of mentions that are new and still open come straight from the batch's columns;
+business response seconds are computed per calendar (or organisation) in one go when the
+rows are made.
 
 The queue past SLA is columns per organisation and partition (`_Pool`): for each mention
 that may wait, the instant it would start (its breach, or when it was read after that), its
@@ -122,8 +131,10 @@ alert's chance to resolve `RESOLVE_AFTER` after the queue emptied; the rest woul
 nothing. The waiting mentions an alert names are found by mask at its instant.
 
 Cost: per new mention its share of column takes and of the index's merges (levels merge
-when the newer is a quarter of the older, so each id is merged a few times); per reply a
-state tuple and a few dictionary operations; per organisation and call a few dozen numpy
+when the newer is a quarter of the older, so each id is merged a few times); per reply in
+bulk a few set look-ups, its share of column takes and the answered row's index entry
+(per reply walked, a state tuple and a few dictionary operations); per organisation and
+call a few dozen numpy
 operations over its pool; Python work per alert state only, and states are few (one per
 organisation and change of level, not one per mention). A call has a fixed cost too (a few
 ms, per-column conversions), so the tracker wants batches, not single events. The work is
