@@ -1099,11 +1099,20 @@ class _OrgState:
 
     # the usual rates ---------------------------------------------------------------------
 
-    def _hour(self, hour: int) -> tuple[float, float, int]:
-        slot = hour % _RING_HOURS
-        if hour < 0 or self.hist_hour[slot] != hour:
-            return 0.0, 0.0, 0
-        return self.hist_count[slot], self.hist_others[slot], self.hist_minutes[slot]
+    def _hours_seen(self, first: int, step: int, count: int) -> list[
+            tuple[int, tuple[float, float, int]]]:
+        """Of the `count` local hours first, first + step, ... (k = 1, 2, ...), those the
+        ring holds with at least `_MIN_SAMPLE_MINUTES` minutes seen: (k, (complaints, other
+        mentions, minutes seen)). One call for a run of hours: `hour_rate` reads 32 for each
+        new hour."""
+        held, minutes = self.hist_hour, self.hist_minutes
+        out = []
+        for k in range(1, count + 1):
+            hour = first + (k - 1) * step
+            slot = hour % _RING_HOURS
+            if hour >= 0 and held[slot] == hour and minutes[slot] >= _MIN_SAMPLE_MINUTES:
+                out.append((k, (self.hist_count[slot], self.hist_others[slot], minutes[slot])))
+        return out
 
     def _prior(self, hour: int) -> tuple[float, float]:
         """Complaints and other mentions per minute over the week before yesterday."""
@@ -1136,10 +1145,7 @@ class _OrgState:
         same: list[tuple[float, float, int]] = []
         any_day: list[tuple[float, float, int]] = []
         recent: list[tuple[float, float, int]] = []
-        for k in range(1, _DAYS_BACK + 1):
-            seen = self._hour(hour - 24 * k)
-            if seen[2] < _MIN_SAMPLE_MINUTES:
-                continue
+        for k, seen in self._hours_seen(hour - 24, -24, _DAYS_BACK):
             if k <= _ANY_DAYS:
                 any_day.append(seen)
             same_kind = (((hour - 24 * k) // 24 + 3) % 7 >= 5) == weekend
@@ -1151,8 +1157,8 @@ class _OrgState:
         minutes = sum(m for _, _, m in days)
         rate_c = self._shrunk(sum(c for c, _, _ in days), minutes, prior_c)
         rate_o = self._shrunk(sum(o for _, o, _ in days), minutes, prior_o)
-        weeks = [self._hour(hour - k * _WEEK_HOURS) for k in range(1, _WEEKS_BACK + 1)]
-        weeks = [w for w in weeks if w[2] >= _MIN_SAMPLE_MINUTES]
+        weeks = [seen for _, seen in self._hours_seen(hour - _WEEK_HOURS, -_WEEK_HOURS,
+                                                       _WEEKS_BACK)]
         if weeks:
             minutes = sum(m for _, _, m in weeks)
             week_c = self._shrunk(sum(c for c, _, _ in weeks), minutes, rate_c)
@@ -1303,6 +1309,10 @@ class SurgeDetector:
         self._due: dict[int, int] = {}
         self._history_end = -math.inf  # seconds: mentions before it are in the loaded history
         self._ahead_states: list[_OrgState] = []  # with a look-ahead for the batch
+        # Per partition, within a batch: up to which due minute its ticks would read none of
+        # the organisations they walk (each has no surge open and a look-ahead that passes
+        # them until then), so a tick there only moves the clock.
+        self._unread: dict[int, float] = {}
         self._out: list[Alert] | None = None
         self.work = SurgeWork()
 
@@ -1344,6 +1354,7 @@ class SurgeDetector:
         """
         out: list[Alert] = []
         self._out = out
+        self._unread = {}
         try:
             ends = {p: _seconds(at, "clock") for p, at in clocks.items()}
             if mentions.num_rows:
@@ -1407,7 +1418,6 @@ class SurgeDetector:
         heads = order[starts]
         group_of = np.full(n, -1, dtype=np.int64)
         group_of[heads] = np.arange(len(heads))
-        events = np.flatnonzero(fires | (group_of >= 0)).tolist()
         # What each group adds: its other mentions as counts per minute, its complaints one
         # by one (for the samples); mentions the loaded history holds add nothing.
         counted = ts >= self._history_end
@@ -1444,24 +1454,25 @@ class SurgeDetector:
                                  counted, final, clocks)
         # An organisation none of whose minutes due in this batch can open a surge is read
         # by nothing until the batch's end: its rows are counted here, in their order.
-        skip = [False] * len(names)
+        skip = np.zeros(len(names), dtype=bool)
         if quiet:
+            skip[quiet] = True
             group_code = codes[heads]  # the groups of an organisation are consecutive
             bounds = np.searchsorted(group_code, np.array(quiet), side="left").tolist()
             ends_at = np.searchsorted(group_code, np.array(quiet), side="right").tolist()
             for code, g0, g1 in zip(quiet, bounds, ends_at, strict=True):
-                skip[code] = True
                 state = self._orgs[names[code]]
                 for g in range(g0, g1):
                     state.add_rows(grouped, g)
 
         minutes_l, tick_l = minutes.tolist(), tick.tolist()
         partition_l, codes_l, fires_l = partition.tolist(), codes.tolist(), fires.tolist()
-        group_l = group_of.tolist()
+        group_l, skip_l = group_of.tolist(), skip.tolist()
         states: list[_OrgState | None] = [None] * len(names)
-        for row in events:
+        # The rows that read or move state: ticks, and the first rows of the groups left.
+        for row in np.flatnonzero(fires | ((group_of >= 0) & ~skip[codes])).tolist():
             g = group_l[row]
-            if g >= 0 and not skip[codes_l[row]]:
+            if g >= 0 and not skip_l[codes_l[row]]:
                 code = codes_l[row]
                 state = states[code]
                 if state is None:
@@ -1602,6 +1613,7 @@ class SurgeDetector:
                             strict=True):
                 chosen[i][1].ahead.append(m)
         quiet = []
+        self._unread.clear()  # the look-ahead's minutes change what the ticks read
         for code, state, _, hi in chosen:
             state.ahead_next = state.ahead[0] if state.ahead else state.ahead_end
             if (not state.ahead and state.surge is None and state.partition is not None
@@ -1780,6 +1792,9 @@ class SurgeDetector:
             self._advance(state, due)
         state.idle = False
         self._by_partition.setdefault(state.partition, {})[state.org_id] = state
+        unread = self._unread.get(state.partition)
+        if unread is not None:
+            self._unread[state.partition] = min(unread, _unread_until(state))
 
     def _tick(self, partition: int, ts: float) -> None:
         """Judge what is due on the partition. Only organisations that can still change
@@ -1792,11 +1807,15 @@ class SurgeDetector:
             active = self._by_partition.get(partition)
             if not active:
                 return
+            if due <= self._unread.get(partition, -1):
+                return  # every organisation walked here would be passed over, as below
             calm = []
             out = self._out
             emitted = len(out) if out is not None else 0
+            unread = math.inf
             for state in active.values():
                 if due <= state.ahead_next and state.surge is None:
+                    unread = min(unread, state.ahead_next)
                     continue  # nothing due can open a surge: the look-ahead passes it later
                 if state.first_minute >= 0 and state.cursor < due:
                     self._advance(state, due)
@@ -1805,6 +1824,9 @@ class SurgeDetector:
                     heapq.heappop(pending)
                 if not pending and state.surge is None and state.bound < state.lowest_gate:
                     calm.append(state)
+                else:
+                    unread = min(unread, _unread_until(state))
+            self._unread[partition] = unread
             for state in calm:
                 state.idle = True
                 del active[state.org_id]
@@ -2104,6 +2126,11 @@ class SurgeDetector:
         return {"terms": [t.to_json() for t in terms], "sampled_complaints": len(texts),
                 "sampled_usual": len(usual), "top_authors": authors, "posts": posts,
                 "sample_ids": tuple(entry[2] for entry in top[:SAMPLE_SIZE])}
+
+
+def _unread_until(state: _OrgState) -> float:
+    """Up to which due minute a tick passes the organisation over (`SurgeDetector._tick`)."""
+    return state.ahead_next if state.surge is None else -math.inf
 
 
 def _seconds(t: datetime, what: str) -> float:
