@@ -57,6 +57,17 @@ CUT_AT = b"dorpspomp.cut_at"
 
 _MS_UTC = pa.timestamp("ms", tz="UTC")
 
+INSERT_SETTINGS: dict[str, dict[str, Any]] = {
+    # The response states go in as they are: the engine does not first replace the states of
+    # a mention within the insert (its ReplacingMergeTree does that in the merges after, and
+    # every reader takes the latest state: FINAL in the `mention_responses` view, argMax).
+    # The worker's batches replayed: 3.4-3.5 against 4.2-4.4 ms of CPU per 1 000 states, with
+    # the materialized view that copies them into `mention_responses_by_time` (the copy
+    # inherits the setting).
+    "mention_responses_state": {"optimize_on_insert": 0},
+}
+"""Settings of the inserts into a table, by table name."""
+
 
 class WarehouseError(RuntimeError):
     """The warehouse could not be reached or refused a statement."""
@@ -187,8 +198,11 @@ class Warehouse:
     # -- writing --------------------------------------------------------------
 
     def insert_arrow(self, table: str, data: pa.Table) -> None:
+        """Insert `data` unless it is empty (an empty table costs nothing), with the table's
+        own insert settings (`INSERT_SETTINGS`)."""
         if data.num_rows:
-            self.client.insert_arrow(self.table(table), data)
+            self.client.insert_arrow(self.table(table), data,
+                                     settings=INSERT_SETTINGS.get(table))
 
     def existing_event_ids(self, event_ids: Iterable[str]) -> set[str]:
         """Which of these event ids are already stored, as a mention or as a post."""
