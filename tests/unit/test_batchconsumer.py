@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import struct
 import time
 import weakref
+from collections.abc import Mapping
 from types import SimpleNamespace
 
 import numpy as np
@@ -16,6 +18,7 @@ from aiokafka.record.default_records import DefaultRecordBatchBuilder
 from aiokafka.record.memory_records import MemoryRecords
 
 from pipelines.ingest.batchconsumer import (
+    BatchConsumer,
     RawMessages,
     _from,
     _RawWalk,
@@ -169,3 +172,31 @@ def test_a_walked_result_frees_its_fetched_records_without_a_garbage_collection(
     finally:
         if enabled:
             gc.enable()
+
+
+def test_commits_leave_the_write_path_and_send_the_newest_offsets_in_order() -> None:
+    """`commit_soon` returns before the broker answers; while a commit is on its way the
+    offsets handed in meanwhile wait and go next, as one commit of the newest."""
+
+    async def run() -> list[dict[int, int]]:
+        consumer = BatchConsumer("localhost:9092", "events", "group", dict,
+                                 max_records=10, within=0.1, session_timeout=10)
+        sent: list[dict[int, int]] = []
+        answer = asyncio.Event()
+
+        async def commit(offsets: Mapping[int, int]) -> None:
+            sent.append(dict(offsets))
+            await answer.wait()
+
+        consumer.commit = commit  # type: ignore[method-assign,assignment]
+        await consumer.commit_soon({0: 5, 1: 3})
+        await asyncio.sleep(0)
+        assert sent == [{0: 5, 1: 3}]  # on its way, not answered yet
+        await consumer.commit_soon({0: 9})
+        await consumer.commit_soon({0: 12, 2: 4})
+        assert len(sent) == 1
+        answer.set()
+        await consumer.flush_commits()
+        return sent
+
+    assert asyncio.run(run()) == [{0: 5, 1: 3}, {0: 12, 2: 4}]
