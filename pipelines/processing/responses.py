@@ -2324,7 +2324,7 @@ class _Pool:
     walks them."""
 
     __slots__ = ("blocks", "complaint", "created", "deadline", "entered", "known", "late",
-                 "loose", "ref", "rows", "seq", "size", "start", "status")
+                 "loose", "named", "ref", "rows", "seq", "size", "start", "status")
 
     def __init__(self) -> None:
         none = np.zeros(0, np.int64)
@@ -2334,6 +2334,9 @@ class _Pool:
         self.status = np.zeros(0, np.int8)
         self.ref = np.zeros(0, np.int64)
         self.loose: dict[int, str] = {}  # ids of rows not held in `_Held`, by number
+        # Ids of held rows an alert has named, by number: the oldest waiting are named by
+        # alert after alert, and reading an id from its block costs more than this look-up.
+        self.named: dict[int, str] = {}
         self.size = 0
         # Added since the last settle: blocks of columns (the last: references), and rows
         # one by one (seq, start, deadline, created, complaint, id).
@@ -2395,17 +2398,21 @@ class _Pool:
         if self.loose:
             loose = self.loose
             self.loose = {s: loose[s] for s in self.seq[self.ref < 0].tolist() if s in loose}
+        if self.named:
+            named = list(self.named.items())
+            kept = np.isin(np.fromiter((s for s, _ in named), np.int64, len(named)), self.seq)
+            self.named = dict(item for item, k in zip(named, kept.tolist(), strict=True) if k)
 
     def ids_of(self, rows: np.ndarray, held: _Held) -> list[str]:
         """The ids of the mentions at `rows`, in order."""
-        refs = self.ref[rows]
-        out: list[Any] = held.ids_of(refs[refs >= 0])
-        if len(out) < len(rows):  # some were taken one by one: their ids are in `loose`
-            in_columns = iter(out)
-            seqs = self.seq[rows].tolist()
-            out = [self.loose[seq] if ref < 0 else next(in_columns)
-                   for ref, seq in zip(refs.tolist(), seqs, strict=True)]
-        return out
+        seqs = self.seq[rows].tolist()
+        loose, named = self.loose, self.named
+        unread = [i for i, seq in enumerate(seqs) if seq not in named and seq not in loose]
+        if unread:  # (taken one by one, its id is in `loose`; else in its block)
+            at = np.array(unread, np.int64)
+            named.update(zip(self.seq[rows[at]].tolist(), held.ids_of(self.ref[rows[at]]),
+                             strict=True))
+        return [loose[seq] if seq in loose else named[seq] for seq in seqs]
 
     def waiting_at(self, at: int, held: _Held) -> tuple[int, int, tuple[str, ...], int]:
         """How many wait past SLA at instant `at`, how many of them are complaints, the
