@@ -1558,9 +1558,11 @@ class SurgeDetector:
             slot[code] = i
             first[code] = lo
             start = int(base[i])
-            for minute, bucket in state.minutes.items():
-                if lo <= minute < hi and bucket.complaints:
-                    count[start + minute - lo] += bucket.complaints
+            known = [(minute, bucket.complaints) for minute, bucket in state.minutes.items()
+                     if lo <= minute < hi and bucket.complaints]
+            if known:  # one entry per minute: no index repeats
+                known_minutes, known_counts = zip(*known, strict=True)
+                count[start - lo + np.array(known_minutes)] += known_counts
             usual[start:start + hi - lo] = _usual_minutes(state, lo, hi)
         rows = np.flatnonzero(complaints)
         row_slot = slot[codes[rows]]
