@@ -805,8 +805,8 @@ class ResponseTracker:
         posts = (events[replies] - n_m).tolist()
         named = [i for i, k in enumerate(posts)
                  if (t := targets[k]) in once and t in refs and t not in shelved]
-        if not named:
-            return taken, []
+        if len(named) < _FEW_REPLIES:
+            return taken, []  # the walk takes a few for less than a block costs
         replies = replies[named]
         k = events[replies] - n_m
         ids = [targets[x] for x in k.tolist()]
@@ -2441,6 +2441,7 @@ _id_hash = hash  # the index's hash of an id (a test makes it collide)
 _GATHERED_ARROW: Final = ("ids", "author_id", "author_handle")
 _GATHERED_NUMPY: Final = ("org", "platform", "kind", "created", "breach", "complaint", "seq")
 _GATHERED: Final = (*_GATHERED_ARROW, *_GATHERED_NUMPY, "answered", "partition")
+_FEW_REPLIES: Final = 16  # fewer replies a partition's call are taken one by one
 _SMALL_BLOCK: Final = 2048  # `_Held.gather` joins blocks of at most this many rows
 
 
