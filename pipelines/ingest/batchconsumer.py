@@ -24,9 +24,10 @@ topic with an aiokafka consumer of its own, driven by a task of that app:
 - **Batches**: up to `max_records` messages; when fewer are waiting, it keeps
   fetching until `within` seconds passed since the batch's first message arrived in
   Kafka (its timestamp; time it spent in the fetch buffer while the worker wrote the
-  batch before counts), so a live stream is written in windows of
-  `DORPSPOMP_BATCH_SECONDS`, a backlog in full batches (what is fetched already joins
-  the batch past its window).
+  batch before counts), so a live stream is cut in windows, a backlog in full batches
+  (what is fetched already joins the batch past its window). The worker sets `within`
+  from its last write (`pipelines.ingest.coalesce.BatchWindow`: 0.05 s up to
+  `DORPSPOMP_BATCH_SECONDS`) and writes the batches that waited for it as one.
 - **Commits**: Kafka's offsets are committed in a task of their own (`commit_soon`), so
   the next write does not wait for the broker's answer.
 """
@@ -39,7 +40,7 @@ import time
 import weakref
 from bisect import bisect_left
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from inspect import GEN_CREATED, getgeneratorstate
 from typing import Any, overload
@@ -242,7 +243,7 @@ class BatchConsumer:
         log.info("assigned partitions %s, resuming at offsets %s (the warehouse's: %s)", mine,
                  resume, {p: written.get(p, "none") for p in mine})
 
-    async def batches(self) -> AsyncIterator[RawBatch]:
+    async def batches(self) -> AsyncGenerator[RawBatch, None]:
         """Batches for as long as the consumer runs; a rebalance in the middle of a batch
         ends it early, so that a batch never mixes partitions' generations."""
         while True:

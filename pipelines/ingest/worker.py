@@ -42,6 +42,7 @@ from pipelines.ingest import kafkaadmin, statefile
 from pipelines.ingest.batch import Derived, IngestBatch, WriteResult
 from pipelines.ingest.batchconsumer import BatchConsumer, RawBatch
 from pipelines.ingest.checkpoint import Checkpoint
+from pipelines.ingest.coalesce import MIN_BATCH_SECONDS, BatchWindow, WriteQueue, merge
 from pipelines.ingest.decoder import BatchDecoder, FallbackClassifier, decode_messages
 from pipelines.ingest.health import (
     BrokerProbe,
@@ -371,35 +372,55 @@ def create_app(
                 writer, decoder.decode, settings.events_topic, batch.messages,
                 batch.timestamps)
 
-    async def write_batch(batch: RawBatch, decoding: asyncio.Future[IngestBatch]) -> None:
-        columns = await decoded(batch, decoding)
-        events = len(batch.messages)
-        # decoded: the raw messages (~10 MB a batch of 20 000) go while the batch is written
-        batch.messages, batch.timestamps = [], []
+    queue = WriteQueue(settings.batch_size)
+    window = BatchWindow(consumer, shortest=MIN_BATCH_SECONDS, longest=settings.batch_seconds)
+
+    async def write_queued() -> None:
+        """Write what the queue holds, oldest first, until it is closed and empty: the first
+        batch once decoded, with every batch decoded behind it by then (one write,
+        `pipelines.ingest.coalesce`)."""
+        try:
+            while taken := await queue.next_write():
+                await write_taken(taken)
+        finally:
+            queue.close()  # a writer that failed stops the reading too
+
+    async def write_taken(taken: list[tuple[RawBatch, asyncio.Future[IngestBatch]]]) -> None:
+        columns = [await decoded(batch, decoding) for batch, decoding in taken]
+        events = sum(len(batch) for batch, _ in taken)
+        taken_at = min(batch.taken_at for batch, _ in taken)
+        for batch, _ in taken:
+            # decoded: the raw messages (~10 MB a batch of 20 000) go while it is written
+            batch.messages, batch.timestamps = [], []
+        started = time.monotonic()
         await processor.checkpoint.complete(
-            columns, events=events, taken_at=batch.taken_at,
+            merge(columns), events=events, taken_at=taken_at,
             writer=writer, stats=stats, publish=publish, commit=consumer.commit_soon)
+        window.wrote(time.monotonic() - started)
 
     @app.task
     async def ingest() -> None:
         """The events topic in raw batches (pipelines.ingest.batchconsumer), not faust's
         per-message stream. Each batch is decoded as soon as it is read, in a decode
-        process (`pipelines.ingest.decoder`), while the one before is written; writes go one at a
-        time, in order; a restart resumes from the warehouse's offsets."""
+        process (`pipelines.ingest.decoder`), while the writer writes the ones before; writes
+        go one at a time, in order; a restart resumes from the warehouse's offsets."""
         await consumer.start()
-        writing: asyncio.Future[None] | None = None
+        writing = asyncio.ensure_future(write_queued())
+        batches = consumer.batches()
         try:
-            async for batch in consumer.batches():
-                decoding = decode(batch)
-                if writing is not None:
-                    await writing
-                writing = asyncio.ensure_future(write_batch(batch, decoding))
+            # no batch is read while a full batch's worth waits for the writer (memory)
+            while await queue.room():
+                batch = await anext(batches)
+                queue.put(batch, decode(batch))
         finally:
-            if writing is not None and not writing.done():
-                await writing
-            await consumer.flush_commits()
-            await consumer.stop()
-            decoder.close()
+            queue.close()
+            await batches.aclose()
+            try:
+                await writing  # what was read is written (or the writer's error raised)
+            finally:
+                await consumer.flush_commits()
+                await consumer.stop()
+                decoder.close()
             # a clean stop: every batch read is through its checkpoint
             await asyncio.get_running_loop().run_in_executor(writer, processor.save_state)
 
