@@ -2441,7 +2441,7 @@ _id_hash = hash  # the index's hash of an id (a test makes it collide)
 _GATHERED_ARROW: Final = ("ids", "author_id", "author_handle")
 _GATHERED_NUMPY: Final = ("org", "platform", "kind", "created", "breach", "complaint", "seq")
 _GATHERED: Final = (*_GATHERED_ARROW, *_GATHERED_NUMPY, "answered", "partition")
-_FEW_REPLIES: Final = 16  # fewer replies a partition's call are taken one by one
+_FEW_REPLIES: Final = 40  # fewer replies a partition's call are taken one by one
 _SMALL_BLOCK: Final = 2048  # `_Held.gather` joins blocks of at most this many rows
 
 
