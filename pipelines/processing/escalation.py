@@ -982,20 +982,16 @@ class _OrgState:
     def add_to_history(self, minute: int, complaints: float, others: float) -> None:
         if self._is_excluded(minute):
             return
-        hour = (minute + self.offset(minute)) // 60
-        slot = self._slot(hour)
-        if slot >= 0:
-            self.hist_count[slot] += complaints
-            self.hist_others[slot] += others
-        day = self._day(hour // 24)
-        if day >= 0:
-            self.day_count[day] += complaints
-            self.day_others[day] += others
+        self._add_local_hour((minute + self.offset(minute)) // 60, complaints, others)
 
     def _add_hour(self, utc_hour: int, complaints: int, others: int) -> None:
         """`add_to_history` of minutes of one UTC hour, all in the local hour of its first
         minute, none kept out, as one sum."""
-        hour = (utc_hour * 60 + self.offset(utc_hour * 60)) // 60
+        self._add_local_hour((utc_hour * 60 + self.offset(utc_hour * 60)) // 60,
+                             complaints, others)
+
+    def _add_local_hour(self, hour: int, complaints: float, others: float) -> None:
+        """Counts of a local hour into its slot of the usual hours and into its day."""
         slot = self._slot(hour)
         if slot >= 0:
             self.hist_count[slot] += complaints
