@@ -96,10 +96,12 @@ def test_sigkill_mid_replay_loses_nothing_and_writes_nothing_twice(stack: Stack,
     stack.kill_worker()
     assert not errors, f"the replay failed: {errors}"
     assert not replay_done.is_set(), "the replay ended before the kill; send more events"
-    # Second kill: right after the restarted worker has written again.
+    # Second kill: right after the restarted worker has written again (on a busy machine its
+    # start can outlast the sending, and then it has written everything by the time it is up).
     stack.start_worker()
     before = _rows(stack)
-    _wait_for_rows(stack, more_than=before)
+    if before < len(events.mentions):
+        _wait_for_rows(stack, more_than=before)
     stack.kill_worker()
     stack.start_worker()
     sender.join()
