@@ -82,7 +82,7 @@ class Plan:
 
     @classmethod
     def quick(cls) -> Plan:
-        return cls(events=50_000, orgs=10, live_rate=1000, live_seconds=12, pending=30_000,
+        return cls(events=50_000, orgs=10, live_rate=1000, live_seconds=8, pending=30_000,
                    dashboard_mentions=300_000, query_runs=2, page_runs=2,
                    burst_rate=10_000, burst_seconds=2)
 
