@@ -98,6 +98,11 @@ class Settings:
         "1: the surge detector runs in a process of its own, at the same time as the response "
         "tracker; 0: in the worker's process, after it",
     )
+    tracker_process: int = _env(
+        "DORPSPOMP_TRACKER_PROCESS", "0",
+        "1: the response tracker runs in a process of its own, while the worker inserts the "
+        "batch; 0: in the worker's process",
+    )
     lateness: int = _env(
         "DORPSPOMP_LATENESS", "86400",
         "seconds an open mention or an early reply is kept beyond its answer window, so that "
@@ -225,6 +230,9 @@ class Settings:
         if self.surge_process not in (0, 1):
             raise SettingsError("DORPSPOMP_SURGE_PROCESS must be 1 (the surge detector in a "
                                 "process of its own) or 0 (in the worker's process)")
+        if self.tracker_process not in (0, 1):
+            raise SettingsError("DORPSPOMP_TRACKER_PROCESS must be 1 (the response tracker in "
+                                "a process of its own) or 0 (in the worker's process)")
         if self.decode_processes < 0:
             raise SettingsError("DORPSPOMP_DECODE_PROCESSES must be 0 (decode in the worker "
                                 "itself) or a number of processes")

@@ -94,7 +94,8 @@ class IngestProcessor:
         self.sink = WarehouseSink(warehouse, settings.consumer_group,
                                   remember_ids=settings.embedded)
         self.processors = StreamProcessors(roster, settings.lateness,
-                                           surge_process=bool(settings.surge_process))
+                                           surge_process=bool(settings.surge_process),
+                                           tracker_process=bool(settings.tracker_process))
         self.max_future = timedelta(seconds=settings.max_future)
         self.checkpoint = Checkpoint(self.sink, self.processors, self.restore)
         self.freed = FreedMemory()

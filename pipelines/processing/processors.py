@@ -75,8 +75,10 @@ from pipelines.processing.responses import (
     RESOLVE_AFTER,
     SILENT_KIND,
     ResponseTracker,
+    TrackerTables,
 )
 from pipelines.processing.surgeprocess import DetectorProcess, detector_state, submit_table
+from pipelines.processing.trackerprocess import TrackerProcess, submit_tables, tracker_state
 from pipelines.roster import Roster
 from pipelines.warehouse import Warehouse
 
@@ -85,6 +87,10 @@ log = logging.getLogger(__name__)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 HISTORY_FOR_BASELINES = timedelta(weeks=5)
 REPLAY_CHUNK = 10_000
+# A restore's replay steps handed to the tracker's process before the oldest one's output is
+# taken: enough to keep it busy while the next steps are cut, few enough that their columns
+# do not pile up in memory.
+REPLAY_AHEAD = 2
 _SKEW_MS = CLOCK_SKEW // timedelta(milliseconds=1)
 
 
@@ -113,12 +119,15 @@ class StreamProcessors:
     """Responses and escalation for one worker's partitions."""
 
     def __init__(self, roster: Roster, lateness_seconds: int, *,
-                 surge_process: bool = False) -> None:
+                 surge_process: bool = False, tracker_process: bool = False) -> None:
         """`surge_process`: run the surge detector in a process of its own, at the same time
-        as the response tracker (`pipelines.processing.surgeprocess`)."""
+        as the response tracker (`pipelines.processing.surgeprocess`); `tracker_process`: the
+        response tracker too (`pipelines.processing.trackerprocess`)."""
         self.roster = roster
         self.lateness = lateness_seconds
-        self.tracker = ResponseTracker(roster, lateness_seconds)
+        self.tracker: ResponseTracker | TrackerProcess = (
+            TrackerProcess(roster, lateness_seconds) if tracker_process
+            else ResponseTracker(roster, lateness_seconds))
         self.detector: SurgeDetector | DetectorProcess = (
             DetectorProcess(roster) if surge_process else SurgeDetector(roster))
         self.clocks: dict[int, datetime] = {}
@@ -160,7 +169,7 @@ class StreamProcessors:
             posts = pa.concat_tables([posts, self._read_again(batch.posts)])
             self.held = {p: held for p, held in self.held.items() if held}
         detecting = submit_table(self.detector, result.mentions, self.clocks)
-        tracked = self.tracker.process_tables(mentions, posts, self.tracker_clocks)
+        tracked = submit_tables(self.tracker, mentions, posts, self.tracker_clocks).result()
         surges = detecting.result()
         return Derived(
             rows=tracked.rows,
@@ -184,38 +193,60 @@ class StreamProcessors:
 
     # -- a clean stop's state (`pipelines.ingest.statefile`) ------------------------
 
-    # What `restore` rebuilds besides the detector: pickled as a whole, so the tracker's
-    # internals may change freely as long as they stay picklable.
-    _KEPT = ("tracker", "clocks", "tracker_clocks", "offset_clocks", "watermark", "held")
+    # What `restore` rebuilds besides the tracker and the detector (each pickled as a whole
+    # in its own section, so their internals may change freely as long as they stay
+    # picklable).
+    _KEPT = ("clocks", "tracker_clocks", "offset_clocks", "watermark", "held")
+    # The sections, each pickled (and unpickled) where its state lives: the tracker and the
+    # surge detector in their processes when they have one. A file from before the tracker
+    # had a section of its own lacks it: `load_state` says so and the start replays.
+    SECTIONS = ("processors", "response tracker", "surge detector")
 
     def state_sections(self) -> dict[str, bytes]:
-        """The state a restore would rebuild, as the state file's sections: the tracker and
-        the partitions' clocks pickled here, the surge detector in its own process."""
+        """The state a restore would rebuild, as the state file's sections: the partitions'
+        clocks pickled here, the tracker and the surge detector in their own processes (or
+        here, when they run here)."""
         kept = {name: getattr(self, name) for name in self._KEPT}
         return {"processors": pickle.dumps(kept, protocol=5),
+                "response tracker": tracker_state(self.tracker),
                 "surge detector": detector_state(self.detector)}
 
     def load_state(self, sections: Mapping[str, bytes | memoryview],
                    steps: StepClock | None = None) -> None:
-        """Take the state of `state_sections` instead of a `restore`: the surge detector's
-        process unpickles its part while this one unpickles the tracker. Raises KeyError
-        for a missing section, and whatever unpickling raises for a bad one. `steps`: the
-        start's steps so far (reading the file), for the log line."""
+        """Take the state of `state_sections` instead of a `restore`: the tracker's and the
+        surge detector's processes unpickle their parts while this one unpickles the clocks
+        (and the parts whose step runs here). Raises KeyError for a missing section, and
+        whatever unpickling raises for a bad one. `steps`: the start's steps so far (reading
+        the file), for the log line."""
         steps = steps or StepClock()
+        missing = [name for name in self.SECTIONS if name not in sections]
+        if missing:
+            raise KeyError(f"it has no section {', '.join(map(repr, missing))} (written by "
+                           "another version of the worker)")
+        tracker_data = bytes(sections["response tracker"])
         surge_data = bytes(sections["surge detector"])
-        detector = self.detector
+        tracker, detector = self.tracker, self.detector
+        tracker_loading = tracker.submit_state(tracker_data) \
+            if isinstance(tracker, TrackerProcess) else None
         loading = detector.submit_state(surge_data) if isinstance(detector, DetectorProcess) \
             else None
         collecting = gc.isenabled()
         gc.disable()  # millions of objects, none in cycles: no collections while they come
         try:
             kept = pickle.loads(sections["processors"])
+            if tracker_loading is None:
+                self.tracker = pickle.loads(tracker_data)
         finally:
             if collecting:
                 gc.enable()
         for name in self._KEPT:
             setattr(self, name, kept[name])
-        steps.lap("tracker and clocks unpickled")
+        if tracker_loading is not None:
+            tracker_loading.result()
+            self.tracker = tracker
+            steps.lap("clocks unpickled, tracker unpickled (in its process)")
+        else:
+            steps.lap("tracker and clocks unpickled")
         if loading is not None:
             loading.result()
             self.detector = detector
@@ -275,7 +306,7 @@ class StreamProcessors:
         (`pipelines.ingest.statefile`), for the log line of the restore's steps.
         """
         steps = StepClock()
-        self.tracker = ResponseTracker(self.roster, self.lateness)
+        self.tracker = self._fresh_tracker()
         self.clocks, self.watermark = {}, None
         self.tracker_clocks, self.held, self.offset_clocks = {}, {}, {}
         resume_at = warehouse.resume_positions(group, topic)
@@ -327,6 +358,18 @@ class StreamProcessors:
         rejected = rejected_after(warehouse, topic, recorded)
         rows: list[pa.Table] = []
         alerts: list[Alert] = []
+        # the tracker's steps handed in and not taken yet, in order, and whether their rows
+        # are stored already (a tracker in its process works on one while the next is cut)
+        tracking: list[tuple[Future[TrackerTables], bool]] = []
+
+        def take_tracked(ahead: int) -> None:
+            while len(tracking) > ahead:
+                done, stored = tracking.pop(0)
+                tracked = done.result()
+                if not stored:
+                    rows.append(tracked.rows)
+                alerts.extend(tracked.alerts)
+
         # (mentions since the cut, the clocks then) per step, for the surge detector
         surge_steps: list[tuple[pa.Table, dict[int, datetime]]] = []
         m_part, m_off = positions(mentions)
@@ -349,23 +392,25 @@ class StreamProcessors:
                 taken_m = mentions.take(m_chunk[m_off[m_chunk] < gap])
                 taken_p = posts.take(p_chunk[p_off[p_chunk] < gap])
                 _advance_to(self.tracker_clocks, newest_clocks(taken_m, taken_p))
-                tracked = self.tracker.process_tables(taken_m, taken_p, self.tracker_clocks)
-                if not _stored(high, partition, start_at, self.tracker_clocks, cut_clocks):
-                    rows.append(tracked.rows)
-                alerts += tracked.alerts
+                tracking.append((
+                    submit_tables(self.tracker, taken_m, taken_p, self.tracker_clocks),
+                    _stored(high, partition, start_at, self.tracker_clocks, cut_clocks)))
+                take_tracked(REPLAY_AHEAD)
                 recent = chunk_m.filter(pc.greater_equal(
                     chunk_m["created_at"].cast(pa.int64()), cut_ms))
                 surge_steps.append((recent, dict(self.clocks)))
         self.held = {p: held for p, held in self.held.items() if held}
-        steps.lap("response tracker")
+        steps.lap("response tracker" if isinstance(self.tracker, ResponseTracker)
+                  else "events handed to the tracker's process")
         self.clocks = dict(final)
         for partition, clock in final.items():  # none of its events handed in again
             self.tracker_clocks.setdefault(partition, clock)
         self.watermark = max(final.values())
-        tracked = self.tracker.process_tables(MENTIONS_SCHEMA.empty_table(),
-                                              POSTS_SCHEMA.empty_table(), self.tracker_clocks)
-        rows.append(tracked.rows)
-        alerts += tracked.alerts
+        tracking.append((submit_tables(self.tracker, MENTIONS_SCHEMA.empty_table(),
+                                       POSTS_SCHEMA.empty_table(), self.tracker_clocks), False))
+        take_tracked(0)
+        if not isinstance(self.tracker, ResponseTracker):
+            steps.lap("waiting for the tracker's process")
         self.detector = detector.result()
         steps.lap("waiting for the surge detector")
         detected = [submit_table(self.detector, recent, clocks) for recent, clocks in surge_steps]
@@ -408,6 +453,21 @@ class StreamProcessors:
             return making.submit(made)
         finally:
             making.shutdown(wait=False)
+
+    def _fresh_tracker(self) -> ResponseTracker | TrackerProcess:
+        """The response tracker emptied, as before its first event (in a new process when
+        its process has died)."""
+        tracker = self.tracker
+        if not isinstance(tracker, TrackerProcess):
+            return ResponseTracker(self.roster, self.lateness)
+        try:
+            tracker.reset()
+        except BrokenProcessPool:  # its process died: a new one, its state rebuilt after
+            log.error("the response tracker's process ended; starting a new one")
+            tracker.close()
+            tracker = TrackerProcess(self.roster, self.lateness)
+            tracker.reset()
+        return tracker
 
     def _fresh_detector(self) -> SurgeDetector | DetectorProcess:
         """The surge detector emptied, as before its first event (in a new process when its
