@@ -940,19 +940,11 @@ class ResponseTracker:
             elif not said.size:
                 flip = False  # only a mention can start it
             else:
-                last = int(said.max())
-                if watch.last_mention is not None:
-                    last = max(last, _us(watch.last_mention))
-                # The earliest the silence could count from: the latest post only grows.
-                candidates = [] if last_post is None else [last_post]
-                if last_post is None:
-                    if newest_post is not None:
-                        candidates.append(int(posted.min()))
-                    if terms.listed:
-                        candidates.append(int(said.min()))
-                        if watch.first_mention is not None:
-                            candidates.append(_us(watch.first_mention))
-                flip = bool(candidates) and last >= min(candidates) + terms.silent_after * _US
+                flip = _may_fall_silent(
+                    created[mine], is_post[mine], last_post,
+                    None if watch.first_mention is None else _us(watch.first_mention),
+                    None if watch.last_mention is None else _us(watch.last_mention),
+                    terms.listed, terms.silent_after * _US)
             if flip:
                 exact.add(code)
                 watch.exact = True
@@ -1711,6 +1703,39 @@ def _silent(watch: _Watch) -> datetime | None:
     if watch.last_mention >= since + terms.silent_span:
         return since
     return None
+
+
+def _may_fall_silent(created: np.ndarray, is_post: np.ndarray, last_post: int | None,
+                     first_mention: int | None, last_mention: int | None, listed: bool,
+                     span: int) -> bool:
+    """Whether an organisation that is not silent may turn silent among a batch's events of
+    it (`created` in µs, in offset order; `is_post`: a post, else an actionable mention),
+    given its latest post, first and latest mention before them (µs or None).
+
+    It may only where, at a mention, the latest mention so far is `span` or more after the
+    silence's start so far (`_silent`: the latest post so far; before any, the first
+    mention, when the roster lists accounts). Checked at every mention, where the walk
+    checks only at those that move the first or latest mention: False means it cannot turn
+    silent in the batch. A batch that spans more than `span` of event time is then walked
+    only for the organisations that really fall quiet in it, not for every one."""
+    mention = ~is_post
+    low, high = np.iinfo(np.int64).min, np.iinfo(np.int64).max
+    posted = np.maximum.accumulate(np.where(is_post, created, low))
+    if last_post is not None:
+        np.maximum(posted, last_post, out=posted)
+    latest = np.maximum.accumulate(np.where(mention, created, low))
+    if last_mention is not None:
+        np.maximum(latest, last_mention, out=latest)
+    known = posted != low
+    since = posted
+    if listed:
+        first = np.minimum.accumulate(np.where(mention, created, high))
+        if first_mention is not None:
+            np.minimum(first, first_mention, out=first)
+        since = np.where(known, posted, first)
+        known = mention  # a mention's own created_at is a first mention at the latest
+    check = mention & known
+    return bool(np.any(latest[check] >= since[check] + span))
 
 
 def _silence_since(watch: _Watch) -> datetime | None:

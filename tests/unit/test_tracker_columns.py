@@ -88,6 +88,26 @@ def batches(events: Sequence[Event],
         yield [], [], {p: at + timedelta(days=days) for p, at in clocks.items()}
 
 
+def partition_batches(events: Sequence[Event], size: int,
+                      ) -> Iterable[tuple[list[Mention], list[Post], dict[int, datetime]]]:
+    """The live worker's batches: a consumer reads a partition at a time, so each call holds
+    the next `size` events of one partition (partitions in turn) and spans days of event
+    time; the clocks as `batches` has them."""
+    own: dict[int, list[Event]] = {}
+    for event in events:
+        own.setdefault(event.source.partition, []).append(event)
+    clocks: dict[int, datetime] = {}
+    for start in range(0, max(len(mine) for mine in own.values()), size):
+        for p, mine in sorted(own.items()):
+            batch = mine[start:start + size]
+            if not batch:
+                continue
+            clocks[p] = max([*([clocks[p]] if p in clocks else []),
+                             *(e.clock_at for e in batch)])
+            yield ([e for e in batch if isinstance(e, Mention)],
+                   [e for e in batch if isinstance(e, Post)], dict(clocks))
+
+
 Run = list[tuple[pa.Table, list[Alert]]]  # per call: its rows and alert states
 
 
@@ -195,3 +215,24 @@ def test_dictionary_columns_and_chunked_tables_give_the_same(
         out = tracker.process_tables(tables[0], tables[1], clocks)
         assert by_mention(out.rows) == by_mention(expected[call][0]), f"call {call}"
         assert out.alerts == expected[call][1], f"call {call}"
+
+
+def test_calls_that_span_days_give_the_rows_and_alerts_of_the_per_event_tracker(
+        world: tuple[Roster, list[Event]]) -> None:
+    """A call of one partition's events over days: an organisation may fall silent and speak
+    again within it (the tracker walks those events one by one, and takes the others' from
+    the columns)."""
+    roster, events = world
+    old, new = reference.ResponseTracker(roster), ResponseTracker(roster)
+    calls = list(partition_batches(events, 2000))
+    spans = [max(m.created_at for m in mentions) - min(m.created_at for m in mentions)
+             for mentions, _, _ in calls]
+    assert min(spans[:PARTITIONS]) > timedelta(days=1)  # the first call of each partition
+    kinds = []
+    for call, (mentions, posts, clocks) in enumerate(calls):
+        want = old.process(mentions, posts, clocks)
+        got = new.process_tables(mentions_table(mentions, NOW), posts_table(posts, NOW), clocks)
+        assert by_mention(got.rows) == by_mention(responses_table(want.rows)), f"call {call}"  # type: ignore[arg-type]
+        assert got.alerts == want.alerts, f"call {call}: alert states differ"
+        kinds += [(a.kind, a.status) for a in got.alerts]
+    assert {("silent_org", "open"), ("silent_org", "resolved")} <= set(kinds)
