@@ -283,6 +283,36 @@ class Warehouse:
         """`resume_offsets` with each partition's recorded event clock (`written_positions`)."""
         return self.written_positions(group, topic) or self.written_positions(None, topic)
 
+    def copy_missing_alert_states(self, since: datetime | None) -> int:
+        """Copy into `alerts_by_time` (what the `alerts` view reads) the states in
+        `alerts_state` updated at or after `since` (None: all) that it lacks; returns how
+        many.
+
+        Why: an insert into a table with a materialized view is not atomic. ClickHouse
+        stores the insert's part in the table, then pushes the rows through the view (a
+        test here killed a chDB process in between: the table had the rows, the view's
+        target none), so a worker killed at that moment leaves the alert states of its
+        last write in `alerts_state` only. A restart goes on from `alerts_state` and never
+        writes those states again: without this copy the `alerts` view would show an
+        older state of those alerts, or none, for good. (`mention_responses_state` heals
+        by itself: a restart writes the response rows of every event after the recorded
+        offsets again.)"""
+        alerts_state, by_time = self.table("alerts_state"), self.table("alerts_by_time")
+        columns = ", ".join(f"`{name}`" for name, in self.client.query(
+            "SELECT name FROM system.columns WHERE database = {db:String} "
+            "AND table = 'alerts_by_time' ORDER BY position",
+            parameters={"db": self.database}).result_rows)
+        recent = "updated_at >= {since:DateTime64(3)}" if since is not None else "1"
+        missing = (f"FROM {alerts_state} WHERE {recent} AND (alert_id, version) NOT IN "
+                   f"(SELECT alert_id, version FROM {by_time} WHERE {recent})")
+        parameters = {"since": since} if since is not None else {}
+        count = int(self.client.query(f"SELECT count() {missing}",
+                                      parameters=parameters).result_rows[0][0])
+        if count:
+            self.client.command(f"INSERT INTO {by_time} ({columns}) SELECT {columns} {missing}",
+                                parameters=parameters)
+        return count
+
     def record_offsets(self, group: str, topic: str, next_offsets: dict[int, int],
                        clocks: Mapping[int, datetime] | None = None) -> None:
         """Record where `group` goes on reading, with each partition's event clock there

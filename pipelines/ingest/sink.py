@@ -14,7 +14,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import polars as pl
@@ -40,6 +40,13 @@ from schemas.tables import (
 log = logging.getLogger(__name__)
 
 MS_UTC = pa.timestamp("ms", tz="UTC")
+
+UNFINISHED_WRITE_MARGIN = timedelta(days=7)
+"""How far before the recorded partition clocks a restart looks for alert states a write
+cut short left out of the `alerts` view. The states a write makes are dated at or after
+its partitions' clocks before it (surge states by the minute they judge, which follows the
+newest clock); the margin is generous because the look costs little (two scans of the
+alert tables, which hold states, not events)."""
 
 
 @dataclass(frozen=True)
@@ -169,6 +176,19 @@ class WarehouseSink:
                 "name": pa.array(["events"], pa.string()),
                 "value": pa.array([derived.watermark], MS_UTC),
             }))
+
+    def copy_unfinished_alert_states(self, topic: str) -> int:
+        """After a restart: the alert states a write cut short stored in `alerts_state`
+        without their copy for the `alerts` view (`Warehouse.copy_missing_alert_states`),
+        copied now. Only states from shortly before the recorded offsets on are looked at
+        (`UNFINISHED_WRITE_MARGIN` before the earliest partition clock recorded with them):
+        every write before the last one finished its inserts, so nothing older can be
+        missing."""
+        clocks = [clock for _, clock in
+                  self.warehouse.resume_positions(self.consumer_group, topic).values()
+                  if clock is not None]
+        since = min(clocks) - UNFINISHED_WRITE_MARGIN if clocks else None
+        return self.warehouse.copy_missing_alert_states(since)
 
     def record_offsets(self, batch: IngestBatch,
                        clocks: Mapping[int, datetime] | None = None) -> None:

@@ -130,6 +130,11 @@ class IngestProcessor:
             self.warehouse, self.settings.events_topic, self.settings.consumer_group,
             why_not_loaded)
         self.sink.write_derived(derived)
+        copied = self.sink.copy_unfinished_alert_states(self.settings.events_topic)
+        if copied:
+            log.warning("%d alert states of the last write before the restart had not reached "
+                        "the alerts view (the worker stopped in the middle of that insert); "
+                        "copied now", copied)
         return derived
 
     # -- start and clean stop: the processors' state file (`pipelines.ingest.statefile`) --
