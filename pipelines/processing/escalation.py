@@ -478,9 +478,14 @@ def severity(observed: float, expected: float, reach: int) -> float:
     return round(min(6.0, excess) + min(4.0, audience), 1)
 
 
-def _least_count(usual: float, log_p: float, shape: float = math.inf) -> int:
-    """The least count k with P(X >= k | usual) <= p: what the tail test needs at `usual`."""
+def _least_count(usual: float, log_p: float, shape: float = math.inf, hint: int = 0) -> int:
+    """The least count k with P(X >= k | usual) <= p: what the tail test needs at `usual`.
+
+    `hint`: a count where it may be (the least count at a lower usual count, when they are
+    computed in a row): if the count below it fails, the search starts there."""
     low = max(1, math.floor(usual) + 1)  # above usual the bound falls as k grows
+    if hint > low and log_tail(hint - 1, usual, shape) > log_p:
+        low = hint  # every count below fails too: the bound falls as k grows
     if log_tail(low, usual, shape) <= log_p:
         return low
     step = 1
@@ -510,9 +515,11 @@ def _gate(step: int, lowest_ratio: float, log_p: float, shape: float = math.inf)
     rho = _GATE_SHARE * lowest_ratio
     low = 0.0 if step < 0 else _GRID_BASE * _GRID_STEP ** step
     best = math.inf
+    least = 0
     while (lowest_ratio - rho) * low < best:
         high = _GRID_BASE if low == 0.0 else low * _GRID_STEP
-        value = max((lowest_ratio - rho) * low, _least_count(low, log_p, shape) - rho * high)
+        least = _least_count(low, log_p, shape, least)  # grows with the usual count
+        value = max((lowest_ratio - rho) * low, least - rho * high)
         best = min(best, value)
         low = high
     return best - _GATE_EPSILON
@@ -821,19 +828,87 @@ class _OrgState:
             self._late(minute, 1, 0, added)
             self.bound += 1.0
 
-    def add_rows(self, rows: _BatchRows, group: int) -> None:
-        """One group of a batch's rows (`SurgeDetector._count`): its other mentions per
-        minute, then its complaints one by one, in their order."""
-        add_others, add_complaint = self.add_others, self.add_complaint
-        minutes, counts = rows.other_minutes, rows.other_counts
-        for i in range(rows.other_from[group], rows.other_from[group + 1]):
-            add_others(minutes[i], counts[i])
+    def add_rows(self, rows: _BatchRows, first: int, end: int) -> None:
+        """The groups [first, end) of a batch's rows (`SurgeDetector._count`), in their
+        order: each one's other mentions per minute, then its complaints one by one.
+
+        `add_others` and `add_complaint` for each, with their common case written out
+        here (a minute not judged yet, a day whose sample exists): a batch's mentions go
+        through it one at a time, most groups hold one or two, and the calls were most of
+        the cost."""
+        buckets, pending, cursor = self.minutes, self.pending, self.cursor  # unmoved by
+        # counting: `committed` <= `cursor`, so a minute from `cursor` on is neither
+        other_from, complaint_from = rows.other_from, rows.complaint_from
+        for group in range(first, end):
+            start, stop = other_from[group], other_from[group + 1]
+            if start < stop:
+                minutes, counts = rows.other_minutes, rows.other_counts
+                for i in range(start, stop):
+                    minute = minutes[i]
+                    if minute < cursor:
+                        self.add_others(minute, counts[i])
+                        continue
+                    bucket = buckets.get(minute)
+                    if bucket is None:
+                        bucket = buckets[minute] = _Minute()
+                        heapq.heappush(pending, minute)
+                    bucket.others += counts[i]
+            start, stop = complaint_from[group], complaint_from[group + 1]
+            if start < stop:
+                self._add_complaints(rows, start, stop)
+
+    def _add_complaints(self, rows: _BatchRows, start: int, stop: int) -> None:
+        """`add_complaint` of the batch's complaints [start, stop)."""
+        buckets, pending, cursor = self.minutes, self.pending, self.cursor
         minutes, ts, event_ids = rows.minutes, rows.ts, rows.event_ids
         authors, handles, followers = rows.author_ids, rows.handles, rows.followers
         texts, keys = rows.texts, rows.keys
-        for c in range(rows.complaint_from[group], rows.complaint_from[group + 1]):
-            add_complaint(minutes[c], ts[c], event_ids[c], authors[c], handles[c],
-                          followers[c], texts[c], keys[c])
+        usual_texts = self.usual_texts
+        for c in range(start, stop):
+            minute = minutes[c]
+            if minute < cursor:
+                self.add_complaint(minute, ts[c], event_ids[c], authors[c], handles[c],
+                                   followers[c], texts[c], keys[c])
+                continue
+            event_id, text, key = event_ids[c], texts[c], keys[c]
+            if text:  # `sample_usual`
+                heap = usual_texts.get(minute // 1440)
+                if heap is None:
+                    self.sample_usual(minute, event_id, text, key)
+                elif len(heap) < USUAL_SAMPLE:
+                    heapq.heappush(heap, (-key, event_id, minute, text))
+                elif -key >= heap[0][0]:
+                    entry = (-key, event_id, minute, text)
+                    if entry > heap[0]:
+                        heapq.heapreplace(heap, entry)
+            bucket = buckets.get(minute)
+            if bucket is None:
+                bucket = buckets[minute] = _Minute()
+                heapq.heappush(pending, minute)
+            if bucket.top is _NO_TOP:  # `sampling`
+                bucket.authors, bucket.top, bucket.texts = {}, [], []
+            bucket.complaints += 1
+            author_id, follower_count = authors[c], followers[c]
+            known = bucket.authors
+            before = known.get(author_id)
+            if before is None or follower_count > before:
+                known[author_id] = follower_count
+                reach = bucket.reach + (follower_count if before is None
+                                        else follower_count - before)
+                bucket.reach = reach if reach <= UINT64_MAX else UINT64_MAX
+            top = bucket.top  # `_sample`
+            top.append((-follower_count, ts[c], event_id, author_id, handles[c], text))
+            if len(top) > 4 * SAMPLE_SIZE:
+                top.sort()
+                del top[SAMPLE_SIZE:]
+            if text:
+                sampled = bucket.texts
+                if len(sampled) < TEXT_SAMPLE:
+                    heapq.heappush(sampled, (-key, event_id, text))
+                elif -key >= sampled[0][0]:
+                    candidate = (-key, event_id, text)
+                    if candidate > sampled[0]:
+                        heapq.heapreplace(sampled, candidate)
 
     def add_sample(self, minute: int, mention: Sampled, ts: float) -> None:
         """A complaint the history already counted: only its text, author and sample."""
@@ -1141,32 +1216,37 @@ class _OrgState:
         same: list[tuple[float, float, int]] = []
         any_day: list[tuple[float, float, int]] = []
         recent: list[tuple[float, float, int]] = []
-        for k, seen in self._hours_seen(hour - 24, -24, _DAYS_BACK):
+        held, seen_minutes = self.hist_hour, self.hist_minutes
+        # `_hours_seen(hour - 24, -24, _DAYS_BACK)`, written out (every new hour reads it)
+        for k in range(1, _DAYS_BACK + 1):
+            earlier = hour - 24 * k
+            slot = earlier % _RING_HOURS
+            if earlier < 0 or held[slot] != earlier or seen_minutes[slot] < _MIN_SAMPLE_MINUTES:
+                continue
+            seen = (self.hist_count[slot], self.hist_others[slot], seen_minutes[slot])
             if k <= _ANY_DAYS:
                 any_day.append(seen)
-            same_kind = (((hour - 24 * k) // 24 + 3) % 7 >= 5) == weekend
-            if same_kind and len(same) < _SAME_KIND_DAYS:
+            if ((earlier // 24 + 3) % 7 >= 5) == weekend and len(same) < _SAME_KIND_DAYS:
                 same.append(seen)
                 if k <= _RECENT_DAYS and len(recent) < 2:
                     recent.append(seen)
-        days = same if len(same) >= 2 else any_day
-        minutes = sum(m for _, _, m in days)
-        rate_c = self._shrunk(sum(c for c, _, _ in days), minutes, prior_c)
-        rate_o = self._shrunk(sum(o for _, o, _ in days), minutes, prior_o)
+        count, others, minutes = _totals(same if len(same) >= 2 else any_day)
+        rate_c = self._shrunk(count, minutes, prior_c)
+        rate_o = self._shrunk(others, minutes, prior_o)
         weeks = [seen for _, seen in self._hours_seen(hour - _WEEK_HOURS, -_WEEK_HOURS,
                                                        _WEEKS_BACK)]
         if weeks:
-            minutes = sum(m for _, _, m in weeks)
-            week_c = self._shrunk(sum(c for c, _, _ in weeks), minutes, rate_c)
-            week_o = self._shrunk(sum(o for _, o, _ in weeks), minutes, rate_o)
+            count, others, minutes = _totals(weeks)
+            week_c = self._shrunk(count, minutes, rate_c)
+            week_o = self._shrunk(others, minutes, rate_o)
             if len(weeks) >= 2:
                 rate_c, rate_o = week_c, week_o
             else:
                 rate_c, rate_o = max(rate_c, week_c), max(rate_o, week_o)
         if recent:  # the last two days of the kind (those seen) are a floor
-            minutes = sum(m for _, _, m in recent)
-            rate_c = max(rate_c, sum(c for c, _, _ in recent) / minutes)
-            rate_o = max(rate_o, sum(o for _, o, _ in recent) / minutes)
+            count, others, minutes = _totals(recent)
+            rate_c = max(rate_c, count / minutes)
+            rate_o = max(rate_o, others / minutes)
         if len(self.hour_rates) > 96:  # a look-ahead reads up to a day of hours
             self.hour_rates = {h: r for h, r in self.hour_rates.items() if h >= hour - 40}
         self.hour_rates[hour] = (rate_c, rate_o)
@@ -1218,10 +1298,15 @@ class _OrgState:
         """The UTC minutes [first, end) cut where the usual rates may change."""
         out = []
         while first < end:
-            off = self.offset(first)
+            off = self.offset(first) if self.clock is not None else 0
             block = (first + off) // 30
-            stop = min(end, (block + 1) * 30 - off, (first // 60 + 1) * 60)
-            out.append((first, stop, self.rates(block)))
+            stop = (block + 1) * 30 - off
+            hour_end = (first // 60 + 1) * 60
+            if hour_end < stop:
+                stop = hour_end
+            if end < stop:
+                stop = end
+            out.append((first, stop, self.block_rates.get(block) or self.rates(block)))
             first = stop
         return out
 
@@ -1234,9 +1319,16 @@ class _OrgState:
             list[int], list[int], list[int], list[float], list[float], list[float]]:
         """Of the trailing spans ending with `minute` (`lengths` ascending): complaints,
         other mentions, reach, E, E₀ and M. One pass back over the half-hour blocks, one
-        bisection per span for the counts."""
+        bisection per span for the counts (`totals_before`, written out: a tested minute
+        reads some twenty spans)."""
         end = minute + 1
-        c_end, o_end, r_end = self.totals_before(end)
+        sum_minute, head = self.sum_minute, self.head
+        sum_c, sum_o, sum_r = self.sum_complaints, self.sum_others, self.sum_reach
+        at = bisect_left(sum_minute, end, head) - 1
+        if at < head:
+            c_end, o_end, r_end = self.base
+        else:
+            c_end, o_end, r_end = sum_c[at], sum_o[at], sum_r[at]
         segments = self.segments(end - lengths[-1], end)
         i = len(segments) - 1
         pos = end
@@ -1247,6 +1339,7 @@ class _OrgState:
         es: list[float] = []
         e0s: list[float] = []
         ms: list[float] = []
+        base_c, base_o, base_r = self.base
         for length in lengths:
             low = end - length
             while pos > low:
@@ -1259,10 +1352,15 @@ class _OrgState:
                 pos = take
                 if pos == seg_start:
                     i -= 1
-            c, o, r = self.totals_before(low)
-            ks.append(c_end - c)
-            os.append(o_end - o)
-            rs.append(r_end - r)
+            at = bisect_left(sum_minute, low, head, at + 1) - 1  # the spans grow: no later
+            if at < head:
+                ks.append(c_end - base_c)
+                os.append(o_end - base_o)
+                rs.append(r_end - base_r)
+            else:
+                ks.append(c_end - sum_c[at])
+                os.append(o_end - sum_o[at])
+                rs.append(r_end - sum_r[at])
             es.append(e)
             e0s.append(e0)
             ms.append(m)
@@ -1433,7 +1531,8 @@ class SurgeDetector:
         complaint_from = np.searchsorted(group[mine], np.arange(len(starts) + 1))
 
         # Python values only where they are read: texts and authors of complaints alone.
-        picked = table.take(pa.array(complaint_rows))
+        picked = table.select(["event_id", "author_id", "author_handle", "author_followers",
+                               "text"]).take(pa.array(complaint_rows))
         event_ids = picked["event_id"].to_pylist()
         grouped = _BatchRows(
             other_minutes=other_minutes.tolist(), other_counts=other_counts.tolist(),
@@ -1457,9 +1556,7 @@ class SurgeDetector:
             bounds = np.searchsorted(group_code, np.array(quiet), side="left").tolist()
             ends_at = np.searchsorted(group_code, np.array(quiet), side="right").tolist()
             for code, g0, g1 in zip(quiet, bounds, ends_at, strict=True):
-                state = self._orgs[names[code]]
-                for g in range(g0, g1):
-                    state.add_rows(grouped, g)
+                self._orgs[names[code]].add_rows(grouped, g0, g1)
 
         minutes_l, tick_l = minutes.tolist(), tick.tolist()
         partition_l, codes_l, fires_l = partition.tolist(), codes.tolist(), fires.tolist()
@@ -1480,7 +1577,7 @@ class SurgeDetector:
                     self._wake(state)
                 if state.first_minute < 0:
                     state.start(minutes_l[row])
-                state.add_rows(grouped, g)
+                state.add_rows(grouped, g, g + 1)
             if fires_l[row]:
                 self._tick(partition_l[row], tick_l[row])
         for p, clock in final.items():
@@ -2124,6 +2221,15 @@ class SurgeDetector:
         return {"terms": [t.to_json() for t in terms], "sampled_complaints": len(texts),
                 "sampled_usual": len(usual), "top_authors": authors, "posts": posts,
                 "sample_ids": tuple(entry[2] for entry in top[:SAMPLE_SIZE])}
+
+
+def _totals(seen: Sequence[tuple[float, float, int]]) -> tuple[float, float, int]:
+    """Complaints, other mentions and minutes of hours seen (`_OrgState._hours_seen`), each
+    summed in their order."""
+    if not seen:
+        return 0, 0, 0
+    count, others, minutes = zip(*seen, strict=True)
+    return sum(count), sum(others), sum(minutes)
 
 
 def _unread_until(state: _OrgState) -> float:

@@ -358,6 +358,21 @@ def test_the_gate_never_hides_a_span_that_holds() -> None:
                 assert k - rho * span_usual >= gate, (ratio, usual, span_usual, k, gate)
 
 
+def test_a_hint_never_changes_the_least_count() -> None:
+    """The gate computes the least count the tail test lets through at each usual count of
+    its grid, starting from the one before (`_least_count`'s hint): whatever the hint —
+    the true count, below or above it — the count is the one found from scratch."""
+    from pipelines.processing.escalation import _least_count
+
+    for log_p, shape in ((math.log(1e-4), math.inf), (math.log(5e-5), 100.0),
+                         (math.log(0.1), 1.0), (math.log(1e-9), 16.0)):
+        for usual in (0.0, 1e-4, 0.02, 0.4, 1.0, 2.5, 7.0, 31.0, 140.0):
+            least = _least_count(usual, log_p, shape)
+            assert least >= 1
+            for hint in {0, 1, least - 3, least - 1, least, least + 1, least + 4, 2 * least + 9}:
+                assert _least_count(usual, log_p, shape, hint) == least, (usual, shape, hint)
+
+
 def test_a_lasting_new_level_opens_an_alert_and_is_learnt() -> None:
     # From a Tuesday afternoon on, three times the complaints for good (the rest as usual).
     level = Rhythm(complaints=1.5, others=4.0)
