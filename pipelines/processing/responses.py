@@ -103,20 +103,21 @@ sorted levels finds them, for a whole batch's ids and reply targets at once). A 
 is made only when a reply or an alert asks for one. A mention held nobody answers costs
 ~120 bytes of columns plus its row in the SLA queue, where a tuple, its id string and two
 dictionary entries took ~450. Replies go in bulk too (`_take_replies`) where the mention
-they name is held as columns on their partition, no other reply of the batch names it and
-its organisation's silence is not walked (nearly every reply): the mentions they answer
-go to a new block with their first responses (`_Block.answers`: the replies' ids, handles
-and roles, when each was posted and read), their old rows are released, and their rows are
-made from that block in one table; a reply that changes nothing (another organisation's,
-too late, not earlier than the first response known) is found by mask. An answered
-mention costs one more row of columns, not a state tuple on the shelves. An organisation's
-silence is walked event by event only in a batch where it may flip, else its latest
-mention and post come from the columns. Python walks the other replies (orphans, a second
-reply in the batch, one that may be earlier than the first response) and the other
-mentions, in offset order; a mention such a reply answers moves to the shelves as a tuple.
-Rows of mentions that are new and still open come straight from the batch's columns;
-business response seconds are computed per calendar (or organisation) in one go when the
-rows are made.
+they name is held as columns on their partition, no reply of the batch on another partition
+names it and its organisation's silence is not walked (nearly every reply; of several
+naming one mention, the first read is its answer and the best its first response): the
+mentions they answer go to a new block with their first responses (`_Block.answers`: the
+replies' ids, handles and roles, when each was posted and read), their old rows are
+released, and their rows are made from that block in one table; a reply that changes
+nothing (another organisation's, too late, not earlier than the first response known) is
+found by mask. An answered mention costs one more row of columns, not a state tuple on the
+shelves. An organisation's silence is walked event by event only in a batch where it may
+flip, else its latest mention and post come from the columns. Python walks the other
+replies (orphans, a second reply on another partition, one that may be earlier than the
+first response) and the other mentions, in offset order; a mention such a reply answers
+moves to the shelves as a tuple. Rows of mentions that are new and still open come straight
+from the batch's columns; business response seconds are computed per calendar (or
+organisation) in one go when the rows are made.
 
 The queue past SLA is columns per organisation and partition (`_Pool`): for each mention
 that may wait, the instant it would start (its breach, or when it was read after that), its
@@ -497,13 +498,22 @@ class ResponseTracker:
 
     def _look_up(self, batch: _Batch) -> None:
         """Which of the batch's mention ids and reply targets are held as columns, all at
-        once; which targets only one reply of the batch names (`_take_replies`)."""
+        once; which targets only one reply of the batch names, and which several replies
+        on one partition name (`_take_replies`)."""
         targets = [t for t in batch.p_reply_to if t is not None]
         named: set[str] = set()
         twice: set[str] = set()
         for target in targets:
             (twice if target in named else named).add(target)
         batch.named_once = named - twice
+        if twice:
+            here: dict[str, int] = {}
+            for named_by, number in zip(batch.p_reply_to, batch.p_partition.tolist(),
+                                        strict=True):
+                if named_by in twice:
+                    assert named_by is not None
+                    here[named_by] = number if here.get(named_by, number) == number else -1
+            batch.named_here = here
         self._refs = self._held.find([*batch.m_ids, *named]) if self._held.count else {}
 
     def _get(self, key: str) -> _State | None:
@@ -781,16 +791,16 @@ class ResponseTracker:
                       exact: set[int], fresh: dict[str, int],
                       ) -> tuple[np.ndarray, list[tuple[int, _Watch]]]:
         """Take the partition's replies in bulk where the mention they name is held as
-        columns and nothing else of the batch can change what they do: no other reply of
-        the batch names it, its silence is not walked (`exact`), and it is on this
-        partition. Such a reply answers an open mention of its organisation that has not
-        left the state: the mentions answered go to a new `_Block` with their responses
-        (their old rows are released), their rows are made from it (`_answered_rows`);
-        or it changes nothing (another organisation's, too late, or not earlier than the
-        first response known). Returns which positions were taken, and per organisation
-        the first position at which its queue needs a decision, for the walk to
-        interleave in offset order. What `_take_reply` would have done to each, in order:
-        the result is the same."""
+        columns and nothing else of the batch can change what they do: no reply of the batch
+        on another partition names it, its silence is not walked (`exact`), and it is on
+        this partition (several replies naming one mention: `_first_and_best`). Such a reply
+        answers an open mention of its organisation that has not left the state: the
+        mentions answered go to a new `_Block` with their responses (their old rows are
+        released), their rows are made from it (`_answered_rows`); or it changes nothing
+        (another organisation's, too late, or not earlier than the first response known).
+        Returns which positions were taken, and per organisation the first position at which
+        its queue needs a decision, for the walk to interleave in offset order. What
+        `_take_reply` would have done to each, in order: the result is the same."""
         taken = np.zeros(len(events), bool)
         refs = self._refs
         replies = np.flatnonzero(batch.replying[events])
@@ -801,10 +811,11 @@ class ResponseTracker:
             replies = replies[~np.isin(batch.code[events[replies]], list(exact))]
         targets = batch.p_reply_to
         shelved = self._mentions.index
-        once = batch.named_once
+        once, here, number = batch.named_once, batch.named_here, part.number
         posts = (events[replies] - n_m).tolist()
         named = [i for i, k in enumerate(posts)
-                 if (t := targets[k]) in once and t in refs and t not in shelved]
+                 if ((t := targets[k]) in once or here.get(t) == number) and t in refs
+                 and t not in shelved]
         if len(named) < _FEW_REPLIES:
             return taken, []  # the walk takes a few for less than a block costs
         replies = replies[named]
@@ -825,11 +836,18 @@ class ResponseTracker:
                    | (clocked & (at > state["created"] + keep))
                    | (reply_at > state["answered"]))
         answers = home & ~nothing & (state["answered"] == _NO)
-        taken[replies[home & (nothing | answers)]] = True
-        if not answers.any():
+        if len(set(ids)) < len(ids):
+            chosen, best, walked = self._first_and_best(batch, ids, answers, home & ~nothing,
+                                                        k, reply_at)
+            taken[replies[home & ~walked]] = True
+        else:
+            taken[replies[home & (nothing | answers)]] = True
+            chosen = best = np.flatnonzero(answers)
+        if not chosen.size:
             return taken, []
-        chosen = np.flatnonzero(answers)
-        at, reply_at, codes, k = at[chosen], reply_at[chosen], codes[chosen], k[chosen]
+        # The first answer read decides the queue; the best one is the first response.
+        at, codes, answer_at = at[chosen], codes[chosen], reply_at[chosen]
+        reply_at, k = reply_at[best], k[best]
         old = old[chosen]
         ids = [ids[i] for i in chosen.tolist()]
         take = pa.array(chosen, pa.int64())
@@ -857,7 +875,7 @@ class ResponseTracker:
         positions = replies[chosen]
         touches = []
         after = breach <= at
-        in_time = reply_at >= breach
+        in_time = answer_at >= breach
         for code in np.unique(codes).tolist():
             mine = codes == code
             watch = watches[code]
@@ -869,6 +887,46 @@ class ResponseTracker:
                 watch.touches.extend(at[late].tolist())
                 touches.append((int(positions[late][0]), watch))
         return taken, touches
+
+    @staticmethod
+    def _first_and_best(batch: _Batch, ids: list[str], answers: np.ndarray,
+                        counting: np.ndarray, posts: np.ndarray, reply_at: np.ndarray,
+                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """`_take_replies` where several of its replies (in offset order, naming `ids`)
+        name one mention: what `_take_reply` would do to them one by one. The first that
+        answers (`answers`) is read as the answer, and each later one that is earlier
+        (`_Reply` order) replaces the first response. Returns the positions of the first
+        answers, of the best answers (one each, in offset order), and which replies are
+        left to the walk: all of a mention's when one of them (`counting`: of its
+        organisation, in time) may improve the answer it already had."""
+        first_of: dict[str, int] = {}
+        group = np.fromiter((first_of.setdefault(t, i) for i, t in enumerate(ids)), np.int64,
+                            len(ids))
+        walked = np.zeros(len(ids), bool)
+        walked[group[counting & ~answers]] = True
+        walked = walked[group]
+        valid = np.flatnonzero(answers)
+        _, first = np.unique(group[valid], return_index=True)
+        chosen = np.sort(valid[first])
+        best = chosen.copy()
+        several = np.flatnonzero(np.bincount(group[valid], minlength=len(ids)) > 1)
+        if several.size:
+            rivals = valid[np.isin(group[valid], several)]
+            take = pa.array(posts[rivals], pa.int64())
+            winner: dict[int, tuple[tuple[Any, ...], int]] = {}
+            for i, g, created, post_id, handle, role in zip(
+                    rivals.tolist(), group[rivals].tolist(), reply_at[rivals].tolist(),
+                    batch.p_id_arrow.take(take).to_pylist(),
+                    batch.p_handle_arrow.take(take).to_pylist(),
+                    batch.p_role_arrow.take(take).to_pylist(), strict=True):
+                reply = (created, post_id, handle, role)
+                kept = winner.get(g)
+                if kept is None or reply < kept[0]:
+                    winner[g] = (reply, i)
+            best = np.array([winner[g][1] if g in winner else c
+                             for c, g in zip(chosen.tolist(), group[chosen].tolist(),
+                                             strict=True)], np.int64)
+        return chosen, best, walked
 
     def _make_ready(self, batch: _Batch, posts: np.ndarray) -> None:
         """The states of the held mentions the walk's replies (merged numbers `posts`) name,
@@ -1998,6 +2056,8 @@ class _Batch:
         self.breach = self.deadline = self.expires = np.zeros(0, np.int64)
         self.codes: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # `word_codes`
         self.named_once: set[str] = set()  # mention ids one reply names (`_look_up`)
+        # mention ids several replies name -> their partition (-1: more than one)
+        self.named_here: dict[str, int] = {}
         self.authors: tuple[pa.Array, pa.Array] | None = None  # author ids and handles
 
     @cached_property

@@ -27,7 +27,7 @@ from pipelines.ingest.decode import Mention, Post, Source, decode
 from pipelines.ingest.sink import mentions_table, posts_table, responses_table
 from pipelines.processing.alerts import Alert
 from pipelines.processing.responses import ROWS_SCHEMA, ResponseTracker
-from pipelines.roster import Roster, load_roster
+from pipelines.roster import Roster, load_roster, parse_roster
 from pipelines.simulate import simulate_to_file
 from tests import tracker_reference as reference
 
@@ -236,3 +236,62 @@ def test_calls_that_span_days_give_the_rows_and_alerts_of_the_per_event_tracker(
         assert got.alerts == want.alerts, f"call {call}: alert states differ"
         kinds += [(a.kind, a.status) for a in got.alerts]
     assert {("silent_org", "open"), ("silent_org", "resolved")} <= set(kinds)
+
+
+def test_several_replies_in_a_call_to_one_mention_count_as_one_by_one() -> None:
+    """A call with many replies (taken in bulk), some mentions named by several: the first
+    answer read is the answer the queue sees, a later-read reply posted earlier becomes the
+    first response, and another organisation's reply or a copy changes nothing."""
+    roster = parse_roster({
+        "defaults": {"timezone": "UTC", "first_response_sla": "1h", "answer_window": "2d"},
+        "orgs": [{"id": "a", "accounts": [{"platform": "twitter", "handle": "a-care",
+                                           "role": "official"}]},
+                 {"id": "b"}]})
+    offsets = iter(range(10**6))
+    start = datetime(2026, 3, 2, 9, tzinfo=UTC)
+
+    def source(at: datetime) -> Source:
+        return Source("t", 0, next(offsets), at)
+
+    def mention(i: int) -> Mention:
+        at = start + timedelta(minutes=i)
+        return Mention(org_id="a", event_id=f"m{i}", platform="twitter", created_at=at,
+                       author_id=f"u{i}", author_handle=f"klant{i}", author_followers=1,
+                       author_verified=False, kind="mention", text="?", lang="nl",
+                       in_reply_to=None, shared_from=None, sentiment=0.0, complaint=i % 2 == 0,
+                       source=source(at))
+
+    def reply(post_id: str, i: int, minutes: int, org: str = "a") -> Post:
+        at = start + timedelta(minutes=i + minutes)
+        return Post(org_id=org, event_id=post_id, platform="twitter", created_at=at,
+                    account_id=f"{org}-care", account_handle=f"{org}-care",
+                    account_role="official", account_followers=1, kind="reply",
+                    in_reply_to=f"m{i}", text="!", org_source="roster", source=source(at))
+
+    mentions = [mention(i) for i in range(60)]
+    posts = [reply(f"r{i}", i, 90 if i < 20 else 20) for i in range(60)]  # 0-19 after SLA
+    posts += [reply(f"earlier{i}", i, 30) for i in range(10)]  # read later, posted earlier
+    posts += [reply(f"other{i}", i, 10, org="b") for i in range(20, 25)]  # not its org
+    posts += [reply(f"r{i}", i, 20) for i in range(25, 30)]  # a copy read again
+    posts += [reply(f"second{i}", i, 5) for i in range(30, 35)]  # earlier than the first
+    calls: list[tuple[list[Mention], list[Post], datetime]] = [
+        ([m], [], start + timedelta(minutes=i)) for i, m in enumerate(mentions)]
+    calls += [([], posts, start + timedelta(hours=3)),
+              ([], [], start + timedelta(days=3))]
+    old, new = reference.ResponseTracker(roster), ResponseTracker(roster)
+    rows: dict[str, dict[str, object]] = {}
+    alerts: list[Alert] = []
+    for call, (ms, ps, clock) in enumerate(calls):
+        want = old.process(ms, ps, {0: clock})
+        got = new.process_tables(mentions_table(ms, NOW), posts_table(ps, NOW), {0: clock})
+        assert by_mention(got.rows) == by_mention(responses_table(want.rows)), f"call {call}"  # type: ignore[arg-type]
+        assert got.alerts == want.alerts, f"call {call}: alert states differ"
+        rows.update((str(r["mention_id"]), r) for r in got.rows.to_pylist())
+        alerts += got.alerts
+    first = {m: (r["first_response_id"], r["sla_breached"]) for m, r in rows.items()}
+    assert first["m3"] == ("earlier3", False)  # 30 minutes: in time after all
+    assert first["m15"] == ("r15", True)
+    assert first["m22"] == ("r22", False)  # not org b's, though it was read first
+    assert first["m27"] == ("r27", False)
+    assert first["m31"] == ("second31", False)
+    assert {a.status for a in alerts} == {"open", "resolved"}  # 0-19 seemed to wait
