@@ -177,6 +177,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
+from itertools import pairwise
 from typing import Any
 
 import numpy as np
@@ -1445,6 +1446,12 @@ class SurgeDetector:
         judged, are computed on the columns, and an organisation's rows between two such
         points of its partition are counted together: the same sequence of counts and
         judgements as one row at a time, so batch boundaries change nothing.
+
+        Which is used here too: a batch that moves a partition's clock by more than
+        `_STRETCH` (a worker's call of one partition's 20 000 events can span days of event
+        time) is counted in stretches of rows, each as its own batch with the clocks its
+        rows leave, so that each stretch's look-ahead reaches its end (`_look_ahead` reaches
+        at most `_AHEAD_MOST` past the minutes already in the history).
         """
         out: list[Alert] = []
         self._out = out
@@ -1452,7 +1459,12 @@ class SurgeDetector:
         try:
             ends = {p: _seconds(at, "clock") for p, at in clocks.items()}
             if mentions.num_rows:
-                self._count(mentions, ends)
+                *stretches, last = self._stretches(mentions)
+                for start, stop, reached in stretches:
+                    self._count(mentions.slice(start, stop - start), reached)
+                    self._settle()  # the end of a batch whose clocks are where its rows
+                    self._unread = {}  # left them: no more ticks
+                self._count(mentions.slice(last[0], last[1] - last[0]), ends)
             for partition in sorted(ends):
                 ts = ends[partition]
                 clock = self._clock.get(partition)
@@ -1465,6 +1477,26 @@ class SurgeDetector:
                 state.ahead, state.ahead_bound = [], None
                 state.ahead_next = state.ahead_end = -1
             self._ahead_states = []
+        return out
+
+    def _stretches(self, table: pa.Table) -> list[tuple[int, int, dict[int, float]]]:
+        """The batch's rows cut where a partition's clock has moved `_STRETCH` since its
+        first row in the batch, then again each `_STRETCH` on: (first row, end, each
+        partition's clock after the stretch's rows). One stretch for most batches."""
+        tick = clock_at(table).cast(pa.int64()).to_numpy() / 1000.0
+        partition = table["source_partition"].cast(pa.int64()).to_numpy()
+        cuts: list[int] = []
+        for p in np.unique(partition).tolist():
+            rows = np.flatnonzero(partition == p)
+            running = np.maximum.accumulate(tick[rows])
+            stretch = (running - running[0]) // (_STRETCH * 60)
+            cuts += rows[1:][stretch[1:] > stretch[:-1]].tolist()
+        bounds = [0, *sorted(set(cuts)), table.num_rows]
+        out = []
+        for start, stop in pairwise(bounds):
+            part, at = partition[start:stop], tick[start:stop]
+            reached = {p: float(at[part == p].max()) for p in np.unique(part).tolist()}
+            out.append((start, stop, reached))
         return out
 
     def _count(self, table: pa.Table, clocks: Mapping[int, float]) -> None:
@@ -2253,6 +2285,9 @@ _BULK_STRETCH = 4096  # minutes of the running bound computed at once while load
 _BULK_MOST = 400 * 1440  # minutes: an organisation's history longer than this is walked
 _BULK_ROOM = 1e-6  # the bound from cumulative sums is not rounded as the walk's is
 _AHEAD_LEAST = 30  # minutes a look-ahead must reach to pay for its arrays
+_STRETCH = 12 * 60  # minutes of a partition's clock counted as one batch (`process_table`):
+# its look-ahead starts from minutes committed up to the slow window (at most 6 h) and
+# `_COMMIT_EVERY` behind the clock and reaches `_AHEAD_MOST` past them
 _AHEAD_MOST = 20 * 60  # minutes past the committed ones a look-ahead may reach: the usual
 # counts of a minute read history at least 22.5 h old (21.5 h across a clock change), which
 # must be committed already

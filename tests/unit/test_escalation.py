@@ -706,6 +706,27 @@ def test_process_table_gives_the_alerts_of_one_mention_at_a_time(
     assert alerts == world_reference
 
 
+def test_a_call_that_spans_days_is_judged_in_bulk(
+        simulated_world: tuple[Roster, list[Mention]], world_reference: list[Alert]) -> None:
+    """A worker's call can hold one partition's 20 000 events, days of event time, while a
+    look-ahead reaches less than a day past the minutes in the history: such a call is
+    counted in stretches, each with its own look-ahead. Each partition's four days in one
+    call: per organisation the alert states of one mention at a time, and most minutes
+    passed in bulk (taken whole, 42 % of them were judged one by one)."""
+    rost, mentions = simulated_world
+    detector = SurgeDetector(rost)
+    alerts: list[Alert] = []
+    clocks: dict[int, datetime] = {}
+    for p in range(WORLD_PARTITIONS):
+        mine = sorted((m for m in mentions if m.source.partition == p),
+                      key=lambda m: m.source.offset)
+        clocks[p] = max(m.clock_at for m in mine)
+        alerts += detector.process_table(mentions_table(mine, NOW), dict(clocks))
+    assert per_org(alerts) == per_org(world_reference)
+    work = detector.work
+    assert 10 * work.minutes_stepped <= work.minutes_stepped + work.minutes_skipped, work
+
+
 @pytest.mark.parametrize("hours", [56.6, 56.7])
 def test_the_history_in_columns_leaves_the_state_the_rows_leave(
         simulated_world: tuple[Roster, list[Mention]], hours: float) -> None:
