@@ -50,15 +50,26 @@ def load(path: Path, roster: Roster, partitions: int) -> list[Mention]:
     return mentions
 
 
-def batches(mentions: list[Mention], batch: int) -> list[Batch]:
+def batches(mentions: list[Mention], batch: int, one_partition: bool = False) -> list[Batch]:
     """The calls' arguments: the batch's mentions in (partition, offset) order, and each
-    partition's clock."""
+    partition's clock. With `one_partition`, each call holds the next `batch` mentions of
+    one partition, the partitions in turn, as a worker's calls can while it catches up (a
+    poll of 20 000 events from one partition: days of event time)."""
     out: list[Batch] = []
     clocks: dict[int, datetime] = {}
     now = datetime.now(UTC)
-    for start in range(0, len(mentions), batch):
-        chunk = sorted(mentions[start:start + batch],
-                       key=lambda m: (m.source.partition, m.source.offset))
+    chunks: list[list[Mention]] = []
+    if one_partition:
+        per: dict[int, list[Mention]] = {}
+        for m in mentions:
+            per.setdefault(m.source.partition, []).append(m)
+        for start in range(0, max(map(len, per.values()), default=0), batch):
+            chunks += [rows[start:start + batch] for _, rows in sorted(per.items())
+                       if rows[start:start + batch]]
+    else:
+        chunks = [mentions[start:start + batch] for start in range(0, len(mentions), batch)]
+    for chunk in chunks:
+        chunk = sorted(chunk, key=lambda m: (m.source.partition, m.source.offset))
         for m in chunk:
             p = m.source.partition
             if p not in clocks or m.clock_at > clocks[p]:
@@ -84,6 +95,8 @@ def main() -> None:
     parser.add_argument("events", type=Path)
     parser.add_argument("--roster", type=Path)
     parser.add_argument("--batch", type=int, default=20_000)
+    parser.add_argument("--one-partition", action="store_true",
+                        help="each call one partition's next --batch mentions, in turn")
     parser.add_argument("--partitions", type=int, default=6)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--alerts", type=Path, help="write the alert states here (JSON lines)")
@@ -91,7 +104,7 @@ def main() -> None:
     roster = load_roster(args.roster)
     mentions = load(args.events, roster, args.partitions)
     count = len(mentions)
-    calls = batches(mentions, args.batch)
+    calls = batches(mentions, args.batch, args.one_partition)
     del mentions
     collect_rarely()  # as in the detector's own process: the loaded events and the
     # classifier, which are not the detector's, frozen out of the collector's scans
