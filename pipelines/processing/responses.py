@@ -899,9 +899,7 @@ class ResponseTracker:
         answers, of the best answers (one each, in offset order), and which replies are
         left to the walk: all of a mention's when one of them (`counting`: of its
         organisation, in time) may improve the answer it already had."""
-        first_of: dict[str, int] = {}
-        group = np.fromiter((first_of.setdefault(t, i) for i, t in enumerate(ids)), np.int64,
-                            len(ids))
+        group = np.asarray(pa.array(ids, pa.string()).dictionary_encode().indices, np.int64)
         walked = np.zeros(len(ids), bool)
         walked[group[counting & ~answers]] = True
         walked = walked[group]
@@ -923,9 +921,8 @@ class ResponseTracker:
                 kept = winner.get(g)
                 if kept is None or reply < kept[0]:
                     winner[g] = (reply, i)
-            best = np.array([winner[g][1] if g in winner else c
-                             for c, g in zip(chosen.tolist(), group[chosen].tolist(),
-                                             strict=True)], np.int64)
+            rivalled = np.flatnonzero(np.isin(group[chosen], several))
+            best[rivalled] = [winner[g][1] for g in group[chosen[rivalled]].tolist()]
         return chosen, best, walked
 
     def _make_ready(self, batch: _Batch, posts: np.ndarray) -> None:
@@ -2670,13 +2667,23 @@ class _Held:
             levels.append((keys, refs))
 
     def _held_refs(self, refs: np.ndarray) -> np.ndarray:
-        """Which references still name a row held here."""
+        """Which references still name a row held here: one look-up in the held blocks'
+        `alive` flags laid end to end (a mask per block over a large level cost more)."""
+        numbers = np.fromiter(self.blocks, np.int64, len(self.blocks))
+        if not numbers.size:
+            return np.zeros(len(refs), bool)
+        order = np.argsort(numbers)
+        numbers = numbers[order]
+        blocks = list(self.blocks.values())
+        alive = [blocks[i].alive for i in order.tolist()]
+        sizes = np.fromiter(map(len, alive), np.int64, len(alive))
+        starts = np.cumsum(sizes) - sizes
+        flags = np.concatenate([*alive, np.zeros(1, bool)])  # the last: a block gone
         number = refs >> _BLOCK_BITS
-        keep = np.isin(number, np.fromiter(self.blocks, np.int64, len(self.blocks)))
-        for n in np.unique(number[keep]).tolist():
-            mine = np.flatnonzero(number == n)
-            keep[mine] = self.blocks[n].alive[refs[mine] & _BLOCK_ROWS]
-        return keep
+        at = np.minimum(np.searchsorted(numbers, number), len(numbers) - 1)
+        where = np.where(numbers[at] == number, starts[at] + (refs & _BLOCK_ROWS),
+                         len(flags) - 1)
+        return flags[where]
 
     def find(self, ids: list[str]) -> dict[str, int]:
         """The references of those of `ids` that are held here: a search per level for all
@@ -2810,7 +2817,7 @@ class _Held:
     def release(self, refs: list[int]) -> None:
         """The rows' states moved on (to the shelves, or to a block of answered mentions):
         no longer held here."""
-        refs_array = np.unique(np.array(refs, np.int64))  # sorted: a block's rows together
+        refs_array = _sorted_distinct(np.array(refs, np.int64))  # a block's rows together
         number = refs_array >> _BLOCK_BITS
         cuts = np.flatnonzero(np.diff(number)) + 1
         for group in np.split(refs_array, cuts):
@@ -2828,6 +2835,15 @@ class _Held:
         self.stale += alive
         if not self.blocks:
             self.levels, self.stale = [], 0
+
+
+def _sorted_distinct(values: np.ndarray) -> np.ndarray:
+    """`np.unique` of many distinct values: a sort, then a mask (np.unique hashes first,
+    which costs three times as much on ten thousand references)."""
+    values = np.sort(values)
+    if values.size > 1:
+        values = values[np.concatenate([[True], values[1:] != values[:-1]])]
+    return values
 
 
 def _merge(older: tuple[np.ndarray, np.ndarray],
