@@ -6,7 +6,8 @@
 Decodes the file as the worker would (partition from the organisation, as `dorpspomp
 replay` keys it; Kafka timestamps at the events' own time, as a live stream has them),
 then hands the tracker batches of `--batch` events with the partitions' clocks, the way
-`pipelines.processing.processors` does, and times only the tracker's calls, in CPU time of
+`pipelines.processing.processors` does (`--per-partition`: each batch one partition's
+events, as a live worker's fetches bring them), and times only the tracker's calls, in CPU time of
 this process (other processes on a shared machine then cost it little). By default the
 batches are Arrow tables in the warehouse's layout
 (`pipelines.ingest.sink.mentions_table` / `posts_table`, made before the clock starts, as the
@@ -56,13 +57,25 @@ def load(path: Path, roster: Roster, partitions: int) -> list[Mention | Post]:
 Batch = tuple[Any, Any, dict[int, datetime]]
 
 
-def batches(events: list[Mention | Post], batch: int, tables: bool) -> list[Batch]:
-    """The calls' arguments: mentions, posts (lists or tables) and each partition's clock."""
+def batches(events: list[Mention | Post], batch: int, tables: bool,
+            per_partition: bool = False) -> list[Batch]:
+    """The calls' arguments: mentions, posts (lists or tables) and each partition's clock.
+    `per_partition`: each call holds the next `batch` events of one partition, partitions in
+    turn, as the live worker hands them over (a fetch from the broker is one partition's
+    records), so a call spans `partitions` times the event time."""
     out: list[Batch] = []
     clocks: dict[int, datetime] = {}
     now = datetime.now(UTC)
-    for start in range(0, len(events), batch):
-        chunk = events[start:start + batch]
+    if per_partition:
+        own: dict[int, list[Mention | Post]] = {}
+        for event in events:
+            own.setdefault(event.source.partition, []).append(event)
+        longest = max(map(len, own.values()), default=0)
+        chunks = [mine[start:start + batch] for start in range(0, longest, batch)
+                  for _, mine in sorted(own.items()) if start < len(mine)]
+    else:
+        chunks = [events[start:start + batch] for start in range(0, len(events), batch)]
+    for chunk in chunks:
         for event in chunk:
             p = event.source.partition
             at = event.clock_at
@@ -111,6 +124,8 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=20_000)
     parser.add_argument("--partitions", type=int, default=6)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--per-partition", action="store_true",
+                        help="each call one partition's events, as the live worker's")
     parser.add_argument("--objects", action="store_true",
                         help="time process() on decoded objects, not process_tables()")
     parser.add_argument("--dump", type=Path,
@@ -119,7 +134,7 @@ def main() -> None:
     roster = load_roster(args.roster)
     events = load(args.events, roster, args.partitions)
     tables = not args.objects
-    calls = batches(events, args.batch, tables)
+    calls = batches(events, args.batch, tables, args.per_partition)
     count = len(events)
     if tables:
         del events  # as in the worker, the events live only as columns
