@@ -1220,6 +1220,8 @@ class _OrgState:
         held, seen_minutes = self.hist_hour, self.hist_minutes
         # `_hours_seen(hour - 24, -24, _DAYS_BACK)`, written out (every new hour reads it)
         for k in range(1, _DAYS_BACK + 1):
+            if k > _ANY_DAYS and len(same) == _SAME_KIND_DAYS:
+                break  # nothing further back is read
             earlier = hour - 24 * k
             slot = earlier % _RING_HOURS
             if earlier < 0 or held[slot] != earlier or seen_minutes[slot] < _MIN_SAMPLE_MINUTES:
