@@ -7,8 +7,11 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
-from pipelines.ingest.batch import IngestBatch
+import pyarrow as pa
+
+from pipelines.ingest.batch import IngestBatch, WriteResult
 from pipelines.ingest.decoder import decode_messages
+from pipelines.processing.processors import StreamProcessors
 from pipelines.roster import Roster, load_roster
 from pipelines.simulate import simulate_to_file
 from pipelines.textmodel.classify import load_classifier
@@ -29,3 +32,18 @@ def decoded_world(tmp_path: Path) -> tuple[list[IngestBatch], Roster]:
     return [decode_messages("events", messages[a:a + size], stamps[a:a + size], roster,
                             classifier, timedelta(days=3650))
             for a in range(0, len(messages), size)], roster
+
+
+Output = tuple[list[tuple[str, int, str, str]], list[dict[str, object]]]
+"""The alert states (id, version, status, details) and response rows processors gave."""
+
+
+def outputs(processors: StreamProcessors, batches: list[IngestBatch]) -> Output:
+    """What `processors` make of `batches`, each taken as all new."""
+    alerts, rows = [], []
+    for batch in batches:
+        derived = processors.process(batch, WriteResult(batch.mentions, batch.posts, 0, 0))
+        alerts += [(a.alert_id, a.version, a.status, a.details_json()) for a in derived.alerts]
+        assert isinstance(derived.rows, pa.Table)
+        rows += derived.rows.to_pylist()
+    return alerts, rows

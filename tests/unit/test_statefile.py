@@ -8,15 +8,13 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import pyarrow as pa
 import pytest
 
 from pipelines.ingest import statefile
-from pipelines.ingest.batch import IngestBatch, WriteResult
 from pipelines.ingest.statefile import StateFileUnusable, StateTag
 from pipelines.processing.processors import StreamProcessors
 from pipelines.roster import Roster
-from tests.decodedworld import decoded_world
+from tests.decodedworld import decoded_world, outputs
 
 CLOCK = datetime(2026, 3, 2, 9, 30, 15, 123456, tzinfo=UTC)
 POSITIONS = {0: (120, CLOCK), 1: (0, None), 2: (77, CLOCK - timedelta(hours=3))}
@@ -106,16 +104,6 @@ def test_the_fingerprint_follows_the_roster_and_the_lateness() -> None:
 
 
 # -- the processors' sections ------------------------------------------------------------
-
-def outputs(processors: StreamProcessors, batches: list[IngestBatch]) -> tuple[list, list]:
-    alerts, rows = [], []
-    for batch in batches:
-        derived = processors.process(batch, WriteResult(batch.mentions, batch.posts, 0, 0))
-        alerts += [(a.alert_id, a.version, a.status, a.details_json()) for a in derived.alerts]
-        assert isinstance(derived.rows, pa.Table)
-        rows += derived.rows.to_pylist()
-    return alerts, rows
-
 
 @pytest.mark.parametrize("surge_process", [False, True])
 def test_processors_loaded_from_their_sections_go_on_as_the_ones_that_wrote_them(

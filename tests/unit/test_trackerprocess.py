@@ -9,19 +9,16 @@ from collections.abc import Iterator
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
-import pyarrow as pa
 import pytest
 
 from pipelines.ingest import statefile
-from pipelines.ingest.batch import IngestBatch, WriteResult
+from pipelines.ingest.batch import IngestBatch
 from pipelines.ingest.statefile import StateTag
 from pipelines.processing.processors import StreamProcessors
 from pipelines.processing.responses import ResponseTracker
 from pipelines.processing.trackerprocess import TrackerProcess
 from pipelines.roster import Roster
-from tests.decodedworld import decoded_world
-
-Output = tuple[list[tuple[str, int, str, str]], list[dict[str, object]]]
+from tests.decodedworld import Output, decoded_world, outputs
 
 
 @pytest.fixture(scope="module")
@@ -53,16 +50,6 @@ def made() -> Iterator[list[StreamProcessors]]:
             close = getattr(step, "close", None)
             if close is not None:
                 close()
-
-
-def outputs(processors: StreamProcessors, batches: list[IngestBatch]) -> Output:
-    alerts, rows = [], []
-    for batch in batches:
-        derived = processors.process(batch, WriteResult(batch.mentions, batch.posts, 0, 0))
-        alerts += [(a.alert_id, a.version, a.status, a.details_json()) for a in derived.alerts]
-        assert isinstance(derived.rows, pa.Table)
-        rows += derived.rows.to_pylist()
-    return alerts, rows
 
 
 def test_the_trackers_process_gives_the_same_rows_and_alerts(
