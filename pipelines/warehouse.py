@@ -290,13 +290,14 @@ class Warehouse:
 
         Why: an insert into a table with a materialized view is not atomic. ClickHouse
         stores the insert's part in the table, then pushes the rows through the view (a
-        test here killed a chDB process in between: the table had the rows, the view's
-        target none), so a worker killed at that moment leaves the alert states of its
-        last write in `alerts_state` only. A restart goes on from `alerts_state` and never
-        writes those states again: without this copy the `alerts` view would show an
-        older state of those alerts, or none, for good. (`mention_responses_state` heals
-        by itself: a restart writes the response rows of every event after the recorded
-        offsets again.)"""
+        chDB process killed in between, tried by hand with a view that sleeps, kept the
+        table's rows and none of the view's), so a worker killed at that moment leaves the
+        alert states of its last write in `alerts_state` only. A restart goes on from
+        `alerts_state` and never writes those states again: without this copy the `alerts`
+        view would show an older state of those alerts, or none, for good
+        (`tests/integration/test_determinism.py` failed so: three alerts whose whole lives
+        were in the killed write). `mention_responses_state` heals by itself: a restart
+        writes the response rows of every event after the recorded offsets again."""
         alerts_state, by_time = self.table("alerts_state"), self.table("alerts_by_time")
         columns = ", ".join(f"`{name}`" for name, in self.client.query(
             "SELECT name FROM system.columns WHERE database = {db:String} "
