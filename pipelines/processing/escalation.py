@@ -864,7 +864,6 @@ class _OrgState:
         minutes, ts, event_ids = rows.minutes, rows.ts, rows.event_ids
         authors, handles, followers = rows.author_ids, rows.handles, rows.followers
         texts, keys = rows.texts, rows.keys
-        usual_texts = self.usual_texts
         for c in range(start, stop):
             minute = minutes[c]
             if minute < cursor:
@@ -872,16 +871,8 @@ class _OrgState:
                                    followers[c], texts[c], keys[c])
                 continue
             event_id, text, key = event_ids[c], texts[c], keys[c]
-            if text:  # `sample_usual`
-                heap = usual_texts.get(minute // 1440)
-                if heap is None:
-                    self.sample_usual(minute, event_id, text, key)
-                elif len(heap) < USUAL_SAMPLE:
-                    heapq.heappush(heap, (-key, event_id, minute, text))
-                elif -key >= heap[0][0]:
-                    entry = (-key, event_id, minute, text)
-                    if entry > heap[0]:
-                        heapq.heapreplace(heap, entry)
+            if text:
+                self.sample_usual(minute, event_id, text, key)
             bucket = buckets.get(minute)
             if bucket is None:
                 bucket = buckets[minute] = _Minute()
@@ -897,19 +888,8 @@ class _OrgState:
                 reach = bucket.reach + (follower_count if before is None
                                         else follower_count - before)
                 bucket.reach = reach if reach <= UINT64_MAX else UINT64_MAX
-            top = bucket.top  # `_sample`
-            top.append((-follower_count, ts[c], event_id, author_id, handles[c], text))
-            if len(top) > 4 * SAMPLE_SIZE:
-                top.sort()
-                del top[SAMPLE_SIZE:]
-            if text:
-                sampled = bucket.texts
-                if len(sampled) < TEXT_SAMPLE:
-                    heapq.heappush(sampled, (-key, event_id, text))
-                elif -key >= sampled[0][0]:
-                    candidate = (-key, event_id, text)
-                    if candidate > sampled[0]:
-                        heapq.heapreplace(sampled, candidate)
+            self._sample(bucket, ts[c], event_id, author_id, handles[c], follower_count,
+                         text, key)
 
     def add_sample(self, minute: int, mention: Sampled, ts: float) -> None:
         """A complaint the history already counted: only its text, author and sample."""
