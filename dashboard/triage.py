@@ -14,7 +14,9 @@ nothing else (a busy hour or a slow day are figures on the page, not reasons):
   unanswered days ago would otherwise stay on this list for a week);
 - **silence**: mentions keep coming while none of the client's accounts posted
   anything, not even a reply, for a long stretch of its own business hours (an
-  open `silent_org` alert counts as silence too).
+  open `silent_org` alert counts as silence too once that stretch is `SILENT_AFTER` of
+  business hours: the alert counts calendar time, so without this a client closed at
+  weekends would be on the list every Saturday).
 
 Each part is bounded, so that the sum reads as points out of 100 and one part
 cannot drown the others: surge 25–55, queue 6–30, silence 10–15, and queue and
@@ -126,7 +128,8 @@ def urgency(found: Mapping[str, Any], org: Org, now: datetime) -> Urgency:
                        f"{format_seconds(overdue)} of business hours past it")
 
     silent = silent_for(found, org, now)
-    alerted = int(found.get("open_silences") or 0)
+    alerted = bool(found.get("open_silences")) and (
+        business_silence(found, org, now) >= SILENT_AFTER.total_seconds())
     if silent is not None:
         silence = silence_points(silent)
         last_post = found.get("last_post_at")
@@ -163,9 +166,15 @@ def silent_for(found: Mapping[str, Any], org: Org, now: datetime) -> float | Non
     newest = found.get("last_mention_at")
     if newest is None or now - newest > STILL_COMING:
         return None
-    since = found.get("last_post_at") or now - SILENCE_LOOKBACK
-    seconds = org.business_hours.business_seconds(since, now)
+    seconds = business_silence(found, org, now)
     return seconds if seconds >= SILENT_AFTER.total_seconds() else None
+
+
+def business_silence(found: Mapping[str, Any], org: Org, now: datetime) -> float:
+    """Business seconds since the client's last post (or since the look-back began,
+    without one)."""
+    since = found.get("last_post_at") or now - SILENCE_LOOKBACK
+    return org.business_hours.business_seconds(since, now)
 
 
 def _without_name(summary: Any, org: Org) -> str:

@@ -335,6 +335,20 @@ def test_a_silent_org_alert_counts_as_silence() -> None:
     assert need.reasons == ("silent (alert): no post for 6 h while 50 mentions came in",)
 
 
+def test_a_silent_org_alert_waits_for_the_clients_business_hours() -> None:
+    # The alert counts calendar time: a client closed at weekends that last posted on
+    # Friday afternoon has one on Saturday, but nobody needs to act on it before Monday.
+    friday = datetime(2026, 3, 27, 15, 30, tzinfo=UTC)  # 16:30 in Amsterdam, open till 17
+    found = {"open_silences": 1, "silence_summary": "Gemeente Zutphen: no post since Friday",
+             "last_post_at": friday}
+    saturday = datetime(2026, 3, 28, 16, 0, tzinfo=UTC)
+    assert urgency(found, AMSTERDAM, saturday) == urgency({}, AMSTERDAM, saturday)
+    monday_early = datetime(2026, 3, 30, 8, 0, tzinfo=UTC)  # 10:00: 1 h 30 min of business
+    assert urgency(found, AMSTERDAM, monday_early).silence == 0.0
+    monday = datetime(2026, 3, 30, 9, 0, tzinfo=UTC)  # 11:00: 2 h 30 min
+    assert urgency(found, AMSTERDAM, monday).silence == 10.0
+
+
 # -- how values look ---------------------------------------------------------------------
 
 
