@@ -3,7 +3,8 @@
 The simulated world goes on where the pre-loaded events stopped, sped up so that its
 natural volume comes out at the asked rate (events/s). Every event is handed to the
 producer when the wall clock reaches its place in simulated time (in ticks of what is due,
-a batch per partition, looked at every 5 ms), and that send time is kept. Meanwhile:
+looked at every 5 ms; the producer lingers up to 20 ms for more of a partition's events,
+as a collector's would), and that send time is kept. Meanwhile:
 
 - a prober asks the warehouse, through the same read-only endpoint the dashboard uses,
   every `poll` seconds (or as often as its two queries allow) which sampled events have
@@ -23,9 +24,10 @@ a batch per partition, looked at every 5 ms), and that send time is kept. Meanwh
 
 from __future__ import annotations
 
-import asyncio
 import bisect
+import math
 import os
+import resource
 import threading
 import time
 from collections import defaultdict
@@ -36,17 +38,17 @@ from typing import Any
 
 import orjson
 
-from bench.load import batch_producer
-from bench.services import Broker, WorkerProcess
+from bench.services import BenchError, Broker, WorkerProcess
 from bench.stats import summary
 from dashboard.data import sql_time
-from pipelines.ingest.kafkabatch import send_keyed
+from pipelines.ingest.kafkabatch import KEY_PARTITIONER
 from pipelines.serving.readapi import WarehouseReader
 from pipelines.simulate import Surge, World
 from pipelines.warehouse import as_utc
 
-SAMPLE_EVERY = 25  # one sampled mention in this many
+SAMPLES_PER_SECOND = 200  # sampled mentions: one in rate / this (one in 25 at 5 000/s)
 TICK = 0.005  # seconds between looks at the schedule
+LINGER_MS = 20  # the producer's wait for more events of a partition before it sends
 
 
 @dataclass
@@ -60,6 +62,7 @@ class Planned:
     keys: list[bytes] = field(default_factory=list)
     lines: list[bytes] = field(default_factory=list)
     samples: dict[int, tuple[str, str, int, bool]] = field(default_factory=dict)
+    sample_every: int = 1
     surges: list[Surge] = field(default_factory=list)
 
 
@@ -68,7 +71,11 @@ def plan(world: World, start: datetime, rate: float, seconds: float) -> Planned:
     natural = world.expected_events_per_day() / 86_400
     speedup = rate / natural
     end = start + timedelta(seconds=seconds * speedup)
-    planned = Planned(start, speedup)
+    # The probes' queries run in the worker's process and name every sample still waited
+    # for, so their cost grows with the samples per second: a fixed rate of them keeps
+    # what is measured from being slowed by the measuring (at one in 25, the probes took
+    # about a sixth of the worker's CPU at 50 000 events/s).
+    planned = Planned(start, speedup, sample_every=max(1, round(rate / SAMPLES_PER_SECOND)))
     start_ms = int(start.timestamp() * 1000)
     per_minute: dict[tuple[str, int], int] = defaultdict(int)
     org_ids = [org.id for org in world.orgs]
@@ -85,7 +92,7 @@ def plan(world: World, start: datetime, rate: float, seconds: float) -> Planned:
         minute = t_ms // 60_000 * 60_000
         per_minute[(org_id, minute)] += 1
         mentions += 1
-        if mentions % SAMPLE_EVERY == 0:
+        if mentions % planned.sample_every == 0:
             event = orjson.loads(line)
             planned.samples[index] = (event["event_id"], org_id, per_minute[(org_id, minute)],
                                       event.get("kind") != "share")
@@ -173,17 +180,23 @@ class Prober(threading.Thread):
                 "until": sql_time(max(s.minute for s in waiting) + timedelta(minutes=1))}
         now = time.perf_counter()
         if table == "org_activity_1m":
+            # Only the organisation-minutes waited for come back: at the burst's speed-up
+            # the span holds tens of thousands of them, and the whole grid cost each poll
+            # hundreds of ms in both processes (poll p95 0.77 s at 48 000 events/s).
+            keys = sorted({_minute_key(s.org_id, s.minute) for s in waiting})
             counts = self.reader.query(
-                "SELECT org_id, toDateTime64(toStartOfMinute(created_at), 3) AS minute, "
+                "SELECT concat(org_id, '|', formatDateTime(created_at, '%Y%m%d%H%i')) AS key, "
                 "count() AS mentions FROM mentions "
                 "WHERE org_id IN {orgs:Array(String)} "
                 "AND created_at >= {since:DateTime64(3, 'UTC')} "
-                "AND created_at < {until:DateTime64(3, 'UTC')} GROUP BY org_id, minute",
-                span,
-            ).to_pylist()
-            seen = {(r["org_id"], as_utc(r["minute"])): r["mentions"] for r in counts}
+                "AND created_at < {until:DateTime64(3, 'UTC')} "
+                "AND key IN {keys:Array(String)} GROUP BY key",
+                {**span, "keys": keys},
+            )
+            seen = dict(zip(counts.column("key").to_pylist(),
+                            counts.column("mentions").to_pylist(), strict=True))
             for s in waiting:
-                if seen.get((s.org_id, s.minute), 0) >= s.ordinal:
+                if seen.get(_minute_key(s.org_id, s.minute), 0) >= s.ordinal:
                     s.in_activity = now
         else:
             rows = self.reader.query(
@@ -268,15 +281,18 @@ def run_live(broker: Broker, worker: WorkerProcess, planned: Planned,
     listener.start()
     prober.start()
     cpu_before = cpu_seconds(worker)
+    own_before, broker_before = _own_cpu_seconds(), tree_cpu_seconds(broker.pid())
     try:
-        sent_at, behind, sending = asyncio.run(_send(broker.bootstrap, settings.events_topic,
-                                                     planned, prober))
+        sent_at, behind, sending = _send(broker.bootstrap, settings.events_topic, planned,
+                                         prober)
         sent = time.perf_counter()
         deadline = time.monotonic() + drain_timeout
         while prober.outstanding() and time.monotonic() < deadline:
             time.sleep(poll)
         caught_up = time.perf_counter() - sent
         cpu = cpu_seconds(worker) - cpu_before
+        own = _own_cpu_seconds() - own_before
+        broker_cpu = tree_cpu_seconds(broker.pid()) - broker_before
         time.sleep(2)  # the last alerts of the stream
     finally:
         prober.stopping.set()
@@ -307,6 +323,10 @@ def run_live(broker: Broker, worker: WorkerProcess, planned: Planned,
         # the worker's process and its decode and surge-detector processes, sending and
         # catching up, prober's queries included: CPU time, whatever else ran on the machine
         "worker_cpu_us_per_event": round(cpu / max(len(planned.lines), 1) * 1e6, 1),
+        # what shares the two cores with it over the same span: this process (the sender,
+        # the probes and the alert listener) and the broker
+        "bench_process_cpu_us_per_event": round(own / max(len(planned.lines), 1) * 1e6, 1),
+        "broker_cpu_us_per_event": round(broker_cpu / max(len(planned.lines), 1) * 1e6, 1),
         "load_average_after": [round(x, 2) for x in os.getloadavg()],
         "speedup": round(planned.speedup),
         "simulated_hours": round(planned.due[-1] * planned.speedup / 3600, 1) if planned.due
@@ -328,52 +348,89 @@ def run_live(broker: Broker, worker: WorkerProcess, planned: Planned,
     }
 
 
-async def _send(bootstrap: str, topic: str, planned: Planned,
-                prober: Prober) -> tuple[list[float], float, float]:
+def _send(bootstrap: str, topic: str, planned: Planned,
+          prober: Prober) -> tuple[list[float], float, float]:
     """Hand every planned event to the producer once the clock reaches its due time, in
-    ticks of whatever is due (a batch per partition, `pipelines.ingest.kafkabatch`). Returns
-    each event's send time, how far behind the schedule a tick ever was, and the seconds
-    the whole stream took."""
-    producer = batch_producer(bootstrap, linger_ms=0)
-    await producer.start()
-    sent_at: list[float] = []
-    pending: list[asyncio.Future[Any]] = []
-    behind = 0.0
-    due = planned.due
+    ticks of whatever is due. Returns each event's send time, how far behind the schedule
+    a tick ever was, and the seconds the whole stream took.
+
+    The producer is librdkafka's (confluent-kafka), lingering `LINGER_MS` as a collector's
+    producer would; each event goes to the partition `pipelines.ingest.kafkabatch` keys it
+    to. The sender shares the two cores with the worker and the broker, so it must be
+    light: at 50 000 events/s, aiokafka batches per tick took 0.55-0.75 of a core and
+    reached ~47 000/s, with the broker at 0.3-0.8; librdkafka 0.10-0.13, the broker
+    0.07-0.10 (`bench/live.py`'s pacing alone, ticks of 5 ms, no worker running)."""
+    from confluent_kafka import KafkaException, Producer
+
+    errors: list[str] = []
+
+    def delivered(error: Any, _message: Any) -> None:
+        if error is not None and len(errors) < 5:
+            errors.append(str(error))
+
+    producer = Producer({"bootstrap.servers": bootstrap, "acks": 1,
+                         "linger.ms": LINGER_MS, "batch.size": 1024 * 1024,
+                         "message.max.bytes": 8 * 1024 * 1024,
+                         "error_cb": lambda error: errors.append(str(error))})
     try:
-        begin = time.perf_counter()
-        i = 0
-        while i < len(due):
-            now = time.perf_counter()
-            if due[i] > now - begin:
-                await asyncio.sleep(min(TICK, due[i] - (now - begin)))
-                continue
-            behind = max(behind, now - begin - due[i])
-            j = bisect.bisect_right(due, now - begin, lo=i)
-            pending += await send_keyed(producer, topic, [
-                (planned.keys[k], planned.lines[k], []) for k in range(i, j)])
-            sent_at += [now] * (j - i)
-            for k in range(i, j):
-                chosen = planned.samples.get(k)
-                if chosen is not None:
-                    event_id, org_id, ordinal, actionable = chosen
-                    minute = datetime.fromtimestamp(planned.t_ms[k] // 60_000 * 60, UTC)
-                    prober.add(Sample(event_id, org_id, minute, ordinal, actionable, now))
-            i = j
-        await asyncio.gather(*pending)
-        return sent_at, behind, time.perf_counter() - begin
-    finally:
-        await producer.stop()
+        metadata = producer.list_topics(topic, timeout=30).topics[topic]
+    except KafkaException as exc:
+        raise BenchError(f"the live stream's topic {topic} is not on the broker: {exc}") from exc
+    partitions = sorted(metadata.partitions)
+    partition_of = {key: KEY_PARTITIONER(key, partitions, partitions)
+                    for key in set(planned.keys)}
+    targets = [partition_of[key] for key in planned.keys]
+    produce, keys, lines, due = producer.produce, planned.keys, planned.lines, planned.due
+    sent_at: list[float] = []
+    behind = 0.0
+    begin = time.perf_counter()
+    i = 0
+    while i < len(due):
+        now = time.perf_counter()
+        if due[i] > now - begin:
+            # to the first tick at or after the next event's due time (waking for each
+            # event sent them one or two at a time)
+            time.sleep(math.ceil(due[i] / TICK) * TICK - (now - begin))
+            continue
+        behind = max(behind, now - begin - due[i])
+        j = bisect.bisect_right(due, now - begin, lo=i)
+        for k in range(i, j):
+            while True:
+                try:
+                    produce(topic, lines[k], keys[k], partition=targets[k],
+                            on_delivery=delivered)
+                    break
+                except BufferError:  # the local queue is full: let it drain
+                    producer.poll(0.05)
+        producer.poll(0)
+        sent_at += [now] * (j - i)
+        for k in range(i, j):
+            chosen = planned.samples.get(k)
+            if chosen is not None:
+                event_id, org_id, ordinal, actionable = chosen
+                minute = datetime.fromtimestamp(planned.t_ms[k] // 60_000 * 60, UTC)
+                prober.add(Sample(event_id, org_id, minute, ordinal, actionable, now))
+        i = j
+    left = producer.flush(60)
+    if left or errors:
+        raise BenchError(f"the live stream was not all delivered ({left} left in the "
+                         f"producer): {'; '.join(errors) or 'no error reported'}")
+    return sent_at, behind, time.perf_counter() - begin
 
 
 def cpu_seconds(worker: WorkerProcess) -> float:
     """User and system CPU seconds the worker's process and its child processes (decode,
     surge detector) have used so far, from /proc (0 where there is none). A child that
     exits in between takes its seconds with it."""
-    if worker.process is None:
+    return tree_cpu_seconds(worker.process.pid) if worker.process is not None else 0.0
+
+
+def tree_cpu_seconds(root: int | None) -> float:
+    """User and system CPU seconds of process `root` and its descendants, from /proc."""
+    if root is None:
         return 0.0
     tick = os.sysconf("SC_CLK_TCK")
-    total, pending = 0.0, [worker.process.pid]
+    total, pending = 0.0, [root]
     while pending:
         pid = pending.pop()
         proc = Path(f"/proc/{pid}")
@@ -388,6 +445,16 @@ def cpu_seconds(worker: WorkerProcess) -> float:
             except OSError:
                 continue
     return total
+
+
+def _own_cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _minute_key(org_id: str, minute: datetime) -> str:
+    """An organisation-minute as the org_activity_1m probe names it."""
+    return f"{org_id}|{minute:%Y%m%d%H%M}"
 
 
 def _ms(stamp: str) -> int:

@@ -67,6 +67,14 @@ class Broker:
             raise BenchError(f"the benchmark's Kafka broker did not start:\n{result.stdout}"
                              f"{result.stderr}")
 
+    def pid(self) -> int | None:
+        """The broker's process id (`infra/broker.py` keeps it under its home), None when
+        it is not running."""
+        try:
+            return int((self.home / "kafka" / "broker.pid").read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            return None
+
     def end_offsets(self, topic: str) -> dict[int, int]:
         return kafkaadmin.end_offsets(self.bootstrap, topic)
 

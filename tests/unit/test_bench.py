@@ -108,7 +108,8 @@ def test_live_plan_keeps_rate_order_and_per_minute_ordinals() -> None:
             assert (event_id, org_id) == (event["event_id"], event["org_id"])
             assert ordinal == seen[(org_id, minute)]
             assert actionable == (event.get("kind", "mention") != "share")
-    assert len(planned.samples) == sum(seen.values()) // live.SAMPLE_EVERY
+    assert planned.sample_every == 10  # 200 samples a second
+    assert len(planned.samples) == sum(seen.values()) // planned.sample_every
 
 
 def test_targets_are_judged_and_a_missing_figure_is_said() -> None:
