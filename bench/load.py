@@ -1,10 +1,10 @@
 """Filling a topic fast: the benchmark's pre-load, not part of what it measures.
 
-`dorpspomp replay` sends one event at a time through kafka-python (about 10 k
-events/s here), which would spend minutes on a million events before the clock even
-starts. This hands aiokafka whole batches instead (`pipelines.ingest.kafkabatch`), with Kafka's
-default partitioner (murmur2 of the key), so every event lands on the partition a replay
-would choose.
+It hands aiokafka whole batches per partition (`pipelines.ingest.kafkabatch`), as
+`dorpspomp replay` does, without replay's reading, keying and resumable bookkeeping: the
+simulated events come with their organisation as key. Kafka's default partitioner
+(murmur2 of the key) puts every event on the partition a replay would choose. The live
+phases send with another producer (`bench/live.py`).
 """
 
 from __future__ import annotations

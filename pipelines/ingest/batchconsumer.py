@@ -26,8 +26,9 @@ topic with an aiokafka consumer of its own, driven by a task of that app:
   Kafka (its timestamp; time it spent in the fetch buffer while the worker wrote the
   batch before counts), so a live stream is cut in windows, a backlog in full batches
   (what is fetched already joins the batch past its window). The worker sets `within`
-  from its last write (`pipelines.ingest.coalesce.BatchWindow`: 0.05 s up to
-  `DORPSPOMP_BATCH_SECONDS`) and writes the batches that waited for it as one.
+  from its last write (`pipelines.ingest.coalesce.BatchWindow`: 0.25 s, or
+  `DORPSPOMP_BATCH_SECONDS` when shorter, up to `DORPSPOMP_BATCH_SECONDS`) and writes the
+  batches that waited for it as one.
 - **Commits**: Kafka's offsets are committed in a task of their own (`commit_soon`), so
   the next write does not wait for the broker's answer.
 """
