@@ -1,19 +1,23 @@
-"""Filling a topic fast: the benchmark's pre-load, not part of what it measures.
+"""Filling topics fast, before the clock of a phase starts.
 
-It hands aiokafka whole batches per partition (`pipelines.ingest.kafkabatch`), as
-`dorpspomp replay` does, without replay's reading, keying and resumable bookkeeping: the
-simulated events come with their organisation as key. Kafka's default partitioner
-(murmur2 of the key) puts every event on the partition a replay would choose. The live
-phases send with another producer (`bench/live.py`).
+The pipeline's topic is filled by `dorpspomp replay` itself, from the world written to a
+file (`replay_file`): its events/s is the replay figure of the results. The memory phase's
+flood, which is made as it is sent and never stored in a file, goes through `produce`:
+aiokafka batches per partition (`pipelines.ingest.kafkabatch`), as replay sends them,
+without replay's reading and keying. Kafka's default partitioner (murmur2 of the key) puts
+every event on the partition a replay would choose. The live phases send with another
+producer (`bench/live.py`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from pathlib import Path
 from typing import Any
 
+from bench.services import BenchError
 from pipelines.ingest.kafkabatch import Record, send_keyed
 
 CHUNK = 10_000  # records handed to the producer at a time
@@ -23,6 +27,32 @@ def produce(bootstrap: str, topic: str, messages: Iterable[tuple[bytes, bytes]],
             total: int | None = None, desc: str = "pre-load") -> dict[str, Any]:
     """Send (key, value) pairs to `topic`; returns the count and the seconds it took."""
     return asyncio.run(_produce(bootstrap, topic, messages, total, desc))
+
+
+def replay_file(bootstrap: str, topic: str, lines: Sequence[bytes], roster: Path,
+                path: Path) -> dict[str, Any]:
+    """`dorpspomp replay` (`pipelines.commands.replay.replay`, as the command runs it) of
+    `lines` written to `path`: the seconds from the command's start, counting the file's
+    lines for its progress bar included, until the broker acknowledged the last chunk. The
+    file is removed afterwards."""
+    from pipelines.commands.replay import EXIT_SENT, replay
+    from pipelines.roster import load_roster
+
+    with path.open("wb") as out:
+        for line in lines:
+            out.write(line)
+            out.write(b"\n")
+    try:
+        report = replay(path, bootstrap=bootstrap, topic=topic, roster=load_roster(roster))
+    finally:
+        path.unlink(missing_ok=True)
+    if report.exit_code != EXIT_SENT or report.sent != len(lines):
+        raise BenchError(f"replaying the world's {len(lines):,} events did not send them all: "
+                         f"{report.summary()}")
+    return {"command": "dorpspomp replay FILE", "events": report.sent,
+            "bytes": sum(len(line) + 1 for line in lines),
+            "seconds": round(report.seconds, 2),
+            "events_per_second": round(report.sent / max(report.seconds, 1e-9))}
 
 
 def batch_producer(bootstrap: str, linger_ms: int = 20) -> Any:
