@@ -56,6 +56,7 @@ from pipelines.ingest.health import (
 from pipelines.ingest.kafkabatch import RecordTooLarge, send_keyed
 from pipelines.ingest.leanfaust import lean_app
 from pipelines.ingest.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
+from pipelines.ingest.nopandas import refuse_pandas
 from pipelines.ingest.restore import undelivered_alert_states
 from pipelines.ingest.sink import WarehouseSink
 from pipelines.processing.alerts import Alert
@@ -520,6 +521,7 @@ def remove_worker_file(settings: Settings) -> None:
 
 def run_worker(settings: Settings, loglevel: str = "info", logfile: Path | None = None) -> None:
     """Migrate, reconcile offsets, then run the faust worker until stopped."""
+    refuse_pandas()
     logging.basicConfig(level=loglevel.upper(), format="[%(asctime)s] [%(process)d] "
                         "[%(levelname)s] %(name)s: %(message)s")
     for noisy in ("kafka", "aiokafka", "faust.transport", "mode"):

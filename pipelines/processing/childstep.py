@@ -30,6 +30,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from typing import Any
 
 from pipelines.ingest.decoder import follow_parent
+from pipelines.ingest.nopandas import refuse_pandas
 
 __all__ = ["ChildStep", "collect_rarely"]
 
@@ -95,6 +96,7 @@ _step: Any = None
 def _start(make: Callable[[], Any]) -> None:
     global _make, _step
     follow_parent()
+    refuse_pandas()
     _mmap_large_buffers()
     _make, _step = make, make()
     collect_rarely()
