@@ -23,7 +23,7 @@ test:
 	.venv/bin/python -m pytest -m integration -q -n 2 --dist loadfile
 	.venv/bin/dorpspomp bench --quick
 
-# The full measurement (about 12 minutes): bench/results.json and a table.
+# The full measurement (about 5 minutes): bench/results.json and a table.
 bench: setup
 	.venv/bin/dorpspomp bench
 
