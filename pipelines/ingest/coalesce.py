@@ -2,12 +2,11 @@
 
 A live worker reads in short windows (`pipelines.ingest.worker`): a batch is cut and
 decoded a quarter of a second after its first event arrived, and an idle writer writes it
-at once. While
-the writer is busy, the batches cut meanwhile wait decoded; when it is free it takes all of
-them as one batch. Every write has a fixed cost (an insert per table, a part each, the
-merges after them: ~75 ms of CPU a batch against ~30 µs an event, measured on batches of
-250-5 000 events at load 8-15), so a busy writer pays it once for everything that came in
-the meantime, and an idle one does not wait for a window to close.
+at once. While the writer is busy, the batches cut meanwhile wait decoded; when it is free
+it takes all of them as one batch. Every write has a fixed cost (an insert per table, a
+part each, the merges after them: ~75 ms of CPU a batch against ~30 µs an event, measured
+on batches of 250-5 000 events at load 8-15), so a busy writer pays it once for everything
+that came in the meantime, and an idle one writes each batch as soon as it is cut.
 
 The rows stay in (partition, offset) order, as every batch's are (`pipelines.ingest.batch`):
 the batches of one partition follow each other in offset order, so a stable sort by
