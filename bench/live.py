@@ -38,7 +38,7 @@ from typing import Any
 
 import orjson
 
-from bench.services import BenchError, Broker, WorkerProcess
+from bench.services import BenchError, Broker, WorkerProcess, children
 from bench.stats import summary
 from dashboard.data import sql_time
 from pipelines.ingest.kafkabatch import KEY_PARTITIONER
@@ -445,11 +445,10 @@ def tree_cpu_seconds(root: int | None) -> float:
         except OSError:
             continue
         total += (int(fields[11]) + int(fields[12])) / tick
-        for task in proc.glob("task/*/children"):
-            try:
-                pending += [int(child) for child in task.read_text().split()]
-            except OSError:
-                continue
+        try:
+            pending += children(pid)
+        except OSError:  # it ended meanwhile
+            continue
     return total
 
 

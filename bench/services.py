@@ -144,7 +144,7 @@ class WorkerProcess:
         surge detector's), while they run."""
         assert self.process is not None
         total = 0
-        for pid in _children(self.process.pid):
+        for pid in children(self.process.pid):
             try:
                 total += _peak_rss(pid)
             except (OSError, BenchError):  # gone meanwhile
@@ -174,7 +174,7 @@ def _peak_rss(pid: int) -> int:
     raise BenchError("no VmHWM in /proc: peak memory needs Linux")
 
 
-def _children(pid: int) -> list[int]:
+def children(pid: int) -> list[int]:
     """The processes whose parent is `pid` (Linux /proc), the multiprocessing resource
     tracker included."""
     found = []
