@@ -128,8 +128,6 @@ def urgency(found: Mapping[str, Any], org: Org, now: datetime) -> Urgency:
                        f"{format_seconds(overdue)} of business hours past it")
 
     silent = silent_for(found, org, now)
-    alerted = bool(found.get("open_silences")) and (
-        business_silence(found, org, now) >= SILENT_AFTER.total_seconds())
     if silent is not None:
         silence = silence_points(silent)
         last_post = found.get("last_post_at")
@@ -137,7 +135,8 @@ def urgency(found: Mapping[str, Any], org: Org, now: datetime) -> Urgency:
                else f"no post in the last {format_seconds(SILENCE_LOOKBACK.total_seconds())}")
         reasons.append(f"{gap}, while {int(found.get('mentions_since_post') or 0):,} "
                        "mentions came in")
-    elif alerted:
+    elif found.get("open_silences") and (
+            business_silence(found, org, now) >= SILENT_AFTER.total_seconds()):
         silence = SILENCE_BASE
         summary = _without_name(found.get("silence_summary"), org)
         reasons.append("silent (alert)" + (f": {summary}" if summary else ""))
